@@ -1,0 +1,183 @@
+import type { AsyncMessage, Consumer } from 'rabbitmq-client'
+import type { Logger } from '../log.ts'
+import type { Broker } from './broker.ts'
+import { DLX, declareConsumerTopology, dedicatedDlq, regardsQueueArguments } from './topology.ts'
+
+/** What the batch handler decided for one message. Everything not dead-lettered is acked. */
+export type MessageOutcome = { ack: true } | { deadLetter: string }
+
+export type BatchHandler = (messages: AsyncMessage[]) => Promise<MessageOutcome[]>
+
+export interface BatchConsumerOptions {
+  /** The fanout exchange the queue is bound to. */
+  exchange: string
+  queue: string
+  /** Largest batch handed to the handler; also the AMQP prefetch. */
+  batchSize: number
+  handler: BatchHandler
+  log: Logger
+  /** Called when a message is dead-lettered, for metrics. */
+  onDeadLetter?: (reason: string) => void
+}
+
+interface Pending {
+  msg: AsyncMessage
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+// Errors that say "the database (or broker) is unreachable": no message is at fault, so the batch is
+// retried as a whole until it goes through, never dead-lettered.
+const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Client has encountered a connection error|timeout exceeded when trying to connect|CH_CLOSE|CONNECTION_CLOSED/i
+const isUnavailable = (err: unknown) =>
+  UNAVAILABLE.test(String((err as Error)?.message ?? err)) || /^(08|57P)/.test(String((err as { code?: string })?.code ?? ''))
+
+const RETRY_DELAYS_MS = [100, 500, 2000, 5000]
+const MESSAGE_ATTEMPTS = 3
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Consumes a queue in batches with group commit: while one batch is being processed, the next one
+ * accumulates (up to `batchSize`), so latency stays at one transaction under light load and batches grow
+ * under heavy load. Messages are acked only after the handler resolved, i.e. after its transaction
+ * committed. A batch that fails is retried; if it keeps failing, its messages are retried one by one and a
+ * message that still fails is dead-lettered to `<queue>.DLQ` with `x-exception-message`, so one bad
+ * message never holds back the others.
+ */
+export class BatchConsumer {
+  readonly #opts: BatchConsumerOptions
+  readonly #broker: Broker
+  #consumer: Consumer | undefined
+  #buffer: Pending[] = []
+  #running = false
+  #idle: Promise<void> = Promise.resolve()
+
+  constructor(broker: Broker, opts: BatchConsumerOptions) {
+    this.#broker = broker
+    this.#opts = opts
+  }
+
+  async start(): Promise<void> {
+    const { exchange, queue, batchSize, log } = this.#opts
+    await declareConsumerTopology(this.#broker.connection, exchange, queue)
+    this.#consumer = this.#broker.connection.createConsumer(
+      {
+        queue,
+        // Declared again by rabbitmq-client after every reconnection (a broker restart).
+        queueOptions: { durable: true, arguments: regardsQueueArguments(dedicatedDlq(queue)) },
+        exchanges: [{ exchange, type: 'fanout', durable: true }],
+        queueBindings: [{ queue, exchange, routingKey: '' }],
+        qos: { prefetchCount: batchSize },
+        concurrency: batchSize,
+        requeue: true,
+        lazy: true,
+      },
+      (msg) => new Promise<void>((resolve, reject) => {
+        this.#buffer.push({ msg, resolve, reject })
+        this.#kick()
+      }),
+    )
+    this.#consumer.on('error', (err) => log.warn({ err: String(err), queue }, 'consumer error'))
+    this.#consumer.on('ready', () => log.info({ queue }, 'consuming'))
+    this.#consumer.start()
+  }
+
+  #kick(): void {
+    if (this.#running || this.#buffer.length === 0) return
+    this.#running = true
+    this.#idle = new Promise<void>((done) => {
+      // setImmediate lets the messages of one incoming burst join the same batch.
+      setImmediate(async () => {
+        while (this.#buffer.length > 0) {
+          const batch = this.#buffer.splice(0, this.#opts.batchSize)
+          await this.#process(batch)
+        }
+        this.#running = false
+        done()
+      })
+    })
+  }
+
+  async #process(batch: Pending[]): Promise<void> {
+    const { log } = this.#opts
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const outcomes = await this.#opts.handler(batch.map((p) => p.msg))
+        await this.#settle(batch, outcomes)
+        return
+      } catch (err) {
+        const unavailable = isUnavailable(err)
+        log.warn({ err: String(err), size: batch.length, attempt, unavailable }, 'batch failed, retrying')
+        if (!unavailable && attempt >= 1) break
+        await sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)])
+        if (this.#consumer === undefined) return
+      }
+    }
+    // The failure follows a message: isolate it so the others go through.
+    for (const pending of batch) await this.#processAlone(pending)
+  }
+
+  async #processAlone(pending: Pending): Promise<void> {
+    let lastError: unknown
+    for (let attempt = 0; attempt < MESSAGE_ATTEMPTS; attempt++) {
+      try {
+        const outcomes = await this.#opts.handler([pending.msg])
+        await this.#settle([pending], outcomes)
+        return
+      } catch (err) {
+        lastError = err
+        if (isUnavailable(err)) attempt-- // never dead-letter a message because the database is down
+        await sleep(RETRY_DELAYS_MS[Math.min(attempt + 1, RETRY_DELAYS_MS.length - 1)])
+      }
+    }
+    await this.#settle([pending], [{ deadLetter: `processing failed ${MESSAGE_ATTEMPTS} times: ${String((lastError as Error)?.message ?? lastError)}` }])
+  }
+
+  async #settle(batch: Pending[], outcomes: MessageOutcome[]): Promise<void> {
+    await Promise.all(
+      batch.map(async (pending, i) => {
+        const outcome = outcomes[i] ?? { ack: true }
+        if ('deadLetter' in outcome) {
+          try {
+            await this.deadLetter(pending.msg, outcome.deadLetter)
+          } catch (err) {
+            // Not dead-lettered: requeue it rather than lose it.
+            pending.reject(err)
+            return
+          }
+        }
+        pending.resolve()
+      }),
+    )
+  }
+
+  /** Republishes a message to `regards.DLX` with routing key `<queue>.DLQ`, as REGARDS' recoverer does. */
+  async deadLetter(msg: AsyncMessage, reason: string): Promise<void> {
+    const { queue, log, onDeadLetter } = this.#opts
+    const body = Buffer.isBuffer(msg.body) ? msg.body : Buffer.from(typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body))
+    await this.#broker.publish({
+      exchange: DLX,
+      routingKey: dedicatedDlq(queue),
+      headers: {
+        ...msg.headers,
+        'x-exception-message': reason,
+        'x-original-exchange': msg.exchange,
+        'x-original-routingKey': msg.routingKey,
+        'x-death-queue': queue,
+      },
+      body,
+      priority: msg.priority,
+      contentType: msg.contentType,
+    })
+    log.warn({ queue, reason, requestId: msg.headers?.['regards.request.id'] }, 'message dead-lettered')
+    onDeadLetter?.(reason)
+  }
+
+  /** Stops taking messages, then waits for the batch in progress to finish. */
+  async stop(): Promise<void> {
+    const consumer = this.#consumer
+    this.#consumer = undefined
+    await consumer?.close()
+    await this.#idle
+  }
+}

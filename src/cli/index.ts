@@ -1,0 +1,102 @@
+import fs from 'node:fs'
+import { Command, InvalidArgumentError } from 'commander'
+import { loadConfig } from '../config.ts'
+import { migrateOrThrow } from '../db/migrate.ts'
+import { createLogger } from '../log.ts'
+import { openDatabase, ROLES, startHerald, type Role } from '../main.ts'
+import { exportNotifierConfig } from '../notifier/config-export.ts'
+import { ConfigImportError, importNotifierConfig } from '../notifier/config-import.ts'
+import { runRulesTest } from './rules-test.ts'
+
+const program = new Command('herald').description('Product dissemination service, wire-compatible with the REGARDS notifier AMQP API')
+
+function parseRoles(value: string): Role[] {
+  const roles = value.split(',').map((r) => r.trim()).filter(Boolean)
+  for (const role of roles) if (!ROLES.includes(role as Role)) throw new InvalidArgumentError(`unknown role ${role} (roles: ${ROLES.join(', ')})`)
+  return roles as Role[]
+}
+
+program
+  .command('start')
+  .description('run Herald (all roles by default)')
+  .option('--roles <roles>', `comma-separated roles among ${ROLES.join(', ')}`, parseRoles, [...ROLES])
+  .action(async (opts: { roles: Role[] }) => {
+    const config = loadConfig()
+    const log = createLogger(config.logLevel)
+    const herald = await startHerald(config, opts.roles, log)
+    let stopping = false
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now')
+        process.exit(1)
+      }
+      stopping = true
+      log.info({ signal }, 'stopping: draining in-flight work')
+      const force = setTimeout(() => {
+        log.error('shutdown took more than 30 s: exiting')
+        process.exit(1)
+      }, 30_000)
+      force.unref()
+      herald.stop().then(() => process.exit(0))
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+
+/** Opens the configured database, migrated, for a one-shot command. */
+async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
+  const database = await openDatabase(loadConfig())
+  try {
+    await migrateOrThrow(database.db)
+    return await fn(database.db)
+  } finally {
+    await database.close()
+  }
+}
+
+const configCommand = program.command('config').description('import or export the REGARDS notifier configuration (rules and recipients)')
+configCommand
+  .command('import')
+  .description('import a REGARDS notifier configuration file for a tenant (all or nothing)')
+  .requiredOption('--tenant <tenant>', 'tenant')
+  .argument('<file>', 'JSON file in the REGARDS import format ("-" for stdin)')
+  .action(async (file: string, opts: { tenant: string }) => {
+    const text = fs.readFileSync(file === '-' ? 0 : file, 'utf8')
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (err) {
+      console.error(`${file} is not JSON: ${(err as Error).message}`)
+      process.exit(2)
+    }
+    try {
+      const report = await withDatabase((db) => importNotifierConfig(db, opts.tenant, parsed as any))
+      console.log(`imported ${report.plugins} plugin configurations and ${report.associations} rule associations for tenant ${opts.tenant}${report.reset ? ' (previous configuration and requests reset)' : ''}`)
+    } catch (err) {
+      if (err instanceof ConfigImportError) {
+        console.error('configuration not imported, nothing changed:')
+        for (const e of err.errors) console.error(`  - ${e}`)
+        process.exit(1)
+      }
+      throw err
+    }
+  })
+configCommand
+  .command('export')
+  .description('print a tenant configuration in the REGARDS import format')
+  .requiredOption('--tenant <tenant>', 'tenant')
+  .action(async (opts: { tenant: string }) => {
+    const file = await withDatabase((db) => exportNotifierConfig(db, opts.tenant))
+    process.stdout.write(`${JSON.stringify(file, null, 2)}\n`)
+  })
+
+program
+  .command('rules')
+  .description('rule matchers')
+  .command('test')
+  .description('read JSON lines {"rule", "metadata", "payload"} on stdin, write {"match": …} or {"error": …} per line')
+  .action(async () => {
+    await runRulesTest(process.stdin, process.stdout)
+  })
+
+await program.parseAsync(process.argv)

@@ -1,0 +1,24 @@
+import type { Broker } from './amqp/broker.ts'
+import type { Config } from './config.ts'
+import type { Backend, Db } from './db/client.ts'
+import type { HeraldEvents } from './events.ts'
+import type { Logger } from './log.ts'
+import type { ConfigCache } from './notifier/tenant-config.ts'
+
+/** Wake-up calls between the stages of one instance: new work is picked up at once, not at the next poll. */
+export interface Signals {
+  deliveries(): void
+  outbox(): void
+}
+
+/** What every part of Herald is given: built once in main.ts, frozen, passed first. */
+export interface Ctx {
+  readonly config: Config
+  readonly log: Logger
+  readonly db: Db
+  readonly backend: Backend
+  readonly broker: Broker
+  readonly configCache: ConfigCache
+  readonly events: HeraldEvents
+  readonly signals: Signals
+}

@@ -1,0 +1,92 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import pg from 'pg'
+import { Kysely, PostgresDialect, PGliteDialect, sql, type Transaction } from 'kysely'
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
+
+/** Herald queries are written with Kysely's `sql` tag, so the database type is left open. */
+export type Db = Kysely<any>
+export type Tx = Transaction<any>
+export type Backend = 'postgres' | 'pglite'
+
+export interface Database {
+  readonly db: Db
+  readonly backend: Backend
+  close(): Promise<void>
+}
+
+// int8 ids and counts fit in a double (2^53); reading them as numbers keeps pg and PGlite alike.
+pg.types.setTypeParser(20, (v) => Number(v))
+
+export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize })
+  // A pool error on an idle client (server restart) must not crash the process: the next query reconnects.
+  pool.on('error', () => {})
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  return { db, backend: 'postgres', close: () => db.destroy() }
+}
+
+/**
+ * Opens the embedded database in `dataDir` (or in memory when `dataDir` is undefined).
+ * PGlite is one process's database: a lock file with the owner's pid refuses a second process.
+ */
+export async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let releaseLock = () => {}
+  if (dataDir) {
+    fs.mkdirSync(dataDir, { recursive: true })
+    releaseLock = lockDataDir(dataDir)
+  }
+  try {
+    const pglite = await PGlite.create(dataDir ? path.join(dataDir, 'pgdata') : undefined, {
+      parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) },
+    })
+    const db = new Kysely<any>({ dialect: new PGliteDialect({ pglite }) })
+    return {
+      db,
+      backend: 'pglite',
+      close: async () => {
+        await db.destroy()
+        releaseLock()
+      },
+    }
+  } catch (err) {
+    releaseLock()
+    throw err
+  }
+}
+
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = path.join(dataDir, 'herald.lock')
+  try {
+    const pid = Number(fs.readFileSync(lockFile, 'utf8'))
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new Error(
+        `The data directory ${dataDir} is in use by Herald process ${pid}. The embedded database serves one ` +
+          `process only: stop that process, use another HERALD_DATA_DIR, or set HERALD_DATABASE_URL to share a PostgreSQL.`,
+      )
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  fs.writeFileSync(lockFile, String(process.pid))
+  return () => fs.rmSync(lockFile, { force: true })
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** True when the database answers a trivial query. */
+export async function isDatabaseReachable(db: Db): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,20 @@
+import { Migrator, type Migration, type MigrationResultSet } from 'kysely/migration'
+import type { Db } from './client.ts'
+import * as notifier from './migrations/0001-notifier.ts'
+
+/** Forward-only migrations, in order. Add a file in ./migrations and list it here. */
+const migrations: Record<string, Migration> = {
+  '0001-notifier': notifier,
+}
+
+/** Brings the schema up to date. Never throws: the result says which migration failed and why. */
+export function migrateToLatest(db: Db): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
+  return migrator.migrateToLatest()
+}
+
+/** Same as {@link migrateToLatest}, but throws the first error (for start-up and tests). */
+export async function migrateOrThrow(db: Db): Promise<void> {
+  const { error } = await migrateToLatest(db)
+  if (error) throw new Error(`Database migration failed: ${(error as Error).message ?? error}`, { cause: error })
+}

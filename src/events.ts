@@ -1,0 +1,28 @@
+import { EventEmitter } from 'node:events'
+
+/**
+ * Lifecycle events of the notifier. Metrics, logs and tests subscribe; the core never imports prom-client.
+ */
+export interface HeraldEventMap {
+  'request:received': [{ tenant: string; queue: string }]
+  'request:denied': [{ tenant: string; reason: string }]
+  'request:granted': [{ tenant: string; direct: boolean; count: number }]
+  'request:ignored': [{ tenant: string; reason: 'duplicate-in-batch' | 'in-progress' | 'redelivered' | 'unknown-tenant' }]
+  'request:completed': [{ tenant: string; state: 'SUCCESS' | 'ERROR'; count: number }]
+  'request:rule-error': [{ tenant: string; rule: string }]
+  'message:dead-lettered': [{ queue: string; reason: string }]
+  'delivery:sent': [{ tenant: string; recipient: string; count: number; seconds: number }]
+  'delivery:failed': [{ tenant: string; recipient: string; count: number; permanent: boolean }]
+  'delivery:retried': [{ tenant: string; recipient: string; count: number }]
+}
+
+export class HeraldEvents extends EventEmitter<HeraldEventMap> {
+  /** Emits without letting a listener's exception reach the code that emitted. */
+  safeEmit<K extends keyof HeraldEventMap>(name: K, ...args: HeraldEventMap[K]): void {
+    try {
+      this.emit(name, ...(args as any))
+    } catch {
+      // a broken listener must not break delivery
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { Broker } from './amqp/broker.ts'
+import { OutboxRelay } from './amqp/outbox-relay.ts'
+import { declareBroadcastExchange, NOTIFIER_EVENT_EXCHANGE } from './amqp/topology.ts'
+import type { Config } from './config.ts'
+import type { Ctx } from './context.ts'
+import { openPglite, openPostgres, type Database } from './db/client.ts'
+import { migrateOrThrow } from './db/migrate.ts'
+import { HeraldEvents } from './events.ts'
+import { createHttpServer } from './http/server.ts'
+import { createLogger, type Logger } from './log.ts'
+import { createMetrics } from './metrics.ts'
+import { DeliveryWorker } from './notifier/delivery-worker.ts'
+import { createIntakeConsumers } from './notifier/intake.ts'
+import { startMaintenance } from './notifier/maintenance.ts'
+import { ConfigCache } from './notifier/tenant-config.ts'
+
+export const ROLES = ['notifier', 'catalog', 'http'] as const
+export type Role = (typeof ROLES)[number]
+
+export interface Herald {
+  ctx: Ctx
+  /** Drains and stops every part, in the reverse order of start (http → consumers → workers → bus → db). */
+  stop(): Promise<void>
+}
+
+export function openDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir)
+}
+
+/** Wiring only: config → logger → db → amqp → roles → http. */
+export async function startHerald(config: Config, roles: readonly Role[] = ROLES, log: Logger = createLogger(config.logLevel)): Promise<Herald> {
+  const releasers: (() => Promise<void> | void)[] = []
+  const stop = async () => {
+    for (const release of releasers.reverse()) {
+      try {
+        await release()
+      } catch (err) {
+        log.warn({ err: String(err) }, 'error while stopping')
+      }
+    }
+  }
+  try {
+    const database = await openDatabase(config)
+    releasers.push(() => database.close())
+    await migrateOrThrow(database.db)
+    const broker = new Broker(config.amqpUrl, config.instanceName, log)
+    releasers.push(() => broker.close())
+    const configCache = new ConfigCache(database.db, log)
+    configCache.start()
+    releasers.push(() => configCache.stop())
+    const events = new HeraldEvents()
+    let relay: OutboxRelay | undefined
+    let worker: DeliveryWorker | undefined
+    const ctx: Ctx = Object.freeze({
+      config,
+      log,
+      db: database.db,
+      backend: database.backend,
+      broker,
+      configCache,
+      events,
+      signals: { deliveries: () => worker?.notify(), outbox: () => relay?.notify() },
+    })
+    const metrics = createMetrics(events)
+
+    relay = new OutboxRelay(database.db, broker, log)
+    relay.start()
+    releasers.push(() => relay!.stop())
+
+    let consuming = false
+    if (roles.includes('notifier')) {
+      await declareBroadcastExchange(broker.connection, NOTIFIER_EVENT_EXCHANGE)
+      worker = new DeliveryWorker(ctx)
+      worker.start()
+      releasers.push(() => worker!.stop())
+      const stopMaintenance = startMaintenance(ctx)
+      releasers.push(stopMaintenance)
+      for (const consumer of createIntakeConsumers(ctx)) {
+        await consumer.start()
+        releasers.push(() => consumer.stop())
+      }
+      consuming = true
+      releasers.push(() => {
+        consuming = false
+      })
+    }
+    if (roles.includes('http')) {
+      const app = await createHttpServer(ctx, { metrics, consuming: () => consuming || !roles.includes('notifier') })
+      await app.listen({ host: config.httpHost, port: config.httpPort })
+      log.info({ url: `http://${config.httpHost}:${config.httpPort}` }, 'HTTP API listening')
+      releasers.push(() => app.close())
+    }
+    log.info({ roles, backend: database.backend }, 'Herald started')
+    return { ctx, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

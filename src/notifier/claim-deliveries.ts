@@ -1,0 +1,64 @@
+import { sql } from 'kysely'
+import type { Db } from '../db/client.ts'
+import type { DeliveryItem } from '../senders/sender.ts'
+
+/** How long a claimed batch may take before another worker may take it over (a crashed instance). */
+export const LEASE_SECONDS = 120
+
+/**
+ * Claims up to `limit` due deliveries of one recipient, highest priority first, then oldest request:
+ * one statement (claim + read of the products). SKIP LOCKED lets instances claim side by side without
+ * ever taking the same row.
+ */
+export async function claimDeliveries(db: Db, recipientId: number, limit: number): Promise<(DeliveryItem & { requestPk: number })[]> {
+  const { rows } = await sql<{
+    id: number
+    request_pk: number
+    attempts: number
+    tenant: string
+    request_id: string
+    request_owner: string | null
+    request_date: Date
+    payload: Record<string, unknown>
+    metadata: Record<string, unknown>
+  }>`
+    with claimed as (
+      update delivery d set state = 'SENDING', attempts = d.attempts + 1,
+        lease_until = now() + make_interval(secs => ${LEASE_SECONDS}), updated_at = now()
+      where d.id in (
+        select id from delivery
+        where recipient_id = ${recipientId} and state = 'PENDING' and next_attempt_at <= now()
+        order by priority desc, request_date, id
+        limit ${limit}
+        for update skip locked)
+      returning d.id, d.request_pk, d.attempts, d.tenant, d.priority, d.request_date
+    )
+    select c.id, c.request_pk, c.attempts, c.tenant, r.request_id, r.request_owner, r.request_date, r.payload, r.metadata
+    from claimed c join notification_request r on r.id = c.request_pk
+    order by c.priority desc, c.request_date, c.id`.execute(db)
+  return rows.map((row) => ({
+    deliveryId: row.id,
+    requestPk: row.request_pk,
+    tenant: row.tenant,
+    requestId: row.request_id,
+    requestOwner: row.request_owner ?? undefined,
+    requestDate: row.request_date,
+    payload: row.payload,
+    metadata: row.metadata,
+    attempt: row.attempts,
+  }))
+}
+
+/** Recipients that have deliveries waiting: a loose index scan, one probe per recipient, not per row. */
+export async function recipientsWithWork(db: Db): Promise<{ recipient_id: number; tenant: string }[]> {
+  const { rows } = await sql<{ recipient_id: number; tenant: string }>`
+    with recursive r as (
+      (select recipient_id from delivery where state = 'PENDING' order by recipient_id limit 1)
+      union all
+      select (select d.recipient_id from delivery d where d.state = 'PENDING' and d.recipient_id > r.recipient_id
+              order by d.recipient_id limit 1)
+      from r where r.recipient_id is not null
+    )
+    select r.recipient_id, c.tenant from r join plugin_configuration c on c.id = r.recipient_id`.execute(db)
+  return rows
+}

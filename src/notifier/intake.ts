@@ -1,0 +1,87 @@
+import type { AsyncMessage } from 'rabbitmq-client'
+import { BatchConsumer, type MessageOutcome } from '../amqp/consume-batches.ts'
+import { insertOutbox } from '../amqp/outbox-relay.ts'
+import {
+  NOTIFICATION_REQUEST_EXCHANGE,
+  NOTIFICATION_REQUEST_QUEUE,
+  SPECIFIC_RECIPIENT_REQUEST_EXCHANGE,
+  SPECIFIC_RECIPIENT_REQUEST_QUEUE,
+} from '../amqp/topology.ts'
+import type { Ctx } from '../context.ts'
+import { parseRequestMessage, type ParsedMessage } from './parse-request.ts'
+import { registerRequests } from './register-requests.ts'
+
+/**
+ * Consumes NotificationRequestEvent (rule mode) and SpecificRecipientNotificationRequestEvent (direct
+ * mode) from rs-notifier's queues. Each batch is grouped by tenant and registered in one transaction per
+ * tenant, so a failing tenant never holds back another; messages are acked after the commit.
+ */
+export function createIntakeConsumers(ctx: Ctx): BatchConsumer[] {
+  return [
+    { exchange: NOTIFICATION_REQUEST_EXCHANGE, queue: NOTIFICATION_REQUEST_QUEUE, direct: false },
+    { exchange: SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, queue: SPECIFIC_RECIPIENT_REQUEST_QUEUE, direct: true },
+  ].map(
+    ({ exchange, queue, direct }) =>
+      new BatchConsumer(ctx.broker, {
+        exchange,
+        queue,
+        batchSize: ctx.config.intakeBatchSize,
+        log: ctx.log.child({ queue: queue.split('.').pop() }),
+        handler: (messages) => handleIntakeBatch(ctx, queue, direct, messages),
+        onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),
+      }),
+  )
+}
+
+export async function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, messages: AsyncMessage[]): Promise<MessageOutcome[]> {
+  const now = new Date()
+  const outcomes: MessageOutcome[] = messages.map(() => ({ ack: true }))
+  const byTenant = new Map<string, Extract<ParsedMessage, { kind: 'request' | 'denied' }>[]>()
+  messages.forEach((msg, i) => {
+    const parsed = parseRequestMessage(msg, { direct, tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes, now })
+    if (parsed.kind === 'dead-letter') {
+      outcomes[i] = { deadLetter: parsed.reason }
+      return
+    }
+    if (parsed.kind === 'unknown-tenant') {
+      ctx.log.warn({ tenant: parsed.tenant, queue }, 'message for a tenant this Herald does not serve: acked and ignored')
+      ctx.events.safeEmit('request:ignored', { tenant: parsed.tenant, reason: 'unknown-tenant' })
+      return
+    }
+    ctx.events.safeEmit('request:received', { tenant: parsed.tenant, queue })
+    const group = byTenant.get(parsed.tenant) ?? []
+    group.push(parsed)
+    byTenant.set(parsed.tenant, group)
+  })
+
+  // Tenants are independent: one tenant's failure fails only its own messages (the consumer retries them).
+  await Promise.all(
+    [...byTenant].map(async ([tenant, items]) => {
+      const config = await ctx.configCache.get(tenant)
+      const reg = await ctx.db.transaction().execute(async (tx) => {
+        const result = await registerRequests(tx, tenant, items, direct, config, now)
+        await insertOutbox(tx, result.events)
+        return result
+      })
+      const log = ctx.log.child({ tenant })
+      for (const d of reg.denied) {
+        log.warn({ requestId: d.requestId, reason: d.reason }, 'request DENIED')
+        ctx.events.safeEmit('request:denied', { tenant, reason: d.reason })
+      }
+      for (const ignored of reg.ignored) {
+        log.warn({ requestId: ignored.requestId, reason: ignored.reason }, 'request ignored')
+        ctx.events.safeEmit('request:ignored', { tenant, reason: ignored.reason })
+      }
+      for (const e of reg.ruleErrors) {
+        log.error({ rule: e.rule, error: e.error }, 'rule could not be evaluated')
+        ctx.events.safeEmit('request:rule-error', { tenant, rule: e.rule })
+      }
+      if (reg.granted + reg.retried > 0) ctx.events.safeEmit('request:granted', { tenant, direct, count: reg.granted + reg.retried })
+      if (reg.completed.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: reg.completed.succeeded })
+      if (reg.completed.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: reg.completed.failed })
+      if (reg.deliveries > 0) ctx.signals.deliveries()
+      if (reg.events.length > 0) ctx.signals.outbox()
+    }),
+  )
+  return outcomes
+}

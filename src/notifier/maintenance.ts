@@ -1,0 +1,108 @@
+import { sql } from 'kysely'
+import { insertOutbox } from '../amqp/outbox-relay.ts'
+import type { Ctx } from '../context.ts'
+import { completeRequests } from './complete-requests.ts'
+import { matchRequests } from './match-requests.ts'
+
+const BATCH = 500
+
+/**
+ * Matches GRANTED requests that were not matched at intake: those dated in the future once their date has
+ * come, and those re-queued after a configuration fix. Returns how many it matched.
+ */
+export async function matchDueRequests(ctx: Ctx): Promise<number> {
+  const tenants = await sql<{ tenant: string }>`select distinct tenant from notification_request
+    where state = 'GRANTED' and not_before <= now()`.execute(ctx.db)
+  let total = 0
+  for (const { tenant } of tenants.rows) {
+    const config = await ctx.configCache.get(tenant)
+    const outcome = await ctx.db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ id: number; request_id: string; request_owner: string | null; request_date: Date; priority: number; payload: Record<string, unknown>; metadata: Record<string, unknown> }>`
+        select id, request_id, request_owner, request_date, priority, payload, metadata from notification_request
+        where tenant = ${tenant} and state = 'GRANTED' and not_before <= now()
+        order by priority desc, not_before, id limit ${BATCH} for update skip locked`.execute(tx)
+      const matched = await matchRequests(
+        tx,
+        config,
+        rows.map((r) => ({ id: r.id, tenant, requestId: r.request_id, requestOwner: r.request_owner ?? undefined, requestDate: r.request_date, priority: r.priority, payload: r.payload, metadata: r.metadata })),
+      )
+      const completion = await completeRequests(tx, matched.scheduled, async () => config)
+      await insertOutbox(tx, [...matched.events, ...completion.events])
+      return { count: rows.length, matched, completion }
+    })
+    total += outcome.count
+    if (outcome.matched.deliveries > 0) ctx.signals.deliveries()
+    if (outcome.matched.events.length + outcome.completion.events.length > 0) ctx.signals.outbox()
+    for (const e of outcome.matched.ruleErrors) ctx.events.safeEmit('request:rule-error', { tenant, rule: e.rule })
+  }
+  return total
+}
+
+/** Deliveries whose claim expired (their instance died mid-batch) go back to PENDING: at-least-once. */
+export async function recoverExpiredLeases(ctx: Ctx): Promise<number> {
+  const result = await sql`update delivery set state = 'PENDING', lease_until = null, updated_at = now()
+    where state = 'SENDING' and lease_until < now()`.execute(ctx.db)
+  const count = Number(result.numAffectedRows ?? 0)
+  if (count > 0) {
+    ctx.log.warn({ count }, 'recovered deliveries whose claim expired')
+    ctx.signals.deliveries()
+  }
+  return count
+}
+
+/**
+ * Completes SCHEDULED requests with nothing left to deliver that no worker completed (a crash between
+ * commits, a deleted recipient). Normally finds nothing.
+ */
+export async function completeStalledRequests(ctx: Ctx): Promise<number> {
+  return ctx.db.transaction().execute(async (tx) => {
+    const { rows } = await sql<{ id: number }>`select r.id from notification_request r
+      where r.state = 'SCHEDULED' and r.updated_at < now() - interval '5 seconds'
+        and not exists (select 1 from delivery d where d.request_pk = r.id and d.state in ('PENDING', 'SENDING'))
+      order by r.id limit ${BATCH} for update skip locked`.execute(tx)
+    const completion = await completeRequests(tx, rows.map((r) => r.id), (tenant) => ctx.configCache.get(tenant))
+    await insertOutbox(tx, completion.events)
+    if (completion.events.length > 0) ctx.signals.outbox()
+    return completion.events.length
+  })
+}
+
+/** After a configuration change, requests waiting on a rule error are matched again. */
+export async function rematchRuleErrors(ctx: Ctx, tenants: string[]): Promise<void> {
+  await sql`update notification_request set state = 'GRANTED', not_before = now(), updated_at = now()
+    where state = 'RULE_ERROR' and tenant = any(${tenants}::text[])`.execute(ctx.db)
+}
+
+export async function purgeHistory(ctx: Ctx): Promise<void> {
+  await sql`delete from request_history
+    where completed_at < now() - make_interval(days => ${ctx.config.historyRetentionDays})`.execute(ctx.db)
+}
+
+/** Runs the periodic tasks; each one's failure is logged and retried on its next tick. */
+export function startMaintenance(ctx: Ctx): () => void {
+  const timers: NodeJS.Timeout[] = []
+  const every = (ms: number, name: string, task: () => Promise<unknown>) => {
+    let running = false
+    timers.push(
+      setInterval(async () => {
+        if (running) return
+        running = true
+        try {
+          await task()
+        } catch (err) {
+          ctx.log.warn({ err: String(err), task: name }, 'maintenance task failed')
+        } finally {
+          running = false
+        }
+      }, ms),
+    )
+  }
+  every(200, 'match-due', () => matchDueRequests(ctx))
+  every(5_000, 'recover-leases', () => recoverExpiredLeases(ctx))
+  every(5_000, 'complete-stalled', () => completeStalledRequests(ctx))
+  every(3_600_000, 'purge-history', () => purgeHistory(ctx))
+  ctx.configCache.onChange = (tenants) => {
+    rematchRuleErrors(ctx, tenants).catch((err) => ctx.log.warn({ err: String(err) }, 'rematch after configuration change failed'))
+  }
+  return () => timers.forEach(clearInterval)
+}

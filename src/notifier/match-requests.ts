@@ -1,0 +1,87 @@
+import { sql } from 'kysely'
+import type { Tx } from '../db/client.ts'
+import type { OutboxEvent } from '../amqp/outbox-relay.ts'
+import { notifierEvent } from './notifier-event.ts'
+import type { TenantConfig } from './tenant-config.ts'
+
+/** A request in state GRANTED, due for matching. */
+export interface RequestToMatch {
+  id: number
+  tenant: string
+  requestId: string
+  requestOwner: string | undefined
+  requestDate: Date
+  priority: number
+  payload: Record<string, unknown>
+  metadata: Record<string, unknown>
+}
+
+export interface RuleError {
+  rule: string
+  error: string
+}
+
+export interface MatchOutcome {
+  events: OutboxEvent[]
+  /** Requests whose matching is over (SCHEDULED): the caller runs completion on them. */
+  scheduled: number[]
+  deliveries: number
+  ruleErrors: RuleError[]
+}
+
+/**
+ * Evaluates the tenant's active rules on each request and creates one delivery per matched active
+ * recipient (a deactivated recipient receives no new products). A rule that fails to evaluate is reported
+ * once, by an ERROR event naming the rule; the request then waits in RULE_ERROR for a fix of the
+ * configuration or a retry, while the recipients of the rules that did match are delivered.
+ */
+export async function matchRequests(tx: Tx, config: TenantConfig, requests: RequestToMatch[]): Promise<MatchOutcome> {
+  const outcome: MatchOutcome = { events: [], scheduled: [], deliveries: 0, ruleErrors: [] }
+  if (requests.length === 0) return outcome
+  const deliveries: { request_pk: number; recipient_id: number; priority: number; request_date: string; tenant: string }[] = []
+  const updates: { id: number; state: string; rule_errors: RuleError[] | null }[] = []
+  for (const request of requests) {
+    const recipients = new Set<number>()
+    const errors: RuleError[] = []
+    for (const rule of config.rules) {
+      const result =
+        'compileError' in rule.compiled ? { error: rule.compiled.compileError } : rule.compiled.match(request.metadata, request.payload)
+      if ('error' in result) errors.push({ rule: rule.businessId, error: result.error })
+      else if (result.match) for (const id of rule.recipientIds) recipients.add(id)
+    }
+    for (const id of recipients) {
+      if (!config.recipientsById.get(id)?.active) continue
+      deliveries.push({ request_pk: request.id, recipient_id: id, priority: request.priority, request_date: request.requestDate.toISOString(), tenant: request.tenant })
+    }
+    if (errors.length > 0) {
+      outcome.ruleErrors.push(...errors)
+      outcome.events.push(
+        notifierEvent({
+          tenant: request.tenant,
+          requestId: request.requestId,
+          requestOwner: request.requestOwner,
+          state: 'ERROR',
+          notificationDate: request.requestDate,
+          errors: errors.map((e) => `rule ${e.rule} could not be evaluated: ${e.error}`),
+        }),
+      )
+      updates.push({ id: request.id, state: 'RULE_ERROR', rule_errors: errors })
+    } else {
+      updates.push({ id: request.id, state: 'SCHEDULED', rule_errors: null })
+      outcome.scheduled.push(request.id)
+    }
+  }
+  if (deliveries.length > 0) {
+    // A retried request keeps its deliveries: successes are never sent twice, errors were reset by the retry.
+    await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date)
+      select tenant, request_pk, recipient_id, 'PENDING', priority, request_date
+      from jsonb_to_recordset(${JSON.stringify(deliveries)}::jsonb)
+        as t(tenant text, request_pk bigint, recipient_id bigint, priority int, request_date timestamptz)
+      on conflict (request_pk, recipient_id) do nothing`.execute(tx)
+  }
+  await sql`update notification_request r set state = u.state, rule_errors = u.rule_errors, updated_at = now()
+    from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as u(id bigint, state text, rule_errors jsonb)
+    where r.id = u.id`.execute(tx)
+  outcome.deliveries = deliveries.length
+  return outcome
+}

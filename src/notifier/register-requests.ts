@@ -1,0 +1,252 @@
+import { sql } from 'kysely'
+import type { Tx } from '../db/client.ts'
+import type { OutboxEvent } from '../amqp/outbox-relay.ts'
+import { notifierEvent } from './notifier-event.ts'
+import type { ParsedMessage, RequestBody } from './parse-request.ts'
+import { matchRequests, type RequestToMatch, type RuleError } from './match-requests.ts'
+import { completeRequests } from './complete-requests.ts'
+import type { TenantConfig } from './tenant-config.ts'
+
+type Incoming = Extract<ParsedMessage, { kind: 'request' | 'denied' }>
+type IncomingRequest = Extract<ParsedMessage, { kind: 'request' }>
+
+export interface Registration {
+  events: OutboxEvent[]
+  denied: { requestId: string; reason: string }[]
+  granted: number
+  retried: number
+  ignored: { requestId: string; reason: 'duplicate-in-batch' | 'in-progress' | 'redelivered' }[]
+  deliveries: number
+  ruleErrors: RuleError[]
+  completed: { succeeded: number; failed: number }
+}
+
+interface LiveRow {
+  id: number
+  request_id: string
+  request_owner: string | null
+  request_date: Date
+  priority: number
+  mode: 'RULES' | 'DIRECT'
+  state: string
+  errors: number
+  payload: Record<string, unknown>
+  metadata: Record<string, unknown>
+}
+
+/**
+ * Registers one tenant's share of an AMQP batch in the caller's transaction: answers DENIED, GRANTED or
+ * TO_SCHEDULE_BY_RECIPIENT, applies retries of known request ids (DESIGN §4), and matches the requests
+ * that are due at once, so a request reaches its recipients' queues without waiting for a scheduler.
+ */
+export async function registerRequests(
+  tx: Tx,
+  tenant: string,
+  incoming: Incoming[],
+  direct: boolean,
+  config: TenantConfig,
+  now: Date,
+): Promise<Registration> {
+  const reg: Registration = { events: [], denied: [], granted: 0, retried: 0, ignored: [], deliveries: 0, ruleErrors: [], completed: { succeeded: 0, failed: 0 } }
+  const deny = (requestId: string, requestOwner: string | undefined, reason: string) => {
+    reg.denied.push({ requestId, reason })
+    reg.events.push(notifierEvent({ tenant, requestId, requestOwner, state: 'DENIED', notificationDate: now, errors: [reason] }))
+  }
+
+  // The first message of a request id wins; later copies in the same batch are ignored (REGARDS).
+  const requests: IncomingRequest[] = []
+  const seen = new Set<string>()
+  for (const item of incoming) {
+    if (item.kind === 'denied') deny(item.requestId, item.requestOwner, item.reason)
+    else if (seen.has(item.requestId)) reg.ignored.push({ requestId: item.requestId, reason: 'duplicate-in-batch' })
+    else {
+      seen.add(item.requestId)
+      requests.push(item)
+    }
+  }
+  if (requests.length === 0) return reg
+
+  const ids = requests.map((r) => r.requestId)
+  const { rows: liveRows } = await sql<LiveRow>`
+    select r.id, r.request_id, r.request_owner, r.request_date, r.priority, r.mode, r.state, r.payload, r.metadata,
+      (select count(*) from delivery d where d.request_pk = r.id and d.state = 'ERROR') as errors
+    from notification_request r
+    where r.tenant = ${tenant} and r.request_id = any(${ids}::text[])
+    for update`.execute(tx)
+  const live = new Map(liveRows.map((row) => [row.request_id, row]))
+
+  // A message the broker redelivers (its first delivery's ack was lost) whose request already completed
+  // is the same message again, not a new request: ignore it instead of notifying everyone twice.
+  const redeliveredIds = requests.filter((r) => r.redelivered && !live.has(r.requestId)).map((r) => r.requestId)
+  const completedBefore = new Set<string>()
+  if (redeliveredIds.length > 0) {
+    const { rows } = await sql<{ request_id: string }>`select request_id from request_history
+      where tenant = ${tenant} and request_id = any(${redeliveredIds}::text[])`.execute(tx)
+    for (const row of rows) completedBefore.add(row.request_id)
+  }
+
+  const toInsert: (IncomingRequest & { body: RequestBody })[] = []
+  const retries: { row: LiveRow; body: RequestBody | undefined }[] = []
+  for (const item of requests) {
+    const row = live.get(item.requestId)
+    if (row) {
+      const hasErrors = row.state === 'ERROR' || row.state === 'RULE_ERROR' || row.errors > 0
+      if (!hasErrors) reg.ignored.push({ requestId: item.requestId, reason: 'in-progress' })
+      else if (item.bodyError) deny(item.requestId, item.requestOwner, `retry refused: ${item.bodyError}`)
+      else retries.push({ row, body: item.body })
+    } else if (completedBefore.has(item.requestId)) {
+      reg.ignored.push({ requestId: item.requestId, reason: 'redelivered' })
+    } else if (!item.body) {
+      deny(item.requestId, item.requestOwner, item.bodyError ?? 'body is empty: payload is mandatory')
+    } else if (direct) {
+      const problem = directRecipientProblem(item.body.recipients ?? [], config)
+      if (problem) deny(item.requestId, item.requestOwner, problem)
+      else toInsert.push({ ...item, body: item.body })
+    } else {
+      toInsert.push({ ...item, body: item.body })
+    }
+  }
+
+  const toMatch: RequestToMatch[] = []
+  const scheduledDirect: number[] = []
+  if (toInsert.length > 0) {
+    const rows = toInsert.map((item) => ({
+      request_id: item.requestId,
+      request_owner: item.requestOwner ?? null,
+      request_date: item.requestDate.toISOString(),
+      // A request dated in the future waits for its date (seed 002: "can be in the future to delay").
+      not_before: new Date(Math.max(item.requestDate.getTime(), now.getTime())).toISOString(),
+      priority: item.priority,
+      payload: item.body.payload,
+      metadata: item.body.metadata,
+    }))
+    const { rows: inserted } = await sql<{ id: number; request_id: string }>`
+      insert into notification_request
+        (tenant, request_id, request_owner, request_date, not_before, priority, mode, state, payload, metadata)
+      select ${tenant}, request_id, request_owner, request_date, not_before, priority, ${direct ? 'DIRECT' : 'RULES'},
+        ${direct ? 'SCHEDULED' : 'GRANTED'}, payload, metadata
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as t(request_id text, request_owner text,
+        request_date timestamptz, not_before timestamptz, priority int, payload jsonb, metadata jsonb)
+      on conflict (tenant, request_id) do nothing
+      returning id, request_id`.execute(tx)
+    const pkById = new Map(inserted.map((r) => [r.request_id, r.id]))
+    const directDeliveries: { request_pk: number; recipient_id: number; priority: number; request_date: string; next_attempt_at: string }[] = []
+    for (const item of toInsert) {
+      const pk = pkById.get(item.requestId)
+      // Another instance registered the same id a moment ago: it is in progress there.
+      if (pk === undefined) {
+        reg.ignored.push({ requestId: item.requestId, reason: 'in-progress' })
+        continue
+      }
+      reg.granted++
+      reg.events.push(
+        notifierEvent({ tenant, requestId: item.requestId, requestOwner: item.requestOwner, state: direct ? 'TO_SCHEDULE_BY_RECIPIENT' : 'GRANTED', notificationDate: now }),
+      )
+      if (direct) {
+        for (const businessId of item.body.recipients ?? []) {
+          directDeliveries.push({
+            request_pk: pk,
+            recipient_id: config.recipientsByBusinessId.get(businessId)!.id,
+            priority: item.priority,
+            request_date: item.requestDate.toISOString(),
+            next_attempt_at: new Date(Math.max(item.requestDate.getTime(), now.getTime())).toISOString(),
+          })
+        }
+        scheduledDirect.push(pk)
+      } else if (item.requestDate <= now) {
+        toMatch.push({ id: pk, tenant, requestId: item.requestId, requestOwner: item.requestOwner, requestDate: item.requestDate, priority: item.priority, payload: item.body.payload, metadata: item.body.metadata })
+      }
+    }
+    if (directDeliveries.length > 0) {
+      await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date, next_attempt_at)
+        select ${tenant}, request_pk, recipient_id, 'PENDING', priority, request_date, next_attempt_at
+        from jsonb_to_recordset(${JSON.stringify(directDeliveries)}::jsonb)
+          as t(request_pk bigint, recipient_id bigint, priority int, request_date timestamptz, next_attempt_at timestamptz)`.execute(tx)
+      reg.deliveries += directDeliveries.length
+    }
+  }
+
+  if (retries.length > 0) await applyRetries(tx, tenant, retries, direct, config, reg, toMatch, scheduledDirect)
+
+  const matched = await matchRequests(tx, config, toMatch)
+  reg.events.push(...matched.events)
+  reg.deliveries += matched.deliveries
+  reg.ruleErrors.push(...matched.ruleErrors)
+  // A request that matched no recipient (or a retry with nothing left to send) completes right here.
+  const completion = await completeRequests(tx, [...matched.scheduled, ...scheduledDirect], async () => config)
+  reg.events.push(...completion.events)
+  reg.completed = { succeeded: completion.succeeded, failed: completion.failed }
+  return reg
+}
+
+/**
+ * A known request id with errors: the new body (if any) replaces the stored one, recipients in error go
+ * back to PENDING, and rule-based requests are matched again so newly matched recipients are added.
+ * Recipients already in success are never notified twice.
+ */
+async function applyRetries(
+  tx: Tx,
+  tenant: string,
+  retries: { row: LiveRow; body: RequestBody | undefined }[],
+  direct: boolean,
+  config: TenantConfig,
+  reg: Registration,
+  toMatch: RequestToMatch[],
+  scheduledDirect: number[],
+): Promise<void> {
+  const updates: { id: number; state: string; payload: unknown; metadata: unknown }[] = []
+  const addedDirect: { request_pk: number; recipient_id: number; priority: number; request_date: string }[] = []
+  for (const { row, body } of retries) {
+    const payload = body?.payload ?? row.payload
+    const metadata = body?.metadata ?? row.metadata
+    const requestOwner = row.request_owner ?? undefined
+    if (row.mode === 'DIRECT' && direct && body?.recipients) {
+      const problem = directRecipientProblem(body.recipients, config)
+      if (problem) {
+        reg.denied.push({ requestId: row.request_id, reason: problem })
+        reg.events.push(notifierEvent({ tenant, requestId: row.request_id, requestOwner, state: 'DENIED', notificationDate: new Date(), errors: [problem] }))
+        continue
+      }
+      for (const businessId of body.recipients) {
+        addedDirect.push({ request_pk: row.id, recipient_id: config.recipientsByBusinessId.get(businessId)!.id, priority: row.priority, request_date: row.request_date.toISOString() })
+      }
+    }
+    reg.retried++
+    // REGARDS answers a retry with GRANTED dated with the original request date.
+    reg.events.push(notifierEvent({ tenant, requestId: row.request_id, requestOwner, state: 'GRANTED', notificationDate: row.request_date }))
+    if (row.mode === 'RULES') {
+      updates.push({ id: row.id, state: 'GRANTED', payload, metadata })
+      toMatch.push({ id: row.id, tenant, requestId: row.request_id, requestOwner, requestDate: row.request_date, priority: row.priority, payload, metadata })
+    } else {
+      updates.push({ id: row.id, state: 'SCHEDULED', payload, metadata })
+      scheduledDirect.push(row.id)
+    }
+  }
+  if (updates.length === 0) return
+  const ids = updates.map((u) => u.id)
+  await sql`update notification_request r set state = u.state, payload = u.payload, metadata = u.metadata,
+      rule_errors = null, not_before = now(), updated_at = now()
+    from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as u(id bigint, state text, payload jsonb, metadata jsonb)
+    where r.id = u.id`.execute(tx)
+  await sql`update delivery set state = 'PENDING', attempts = 0, next_attempt_at = now(), last_error = null, updated_at = now()
+    where request_pk = any(${ids}::bigint[]) and state = 'ERROR'`.execute(tx)
+  if (addedDirect.length > 0) {
+    await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date)
+      select ${tenant}, request_pk, recipient_id, 'PENDING', priority, request_date
+      from jsonb_to_recordset(${JSON.stringify(addedDirect)}::jsonb)
+        as t(request_pk bigint, recipient_id bigint, priority int, request_date timestamptz)
+      on conflict (request_pk, recipient_id) do nothing`.execute(tx)
+  }
+}
+
+/** Direct recipients must exist, be active and accept direct notification (REGARDS validateRecipients). */
+function directRecipientProblem(businessIds: string[], config: TenantConfig): string | undefined {
+  for (const businessId of businessIds) {
+    const recipient = config.recipientsByBusinessId.get(businessId)
+    if (!recipient) return `recipient ${businessId} does not exist`
+    if (!recipient.active) return `recipient ${businessId} is not active`
+    if (!recipient.plugin) return `recipient ${businessId} uses unknown plugin ${recipient.pluginId}`
+    if (!recipient.info.directNotificationEnabled) return `recipient ${businessId} does not enable direct notification`
+  }
+  return undefined
+}

@@ -1,0 +1,47 @@
+import { loadConfig } from '../../src/config.ts'
+import { createLogger } from '../../src/log.ts'
+import { startHerald, type Herald, type Role } from '../../src/main.ts'
+import { importNotifierConfig, type NotifierConfigFile } from '../../src/notifier/config-import.ts'
+import type { TestStorage } from './services.ts'
+
+/** Starts Herald in this process on a test vhost and storage. Logs go to stderr only when HERALD_TEST_LOG is set. */
+export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; roles?: Role[]; env?: Record<string, string> }): Promise<Herald> {
+  const config = loadConfig({
+    HERALD_AMQP_URL: opts.amqpUrl,
+    HERALD_DATABASE_URL: opts.storage.databaseUrl,
+    HERALD_DATA_DIR: opts.storage.dataDir,
+    HERALD_HTTP_PORT: '0',
+    ...opts.env,
+  })
+  const log = createLogger(process.env.HERALD_TEST_LOG ?? 'silent')
+  return startHerald(config, opts.roles ?? ['notifier'], log)
+}
+
+export const pluginConf = (pluginId: string, businessId: string, parameters: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  key: 'fr.cnes.regards.framework.modules.plugins.domain.PluginConfiguration',
+  value: {
+    pluginId,
+    businessId,
+    label: businessId,
+    version: '1.0.0',
+    priorityOrder: 0,
+    active: true,
+    parameters: Object.entries(parameters).map(([name, value]) => ({ name, type: typeof value === 'boolean' ? 'BOOLEAN' : 'STRING', value })),
+    ...extra,
+  },
+})
+
+export const association = (ruleId: string, recipientIds: string[]) => ({
+  key: 'fr.cnes.regards.modules.notifier.dto.conf.RuleRecipientsAssociation',
+  value: { ruleId, recipientIds },
+})
+
+export function configFile(configuration: unknown[], resetBeforeImport = true): NotifierConfigFile {
+  return { microservice: 'rs-notifier', modules: [{ module: { id: 'notifier' }, resetBeforeImport, configuration: configuration as any }] }
+}
+
+/** Imports a configuration and waits until the running Herald uses it. */
+export async function importConfig(herald: Herald, tenant: string, configuration: unknown[], resetBeforeImport = true): Promise<void> {
+  await importNotifierConfig(herald.ctx.db, tenant, configFile(configuration, resetBeforeImport))
+  herald.ctx.configCache.invalidate(tenant)
+}
