@@ -1,0 +1,133 @@
+import { GLOBAL_DLQ } from '../amqp/topology.ts'
+import { DeclaredTopology, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
+import { primitiveText } from './session-name.ts'
+import {
+  boolParam,
+  commonRecipientInfo,
+  stringParam,
+  type DeliveryItem,
+  type Parameters,
+  type RecipientInfo,
+  type Sender,
+  type SenderPlugin,
+} from './sender.ts'
+
+export const FEATURE_ACK_TYPE = 'fr.cnes.regards.modules.feature.dto.event.in.DisseminationAckEvent'
+export const AIP_ACK_TYPE = 'fr.cnes.regards.modules.ingest.dto.request.event.DisseminationAckEvent'
+
+/** REGARDS UniformResourceName.URN_PATTERN, matched in full (reference/regards-catalog.md §7). */
+const URN_PATTERN = /^URN:[^:]+:[^:]+:[^:]+:[^:]+:(V\d{1,3}|LAST)(,\d+)?(:REV.+)?$/
+
+/** `FEATURE` for a FEM feature, `OAIS` for an AIP/SIP/DIP, undefined for anything else. */
+export function urnKind(urn: string): 'FEATURE' | 'OAIS' | undefined {
+  if (!URN_PATTERN.test(urn)) return undefined
+  const identifier = urn.split(':')[1]
+  if (identifier === 'FEATURE') return 'FEATURE'
+  if (identifier === 'AIP' || identifier === 'SIP' || identifier === 'DIP') return 'OAIS'
+  return undefined
+}
+
+/** The tenant segment (4th) of a valid URN. */
+export const urnTenant = (urn: string): string => urn.split(':')[3]
+
+/**
+ * The origin URN of a notified product: the dot path `propertyPathToUrn` when configured (no fallback),
+ * else the FEM feature's `urn`, else the ingest AIP's `originUrn`.
+ */
+export function originUrn(payload: Record<string, unknown>, propertyPathToUrn: string | undefined): string | undefined {
+  if (propertyPathToUrn) {
+    let current: unknown = payload
+    for (const key of propertyPathToUrn.split('.')) {
+      current = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>)[key] : undefined
+    }
+    return primitiveText(current)
+  }
+  return primitiveText(payload.urn) ?? primitiveText(payload.originUrn)
+}
+
+interface AckTargets {
+  FEATURE: AmqpTarget | undefined
+  OAIS: AmqpTarget | undefined
+}
+
+function ackTargets(params: Parameters): AckTargets {
+  const featureExchange = stringParam(params, 'featureDisseminationExchange')
+  const featureQueue = stringParam(params, 'featureDisseminationQueueName')
+  const aipExchange = stringParam(params, 'aipDisseminationExchange')
+  const aipQueue = stringParam(params, 'aipDisseminationQueueName')
+  return {
+    FEATURE:
+      featureExchange && featureQueue
+        ? {
+            exchange: featureExchange,
+            queueName: featureQueue,
+            deadLetterRoutingKey: boolParam(params, 'featureDisseminationUseDedicatedDlq') ? `${featureQueue}.DLQ` : GLOBAL_DLQ,
+          }
+        : undefined,
+    OAIS:
+      aipExchange && aipQueue
+        ? {
+            exchange: aipExchange,
+            queueName: aipQueue,
+            // Lower case: REGARDS' own suffix for the ingest acknowledgement queue.
+            deadLetterRoutingKey: boolParam(params, 'aipDisseminationUseDedicatedDlq') ? `${aipQueue}.dlq` : GLOBAL_DLQ,
+          }
+        : undefined,
+  }
+}
+
+/**
+ * REGARDS-to-REGARDS acknowledgement (DisseminationAckSender 2.0.0, reference/regards-catalog.md §6): for
+ * each notified product, tells the catalog it came from that it arrived here, with
+ * `DisseminationAckEvent {urn, recipientLabel: senderLabel}` on a local exchange and queue that a shovel
+ * moves to the origin instance.
+ *
+ * Herald differs in two places, both invisible to a receiver that gets well-formed batches:
+ * - `regards.tenant` is taken from each message's own URN, where REGARDS stamps the first URN's tenant on
+ *   the whole batch (so a batch mixing tenants reached the wrong one).
+ * - A URN whose kind (feature or AIP) has no configured exchange and queue fails that request only,
+ *   with a message naming the missing parameters; REGARDS failed the whole batch on a null exchange.
+ */
+export const disseminationAckSender: SenderPlugin = {
+  pluginId: 'DisseminationAckSender',
+  validate(params: Parameters): string[] {
+    const errors: string[] = []
+    if (!stringParam(params, 'senderLabel')?.trim()) errors.push('parameter senderLabel is mandatory')
+    const targets = ackTargets(params)
+    if (!targets.FEATURE && !targets.OAIS) errors.push('Bad configuration, missing cohesive exchange and queue names')
+    return errors
+  },
+  // REGARDS' plugin has no ackRequired nor blockingRequired parameter: both are false whatever is set.
+  describe(params: Parameters): RecipientInfo {
+    return { ...commonRecipientInfo(params, 'Ack dissemination sender'), ackRequired: false, blockingRequired: false }
+  },
+  create(params, ctx): Sender {
+    const senderLabel = stringParam(params, 'senderLabel')!
+    const propertyPathToUrn = stringParam(params, 'propertyPathToUrn')
+    const targets = ackTargets(params)
+    const topology = new DeclaredTopology(ctx.broker)
+    const build = (item: DeliveryItem): Built => {
+      const urn = originUrn(item.payload, propertyPathToUrn)
+      if (urn === undefined) {
+        const where = propertyPathToUrn ? `at payload path ${propertyPathToUrn}` : 'in payload.urn or payload.originUrn'
+        return permanentFailure('ACK_NO_URN', `no URN ${where}: nothing to acknowledge`)
+      }
+      const kind = urnKind(urn)
+      if (!kind) return permanentFailure('ACK_INVALID_URN', `invalid URN ${JSON.stringify(urn)}: expected URN:FEATURE|AIP|SIP|DIP:<type>:<tenant>:<uuid>:V<n>`)
+      const target = targets[kind]
+      if (!target) {
+        const prefix = kind === 'FEATURE' ? 'featureDissemination' : 'aipDissemination'
+        return permanentFailure('ACK_NO_TARGET', `${urn} is ${kind === 'FEATURE' ? 'a feature' : 'an AIP'} URN but parameters ${prefix}Exchange and ${prefix}QueueName are not set`)
+      }
+      return {
+        target,
+        message: {
+          headers: { 'regards.tenant': urnTenant(urn), 'regards.type': kind === 'FEATURE' ? FEATURE_ACK_TYPE : AIP_ACK_TYPE, 'regards.converter': 'GSON' },
+          body: JSON.stringify({ urn, recipientLabel: senderLabel }),
+          priority: 0,
+        },
+      }
+    }
+    return { send: (items) => publishBuilt(ctx, topology, items.map(build)) }
+  },
+}

@@ -1,0 +1,170 @@
+import nodemailer from 'nodemailer'
+import {
+  boolParam,
+  commonRecipientInfo,
+  stringParam,
+  validateCommon,
+  type DeliveryItem,
+  type Parameters,
+  type SendResult,
+  type Sender,
+  type SenderPlugin,
+} from './sender.ts'
+
+export const DEFAULT_SUBJECT_TEMPLATE = '[Herald] {{metadata.action}} {{payload.id}}'
+export const DEFAULT_TEXT_TEMPLATE = [
+  'Notification request {{requestId}} from {{requestOwner}} (tenant {{tenant}}, {{requestDate}}).',
+  '',
+  'Metadata:',
+  '{{metadata}}',
+  '',
+  'Payload:',
+  '{{payload}}',
+  '',
+].join('\n')
+const DEFAULT_TIMEOUT_MS = 30_000
+// Messages sent over one connection before it is renewed: a batch of up to this many is one SMTP session.
+const MESSAGES_PER_CONNECTION = 1000
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)\s*\}\}/g
+
+/**
+ * Replaces each `{{path.to.field}}` with the value at that dot path in `context`: strings as they are,
+ * numbers and booleans as text, objects and arrays as indented JSON, anything missing as an empty string.
+ * Substitution only: no expressions, no code.
+ */
+export function renderTemplate(template: string, context: Record<string, unknown>): string {
+  return template.replace(PLACEHOLDER, (_, path: string) => {
+    let value: unknown = context
+    for (const key of path.split('.')) {
+      value = value !== null && typeof value === 'object' && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined
+    }
+    if (value === undefined || value === null) return ''
+    if (typeof value === 'object') return JSON.stringify(value, null, 2)
+    return String(value)
+  })
+}
+
+export function templateContext(item: DeliveryItem): Record<string, unknown> {
+  return {
+    requestId: item.requestId,
+    requestOwner: item.requestOwner,
+    requestDate: item.requestDate.toISOString(),
+    tenant: item.tenant,
+    payload: item.payload,
+    metadata: item.metadata,
+  }
+}
+
+const addressList = (value: string | undefined) => (value ?? '').split(',').map((a) => a.trim()).filter(Boolean)
+const looksLikeAddress = (a: string) => /^[^\s@<>]+@[^\s@<>]+$/.test(a) || /^[^<>]*<[^\s@<>]+@[^\s@<>]+>$/.test(a)
+
+export function validateEmail(params: Parameters): string[] {
+  const errors = validateCommon(params)
+  if (!stringParam(params, 'host')) errors.push('parameter host is mandatory')
+  const port = stringParam(params, 'port')
+  if (port !== undefined && !(Number.isInteger(Number(port)) && Number(port) > 0 && Number(port) < 65536)) errors.push(`parameter port must be an integer between 1 and 65535, got ${JSON.stringify(port)}`)
+  const from = stringParam(params, 'from')
+  if (!from) errors.push('parameter from is mandatory')
+  else if (!looksLikeAddress(from)) errors.push(`parameter from is not an e-mail address: ${JSON.stringify(from)}`)
+  const to = addressList(stringParam(params, 'to'))
+  if (to.length === 0) errors.push('parameter to is mandatory (comma-separated addresses)')
+  for (const address of to) if (!looksLikeAddress(address)) errors.push(`parameter to: ${JSON.stringify(address)} is not an e-mail address`)
+  if (Boolean(stringParam(params, 'user')) !== Boolean(stringParam(params, 'password'))) errors.push('parameters user and password must be given together')
+  const timeout = stringParam(params, 'timeoutMs')
+  if (timeout !== undefined && !(Number.isInteger(Number(timeout)) && Number(timeout) > 0)) errors.push(`parameter timeoutMs must be a positive integer, got ${JSON.stringify(timeout)}`)
+  return errors
+}
+
+/** Removes a secret, and the base64 forms SMTP AUTH would carry it in, from a message. */
+export function redact(text: string, secrets: (string | undefined)[]): string {
+  let out = text
+  for (const secret of secrets) {
+    if (!secret) continue
+    for (const form of [secret, Buffer.from(secret).toString('base64')]) out = out.split(form).join('***')
+  }
+  return out
+}
+
+/**
+ * SMTP reply codes decide: 5xx (535 authentication rejected, 550 mailbox unavailable…) is permanent with
+ * the server's reply; 4xx and network errors are retried by the delivery policy. An error with no reply
+ * code that is about the configuration (authentication, envelope, TLS) is permanent too.
+ */
+export function classifySmtpError(err: unknown, secrets: (string | undefined)[]): SendResult {
+  const e = err as Error & { code?: string; responseCode?: number; response?: string }
+  const reply = e?.response ? redact(e.response, secrets) : undefined
+  const message = redact(e?.message ?? String(err), secrets)
+  if (typeof e?.responseCode === 'number') {
+    const permanent = e.responseCode >= 500
+    return { ok: false, permanent, errorClass: `SMTP_${e.responseCode}`, message: `SMTP server replied ${reply ?? message}` }
+  }
+  if (e?.code === 'EAUTH' || e?.code === 'EENVELOPE' || e?.code === 'ETLS') {
+    return { ok: false, permanent: true, errorClass: `SMTP_${e.code}`, message }
+  }
+  return { ok: false, permanent: false, errorClass: 'SMTP_NETWORK', message: `${e?.code ? `${e.code} ` : ''}${message}` }
+}
+
+/**
+ * Mails each notification through an SMTP server (nodemailer). The pooled transport is created once per
+ * sender and keeps a single connection, so a batch is one SMTP session carrying many messages; it is
+ * closed with the sender. A delivery is done when the server accepted the message (250).
+ */
+export const emailSender: SenderPlugin = {
+  pluginId: 'EmailSender',
+  validate: validateEmail,
+  describe: (params) => commonRecipientInfo(params, 'E-mail sender'),
+  create(params, ctx): Sender {
+    const secure = boolParam(params, 'secure')
+    const timeoutMs = Number(stringParam(params, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS)
+    const user = stringParam(params, 'user')
+    const password = stringParam(params, 'password')
+    const secrets = [password]
+    const transport = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 1,
+      maxMessages: MESSAGES_PER_CONNECTION,
+      host: stringParam(params, 'host'),
+      port: Number(stringParam(params, 'port') ?? (secure ? 465 : 587)),
+      secure,
+      requireTLS: boolParam(params, 'requireTLS'),
+      auth: user ? { user, pass: password } : undefined,
+      tls: { rejectUnauthorized: boolParam(params, 'tlsRejectUnauthorized', true) },
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      logger: false,
+    })
+    const from = stringParam(params, 'from')!
+    const to = addressList(stringParam(params, 'to'))
+    const subjectTemplate = stringParam(params, 'subjectTemplate') ?? DEFAULT_SUBJECT_TEMPLATE
+    const textTemplate = stringParam(params, 'textTemplate') ?? DEFAULT_TEXT_TEMPLATE
+
+    async function mail(item: DeliveryItem): Promise<SendResult> {
+      const context = templateContext(item)
+      try {
+        const info = await transport.sendMail({
+          from,
+          to,
+          // A subject is one header line: a newline from a product field must not start another header.
+          subject: renderTemplate(subjectTemplate, context).replace(/[\r\n]+/g, ' ').trim(),
+          text: renderTemplate(textTemplate, context),
+          headers: { 'X-Herald-Request-Id': item.requestId },
+          messageId: `<herald-${item.deliveryId}-${item.attempt}@${from.split('@').pop()!.replace(/>$/, '')}>`,
+        })
+        if (info.rejected.length > 0) {
+          // Accepted for some addresses: sending again would duplicate the mail for those.
+          ctx.log.warn({ requestId: item.requestId, rejected: info.rejected.map(String) }, 'SMTP server refused some recipients')
+        }
+        return { ok: true }
+      } catch (err) {
+        return classifySmtpError(err, secrets)
+      }
+    }
+
+    return {
+      send: (items) => Promise.all(items.map(mail)),
+      close: async () => transport.close(),
+    }
+  },
+}

@@ -1,0 +1,106 @@
+import { amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
+import { computeSessionNameAndOwner, primitiveText } from './session-name.ts'
+import {
+  boolParam,
+  commonRecipientInfo,
+  stringParam,
+  validateCommon,
+  type DeliveryItem,
+  type Parameters,
+  type Sender,
+  type SenderPlugin,
+} from './sender.ts'
+import { missingSession } from './worker-manager-sender.ts'
+
+/** LTA manager `LtaDataType`: the feature file's dataType when it is one of these, else RAWDATA. */
+const LTA_DATA_TYPES = new Set(['ZIP', 'RAWDATA', 'QUICKLOOK_SD', 'QUICKLOOK_MD', 'QUICKLOOK_HD', 'DOCUMENT', 'THUMBNAIL', 'OTHER', 'AIP', 'DESCRIPTION'])
+
+const asObject = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+
+/** LTA `ProductFileDto` list from the GeoJSON feature's `files`, or the reason it cannot be built. */
+export function productFiles(payload: Record<string, unknown>): { files: Record<string, unknown>[] } | { error: string } {
+  const files = Array.isArray(payload.files) ? payload.files : []
+  if (files.length === 0) return { error: `feature ${JSON.stringify(payload.id)} has no files: an LTA submission needs at least one` }
+  const out: Record<string, unknown>[] = []
+  for (const [i, file] of files.entries()) {
+    const attributes = asObject(asObject(file)?.attributes) ?? {}
+    const locations = asObject(file)?.locations
+    const url = Array.isArray(locations) ? primitiveText(asObject(locations[0])?.url) : undefined
+    if (url === undefined) return { error: `file ${i} (${JSON.stringify(attributes.filename)}) of feature ${JSON.stringify(payload.id)} has no location url` }
+    const dataType = primitiveText(attributes.dataType)
+    // Gson field order of ProductFileDto; absent fields are omitted, as Gson omits nulls.
+    out.push({
+      type: dataType && LTA_DATA_TYPES.has(dataType) ? dataType : 'RAWDATA',
+      url,
+      filename: attributes.filename,
+      checksum: attributes.checksum,
+      mimeType: attributes.mimeType,
+    })
+  }
+  return { files: out }
+}
+
+/**
+ * Submits each GeoJSON feature to the LTA manager (LtaRequestSender 1.0.0, reference/regards-notifier.md
+ * §5.3): one raw message per request, body = the LTA `SubmissionRequestDto`, headers
+ * `regards.request.id` (the notifier's request id), `regards.tenant`, `regards.request.owner`.
+ *
+ * Herald improves on REGARDS where a bad product failed the whole batch: in REGARDS the DTO constructor
+ * throws on a feature without files (or without id), the exception escapes `send`, and every request of
+ * the batch is reported in error for this recipient. Here such a request is that item's permanent failure
+ * and the other products of the batch are submitted. A feature without `urn` is submitted without
+ * `originUrn` (REGARDS threw on it as well).
+ */
+export const ltaRequestSender: SenderPlugin = {
+  pluginId: 'LtaRequestSender',
+  validate(params: Parameters): string[] {
+    const errors = [...validateCommon(params), ...validateAmqpTarget(params)]
+    if (!stringParam(params, 'dataType')) errors.push('parameter dataType is mandatory')
+    const replaceMode = params.replaceMode
+    if (replaceMode === undefined || replaceMode === null || replaceMode === '') errors.push('parameter replaceMode is mandatory (true or false)')
+    else if (!['true', 'false'].includes(String(replaceMode).toLowerCase())) errors.push(`parameter replaceMode must be true or false, got ${JSON.stringify(replaceMode)}`)
+    return errors
+  },
+  describe: (params) => commonRecipientInfo(params, 'Rabbit MQ sender'),
+  create(params, ctx): Sender {
+    const target = amqpTargetFrom(params)
+    const dataType = stringParam(params, 'dataType')!
+    const replaceMode = boolParam(params, 'replaceMode')
+    const sessionNamePattern = stringParam(params, 'sessionNamePattern')
+    const recipientTenant = stringParam(params, 'recipientTenant')
+    const topology = new DeclaredTopology(ctx.broker)
+    const build = (item: DeliveryItem): Built => {
+      const { payload } = item
+      const productId = primitiveText(payload.id)
+      if (productId === undefined) return permanentFailure('LTA_INVALID_PRODUCT', 'the payload has no id: an LTA submission needs a productId')
+      const files = productFiles(payload)
+      if ('error' in files) return permanentFailure('LTA_INVALID_PRODUCT', files.error)
+      const tenant = recipientTenant ?? item.tenant
+      const { sessionOwner, session } = computeSessionNameAndOwner(item, sessionNamePattern, tenant)
+      if (sessionOwner === undefined || session === undefined) return missingSession(sessionOwner, session)
+      const submission = {
+        correlationId: item.requestId,
+        productId,
+        datatype: dataType,
+        geometry: payload.geometry ?? undefined,
+        files: files.files,
+        tags: [],
+        originUrn: primitiveText(payload.urn),
+        properties: payload.properties ?? undefined,
+        session,
+        replaceMode,
+      }
+      return {
+        target,
+        message: {
+          headers: { 'regards.request.id': item.requestId, 'regards.tenant': tenant, 'regards.request.owner': sessionOwner },
+          body: JSON.stringify(submission),
+          contentType: 'application/json',
+          priority: 0,
+        },
+      }
+    }
+    return { send: (items) => publishBuilt(ctx, topology, items.map(build)) }
+  },
+}
