@@ -23,7 +23,7 @@ import { parseRule, RuleSyntaxError, type RuleProblem } from './lucene-parse.ts'
 import { printRule } from './lucene-print.ts'
 import { compileJavaRegex, RegexTranslationError } from './java-regex.ts'
 import { globPredicate, hasWildcard, rangePredicate } from './herald-extensions.ts'
-import { describeValue, getOwn, gsonAsString, isObject, isPrimitive, MatchError, needsOwnCheck, primitiveString, type JsonObject } from './json-values.ts'
+import { describeValue, getOwn, gsonAsString, isObject, isPrimitive, needsOwnCheck, primitiveString, type JsonObject } from './json-values.ts'
 
 export interface LuceneOptions {
   /** Herald extensions (ranges, wildcards, array-any, `*:*`); off means REGARDS semantics exactly. */
@@ -222,13 +222,14 @@ function makeAnyLeaf(path: string[], pred: (leaf: unknown) => boolean): (root: J
 
 /**
  * `field:null` with extensions: true iff nothing is found along the path (through arrays). A present
- * value of any kind gives false, except JSON null, which stays a matching error as in REGARDS.
+ * array gives false; any other leaf is treated as REGARDS does (primitive: false; JSON null or an object:
+ * matching error), so that the extension changes nothing on array-free payloads.
  */
 function makeAbsentTest(path: string[], what: string): (root: JsonObject) => boolean {
   const own = path.map(needsOwnCheck)
   const present = (el: unknown, i: number): boolean => {
     if (i === path.length) {
-      if (el === null) throw new MatchError(`${what} is JSON null, which REGARDS cannot read as a value`)
+      if (!Array.isArray(el)) gsonAsString(el, what)
       return true
     }
     if (Array.isArray(el)) return el.some((item) => present(item, i))
