@@ -92,4 +92,19 @@ describe('herald rules test', () => {
       expect(o.match).toBe(i % 10 === 0)
     })
   })
+
+  it('stops quietly when the reader goes away (EPIPE) and reports other write errors', async () => {
+    const input = Array.from({ length: 100 }, () => JSON.stringify({ rule: lucene('a:1'), metadata: {}, payload: { a: 1 } })).join('\n')
+    const failing = (code: string) => {
+      let writes = 0
+      return new Writable({
+        write(_chunk, _enc, done) {
+          writes++
+          done(writes > 2 ? Object.assign(new Error(`write ${code}`), { code }) : undefined)
+        },
+      })
+    }
+    await expect(runRulesTest(Readable.from([input]), failing('EPIPE'))).resolves.toBeUndefined()
+    await expect(runRulesTest(Readable.from([input]), failing('EIO'))).rejects.toThrow(/write EIO/)
+  })
 })

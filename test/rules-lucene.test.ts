@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compileRule, RuleConfigError, type MatchResult } from '../src/rules/compile-rule.ts'
+import { compileRule, RuleConfigError, type MatchResult, type PluginParameter } from '../src/rules/compile-rule.ts'
 
 // The example of reference/regards-notifier.md §5.1.
 const PAYLOAD = { properties: { is_valid: true, type: 'L2_RAD_GDR', count: 46, tags: ['a'] } }
@@ -11,8 +11,8 @@ interface Options {
 }
 
 function lucene(rule: string, opts: Options = {}) {
-  const parameters = [{ name: opts.param ?? 'payload_rule', type: 'STRING', value: rule }]
-  if (opts.extensions !== undefined) parameters.push({ name: 'herald_extensions', type: 'BOOLEAN', value: opts.extensions as never })
+  const parameters: PluginParameter[] = [{ name: opts.param ?? 'payload_rule', type: 'STRING', value: rule }]
+  if (opts.extensions !== undefined) parameters.push({ name: 'herald_extensions', type: 'BOOLEAN', value: opts.extensions })
   return compileRule({ pluginId: 'LuceneRuleMatcher', businessId: 'test-rule', parameters })
 }
 

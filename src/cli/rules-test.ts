@@ -25,14 +25,28 @@ type Output = { match: true } | { match: false; explain: string } | { error: str
 export async function runRulesTest(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
   const cache = new Map<string, CompiledRule | RuleConfigError>()
   const lines = createInterface({ input, crlfDelay: Infinity })
-  let lineNumber = 0
-  for await (const line of lines) {
-    lineNumber++
-    if (line.trim() === '') continue
-    const { id, result } = evaluateLine(line, lineNumber, cache)
-    const text = JSON.stringify(id === undefined ? result : { id, ...result }) + '\n'
-    if (!output.write(text)) await once(output, 'drain')
+  // A reader that goes away (`herald rules test < cases | head`) ends the command quietly (EPIPE);
+  // any other write error is the caller's to report.
+  let failure: NodeJS.ErrnoException | undefined
+  const onError = (e: Error) => {
+    failure ??= e
+    lines.close()
   }
+  output.on('error', onError)
+  try {
+    let lineNumber = 0
+    for await (const line of lines) {
+      lineNumber++
+      if (failure) break
+      if (line.trim() === '') continue
+      const { id, result } = evaluateLine(line, lineNumber, cache)
+      const text = JSON.stringify(id === undefined ? result : { id, ...result }) + '\n'
+      if (!output.write(text)) await once(output, 'drain').catch(onError)
+    }
+  } finally {
+    output.off('error', onError)
+  }
+  if (failure && failure.code !== 'EPIPE') throw failure
 }
 
 function evaluateLine(line: string, lineNumber: number, cache: Map<string, CompiledRule | RuleConfigError>): { id?: unknown; result: Output } {
