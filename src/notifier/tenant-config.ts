@@ -86,7 +86,8 @@ export async function loadTenantConfig(db: Db, tenant: string, version: number):
       } catch (err) {
         compiled = { compileError: (err as Error).message }
       }
-      config.rules.push({ id: row.id, businessId: row.business_id, label: row.label, recipientIds: row.recipient_ids ?? [], compiled })
+      // node-postgres parses int8 as a number (db/client.ts) but returns int8[] elements as strings.
+      config.rules.push({ id: row.id, businessId: row.business_id, label: row.label, recipientIds: (row.recipient_ids ?? []).map(Number), compiled })
     }
   }
   return config
