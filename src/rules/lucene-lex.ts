@@ -127,29 +127,61 @@ function isDigit(c: string): boolean {
   return c >= '0' && c <= '9'
 }
 
-export type RangeTokenKind = 'TO' | 'END_IN' | 'END_EX' | 'BOUND' | 'QUOTED_BOUND'
+type RangeTokenKind = 'TO' | 'END_IN' | 'END_EX' | 'BOUND' | 'QUOTED_BOUND'
+
+interface RangeToken {
+  kind: RangeTokenKind
+  start: number
+  end: number
+  image: string
+}
 
 /**
- * A token inside `[…]` or `{…}` (Lucene's Range lexical state). Ranges are a Herald extension (REGARDS
- * cannot build them), so this state is only as faithful as the extension needs.
+ * Reads `[a TO b]`, `{a TO b}` (or mixed, `TO` optional) after the opening bracket `open`, in Lucene's
+ * Range lexical state. Ranges are a Herald extension (REGARDS cannot build them), so this state is only
+ * as faithful as the extension needs. Bounds come back unescaped.
  */
-export function lexRangeToken(src: string, i: number): Token & { rkind: RangeTokenKind } {
+export function readRange(src: string, open: Token): { lower: string; upper: string; lowerInclusive: boolean; upperInclusive: boolean; end: number } {
+  let pos = open.end
+  const read = (): RangeToken => {
+    const t = lexRangeToken(src, pos)
+    pos = t.end
+    return t
+  }
+  const bound = (t: RangeToken): string => {
+    if (t.kind !== 'BOUND' && t.kind !== 'QUOTED_BOUND') {
+      throw new RuleSyntaxError(`expected a range bound at column ${t.start + 1}, found "${t.image}"`, t.start)
+    }
+    return unescapeLucene(t.image, t.kind === 'QUOTED_BOUND' ? t.start + 1 : t.start).value
+  }
+  const lower = bound(read())
+  let t = read()
+  if (t.kind === 'TO') t = read()
+  const upper = bound(t)
+  const close = read()
+  if (close.kind !== 'END_IN' && close.kind !== 'END_EX') {
+    throw new RuleSyntaxError(`expected "]" or "}" to close the range at column ${close.start + 1}`, close.start)
+  }
+  return { lower, upper, lowerInclusive: open.kind === 'RANGE_IN', upperInclusive: close.kind === 'END_IN', end: close.end }
+}
+
+function lexRangeToken(src: string, i: number): RangeToken {
   const n = src.length
   while (i < n && WHITESPACE.has(src[i])) i++
   if (i >= n) throw new RuleSyntaxError('unterminated range: expected "]" or "}" before the end of the rule', n)
   const c = src[i]
-  if (c === ']' || c === '}') return { kind: 'TERM', rkind: c === ']' ? 'END_IN' : 'END_EX', start: i, end: i + 1, image: c }
+  if (c === ']' || c === '}') return { kind: c === ']' ? 'END_IN' : 'END_EX', start: i, end: i + 1, image: c }
   if (c === '"') {
     let j = i + 1
     while (j < n && src[j] !== '"') j += src[j] === '\\' ? 2 : 1
     if (j >= n) throw new RuleSyntaxError(`unterminated quoted range bound at column ${i + 1}`, i)
     if (j === i + 1) throw new RuleSyntaxError(`empty quoted range bound at column ${i + 1}`, i)
-    return { kind: 'QUOTED', rkind: 'QUOTED_BOUND', start: i, end: j + 1, image: src.slice(i + 1, j) }
+    return { kind: 'QUOTED_BOUND', start: i, end: j + 1, image: src.slice(i + 1, j) }
   }
   let j = i
   while (j < n && !WHITESPACE.has(src[j]) && src[j] !== ']' && src[j] !== '}') j++
   const image = src.slice(i, j)
-  return { kind: 'TERM', rkind: image === 'TO' ? 'TO' : 'BOUND', start: i, end: j, image }
+  return { kind: image === 'TO' ? 'TO' : 'BOUND', start: i, end: j, image }
 }
 
 /**
@@ -184,4 +216,14 @@ export function unescapeLucene(text: string, at: number): { value: string; escap
     escaped.push(true)
   }
   return { value, escaped }
+}
+
+/** The value as a glob: unescaped `*` and `?` are wildcards; escaped ones, and `\`, are written `\*`, `\?`, `\\`. */
+export function toGlob(value: string, escaped: boolean[]): string {
+  let glob = ''
+  for (let k = 0; k < value.length; k++) {
+    const c = value[k]
+    glob += (c === '*' || c === '?') && escaped[k] ? '\\' + c : c === '\\' ? '\\\\' : c
+  }
+  return glob
 }

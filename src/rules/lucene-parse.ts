@@ -14,7 +14,7 @@
  * whole string before building, so a syntax error anywhere wins over a build problem.
  */
 import { DEFAULT_FIELD, type RuleNode, type Span, type TermNode } from './lucene-ast.ts'
-import { describeToken, lexRangeToken, lexToken, RuleSyntaxError, unescapeLucene, type Token, type TokenKind } from './lucene-lex.ts'
+import { describeToken, lexToken, readRange, RuleSyntaxError, toGlob, unescapeLucene, type Token, type TokenKind } from './lucene-lex.ts'
 
 export { RuleSyntaxError } from './lucene-lex.ts'
 
@@ -286,35 +286,18 @@ class Parser {
     return true
   }
 
-  /** "[" | "{" bound [TO] bound "]" | "}" — the range state has its own tokens, read past the buffer. */
+  /** "[" | "{" bound [TO] bound "]" | "}": the range state has its own tokens, read past the buffer. */
   private parseRange(field: string, start: number, open: Token): RuleNode {
-    let pos = open.end
-    const read = () => {
-      const t = lexRangeToken(this.src, pos)
-      pos = t.end
-      return t
-    }
-    const bound = (t: ReturnType<typeof read>): string | null => {
-      if (t.rkind !== 'BOUND' && t.rkind !== 'QUOTED_BOUND') {
-        throw new RuleSyntaxError(`expected a range bound at column ${t.start + 1}, found "${t.image}"`, t.start)
-      }
-      return openBound(unescapeLucene(t.image, t.rkind === 'QUOTED_BOUND' ? t.start + 1 : t.start).value)
-    }
-    const lower = bound(read())
-    let t = read()
-    if (t.rkind === 'TO') t = read()
-    const upper = bound(t)
-    const close = read()
-    if (close.rkind !== 'END_IN' && close.rkind !== 'END_EX') {
-      throw new RuleSyntaxError(`expected "]" or "}" to close the range at column ${close.start + 1}`, close.start)
-    }
+    const range = readRange(this.src, open)
     this.buffer = []
-    this.offset = pos
+    this.offset = range.end
+    const lower = openBound(range.lower)
+    const upper = openBound(range.upper)
     return {
       kind: 'range', field, lower, upper,
-      lowerInclusive: lower === null || open.kind === 'RANGE_IN',
-      upperInclusive: upper === null || close.rkind === 'END_IN',
-      span: { start, end: close.end },
+      lowerInclusive: lower === null || range.lowerInclusive,
+      upperInclusive: upper === null || range.upperInclusive,
+      span: { start, end: range.end },
     }
   }
 }
@@ -326,14 +309,4 @@ function spanOf(first: RuleNode, last: RuleNode): Span {
 /** Lucene's OpenRangeQueryNodeProcessor: `*` (or nothing) is an open bound. */
 function openBound(text: string): string | null {
   return text === '*' || text === '' ? null : text
-}
-
-/** The value as a glob: unescaped `*` and `?` are wildcards, escaped ones (and `\`) are written `\*`, `\?`, `\\`. */
-function toGlob(value: string, escaped: boolean[]): string {
-  let glob = ''
-  for (let k = 0; k < value.length; k++) {
-    const c = value[k]
-    glob += (c === '*' || c === '?') && escaped[k] ? '\\' + c : c === '\\' ? '\\\\' : c
-  }
-  return glob
 }
