@@ -6,6 +6,7 @@ import type { Ctx } from './context.ts'
 import { openPglite, openPostgres, type Database } from './db/client.ts'
 import { migrateOrThrow } from './db/migrate.ts'
 import { HeraldEvents } from './events.ts'
+import { startDeadLetterCollector } from './http/dead-letters/collector.ts'
 import { createHttpServer } from './http/server.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createMetrics } from './metrics.ts'
@@ -89,6 +90,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       await app.listen({ host: config.httpHost, port: config.httpPort })
       log.info({ url: `http://${config.httpHost}:${config.httpPort}` }, 'HTTP API listening')
       releasers.push(() => app.close())
+      releasers.push(await startDeadLetterCollector(ctx))
     }
     log.info({ roles, backend: database.backend }, 'Herald started')
     return { ctx, stop }

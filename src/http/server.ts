@@ -1,23 +1,100 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Ctx } from '../context.ts'
 import { isDatabaseReachable } from '../db/client.ts'
+import { authorize, loadTokenKeys, type TokenKeys } from './auth.ts'
+import { HttpProblem, installProblemHandlers, sendProblem } from './errors.ts'
+import { registerDatabaseGauges } from './metrics.ts'
+import { registerOpenApi } from './openapi.ts'
+import { configurationRoutes } from './routes/configuration.ts'
+import { deadLettersRoutes } from './routes/dead-letters.ts'
+import { recipientsRoutes } from './routes/recipients.ts'
+import { requestsRoutes } from './routes/requests.ts'
+import { rulesRoutes } from './routes/rules.ts'
+import type { App } from './schemas.ts'
 
 export interface HttpDeps {
   metrics: Registry
   /** True while the AMQP consumers of this instance are running. */
   consuming: () => boolean
+  /** Verification keys; loaded from the configuration when absent. */
+  tokenKeys?: TokenKeys
 }
 
-/** The admin HTTP server: health, metrics (and the REST API under /api/v1). */
+/** Request bodies above 1 MiB are refused (413): a REGARDS configuration of 500 recipients is ~300 KiB. */
+export const BODY_LIMIT = 1024 * 1024
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
+/**
+ * The admin HTTP server: the REST API under /api/v1 (bearer JWT, tenant from the token), its OpenAPI
+ * document and page, health and metrics. Every log line carries the request id (x-request-id, taken
+ * from the caller when well-formed) and, once authenticated, the tenant.
+ */
 export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
-  app.get('/health/live', async () => ({ status: 'UP' }))
-  app.get('/health/ready', async (_req, reply) => {
+  const keys = deps.tokenKeys ?? loadTokenKeys(ctx.config)
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ module: 'http' }),
+    // Request lines are written by the onResponse hook below, with the tenant once authenticated.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  // TypeBox checks bodies as sent (no coercion: "1" is not a number) and converts query and path strings.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // An empty body counts as no body (clients often send content-type: application/json on a bodiless POST).
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) done(null, undefined)
+    else parseJson(req, body as string, done)
+  })
+  installProblemHandlers(app)
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+    const access = req.routeOptions.config?.access
+    if (!req.url.startsWith('/api/') || req.routeOptions.url === undefined || access === 'public') return
+    const principal = authorize(keys, ctx.config.tenants, req.headers.authorization, access ?? 'admin')
+    if (principal instanceof HttpProblem) {
+      if (principal.status === 401) reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
+      return sendProblem(reply, principal)
+    }
+    req.principal = principal
+    req.log = reply.log = req.log.child({ tenant: principal.tenant, role: principal.role })
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    const fields = { method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
+    if (reply.statusCode >= 500) req.log.error(fields, 'request failed')
+    else req.log.info(fields, 'request completed')
+  })
+
+  await registerOpenApi(app, process.env.npm_package_version ?? '0.1.0')
+  await app.register(
+    async (api) => {
+      const routes = api as unknown as App
+      await recipientsRoutes(routes, { ctx })
+      await rulesRoutes(routes, { ctx })
+      await configurationRoutes(routes, { ctx })
+      await requestsRoutes(routes, { ctx })
+      await deadLettersRoutes(routes, { ctx })
+    },
+    { prefix: '/api/v1' },
+  )
+
+  const operations = { config: { access: 'public' as const }, schema: { tags: ['operations'], security: [] } }
+  app.get('/health/live', { ...operations, schema: { ...operations.schema, summary: 'The process is up' } }, async () => ({ status: 'UP' }))
+  app.get('/health/ready', { ...operations, schema: { ...operations.schema, summary: 'Database, broker and consumers are up (503 otherwise)' } }, async (_req, reply) => {
     const checks = { database: await isDatabaseReachable(ctx.db), broker: ctx.broker.ready, consumers: deps.consuming() }
     const up = Object.values(checks).every(Boolean)
     return reply.code(up ? 200 : 503).send({ status: up ? 'UP' : 'DOWN', checks })
   })
-  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()))
-  return app
+  registerDatabaseGauges(deps.metrics, ctx.db, ctx.log.child({ module: 'metrics' }))
+  app.get('/metrics', { ...operations, schema: { ...operations.schema, summary: 'Prometheus metrics' } }, async (_req, reply) =>
+    reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+  )
+  return app as unknown as FastifyInstance
 }

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Db, Tx } from '../../db/client.ts'
+import {
+  bumpConfigVersion,
+  pluginKind,
+  replaceAssociation,
+  upsertPluginConfiguration,
+  validatePluginConfiguration,
+  type PluginConfigurationInput,
+} from '../../notifier/config-import.ts'
+import type { PluginParameter } from '../../senders/sender.ts'
+import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../errors.ts'
+import { containsMask, keepMaskedSecrets } from '../secrets.ts'
+
+/**
+ * Rules and recipients are REGARDS plugin configurations of one tenant (table plugin_configuration, kind
+ * RULE or RECIPIENT). Every change bumps the tenant's config_version, so every instance rebuilds its
+ * rules and senders within a second (ConfigCache).
+ */
+export type Kind = 'RULE' | 'RECIPIENT'
+
+export interface PluginRow {
+  id: number
+  business_id: string
+  plugin_id: string
+  kind: Kind
+  label: string
+  version: string
+  priority_order: number
+  active: boolean
+  parameters: PluginParameter[]
+  updated_at: Date
+}
+
+export async function findPlugin(db: Db | Tx, tenant: string, kind: Kind, businessId: string): Promise<PluginRow | undefined> {
+  const { rows } = await sql<PluginRow>`select id, business_id, plugin_id, kind, label, version, priority_order, active, parameters, updated_at
+    from plugin_configuration where tenant = ${tenant} and business_id = ${businessId} and kind = ${kind}`.execute(db)
+  return rows[0]
+}
+
+/** Every configuration of a kind, by businessId: a tenant has tens to hundreds, read at once. */
+export async function listPlugins(db: Db, tenant: string, kind: Kind): Promise<PluginRow[]> {
+  const { rows } = await sql<PluginRow>`select id, business_id, plugin_id, kind, label, version, priority_order, active, parameters, updated_at
+    from plugin_configuration where tenant = ${tenant} and kind = ${kind} order by business_id`.execute(db)
+  return rows
+}
+
+export interface PluginInput {
+  pluginId: string
+  label: string
+  version?: string
+  priorityOrder?: number
+  active?: boolean
+  parameters: PluginParameter[]
+}
+
+const kindName = (kind: Kind) => (kind === 'RULE' ? 'rule matcher' : 'recipient')
+
+/** Throws 400 with every problem of the configuration, each naming it. */
+function validate(kind: Kind, conf: PluginConfigurationInput): void {
+  const actual = pluginKind(conf.pluginId)
+  if (actual && actual !== kind) {
+    throw ERR_INVALID_CONFIGURATION(`plugin ${conf.pluginId} is a ${kindName(actual)}, not a ${kindName(kind)}`, { errors: [`plugin ${conf.pluginId} is a ${kindName(actual)}`] })
+  }
+  const masked = containsMask(conf.parameters ?? [])
+  const errors = [
+    ...validatePluginConfiguration(conf),
+    ...(masked ? [`parameter ${masked} holds the secret mask but no secret is stored for it: send the secret itself`] : []),
+  ]
+  if (errors.length > 0) throw ERR_INVALID_CONFIGURATION(errors.join('; '), { errors })
+}
+
+/**
+ * Creates (`existing` undefined) or replaces a configuration, keeping stored secrets the client sent back
+ * masked, and for rules replaces the associated recipients. Returns the stored row.
+ */
+export async function savePlugin(
+  db: Db,
+  tenant: string,
+  kind: Kind,
+  businessId: string | undefined,
+  input: PluginInput,
+  mode: 'create' | 'update',
+  recipients?: string[],
+): Promise<PluginRow> {
+  return db.transaction().execute(async (tx) => {
+    const id = businessId ?? randomUUID()
+    const { rows: existingRows } = await sql<PluginRow>`select id, kind, parameters, active, version, priority_order from plugin_configuration
+      where tenant = ${tenant} and business_id = ${id} for update`.execute(tx)
+    const existing = existingRows[0]
+    if (mode === 'create' && existing) throw ERR_ALREADY_EXISTS(`${existing.kind === 'RULE' ? 'a rule' : 'a recipient'} with businessId ${id} already exists`)
+    if (mode === 'update' && (!existing || existing.kind !== kind)) throw ERR_NOT_FOUND(`no ${kindName(kind)} ${id}`)
+    const conf: PluginConfigurationInput = {
+      pluginId: input.pluginId,
+      businessId: id,
+      label: input.label,
+      version: input.version ?? existing?.version,
+      priorityOrder: input.priorityOrder ?? existing?.priority_order,
+      active: input.active ?? existing?.active ?? true,
+      parameters: existing ? keepMaskedSecrets(input.parameters, existing.parameters) : input.parameters,
+    }
+    validate(kind, conf)
+    const errors: string[] = []
+    await upsertPluginConfiguration(tx, tenant, conf, errors)
+    if (kind === 'RULE' && recipients) await replaceAssociation(tx, tenant, id, recipients, errors)
+    if (errors.length > 0) throw ERR_INVALID_CONFIGURATION(errors.join('; '), { errors })
+    await bumpConfigVersion(tx, tenant)
+    return (await findPlugin(tx, tenant, kind, id))!
+  })
+}
+
+export async function setPluginActive(db: Db, tenant: string, kind: Kind, businessId: string, active: boolean): Promise<PluginRow> {
+  return db.transaction().execute(async (tx) => {
+    const { rows } = await sql<{ id: number }>`update plugin_configuration set active = ${active},
+        updated_at = case when active = ${active} then updated_at else now() end
+      where tenant = ${tenant} and business_id = ${businessId} and kind = ${kind} returning id`.execute(tx)
+    if (rows.length === 0) throw ERR_NOT_FOUND(`no ${kindName(kind)} ${businessId}`)
+    await bumpConfigVersion(tx, tenant)
+    return (await findPlugin(tx, tenant, kind, businessId))!
+  })
+}
+
+/** The recipients (businessIds) associated with each rule. */
+export async function ruleRecipients(db: Db, tenant: string, ruleIds: number[]): Promise<Map<number, string[]>> {
+  const map = new Map<number, string[]>()
+  if (ruleIds.length === 0) return map
+  const { rows } = await sql<{ rule_id: number; business_id: string }>`select rr.rule_id, c.business_id
+    from rule_recipient rr join plugin_configuration c on c.id = rr.recipient_id
+    where c.tenant = ${tenant} and rr.rule_id = any(${ruleIds}::bigint[]) order by c.business_id`.execute(db)
+  for (const row of rows) map.set(row.rule_id, [...(map.get(row.rule_id) ?? []), row.business_id])
+  return map
+}
+
+export async function deleteRule(db: Db, tenant: string, businessId: string): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const { rows } = await sql`delete from plugin_configuration where tenant = ${tenant} and business_id = ${businessId} and kind = 'RULE'
+      returning id`.execute(tx)
+    if (rows.length === 0) throw ERR_NOT_FOUND(`no rule matcher ${businessId}`)
+    await bumpConfigVersion(tx, tenant)
+  })
+}

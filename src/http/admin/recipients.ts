@@ -1,0 +1,106 @@
+import { sql } from 'kysely'
+import { insertOutbox } from '../../amqp/outbox-relay.ts'
+import type { Db } from '../../db/client.ts'
+import { bumpConfigVersion } from '../../notifier/config-import.ts'
+import { completeRequests } from '../../notifier/complete-requests.ts'
+import type { TenantConfig } from '../../notifier/tenant-config.ts'
+import { SENDER_PLUGINS } from '../../senders/registry.ts'
+import { parametersToMap, type RecipientInfo } from '../../senders/sender.ts'
+import { ERR_NOT_FOUND, ERR_RECIPIENT_BUSY } from '../errors.ts'
+import { listPlugins, type PluginRow } from './plugin-configurations.ts'
+
+/** What a recipient is doing now, from its delivery rows. */
+export interface RecipientState {
+  /** Deliveries waiting to be sent (PENDING, retries included). */
+  backlog: number
+  /** Deliveries claimed by a worker right now. */
+  sending: number
+  /** Deliveries that exhausted their policy and wait for a manual retry. */
+  errors: number
+  /** Seconds since the request date of the oldest waiting delivery (0 when none waits). */
+  oldestWaitingSeconds: number
+  /** The most recent failure still recorded on a delivery of this recipient. */
+  lastError: { message: string; at: string } | null
+}
+
+const EMPTY_STATE: RecipientState = { backlog: 0, sending: 0, errors: 0, oldestWaitingSeconds: 0, lastError: null }
+
+export async function recipientStates(db: Db, tenant: string, ids: number[]): Promise<Map<number, RecipientState>> {
+  const states = new Map<number, RecipientState>()
+  if (ids.length === 0) return states
+  const { rows: counts } = await sql<{ recipient_id: number; backlog: number; sending: number; errors: number; oldest: number | null }>`
+    select recipient_id,
+      count(*) filter (where state = 'PENDING') as backlog,
+      count(*) filter (where state = 'SENDING') as sending,
+      count(*) filter (where state = 'ERROR') as errors,
+      extract(epoch from now() - min(request_date) filter (where state = 'PENDING'))::float8 as oldest
+    from delivery where tenant = ${tenant} and recipient_id = any(${ids}::bigint[]) and state <> 'SUCCESS'
+    group by recipient_id`.execute(db)
+  const { rows: errors } = await sql<{ recipient_id: number; last_error: string; updated_at: Date }>`
+    select distinct on (recipient_id) recipient_id, last_error, updated_at
+    from delivery where tenant = ${tenant} and recipient_id = any(${ids}::bigint[]) and last_error is not null
+    order by recipient_id, updated_at desc`.execute(db)
+  for (const row of counts) {
+    states.set(row.recipient_id, {
+      ...EMPTY_STATE,
+      backlog: Number(row.backlog),
+      sending: Number(row.sending),
+      errors: Number(row.errors),
+      oldestWaitingSeconds: Math.max(0, Math.round(Number(row.oldest ?? 0))),
+    })
+  }
+  for (const row of errors) {
+    const state = states.get(row.recipient_id) ?? { ...EMPTY_STATE }
+    state.lastError = { message: row.last_error, at: row.updated_at.toISOString() }
+    states.set(row.recipient_id, state)
+  }
+  for (const id of ids) if (!states.has(id)) states.set(id, { ...EMPTY_STATE })
+  return states
+}
+
+/** How the plugin describes this configuration (REGARDS IRecipientNotifier getters). */
+export function recipientInfo(row: PluginRow): RecipientInfo & { known: boolean } {
+  const plugin = SENDER_PLUGINS.get(row.plugin_id)
+  const info = plugin?.describe(parametersToMap(row.parameters))
+  return info
+    ? { ...info, known: true }
+    : { recipientLabel: undefined, ackRequired: false, blockingRequired: false, directNotificationEnabled: false, description: '', known: false }
+}
+
+/** Recipients of a tenant, filtered as REGARDS `GET /recipients?directNotificationEnabled=` filters. */
+export async function listRecipients(db: Db, tenant: string, filter: { directNotificationEnabled?: boolean; active?: boolean }): Promise<PluginRow[]> {
+  const rows = await listPlugins(db, tenant, 'RECIPIENT')
+  return rows.filter(
+    (row) =>
+      (filter.active === undefined || row.active === filter.active) &&
+      (filter.directNotificationEnabled === undefined || recipientInfo(row).directNotificationEnabled === filter.directNotificationEnabled),
+  )
+}
+
+/**
+ * Deletes a recipient. While it has deliveries waiting or in progress the delete is refused (409) unless
+ * `force`: then those deliveries are dropped with it, and the requests left with nothing to deliver are
+ * completed at once (their completion events go to the outbox). Returns how many deliveries were dropped.
+ */
+export async function deleteRecipient(db: Db, tenant: string, businessId: string, force: boolean, configFor: (tenant: string) => Promise<TenantConfig>): Promise<{ dropped: number; completed: number }> {
+  return db.transaction().execute(async (tx) => {
+    const { rows } = await sql<{ id: number }>`select id from plugin_configuration
+      where tenant = ${tenant} and business_id = ${businessId} and kind = 'RECIPIENT' for update`.execute(tx)
+    if (rows.length === 0) throw ERR_NOT_FOUND(`no recipient ${businessId}`)
+    const recipientId = rows[0].id
+    // Requests first, in id order, as the delivery worker locks them: no deadlock with a worker finishing a batch.
+    const { rows: requests } = await sql<{ id: number }>`select id from notification_request
+      where id in (select request_pk from delivery where recipient_id = ${recipientId}) order by id for update`.execute(tx)
+    const { rows: busy } = await sql<{ n: number }>`select count(*)::int as n from delivery
+      where recipient_id = ${recipientId} and state in ('PENDING', 'SENDING')`.execute(tx)
+    const dropped = Number(busy[0].n)
+    if (dropped > 0 && !force) {
+      throw ERR_RECIPIENT_BUSY(`recipient ${businessId} has ${dropped} deliveries waiting or in progress: deactivate it and let them drain, or delete with ?force=true to drop them`, { deliveries: dropped })
+    }
+    await sql`delete from plugin_configuration where id = ${recipientId}`.execute(tx)
+    const completion = await completeRequests(tx, requests.map((r) => r.id), configFor)
+    await insertOutbox(tx, completion.events)
+    await bumpConfigVersion(tx, tenant)
+    return { dropped, completed: completion.events.length }
+  })
+}

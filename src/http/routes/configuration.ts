@@ -1,0 +1,97 @@
+import { sql } from 'kysely'
+import { Type } from 'typebox'
+import type { Db } from '../../db/client.ts'
+import { exportNotifierConfig } from '../../notifier/config-export.ts'
+import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../../notifier/config-import.ts'
+import type { PluginParameter } from '../../senders/sender.ts'
+import { ERR_IMPORT_REJECTED } from '../errors.ts'
+import { keepMaskedSecrets, maskSecrets } from '../secrets.ts'
+import { problems, type App, type RouteDeps } from '../schemas.ts'
+
+// The REGARDS file is accepted as REGARDS writes it: members this schema does not name are kept (a
+// REGARDS export carries module metadata Herald does not use); the import itself reports each bad entry.
+const ConfigFile = Type.Object(
+  {
+    microservice: Type.Optional(Type.String()),
+    modules: Type.Array(
+      Type.Object({
+        module: Type.Optional(Type.Object({ id: Type.Optional(Type.String()) }, { additionalProperties: true })),
+        resetBeforeImport: Type.Optional(Type.Boolean()),
+        configuration: Type.Array(Type.Object({ key: Type.String(), value: Type.Unknown() }, { additionalProperties: true })),
+      }, { additionalProperties: true }),
+      { minItems: 1 },
+    ),
+  },
+  { additionalProperties: true, description: 'REGARDS notifier import/export file (reference/regards-notifier.md §6.2)' },
+)
+
+/**
+ * A re-imported export carries masked secrets: each one takes the value stored for the same businessId
+ * and parameter, so export → edit → import never overwrites a secret with the mask.
+ */
+async function restoreMaskedSecrets(db: Db, tenant: string, file: NotifierConfigFile): Promise<NotifierConfigFile> {
+  const { rows } = await sql<{ business_id: string; parameters: PluginParameter[] }>`select business_id, parameters
+    from plugin_configuration where tenant = ${tenant}`.execute(db)
+  const stored = new Map(rows.map((r) => [r.business_id, r.parameters]))
+  return {
+    ...file,
+    modules: file.modules.map((m) => ({
+      ...m,
+      configuration: m.configuration.map((entry) => {
+        const previous = entry.key === PLUGIN_CONFIGURATION_KEY ? stored.get(entry.value?.businessId) : undefined
+        if (!previous || !Array.isArray(entry.value?.parameters)) return entry
+        return { ...entry, value: { ...entry.value, parameters: keepMaskedSecrets(entry.value.parameters, previous) } }
+      }),
+    })),
+  }
+}
+
+/** Configuration import/export in the REGARDS format, with the semantics of `herald config import|export`. */
+export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
+  const tags = ['configuration']
+  app.get(
+    '/configuration',
+    {
+      config: { access: 'read' },
+      schema: { tags, summary: 'Export rules and recipients (secrets masked) in the REGARDS import format', response: { 200: ConfigFile, ...problems() } },
+    },
+    async (req, reply) => {
+      const file = await exportNotifierConfig(ctx.db, req.principal.tenant)
+      for (const entry of file.modules[0].configuration) {
+        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.parameters)
+      }
+      // Serialized as exported (REGARDS member order), not through the response schema.
+      return reply.header('content-disposition', 'attachment; filename="config-rs-notifier.json"').serializer(JSON.stringify).send(file)
+    },
+  )
+
+  app.post(
+    '/configuration',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags,
+        summary: 'Import a configuration file: all of it (201) or nothing (409 listing every error)',
+        description: 'resetBeforeImport=true first deletes the tenant\'s rules, recipients and notification requests, as REGARDS does.',
+        body: ConfigFile,
+        response: {
+          201: Type.Object({ plugins: Type.Integer(), associations: Type.Integer(), reset: Type.Boolean() }),
+          ...problems(400, 409),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { tenant } = req.principal
+      try {
+        const file = await restoreMaskedSecrets(ctx.db, tenant, req.body as NotifierConfigFile)
+        const report = await importNotifierConfig(ctx.db, tenant, file)
+        ctx.configCache.invalidate(tenant)
+        ctx.signals.deliveries()
+        return reply.code(201).send(report)
+      } catch (err) {
+        if (err instanceof ConfigImportError) throw ERR_IMPORT_REJECTED(err.errors.join('; '), { errors: err.errors })
+        throw err
+      }
+    },
+  )
+}

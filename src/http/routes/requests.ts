@@ -1,0 +1,203 @@
+import { Type } from 'typebox'
+import { deleteRequest, getRequest, listRequests, REQUEST_STATES, retryRequests, type RequestDetail as Detail, type RequestSummary as Summary, type RetrySelection } from '../admin/requests.ts'
+import { ERR_NOT_FOUND, ERR_VALIDATION } from '../errors.ts'
+import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
+import { BusinessId, DateTime, iso, Nullable, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+
+const Counts = Type.Object({ pending: Type.Integer(), sending: Type.Integer(), success: Type.Integer(), error: Type.Integer() })
+const State = Type.Union(REQUEST_STATES.map((s) => Type.Literal(s)), { description: 'SUCCESS: completed (from the history)' })
+
+const RequestSummary = Type.Object({
+  requestId: Type.String(),
+  requestOwner: Nullable(Type.String()),
+  requestDate: DateTime,
+  receivedAt: DateTime,
+  completedAt: Nullable(DateTime),
+  mode: Type.String({ description: 'RULES (NotificationRequestEvent) or DIRECT (SpecificRecipientNotificationRequestEvent)' }),
+  state: Type.String(),
+  deliveries: Counts,
+})
+
+const Attempt = Type.Object({
+  attempt: Type.Integer(),
+  at: DateTime,
+  outcome: Type.String({ description: 'PENDING: retried later; ERROR: the policy gave up' }),
+  errorClass: Nullable(Type.String()),
+  message: Nullable(Type.String()),
+})
+
+const RequestDetail = Type.Object({
+  ...RequestSummary.properties,
+  payload: Type.Unknown(),
+  metadata: Type.Unknown(),
+  ruleErrors: Type.Unknown(),
+  deliveries: Type.Array(
+    Type.Object({
+      recipient: Type.String(),
+      recipientLabel: Nullable(Type.String()),
+      state: Type.String(),
+      attempts: Type.Integer(),
+      nextAttemptAt: Nullable(DateTime),
+      sentAt: Nullable(DateTime),
+      lastError: Nullable(Type.String()),
+      updatedAt: DateTime,
+      history: Type.Array(Attempt),
+    }),
+  ),
+  recipients: Nullable(Type.Array(Type.Unknown(), { description: 'completed requests: recipients of the SUCCESS event' })),
+})
+
+const RetryResult = Type.Object({
+  requests: Type.Integer({ description: 'requests put back in progress (each answered GRANTED)' }),
+  deliveries: Type.Integer({ description: 'deliveries put back to PENDING' }),
+  rematched: Type.Integer({ description: 'RULE_ERROR requests sent back to matching' }),
+})
+
+const RequestIdParams = strict({ requestId: RequestId })
+
+const summaryView = (r: Summary) => ({
+  requestId: r.requestId,
+  requestOwner: r.requestOwner,
+  requestDate: iso(r.requestDate)!,
+  receivedAt: iso(r.receivedAt)!,
+  completedAt: iso(r.completedAt),
+  mode: r.mode,
+  state: r.state,
+  deliveries: r.deliveries,
+})
+
+const detailView = (r: Detail) => ({
+  ...summaryView({ ...r, deliveries: { pending: 0, sending: 0, success: 0, error: 0 } }),
+  deliveries: r.deliveries.map((d) => ({
+    ...d,
+    nextAttemptAt: iso(d.nextAttemptAt),
+    sentAt: iso(d.sentAt),
+    updatedAt: iso(d.updatedAt)!,
+    history: d.history.map((a) => ({ ...a, at: iso(a.at)! })),
+  })),
+  payload: r.payload,
+  metadata: r.metadata,
+  ruleErrors: r.ruleErrors,
+  recipients: r.recipients,
+})
+
+/** Notification requests: in progress, in error, and completed (history), with retry and delete. */
+export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
+  const tags = ['requests']
+  const retry = async (tenant: string, selection: RetrySelection) => {
+    const outcome = await retryRequests(ctx.db, tenant, selection)
+    if (outcome.requests > 0) {
+      ctx.signals.deliveries()
+      ctx.signals.outbox()
+    }
+    return outcome
+  }
+
+  app.get(
+    '/requests',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: 'List notification requests, newest first, live and completed',
+        querystring: strict({
+          state: Type.Optional(State),
+          recipient: Type.Optional(BusinessId),
+          requestId: Type.Optional(RequestId),
+          owner: Type.Optional(Type.String({ maxLength: 128 })),
+          from: Type.Optional({ ...DateTime, description: 'request date ≥ from' }),
+          to: Type.Optional({ ...DateTime, description: 'request date < to' }),
+          ...PageQuery,
+        }),
+        response: { 200: pageOf(RequestSummary), ...problems(400) },
+      },
+    },
+    async (req) => {
+      const q = req.query
+      const limit = q.limit ?? PAGE_LIMIT_DEFAULT
+      const before = decodeCursor(q.cursor, ['number'])
+      const rows = await listRequests(
+        ctx.db,
+        req.principal.tenant,
+        { state: q.state, recipient: q.recipient, requestId: q.requestId, owner: q.owner, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined },
+        limit,
+        before?.[0],
+      )
+      return toPage(rows, limit, (r) => [r.id], summaryView)
+    },
+  )
+
+  app.get(
+    '/requests/:requestId',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: 'One request with its deliveries and every failed attempt (the live one, else the latest completed one)',
+        params: RequestIdParams,
+        response: { 200: RequestDetail, ...problems(400, 404) },
+      },
+    },
+    async (req) => {
+      const detail = await getRequest(ctx.db, req.principal.tenant, req.params.requestId)
+      if (!detail) throw ERR_NOT_FOUND(`no request ${req.params.requestId}`)
+      return detailView(detail)
+    },
+  )
+
+  app.post(
+    '/requests/retry',
+    {
+      config: { access: 'retry' },
+      schema: {
+        tags,
+        summary: 'Retry failures: every one of the tenant (all=true) or those of the listed requests, optionally of one recipient',
+        body: strict({
+          all: Type.Optional(Type.Literal(true)),
+          requestIds: Type.Optional(Type.Array(RequestId, { minItems: 1, maxItems: 10_000 })),
+          recipient: Type.Optional(BusinessId),
+        }),
+        response: { 200: RetryResult, ...problems(400) },
+      },
+    },
+    async (req) => {
+      const { all, requestIds, recipient } = req.body
+      if ((all === true) === (requestIds !== undefined)) throw ERR_VALIDATION('give either "all": true or "requestIds"')
+      return retry(req.principal.tenant, { requestIds, recipient })
+    },
+  )
+
+  app.post(
+    '/requests/:requestId/retry',
+    {
+      config: { access: 'retry' },
+      schema: {
+        tags,
+        summary: 'Retry the failures of one request, or of one of its recipients (?recipient=)',
+        params: RequestIdParams,
+        querystring: strict({ recipient: Type.Optional(BusinessId) }),
+        response: { 200: RetryResult, ...problems(400, 404) },
+      },
+    },
+    async (req) => {
+      const outcome = await retry(req.principal.tenant, { requestIds: [req.params.requestId], recipient: req.query.recipient })
+      if (outcome.requests === 0 && !(await getRequest(ctx.db, req.principal.tenant, req.params.requestId))) {
+        throw ERR_NOT_FOUND(`no request ${req.params.requestId}`)
+      }
+      return outcome
+    },
+  )
+
+  app.delete(
+    '/requests/:requestId',
+    {
+      config: { access: 'admin' },
+      schema: { tags, summary: 'Delete a request (live, with its deliveries, and its history)', params: RequestIdParams, response: { 204: Type.Null(), ...problems(400, 404) } },
+    },
+    async (req, reply) => {
+      const deleted = await deleteRequest(ctx.db, req.principal.tenant, req.params.requestId)
+      if (deleted === 0) throw ERR_NOT_FOUND(`no request ${req.params.requestId}`)
+      return reply.code(204).send(null)
+    },
+  )
+}
