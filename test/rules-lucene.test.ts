@@ -323,6 +323,13 @@ describe('LuceneRuleMatcher: configuration errors', () => {
     })
   }
 
+  it('needs a value starting with - or + escaped or quoted, as in Lucene', () => {
+    expect(configError('n:-1').position).toBe(2)
+    expect(result('n:\\-1', { n: -1 })).toBe(true)
+    expect(result('n:"-1"', { n: -1 })).toBe(true)
+    expect(result('d:2020-01-01+02', { d: '2020-01-01+02' })).toBe(true)
+  })
+
   it('reports a syntax error before a build problem, as Lucene parses before building', () => {
     expect(configError('a:b c:d AND').message).toMatch(/expected a value/)
   })
