@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.ts'
 import { DeliveryWorker } from './notifier/delivery-worker.ts'
 import { createIntakeConsumers } from './notifier/intake.ts'
 import { startMaintenance } from './notifier/maintenance.ts'
+import { startCatalog } from './catalog/start-catalog.ts'
 import { ConfigCache } from './notifier/tenant-config.ts'
 
 export const ROLES = ['notifier', 'catalog', 'http'] as const
@@ -84,6 +85,10 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       releasers.push(() => {
         consuming = false
       })
+    }
+    if (roles.includes('catalog')) {
+      const stopCatalog = await startCatalog(ctx)
+      releasers.push(stopCatalog)
     }
     if (roles.includes('http')) {
       const app = await createHttpServer(ctx, { metrics, consuming: () => consuming || !roles.includes('notifier') })

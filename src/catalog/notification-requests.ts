@@ -1,0 +1,68 @@
+import { sql } from 'kysely'
+import type { Tx } from '../db/client.ts'
+import { FEM_ERRORS } from './feature-request-event.ts'
+import type { FemEnvelope } from './parse-fem-message.ts'
+import { parsePriority } from './parse-fem-message.ts'
+import type { Candidate, Denial } from './register-requests.ts'
+import { formatUrn, parseFeatureUrn } from './urn.ts'
+
+type Envelope = Extract<FemEnvelope, { kind: 'request' }>
+
+/**
+ * `FeatureNotificationRequestEvent` body (seed 002, reference §1.3): `{urn, priority, recipients?}`. A non-empty
+ * `recipients` set is direct mode (notifier plugin business ids). Unlike REGARDS, which drops a message with a
+ * missing urn or priority without a word, every invalid body is answered DENIED with its reason.
+ */
+export function validateNotification(env: Envelope): Candidate | Denial {
+  const { body } = env
+  const errors: string[] = []
+  let urn: string | undefined
+  if (body.urn === undefined || body.urn === null) errors.push('urn is mandatory')
+  else {
+    const parsed = parseFeatureUrn(body.urn)
+    if (parsed.ok) urn = formatUrn(parsed.urn)
+    else errors.push(`invalid urn: ${parsed.error}`)
+  }
+  const priority = parsePriority(body.priority, undefined)
+  if ('error' in priority) errors.push(priority.error)
+  let recipients: string[] | undefined
+  if (body.recipients !== undefined && body.recipients !== null) {
+    if (!Array.isArray(body.recipients) || !body.recipients.every((r) => typeof r === 'string' && r.trim() !== '')) {
+      errors.push('recipients must be a list of recipient business ids (non-empty strings)')
+    } else if (body.recipients.length > 0) {
+      recipients = [...new Set(body.recipients as string[])]
+    }
+  }
+  if (errors.length > 0) return { denied: true, requestId: env.requestId, requestOwner: env.requestOwner, urn, errors }
+  return {
+    requestId: env.requestId,
+    requestOwner: env.requestOwner,
+    requestDate: env.requestDate,
+    redelivered: env.redelivered,
+    type: 'NOTIFICATION',
+    priority: (priority as { priority: number }).priority,
+    step: 'LOCAL_TO_BE_NOTIFIED',
+    urn,
+    recipients,
+  }
+}
+
+/** The feature must exist; its current JSON is the snapshot that will be notified (REGARDS `toNotify`). */
+export async function checkNotifications(tx: Tx, tenant: string, candidates: Candidate[]): Promise<Map<string, string[]>> {
+  const urns = [...new Set(candidates.map((c) => c.urn!))]
+  const { rows } = await sql<{ urn: string; content: unknown; session_owner: string | null; session: string | null }>`
+    select urn, content, session_owner, session from catalog_product
+    where tenant = ${tenant} and kind = 'FEATURE' and urn = any(${urns}::text[])`.execute(tx)
+  const products = new Map(rows.map((r) => [r.urn, r]))
+  const problems = new Map<string, string[]>()
+  for (const c of candidates) {
+    const product = products.get(c.urn!)
+    if (!product) {
+      problems.set(c.requestId, [FEM_ERRORS.featureToNotifyUnknown])
+      continue
+    }
+    c.toNotify = product.content
+    c.metadata = { action: 'NOTIFIED', sessionOwner: product.session_owner ?? undefined, session: product.session ?? undefined }
+  }
+  return problems
+}

@@ -1,0 +1,86 @@
+import { BatchConsumer } from '../amqp/consume-batches.ts'
+import {
+  NOTIFICATION_REQUEST_EXCHANGE,
+  NOTIFIER_EVENT_EXCHANGE,
+  SPECIFIC_RECIPIENT_REQUEST_EXCHANGE,
+  declareBroadcastExchange,
+} from '../amqp/topology.ts'
+import type { Ctx } from '../context.ts'
+import { CatalogWorker } from './catalog-worker.ts'
+import { handleAckBatch } from './handle-acks.ts'
+import { handleNotifierEventBatch } from './handle-notifier-events.ts'
+import { REQUEST_SPECS, handleRequestBatch } from './intake.ts'
+import {
+  CATALOG_NOTIFIER_EVENT_QUEUE,
+  FEATURE_ACK_EXCHANGE,
+  FEATURE_ACK_QUEUE,
+  FEATURE_ACK_TYPE,
+  FEATURE_CREATION_EXCHANGE,
+  FEATURE_CREATION_QUEUE,
+  FEATURE_DELETION_EXCHANGE,
+  FEATURE_DELETION_QUEUE,
+  FEATURE_NOTIFICATION_EXCHANGE,
+  FEATURE_NOTIFICATION_QUEUE,
+  FEATURE_REQUEST_EVENT_EXCHANGE,
+  FEATURE_UPDATE_EXCHANGE,
+  FEATURE_UPDATE_QUEUE,
+  INGEST_ACK_EXCHANGE,
+  INGEST_ACK_QUEUE,
+  INGEST_ACK_TYPE,
+} from './topology.ts'
+
+/**
+ * Starts the catalog role: the worker (processing and sending due requests), then the consumers of the FEM
+ * request queues, of the two acknowledgement exchanges and of the notifier's responses. The catalog talks to the
+ * notifier over AMQP only, as rs-fem does, so it works as well with a REGARDS notifier. Returns the stopper:
+ * consumers first (their batches finish), then the worker.
+ *
+ * @example
+ * const stopCatalog = await startCatalog(ctx)
+ * // … later
+ * await stopCatalog()
+ */
+export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
+  const rabbit = ctx.broker.connection
+  // The outbox publishes to these: they must exist even when no notifier runs on this broker yet.
+  for (const exchange of [FEATURE_REQUEST_EVENT_EXCHANGE, NOTIFICATION_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, NOTIFIER_EVENT_EXCHANGE]) {
+    await declareBroadcastExchange(rabbit, exchange)
+  }
+  const worker = new CatalogWorker(ctx)
+  worker.start()
+  const wake = () => worker.notify()
+  const consumer = (exchange: string, queue: string, handler: (messages: Parameters<typeof handleAckBatch>[2]) => ReturnType<typeof handleAckBatch>) =>
+    new BatchConsumer(ctx.broker, {
+      exchange,
+      queue,
+      batchSize: ctx.config.intakeBatchSize,
+      log: ctx.log.child({ queue: queue.split('.').pop() }),
+      handler,
+      onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),
+    })
+  const consumers = [
+    consumer(FEATURE_CREATION_EXCHANGE, FEATURE_CREATION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.CREATION, m, wake)),
+    consumer(FEATURE_UPDATE_EXCHANGE, FEATURE_UPDATE_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.PATCH, m, wake)),
+    consumer(FEATURE_DELETION_EXCHANGE, FEATURE_DELETION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.DELETION, m, wake)),
+    consumer(FEATURE_NOTIFICATION_EXCHANGE, FEATURE_NOTIFICATION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.NOTIFICATION, m, wake)),
+    consumer(FEATURE_ACK_EXCHANGE, FEATURE_ACK_QUEUE, (m) => handleAckBatch(ctx, FEATURE_ACK_TYPE, m, wake)),
+    consumer(INGEST_ACK_EXCHANGE, INGEST_ACK_QUEUE, (m) => handleAckBatch(ctx, INGEST_ACK_TYPE, m, wake)),
+    consumer(NOTIFIER_EVENT_EXCHANGE, CATALOG_NOTIFIER_EVENT_QUEUE, (m) => handleNotifierEventBatch(ctx, m, wake)),
+  ]
+  const started: BatchConsumer[] = []
+  const stop = async () => {
+    for (const c of started.reverse()) await c.stop()
+    await worker.stop()
+  }
+  try {
+    for (const c of consumers) {
+      await c.start()
+      started.push(c)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  ctx.log.info({ queues: consumers.length }, 'catalog started')
+  return stop
+}
