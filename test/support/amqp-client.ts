@@ -35,7 +35,7 @@ export class RegardsClient {
 
   /** Collects the messages of a queue (a recipient's queue). */
   async collect(queue: string, into: AsyncMessage[]): Promise<void> {
-    const consumer = this.rabbit.createConsumer({ queue, qos: { prefetchCount: 1000 } }, async (msg) => {
+    const consumer = this.rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 1000 } }, async (msg) => {
       into.push(msg)
       for (const wake of this.#waiters) wake()
     })

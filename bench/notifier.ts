@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto'
+import { Connection } from 'rabbitmq-client'
+import { openPglite, openPostgres } from '../src/db/client.ts'
+import { migrateOrThrow } from '../src/db/migrate.ts'
+import { importNotifierConfig } from '../src/notifier/config-import.ts'
+import type { Backend } from '../src/db/client.ts'
+import { association, configFile, pluginConf } from '../test/support/herald.ts'
+import { createVhost, type TestStorage } from '../test/support/services.ts'
+import { LoadClient, percentile, sampleRequest, startHeraldProcess, type Figure } from './harness.ts'
+
+const RECIPIENTS = ['bench-a', 'bench-b']
+
+/**
+ * The broker's own ceiling for Herald's AMQP work: consume each request and publish, with confirms, the
+ * four messages Herald publishes for it (GRANTED, two deliveries, SUCCESS). No database.
+ */
+export async function brokerCeiling(count: number): Promise<number> {
+  const vhost = await createVhost()
+  const rabbit = new Connection({ url: vhost.url })
+  rabbit.on('error', () => {})
+  try {
+    await rabbit.queueDeclare({ queue: 'ceiling.in', durable: true, arguments: { 'x-max-priority': 255 } })
+    await rabbit.exchangeDeclare({ exchange: 'ceiling.out', type: 'fanout', durable: true })
+    await rabbit.queueDeclare({ queue: 'ceiling.out.q', durable: true })
+    await rabbit.queueBind({ queue: 'ceiling.out.q', exchange: 'ceiling.out' })
+    const out = rabbit.createPublisher({ confirm: true })
+    const input = rabbit.createPublisher({ confirm: true })
+    let done = 0
+    let finish: () => void = () => {}
+    const finished = new Promise<void>((r) => (finish = r))
+    const consumer = rabbit.createConsumer({ queue: 'ceiling.in', qos: { prefetchCount: 500 }, concurrency: 500 }, async (msg) => {
+      const body = msg.body as Buffer
+      await Promise.all([0, 1, 2, 3].map(() => out.send({ exchange: 'ceiling.out', durable: true, headers: msg.headers }, body)))
+      if (++done === count) finish()
+    })
+    const started = performance.now()
+    await publishAll(count, (id) =>
+      input.send({ routingKey: 'ceiling.in', durable: true, priority: 1, headers: { 'regards.request.id': id } }, Buffer.from(JSON.stringify(sampleRequest(id)))),
+    )
+    await finished
+    const rate = count / ((performance.now() - started) / 1000)
+    await consumer.close()
+    await out.close()
+    await input.close()
+    return rate
+  } finally {
+    await rabbit.close()
+    await vhost.drop()
+  }
+}
+
+/** Publishes `count` messages with at most 1,000 unconfirmed at a time. */
+async function publishAll(count: number, publish: (id: string) => Promise<void>): Promise<void> {
+  const window = new Set<Promise<void>>()
+  for (let i = 0; i < count; i++) {
+    const p = publish(randomUUID()).finally(() => window.delete(p))
+    window.add(p)
+    if (window.size >= 1000) await Promise.race(window)
+  }
+  await Promise.all(window)
+}
+
+async function configure(storage: TestStorage) {
+  const database = storage.databaseUrl ? await openPostgres(storage.databaseUrl, 2) : await openPglite(storage.dataDir)
+  await migrateOrThrow(database.db)
+  await importNotifierConfig(database.db, 'bench', configFile([
+    ...RECIPIENTS.map((id) => pluginConf('RabbitMQSender', id, { exchange: `bench.${id}`, queueName: `bench.${id}.q`, recipientLabel: id })),
+    pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED', payload_rule: 'properties.is_valid:true AND properties.type:/L2_.*/' }),
+    association('created', RECIPIENTS),
+  ]))
+  await database.close()
+}
+
+/**
+ * Herald end to end: requests published by a REGARDS client → SUCCESS events received, with two
+ * matched RabbitMQSender recipients per request. Returns the sustained rate and latency percentiles.
+ */
+export async function benchNotifier(opts: { backend: Backend; sustainedCount: number; latencyRate: number; latencySeconds: number }): Promise<Figure[]> {
+  const herald = await startHeraldProcess(opts.backend, configure)
+  const client = new LoadClient(herald.vhost.url)
+  try {
+    await waitReady(herald.vhost.url)
+    await client.listen()
+    // Warm-up: connections, compiled rules, declared recipient exchanges.
+    await publishAll(200, (id) => client.publish(id))
+    await client.waitAllDone(200, 60_000)
+    client.doneAt.clear()
+    client.sentAt.clear()
+
+    const started = performance.now()
+    await publishAll(opts.sustainedCount, (id) => client.publish(id))
+    await client.waitAllDone(opts.sustainedCount, 300_000)
+    const sustained = opts.sustainedCount / ((performance.now() - started) / 1000)
+    client.doneAt.clear()
+    client.sentAt.clear()
+
+    // Open-loop load at a fixed rate: one tick every 10 ms.
+    const total = opts.latencyRate * opts.latencySeconds
+    const perTick = opts.latencyRate / 100
+    const t0 = performance.now()
+    const pending: Promise<void>[] = []
+    for (let sent = 0; sent < total; ) {
+      for (let i = 0; i < perTick && sent < total; i++, sent++) pending.push(client.publish(randomUUID()))
+      const next = t0 + (sent / opts.latencyRate) * 1000
+      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())))
+    }
+    await Promise.all(pending)
+    await client.waitAllDone(total, 120_000)
+    const latencies = [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
+    const tag = `${opts.backend}`
+    return [
+      { name: `notifier.${tag}.sustained`, value: sustained, unit: 'requests/s', target: opts.backend === 'postgres' ? '≥ 3000' : undefined },
+      { name: `notifier.${tag}.p50_at_${opts.latencyRate}`, value: percentile(latencies, 50), unit: 'ms' },
+      { name: `notifier.${tag}.p99_at_${opts.latencyRate}`, value: percentile(latencies, 99), unit: 'ms', target: opts.backend === 'postgres' ? '≤ 250' : undefined },
+    ]
+  } finally {
+    await client.close()
+    await herald.stop()
+  }
+}
+
+/** Waits until Herald's consumer queue has a consumer (the process finished starting). */
+async function waitReady(url: string): Promise<void> {
+  const { NOTIFICATION_REQUEST_QUEUE } = await import('../src/amqp/topology.ts')
+  const rabbit = new Connection({ url })
+  rabbit.on('error', () => {})
+  try {
+    for (let i = 0; i < 300; i++) {
+      try {
+        const ok = await rabbit.queueDeclare({ queue: NOTIFICATION_REQUEST_QUEUE, passive: true })
+        if (ok.consumerCount > 0) return
+      } catch {
+        // not declared yet
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    throw new Error('Herald did not start consuming within 60 s')
+  } finally {
+    await rabbit.close()
+  }
+}
+
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const ceiling = await brokerCeiling(10_000)
+  const figures = await benchNotifier({ backend: 'postgres', sustainedCount: 10_000, latencyRate: 1000, latencySeconds: 10 })
+  console.log(`broker ceiling: ${ceiling.toFixed(0)} requests/s`)
+  for (const f of figures) console.log(`${f.name}: ${f.value.toFixed(1)} ${f.unit}`)
+  process.exit(0)
+}
