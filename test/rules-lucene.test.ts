@@ -206,6 +206,7 @@ describe('LuceneRuleMatcher: REGARDS semantics', () => {
     expect(result('t:L2*', { t: 'L2*' })).toBe(true)
     expect(result('t:L?', { t: 'L?' })).toBe(true)
     expect(result('t:L2~', { t: 'L2' })).toBe(true)
+    expect(result('t:"L 2"~1.5', { t: 'L 2' })).toBe(true) // a phrase slop is dropped, never validated
     expect(lucene('t:L2*').warnings.join()).toMatch(/compared literally/)
     expect(lucene('t:L2~').warnings.join()).toMatch(/fuzzy/)
   })
@@ -312,6 +313,7 @@ describe('LuceneRuleMatcher: configuration errors', () => {
     ['a:>=5', 2, /expected a value/],
     ['a>=5', 0, /range/],
     ['a:b~1.5', 3, /whole number/],
+    ['(a:b)^3', 5, /boost/],
     ['a:{1 TO 5]', 0, /range/],
   ]
   for (const [rule, position, why] of cases) {
@@ -423,6 +425,7 @@ describe('LuceneRuleMatcher: Herald extensions (herald_extensions=true)', () => 
   it('keeps implicit conjunction and boosts as errors', () => {
     expect(configError('a:1 b:2', ext).message).toMatch(/indeterminate/)
     expect(configError('a:1^2', ext).message).toMatch(/boost/)
+    expect(configError('a:[1 TO 2]^3', ext).position).toBe(10)
   })
 
   it('does not change the result of a REGARDS rule on a payload without arrays or wildcards', () => {

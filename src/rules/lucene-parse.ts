@@ -230,8 +230,8 @@ class Parser {
       return this.termNode({ kind: 'term', field, value, quoted: false, glob: toGlob(value, escaped), fuzzy, span: { start, end } }, t)
     }
     if (t.kind === 'QUOTED') {
-      // A phrase slop ("a b"~2) is dropped by Lucene's PhraseSlopQueryNodeProcessor without an analyzer.
-      this.parseFuzzy()
+      // A phrase slop ("a b"~2) is not validated, and PhraseSlopQueryNodeProcessor drops it without an analyzer.
+      if (this.peek().kind === 'FUZZY') this.next()
       this.parseBoost()
       const value = unescapeLucene(t.image, t.start + 1).value
       return this.termNode({ kind: 'term', field, value, quoted: true, glob: null, fuzzy: false, span: { start, end: t.end } }, t)
@@ -291,6 +291,7 @@ class Parser {
     const range = readRange(this.src, open)
     this.buffer = []
     this.offset = range.end
+    this.parseBoost()
     const lower = openBound(range.lower)
     const upper = openBound(range.upper)
     return {
