@@ -7,6 +7,10 @@ import { openDatabase, ROLES, startHerald, type Role } from '../main.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig } from '../notifier/config-import.ts'
 import { runRulesTest } from './rules-test.ts'
+import { registerDlqCommands } from './dlq.ts'
+import { registerRecipientsCommands } from './recipients.ts'
+import { registerRequestsCommands } from './requests.ts'
+import { registerTokenCommand } from './token.ts'
 
 const program = new Command('herald').description('Product dissemination service, wire-compatible with the REGARDS notifier AMQP API')
 
@@ -98,5 +102,10 @@ program
   .action(async () => {
     await runRulesTest(process.stdin, process.stdout)
   })
+
+registerTokenCommand(program)
+registerRequestsCommands(program)
+registerRecipientsCommands(program)
+registerDlqCommands(program)
 
 await program.parseAsync(process.argv)

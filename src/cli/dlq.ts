@@ -1,0 +1,78 @@
+import { Command, InvalidArgumentError } from 'commander'
+import { Broker } from '../amqp/broker.ts'
+import { createLogger } from '../log.ts'
+import { positiveInt, printTable, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
+import { replayDeadLetters, type ReplayTarget } from '../http/dead-letters/replay.ts'
+import { listDeadLetters } from '../http/dead-letters/store.ts'
+
+const PAGE = 500
+
+/**
+ * `herald dlq list|replay`: the dead letters the collector moved out of the `<queue>.DLQ` queues (it runs
+ * with the http role). Without --tenant, every tenant's messages (and those without a tenant header).
+ */
+export function registerDlqCommands(program: Command): void {
+  const dlq = program.command('dlq').description('dead-lettered messages: list, replay')
+
+  dlq
+    .command('list')
+    .description('list dead letters, oldest first')
+    .option('--tenant <tenant>', 'only this tenant (default: every tenant)')
+    .option('--queue <queue>', 'only the messages of this queue (or DLQ)')
+    .option('--limit <n>', 'at most n messages', positiveInt, 100)
+    .option('--json', 'one JSON object per line')
+    .action((opts: { tenant?: string; queue?: string; limit: number; json?: boolean }) =>
+      runAdmin(() =>
+        withAdminDatabase(async (db) => {
+          const filter = { tenant: opts.tenant ?? null, queue: opts.queue }
+          const table: string[][] = [['ID', 'TENANT', 'QUEUE', 'REQUEST ID', 'DEAD-LETTERED', 'REASON']]
+          let after = 0
+          let printed = 0
+          while (printed < opts.limit) {
+            const page = await listDeadLetters(db, filter, Math.min(PAGE, opts.limit - printed), after)
+            const shown = page.slice(0, Math.min(PAGE, opts.limit - printed))
+            for (const m of shown) {
+              if (opts.json) process.stdout.write(`${JSON.stringify(m)}\n`)
+              else table.push([String(m.id), m.tenant ?? '-', m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)])
+            }
+            printed += shown.length
+            if (page.length <= shown.length) break
+            after = shown[shown.length - 1].id
+          }
+          if (!opts.json) printTable(table)
+        }),
+      ),
+    )
+
+  dlq
+    .command('replay')
+    .description('re-inject dead letters with their original headers; each is removed once the broker confirmed it')
+    .option('--tenant <tenant>', 'only this tenant (default: every tenant)')
+    .option('--queue <queue>', 'with --all: only the messages of this queue')
+    .option('--all', 'every dead letter (of the tenant / queue)')
+    .option('--target <target>', 'queue: back to the queue it failed in (default); exchange: to its original exchange (every bound queue)', (v) => {
+      if (v !== 'queue' && v !== 'exchange') throw new InvalidArgumentError('queue or exchange')
+      return v as ReplayTarget
+    })
+    .argument('[ids...]', 'dead-letter ids (see dlq list)')
+    .action((ids: string[], opts: { tenant?: string; queue?: string; all?: boolean; target?: ReplayTarget }) =>
+      runAdmin(() =>
+        withAdminDatabase(async (db, config) => {
+          if (!!opts.all === (ids.length > 0)) throw new InvalidArgumentError('give either --all or ids')
+          const numericIds = ids.map((id) => positiveInt(id))
+          const broker = new Broker(config.amqpUrl, config.instanceName, createLogger('silent'))
+          try {
+            await broker.connection.onConnect(10_000, true)
+            const progress = progressLine()
+            const outcome = await replayDeadLetters(db, broker.connection, { tenant: opts.tenant ?? null, queue: opts.queue }, opts.all ? undefined : numericIds, opts.target, (n) =>
+              progress.update(`replayed ${n} messages…`),
+            )
+            progress.done(`replayed ${outcome.replayed.length} messages${outcome.missing.length > 0 ? `; not found: ${outcome.missing.join(', ')}` : ''}`)
+            if (outcome.missing.length > 0) process.exitCode = 1
+          } finally {
+            await broker.close()
+          }
+        }),
+      ),
+    )
+}
