@@ -33,10 +33,6 @@ const WHITESPACE = new Set([' ', '\t', '\n', '\r', '\u3000'])
 // back '-' and '+'.
 const NOT_TERM_START = new Set([...' \t\n\r\u3000+-!():^<>=[]"{}~\\/'])
 
-export function isWhitespace(c: string): boolean {
-  return WHITESPACE.has(c)
-}
-
 /** True when `c` may appear in an unescaped term, at its start when `first`. */
 export function isTermChar(c: string, first: boolean): boolean {
   if (c === '-' || c === '+') return !first

@@ -61,6 +61,8 @@ interface Conj {
 class Parser {
   private buffer: Token[] = []
   private offset = 0
+  /** End of the last token consumed: where a clause ends, once its suffixes (~, ^) are read. */
+  private consumedEnd = 0
   private readonly problems: RuleProblem[] = []
   private readonly warnings: RuleProblem[] = []
 
@@ -89,6 +91,7 @@ class Parser {
   private next(): Token {
     const t = this.peek()
     this.buffer.shift()
+    this.consumedEnd = t.end
     return t
   }
 
@@ -222,7 +225,7 @@ class Parser {
     if (t.kind === 'TERM' || t.kind === 'REGEX') {
       let fuzzy = this.parseFuzzy()
       if (this.parseBoost()) fuzzy = this.parseFuzzy() || fuzzy
-      const end = Math.max(t.end, this.lastEnd)
+      const end = this.consumedEnd
       if (t.kind === 'REGEX' && !fuzzy) return { kind: 'regex', field, pattern: t.image, span: { start, end } }
       // A fuzzy regex is a FuzzyQueryNode: REGARDS compares its whole text, slashes included.
       const image = t.kind === 'REGEX' ? `/${t.image}/` : t.image
@@ -259,12 +262,9 @@ class Parser {
     return node
   }
 
-  private lastEnd = 0
-
   private parseFuzzy(): boolean {
     if (this.peek().kind !== 'FUZZY') return false
     const t = this.next()
-    this.lastEnd = t.end
     // StandardSyntaxParser: a similarity >= 1 must be a whole number of edits.
     const similarity = t.image === '' ? 2 : Number(t.image)
     if (similarity >= 1 && !Number.isInteger(similarity)) {
@@ -281,7 +281,6 @@ class Parser {
     if (t.kind !== 'TERM' || !/^\d+(\.\d+)?$/.test(t.image) || t.start !== caret.end) {
       throw new RuleSyntaxError(`expected a number right after "^" at column ${caret.start + 1}`, caret.start)
     }
-    this.lastEnd = t.end
     this.problems.push({ position: caret.start, message: `boost "^" at column ${caret.start + 1} is not supported: REGARDS cannot build a boosted clause` })
     return true
   }
@@ -290,7 +289,7 @@ class Parser {
   private parseRange(field: string, start: number, open: Token): RuleNode {
     const range = readRange(this.src, open)
     this.buffer = []
-    this.offset = range.end
+    this.offset = this.consumedEnd = range.end
     this.parseBoost()
     const lower = openBound(range.lower)
     const upper = openBound(range.upper)
