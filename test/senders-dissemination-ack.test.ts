@@ -199,6 +199,7 @@ describe('postgres: DisseminationAckSender end to end through the notifier', () 
   let herald: Herald
   let client: RegardsClient
   const acks: AsyncMessage[] = []
+  let ackConsumer: Awaited<ReturnType<typeof collect>> | undefined
   const QUEUE = 'regards.ack.to-origin'
 
   beforeAll(async () => {
@@ -223,10 +224,11 @@ describe('postgres: DisseminationAckSender end to end through the notifier', () 
     await client.rabbit.exchangeDeclare({ exchange: 'regards.ack.exchange', type: 'fanout', durable: true })
     await client.rabbit.queueDeclare({ queue: QUEUE, durable: true, arguments: { 'x-max-priority': 255, 'x-dead-letter-exchange': 'regards.DLX', 'x-dead-letter-routing-key': 'regards.DLQ' } })
     await client.rabbit.queueBind({ queue: QUEUE, exchange: 'regards.ack.exchange', routingKey: '' })
-    await collect(client.rabbit, QUEUE, acks)
+    ackConsumer = await collect(client.rabbit, QUEUE, acks)
   })
 
   afterAll(async () => {
+    await ackConsumer?.close()
     await client?.close()
     await herald?.stop()
     await storage?.drop()
