@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../src/log.ts'
 import type { Herald } from '../src/main.ts'
 import { classifySmtpError, emailSender, renderTemplate } from '../src/senders/email-sender.ts'
-import type { DeliveryItem, Parameters, Sender, SenderContext } from '../src/senders/sender.ts'
+import type { DeliveryItem, Parameters as SenderParams, Sender, SenderContext } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
@@ -72,7 +72,7 @@ const addresses = (a: AddressObject | AddressObject[] | undefined) => (Array.isA
 
 const senders: Sender[] = []
 const servers: { close(): Promise<void> }[] = []
-function sender(params: Parameters): Sender {
+function sender(params: SenderParams): Sender {
   expect(emailSender.validate(params)).toEqual([])
   const s = emailSender.create(params, ctx)
   senders.push(s)
@@ -83,7 +83,7 @@ async function server(opts?: Parameters<typeof smtpServer>[0]) {
   servers.push(s)
   return s
 }
-const smtpParams = (port: number, extra: Parameters = {}): Parameters => ({
+const smtpParams = (port: number, extra: SenderParams = {}): SenderParams => ({
   host: '127.0.0.1',
   port,
   user: USER,

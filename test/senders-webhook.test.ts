@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../src/log.ts'
 import type { Herald } from '../src/main.ts'
-import type { DeliveryItem, Parameters, Sender, SenderContext } from '../src/senders/sender.ts'
+import type { DeliveryItem, Parameters as SenderParams, Sender, SenderContext } from '../src/senders/sender.ts'
 import { isPrivateAddress, retryAfterMs, webhookSender } from '../src/senders/webhook-sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
@@ -33,7 +33,7 @@ interface Received {
 }
 
 /** A receiver on 127.0.0.1:0 that answers with `handler` and records every request. */
-async function receiver(handler: (req: Received, res: http.ServerResponse, index: number) => void | Promise<void>) {
+async function receiver(handler: (req: Received, res: http.ServerResponse, index: number) => unknown) {
   const requests: Received[] = []
   let connections = 0
   let inFlight = 0
@@ -77,7 +77,7 @@ function verify(headers: http.IncomingHttpHeaders, body: string, secret: string)
 
 const senders: Sender[] = []
 const servers: { close(): Promise<void> }[] = []
-function sender(params: Parameters): Sender {
+function sender(params: SenderParams): Sender {
   expect(webhookSender.validate(params)).toEqual([])
   const s = webhookSender.create(params, ctx)
   senders.push(s)
