@@ -260,7 +260,7 @@ describe('WebhookSender', () => {
 
   it('refuses private, loopback and link-local destinations unless allowPrivateNetwork=true', async () => {
     const srv = await server((_, res) => res.writeHead(200).end())
-    for (const url of [srv.url, `http://localhost:${srv.port}/hook`]) {
+    for (const url of [srv.url, `http://localhost:${srv.port}/hook`, `http://[::1]:${srv.port}/hook`, `http://[::ffff:127.0.0.1]:${srv.port}/hook`]) {
       const [result] = await sender({ url }).send([item()])
       expect(result).toMatchObject({ ok: false, permanent: true, errorClass: 'HTTP_DESTINATION_REFUSED' })
       expect((result as { message: string }).message).toMatch(/private address.*allowPrivateNetwork=true/)
@@ -270,10 +270,10 @@ describe('WebhookSender', () => {
   })
 
   it('knows which addresses are private', () => {
-    for (const a of ['127.0.0.1', '127.8.9.10', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '0.0.0.0', '::1', '::', 'fe80::1', 'fd12:3456::1', 'fc00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+    for (const a of ['127.0.0.1', '127.8.9.10', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '0.0.0.0', '::1', '::', 'fe80::1', 'fd12:3456::1', 'fc00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe']) {
       expect(isPrivateAddress(a), a).toBe(true)
     }
-    for (const a of ['8.8.8.8', '172.32.0.1', '172.15.255.255', '192.169.0.1', '2001:db8::1', '2a00:1450::1', '::ffff:8.8.8.8', '100.64.0.1']) {
+    for (const a of ['8.8.8.8', '172.32.0.1', '172.15.255.255', '192.169.0.1', '2001:db8::1', '2a00:1450::1', '::ffff:8.8.8.8', '::ffff:808:808', '100.64.0.1']) {
       expect(isPrivateAddress(a), a).toBe(false)
     }
   })
@@ -314,6 +314,18 @@ describe('WebhookSender', () => {
       directNotificationEnabled: false,
       description: 'Webhook sender',
     })
+  })
+
+  it('fails every item permanently when built from a configuration that does not validate', async () => {
+    const s = webhookSender.create({ url: 'nope', secrets: 'whsec_!!' }, ctx)
+    expect(await s.send([item(), item()])).toEqual(
+      Array(2).fill({
+        ok: false,
+        permanent: true,
+        errorClass: 'CONFIGURATION',
+        message: 'recipient configuration is invalid: parameter url is not a valid URL; parameter secrets: entry 1 starts with whsec_ but is not valid base64',
+      }),
+    )
   })
 })
 

@@ -1,7 +1,7 @@
 import { GLOBAL_DLQ } from '../amqp/topology.ts'
 import type { OutgoingMessage } from '../amqp/broker.ts'
 import { DeclaredTopology } from './rabbitmq-sender.ts'
-import { stringParam, type Parameters, type SendResult, type SenderContext } from './sender.ts'
+import { stringParam, type Parameters, type SendResult, type Sender, type SenderContext } from './sender.ts'
 
 /** Where an AMQP sender publishes: REGARDS AbstractRabbitMQSender's `exchange`, `queueName`, `queueDeadLetterRoutingKey`. */
 export interface AmqpTarget {
@@ -57,6 +57,16 @@ export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopolog
       }
     }),
   )
+}
+
+/**
+ * The sender of a configuration that does not validate (imports refuse such configurations; this covers
+ * rows written by other means): every item fails permanently with the problems, instead of the worker
+ * failing to build a sender on every scan.
+ */
+export function misconfiguredSender(problems: string[]): Sender {
+  const message = `recipient configuration is invalid: ${problems.join('; ')}`
+  return { send: async (items) => items.map(() => ({ ok: false, permanent: true, errorClass: 'CONFIGURATION', message })) }
 }
 
 export { DeclaredTopology }

@@ -1,5 +1,5 @@
 import { GLOBAL_DLQ } from '../amqp/topology.ts'
-import { DeclaredTopology, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
+import { DeclaredTopology, misconfiguredSender, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
 import { primitiveText } from './session-name.ts'
 import {
   boolParam,
@@ -102,6 +102,8 @@ export const disseminationAckSender: SenderPlugin = {
     return { ...commonRecipientInfo(params, 'Ack dissemination sender'), ackRequired: false, blockingRequired: false }
   },
   create(params, ctx): Sender {
+    const problems = disseminationAckSender.validate(params)
+    if (problems.length > 0) return misconfiguredSender(problems)
     const senderLabel = stringParam(params, 'senderLabel')!
     const propertyPathToUrn = stringParam(params, 'propertyPathToUrn')
     const targets = ackTargets(params)

@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer'
+import { misconfiguredSender } from './amqp-delivery.ts'
 import {
   boolParam,
   commonRecipientInfo,
@@ -115,6 +116,8 @@ export const emailSender: SenderPlugin = {
   validate: validateEmail,
   describe: (params) => commonRecipientInfo(params, 'E-mail sender'),
   create(params, ctx): Sender {
+    const problems = validateEmail(params)
+    if (problems.length > 0) return misconfiguredSender(problems)
     const secure = boolParam(params, 'secure')
     const timeoutMs = Number(stringParam(params, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS)
     const user = stringParam(params, 'user')
@@ -150,7 +153,8 @@ export const emailSender: SenderPlugin = {
           subject: renderTemplate(subjectTemplate, context).replace(/[\r\n]+/g, ' ').trim(),
           text: renderTemplate(textTemplate, context),
           headers: { 'X-Herald-Request-Id': item.requestId },
-          messageId: `<herald-${item.deliveryId}-${item.attempt}@${from.split('@').pop()!.replace(/>$/, '')}>`,
+          // Stable across attempts, so a receiver can drop a duplicate after a lost 250.
+          messageId: `<herald-${item.deliveryId}@${from.split('@').pop()!.replace(/>$/, '')}>`,
         })
         if (info.rejected.length > 0) {
           // Accepted for some addresses: sending again would duplicate the mail for those.

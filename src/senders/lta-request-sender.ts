@@ -1,4 +1,4 @@
-import { amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
+import { amqpTargetFrom, DeclaredTopology, misconfiguredSender, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
 import { computeSessionNameAndOwner, primitiveText } from './session-name.ts'
 import {
   boolParam,
@@ -64,6 +64,8 @@ export const ltaRequestSender: SenderPlugin = {
   },
   describe: (params) => commonRecipientInfo(params, 'Rabbit MQ sender'),
   create(params, ctx): Sender {
+    const problems = ltaRequestSender.validate(params)
+    if (problems.length > 0) return misconfiguredSender(problems)
     const target = amqpTargetFrom(params)
     const dataType = stringParam(params, 'dataType')!
     const replaceMode = boolParam(params, 'replaceMode')

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import dns from 'node:dns'
 import net from 'node:net'
 import { Agent, request } from 'undici'
+import { misconfiguredSender } from './amqp-delivery.ts'
 import { primitiveText } from './session-name.ts'
 import {
   boolParam,
@@ -82,8 +83,15 @@ export function isPrivateAddress(address: string): boolean {
   const family = net.isIP(address)
   if (family === 4) return BLOCKED.check(address, 'ipv4')
   if (family !== 6) return false
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  return mapped ? BLOCKED.check(mapped[1], 'ipv4') : BLOCKED.check(address, 'ipv6')
+  // IPv4-mapped (::ffff:a.b.c.d, which URL parsing writes ::ffff:7f00:1) is checked as the IPv4 address.
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (dotted) return BLOCKED.check(dotted[1], 'ipv4')
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address)
+  if (hex) {
+    const [high, low] = [parseInt(hex[1], 16), parseInt(hex[2], 16)]
+    return BLOCKED.check(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, 'ipv4')
+  }
+  return BLOCKED.check(address, 'ipv6')
 }
 
 const REFUSED = 'HERALD_DESTINATION_REFUSED'
@@ -268,6 +276,8 @@ export const webhookSender: SenderPlugin = {
   validate: validateWebhook,
   describe: (params) => commonRecipientInfo(params, 'Webhook sender'),
   create(params, ctx): Sender {
+    const problems = validateWebhook(params)
+    if (problems.length > 0) return misconfiguredSender(problems)
     const url = new URL(stringParam(params, 'url')!)
     const target = displayUrl(url)
     const secrets = parseSecrets(params.secrets)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
+import { amqpTargetFrom, DeclaredTopology, misconfiguredSender, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
 import { computeSessionNameAndOwner } from './session-name.ts'
 import {
   commonRecipientInfo,
@@ -31,6 +31,8 @@ export const workerManagerSender: SenderPlugin = {
   },
   describe: (params) => commonRecipientInfo(params, 'Rabbit MQ sender'),
   create(params, ctx): Sender {
+    const problems = workerManagerSender.validate(params)
+    if (problems.length > 0) return misconfiguredSender(problems)
     const target = amqpTargetFrom(params)
     const contentType = stringParam(params, 'contentType')!
     const sessionNamePattern = stringParam(params, 'sessionNamePattern')
