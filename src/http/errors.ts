@@ -50,6 +50,7 @@ export const ERR_NOT_FOUND = defineError('HERALD_ERR_NOT_FOUND', 'No such resour
 export const ERR_ALREADY_EXISTS = defineError('HERALD_ERR_ALREADY_EXISTS', 'A resource with this id already exists in this tenant', 409)
 export const ERR_INVALID_CONFIGURATION = defineError('HERALD_ERR_INVALID_CONFIGURATION', 'The plugin configuration is invalid', 400)
 export const ERR_INVALID_RULE = defineError('HERALD_ERR_INVALID_RULE', 'The rule cannot be compiled', 400)
+export const ERR_RULE_TOO_SLOW = defineError('HERALD_ERR_RULE_TOO_SLOW', 'The rule took too long to evaluate on this sample', 400)
 export const ERR_RECIPIENT_BUSY = defineError('HERALD_ERR_RECIPIENT_BUSY', 'The recipient has deliveries waiting or in progress', 409)
 export const ERR_IMPORT_REJECTED = defineError('HERALD_ERR_IMPORT_REJECTED', 'The configuration was not imported, nothing changed', 409)
 export const ERR_BROKER_UNAVAILABLE = defineError('HERALD_ERR_BROKER_UNAVAILABLE', 'The message broker is unreachable', 503)

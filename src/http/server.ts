@@ -8,6 +8,7 @@ import { authorize, loadTokenKeys, type TokenKeys } from './auth.ts'
 import { HttpProblem, installProblemHandlers, sendProblem } from './errors.ts'
 import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
+import { RuleSandbox } from './rule-sandbox.ts'
 import { configurationRoutes } from './routes/configuration.ts'
 import { deadLettersRoutes } from './routes/dead-letters.ts'
 import { recipientsRoutes } from './routes/recipients.ts'
@@ -73,14 +74,17 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
   })
 
   await registerOpenApi(app, process.env.npm_package_version ?? '0.1.0')
+  const ruleSandbox = new RuleSandbox(ctx.log.child({ module: 'rule-sandbox' }))
+  app.addHook('onClose', () => ruleSandbox.close())
   await app.register(
     async (api) => {
       const routes = api as unknown as App
-      await recipientsRoutes(routes, { ctx })
-      await rulesRoutes(routes, { ctx })
-      await configurationRoutes(routes, { ctx })
-      await requestsRoutes(routes, { ctx })
-      await deadLettersRoutes(routes, { ctx })
+      const routeDeps = { ctx, ruleSandbox }
+      await recipientsRoutes(routes, routeDeps)
+      await rulesRoutes(routes, routeDeps)
+      await configurationRoutes(routes, routeDeps)
+      await requestsRoutes(routes, routeDeps)
+      await deadLettersRoutes(routes, routeDeps)
     },
     { prefix: '/api/v1' },
   )

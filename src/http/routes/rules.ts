@@ -1,7 +1,8 @@
 import { Type } from 'typebox'
 import { compileRule, RuleConfigError } from '../../rules/compile-rule.ts'
 import { deleteRule, findPlugin, listPlugins, ruleRecipients, savePlugin, type PluginRow } from '../admin/plugin-configurations.ts'
-import { ERR_INVALID_RULE, ERR_NOT_FOUND } from '../errors.ts'
+import { ERR_INTERNAL, ERR_INVALID_RULE, ERR_NOT_FOUND, ERR_RULE_TOO_SLOW } from '../errors.ts'
+import { RULE_TEST_BUDGET_MS } from '../rule-sandbox.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
 import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
@@ -53,7 +54,7 @@ const ruleView = (row: PluginRow, recipients: string[]) => ({
 })
 
 /** Rules: a rule matcher (DefaultRuleMatcher, LuceneRuleMatcher) and the recipients it sends to. */
-export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
+export async function rulesRoutes(app: App, { ctx, ruleSandbox }: RouteDeps): Promise<void> {
   const tags = ['rules']
   const view = async (tenant: string, row: PluginRow) => ruleView(row, (await ruleRecipients(ctx.db, tenant, [row.id])).get(row.id) ?? [])
 
@@ -125,22 +126,30 @@ export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
       schema: {
         tags,
         summary: 'Evaluate a rule against sample metadata and payload (nothing is stored)',
-        description: 'A rule that cannot be compiled (syntax, unsafe regular expression …) is answered 400 HERALD_ERR_INVALID_RULE.',
+        description:
+          'A rule that cannot be compiled (syntax, unsafe regular expression …) is answered 400 HERALD_ERR_INVALID_RULE; ' +
+          `one whose evaluation takes more than ${RULE_TEST_BUDGET_MS} ms on the sample, 400 HERALD_ERR_RULE_TOO_SLOW.`,
         body: RuleTest,
         response: { 200: RuleTestResult, ...problems(400) },
       },
     },
     async (req) => {
-      let rule
+      const config = { ...req.body.rule, parameters: withValues(req.body.rule.parameters) }
       try {
-        rule = compileRule({ ...req.body.rule, parameters: withValues(req.body.rule.parameters) })
+        compileRule(config)
       } catch (err) {
         if (err instanceof RuleConfigError) {
           throw ERR_INVALID_RULE(err.message, { errors: [{ parameter: err.parameter ?? null, position: err.position ?? null, message: err.message }] })
         }
         throw err
       }
-      return { ...rule.match(req.body.metadata ?? {}, req.body.payload ?? {}), warnings: [...rule.warnings] }
+      // Compiling is safe in-process; evaluating runs a regular expression on client data: in the sandbox.
+      const outcome = await ruleSandbox.evaluate(config, req.body.metadata ?? {}, req.body.payload ?? {})
+      if ('timeout' in outcome) {
+        throw ERR_RULE_TOO_SLOW(`the evaluation did not finish within ${RULE_TEST_BUDGET_MS} ms: a regular expression of the rule probably backtracks catastrophically on this value (e.g. .*.*.*x): simplify it`)
+      }
+      if ('error' in outcome) throw ERR_INTERNAL(outcome.error)
+      return { ...outcome.result, warnings: outcome.warnings }
     },
   )
 }

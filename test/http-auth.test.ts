@@ -1,0 +1,264 @@
+import { createHmac, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { authorize, loadTokenKeys, resolveJwtSecret, signToken, verifyToken } from '../src/http/auth.ts'
+import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
+import { HttpProblem } from '../src/http/errors.ts'
+import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { BACKENDS } from './support/services.ts'
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'herald-auth-'))
+
+function signAsymmetric(alg: 'RS256' | 'ES256', key: KeyObject, payload: Record<string, unknown>, kid?: string): string {
+  const data = `${b64({ alg, typ: 'JWT', ...(kid ? { kid } : {}) })}.${b64(payload)}`
+  const signature = sign('sha256', Buffer.from(data), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key)
+  return `${data}.${signature.toString('base64url')}`
+}
+
+const codeOf = (r: unknown) => (r instanceof HttpProblem ? r.code : 'OK')
+
+describe('bearer tokens', () => {
+  const dataDir = tmpDir()
+  const keys = loadTokenKeys({ jwtSecret: undefined, dataDir, jwtPublicKeyFile: undefined, jwtJwksFile: undefined })
+  const now = Math.floor(Date.now() / 1000)
+
+  it('generates the HS256 secret once, mode 0600, and reuses it', () => {
+    const file = path.join(dataDir, 'jwt-secret')
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+    expect(resolveJwtSecret({ jwtSecret: undefined, dataDir }).equals(keys.hs256)).toBe(true)
+    expect(keys.hs256.length).toBeGreaterThanOrEqual(32)
+    expect(resolveJwtSecret({ jwtSecret: 'from-env', dataDir }).toString()).toBe('from-env')
+  })
+
+  it('accepts its own HS256 tokens and maps REGARDS administrator roles to ADMIN', () => {
+    expect(verifyToken(keys, signToken(keys.hs256, { tenant: 't1', role: 'EXPLOIT' }, 60))).toEqual({ tenant: 't1', role: 'EXPLOIT', subject: 'herald-cli' })
+    expect(verifyToken(keys, signToken(keys.hs256, { tenant: 't1', role: 'PROJECT_ADMIN' }, 60))).toMatchObject({ role: 'ADMIN' })
+  })
+
+  it('refuses tampered, unsigned, confused, expired, premature and incomplete tokens', () => {
+    const good = signToken(keys.hs256, { tenant: 't1', role: 'EXPLOIT' }, 60)
+    const [h, , s] = good.split('.')
+    expect(codeOf(verifyToken(keys, `${h}.${b64({ tenant: 't1', role: 'ADMIN' })}.${s}`))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, `${b64({ alg: 'none' })}.${b64({ tenant: 't1', role: 'ADMIN' })}.`))).toBe('HERALD_ERR_TOKEN_INVALID')
+    // RS256 declared but no public key configured: never falls back to the HMAC secret.
+    expect(codeOf(verifyToken(keys, `${b64({ alg: 'RS256' })}.${b64({ tenant: 't1', role: 'ADMIN' })}.${s}`))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, signToken(keys.hs256, { tenant: 't1', role: 'ADMIN' }, 60, Date.now() - 3_600_000)))).toBe('HERALD_ERR_TOKEN_EXPIRED')
+    const hs = (payload: object) => {
+      const data = `${b64({ alg: 'HS256' })}.${b64(payload)}`
+      return `${data}.${createHmac('sha256', keys.hs256).update(data).digest('base64url')}`
+    }
+    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', role: 'ADMIN', nbf: now + 3600 })))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, hs({ role: 'ADMIN' })))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', role: 'REGISTERED_USER' })))).toBe('HERALD_ERR_FORBIDDEN')
+    expect(codeOf(verifyToken(keys, hs({ tenant: 't1' })))).toBe('HERALD_ERR_FORBIDDEN')
+    expect(codeOf(verifyToken(keys, 'x'.repeat(10_000)))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, 'not-a-jwt'))).toBe('HERALD_ERR_TOKEN_INVALID')
+  })
+
+  it('checks the role against the operation and the tenant against HERALD_TENANTS', () => {
+    const exploit = `Bearer ${signToken(keys.hs256, { tenant: 't1', role: 'EXPLOIT' }, 60)}`
+    expect(codeOf(authorize(keys, undefined, exploit, 'read'))).toBe('OK')
+    expect(codeOf(authorize(keys, undefined, exploit, 'retry'))).toBe('OK')
+    expect(codeOf(authorize(keys, undefined, exploit, 'admin'))).toBe('HERALD_ERR_FORBIDDEN')
+    expect(codeOf(authorize(keys, new Set(['t2']), exploit, 'read'))).toBe('HERALD_ERR_TENANT_NOT_ACCEPTED')
+    expect(codeOf(authorize(keys, undefined, undefined, 'read'))).toBe('HERALD_ERR_UNAUTHENTICATED')
+    expect(codeOf(authorize(keys, undefined, 'Basic dXNlcjpwYXNz', 'read'))).toBe('HERALD_ERR_TOKEN_INVALID')
+  })
+
+  it('accepts RS256 tokens against a public key PEM file and ES256 tokens against a JWKS file', () => {
+    const dir = tmpDir()
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    fs.writeFileSync(path.join(dir, 'issuer.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }))
+    fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] }))
+    const external = loadTokenKeys({ jwtSecret: 's', dataDir: dir, jwtPublicKeyFile: path.join(dir, 'issuer.pem'), jwtJwksFile: path.join(dir, 'jwks.json') })
+    const claims = { tenant: 'project1', role: 'ADMIN', sub: 'regards-admin', exp: now + 60 }
+    expect(verifyToken(external, signAsymmetric('RS256', rsa.privateKey, claims))).toEqual({ tenant: 'project1', role: 'ADMIN', subject: 'regards-admin' })
+    expect(verifyToken(external, signAsymmetric('ES256', ec.privateKey, claims, 'k1'))).toMatchObject({ tenant: 'project1' })
+    expect(codeOf(verifyToken(external, signAsymmetric('ES256', ec.privateKey, claims, 'other-kid')))).toBe('HERALD_ERR_TOKEN_INVALID')
+    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    expect(codeOf(verifyToken(external, signAsymmetric('RS256', stranger.privateKey, claims)))).toBe('HERALD_ERR_TOKEN_INVALID')
+    // Algorithm confusion: an HS256 token whose HMAC key is the public key PEM.
+    const data = `${b64({ alg: 'HS256' })}.${b64(claims)}`
+    const confused = `${data}.${createHmac('sha256', fs.readFileSync(path.join(dir, 'issuer.pem'))).update(data).digest('base64url')}`
+    expect(codeOf(verifyToken(external, confused))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(createPrivateKey).toBeTypeOf('function')
+  })
+})
+
+/** Every operation of the API with the role it needs, a path on tenant A's fixtures and a valid body. */
+const RECIPIENT_BODY = rabbitRecipient('rcp-new')
+const { businessId: _b, ...RECIPIENT_UPDATE } = rabbitRecipient('rcp-a')
+const RULE_BODY = luceneRule('rule-new', 'action:CREATED', [])
+const { businessId: _r, ...RULE_UPDATE } = luceneRule('rule-a', 'action:UPDATED', [])
+const CONFIG_BODY = { microservice: 'rs-notifier', modules: [{ module: { id: 'notifier' }, resetBeforeImport: true, configuration: [] }] }
+type Route = [method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, access: 'read' | 'retry' | 'admin', body?: unknown]
+const routes = (dlId: number): Route[] => [
+  ['GET', '/api/v1/recipients', 'read'],
+  ['GET', '/api/v1/recipients/rcp-a', 'read'],
+  ['POST', '/api/v1/recipients', 'admin', RECIPIENT_BODY],
+  ['PUT', '/api/v1/recipients/rcp-a', 'admin', RECIPIENT_UPDATE],
+  ['POST', '/api/v1/recipients/rcp-a/deactivate', 'admin'],
+  ['POST', '/api/v1/recipients/rcp-a/activate', 'admin'],
+  ['DELETE', '/api/v1/recipients/rcp-a?force=true', 'admin'],
+  ['GET', '/api/v1/rules', 'read'],
+  ['GET', '/api/v1/rules/rule-a', 'read'],
+  ['POST', '/api/v1/rules', 'admin', RULE_BODY],
+  ['PUT', '/api/v1/rules/rule-a', 'admin', RULE_UPDATE],
+  ['DELETE', '/api/v1/rules/rule-a', 'admin'],
+  ['POST', '/api/v1/rules/test', 'read', { rule: { pluginId: 'LuceneRuleMatcher', parameters: [{ name: 'metadata_rule', value: 'action:CREATED' }] }, metadata: { action: 'CREATED' } }],
+  ['GET', '/api/v1/configuration', 'read'],
+  ['POST', '/api/v1/configuration', 'admin', CONFIG_BODY],
+  ['GET', '/api/v1/requests', 'read'],
+  ['GET', '/api/v1/requests/req-1', 'read'],
+  ['POST', '/api/v1/requests/retry', 'retry', { all: true }],
+  ['POST', '/api/v1/requests/req-1/retry', 'retry'],
+  ['DELETE', '/api/v1/requests/req-1', 'admin'],
+  ['GET', '/api/v1/dead-letters', 'read'],
+  ['GET', `/api/v1/dead-letters/${dlId}`, 'read'],
+  ['POST', '/api/v1/dead-letters/replay', 'retry', { ids: [dlId] }],
+  ['POST', `/api/v1/dead-letters/${dlId}/replay`, 'retry'],
+  ['POST', '/api/v1/dead-letters/discard', 'admin', { ids: [dlId] }],
+  ['DELETE', `/api/v1/dead-letters/${dlId}`, 'admin'],
+]
+
+for (const backend of BACKENDS) {
+  describe(`${backend}: authentication, roles and tenant isolation on every route`, () => {
+    let f: HttpFixture
+    let deadLetterId: number
+    const A = 'tenant-a'
+
+    /** Tenant A: a recipient, a rule, a request in ERROR with a failed delivery, a dead letter. */
+    async function seedTenantA(): Promise<void> {
+      const db = f.herald.ctx.db
+      for (const [m, u, b] of [['POST', '/api/v1/recipients', rabbitRecipient('rcp-a', { password: 's3cret' })], ['POST', '/api/v1/rules', luceneRule('rule-a', 'action:CREATED', ['rcp-a'])]] as const) {
+        expect((await f.call(m, u, { as: [A, 'ADMIN'], body: b })).statusCode).toBe(201)
+      }
+      const { rows } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
+        values (${A}, 'req-1', 'owner', now(), now(), 'RULES', 'ERROR', '{"id":"p1"}', '{"action":"CREATED"}') returning id`.execute(db)
+      await sql`insert into delivery (tenant, request_pk, recipient_id, state, request_date, attempts, last_error)
+        select ${A}, ${rows[0].id}, id, 'ERROR', now(), 5, 'boom' from plugin_configuration where tenant = ${A} and business_id = 'rcp-a'`.execute(db)
+      await insertDeadLetter(db, {
+        tenant: A, dlq: 'q.DLQ', queue: 'q', exchange: 'x', routingKey: '', reason: 'bad', headers: { 'regards.tenant': A }, properties: {}, body: Buffer.from('{}'), deadLetteredAt: null,
+      })
+      deadLetterId = (await sql<{ id: number }>`select max(id)::int as id from dead_letter`.execute(db)).rows[0].id
+    }
+
+    async function tenantAState() {
+      const db = f.herald.ctx.db
+      const q = async (query: ReturnType<typeof sql>) => (await query.execute(db)).rows
+      return {
+        plugins: await q(sql`select business_id, active, label, parameters from plugin_configuration where tenant = ${A} order by business_id`),
+        rules: await q(sql`select rr.* from rule_recipient rr join rule r on r.plugin_configuration_id = rr.rule_id where r.tenant = ${A}`),
+        requests: await q(sql`select request_id, state from notification_request where tenant = ${A}`),
+        deliveries: await q(sql`select state, attempts from delivery where tenant = ${A}`),
+        deadLetters: await q(sql`select id from dead_letter where tenant = ${A}`),
+      }
+    }
+
+    beforeAll(async () => {
+      f = await startHttpFixture(backend)
+      await seedTenantA()
+    })
+    afterAll(async () => {
+      await f?.close()
+    })
+
+    it('lists every operation of the OpenAPI document in this matrix', async () => {
+      const spec = JSON.parse((await f.call('GET', '/api/v1/openapi.json', { as: null })).body)
+      const documented = Object.entries(spec.paths as Record<string, object>)
+        .filter(([p]) => p.startsWith('/api/v1/'))
+        .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}')}`))
+      expect(documented.sort()).toEqual([...tested].sort())
+    })
+
+    it('answers 401 without a token or with an invalid one, with WWW-Authenticate, on every route', async () => {
+      for (const [method, url, , body] of routes(deadLetterId)) {
+        const none = await f.call(method, url, { as: null, body })
+        expect([url, none.statusCode, none.json().code]).toEqual([url, 401, 'HERALD_ERR_UNAUTHENTICATED'])
+        expect(none.headers['content-type']).toMatch(/^application\/problem\+json/)
+        expect(none.headers['www-authenticate']).toMatch(/^Bearer/)
+        const forged = await f.call(method, url, { as: null, body, headers: { authorization: `Bearer ${f.token(A, 'ADMIN').slice(0, -4)}AAAA` } })
+        expect([url, forged.statusCode, forged.json().code]).toEqual([url, 401, 'HERALD_ERR_TOKEN_INVALID'])
+      }
+    })
+
+    it('answers 403 to any other role, and to EXPLOIT on ADMIN operations', async () => {
+      for (const [method, url, access, body] of routes(deadLetterId)) {
+        for (const role of ['REGISTERED_USER', 'PUBLIC', 'whatever']) {
+          const r = await f.call(method, url, { as: [A, role], body })
+          expect([url, role, r.statusCode, r.json().code]).toEqual([url, role, 403, 'HERALD_ERR_FORBIDDEN'])
+        }
+        if (access === 'admin') {
+          const r = await f.call(method, url, { as: [A, 'EXPLOIT'], body })
+          expect([url, r.statusCode]).toEqual([url, 403])
+        }
+      }
+      expect(await tenantAState()).toMatchObject({ requests: [{ request_id: 'req-1', state: 'ERROR' }], deadLetters: [{ id: deadLetterId }] })
+    })
+
+    it('never shows or changes tenant A to an ADMIN of tenant B, on any route', async () => {
+      const before = await tenantAState()
+      for (const [method, url, , body] of routes(deadLetterId)) {
+        const r = await f.call(method, url, { as: ['tenant-b', 'ADMIN'], body })
+        expect([url, r.statusCode]).not.toEqual([url, 500])
+        if (method === 'GET' && r.statusCode === 200) {
+          const text = r.body
+          for (const secretOfA of ['rcp-a', 'rule-a', 'req-1', '"bad"']) expect([url, text.includes(secretOfA)]).toEqual([url, false])
+        }
+        if (/rcp-a|rule-a|req-1|dead-letters\/\d/.test(url) && !url.endsWith('/retry') && !url.endsWith('/replay')) expect([url, r.statusCode]).toEqual([url, 404])
+      }
+      expect(await tenantAState()).toEqual(before)
+      // What tenant B created lives in tenant B.
+      const created = await f.call('GET', '/api/v1/recipients', { as: ['tenant-b', 'EXPLOIT'] })
+      expect(created.json().items.map((r: { businessId: string }) => r.businessId)).toEqual([])
+    })
+
+    it('lets EXPLOIT read and retry, and ADMIN do everything, in its own tenant', async () => {
+      const own = 'tenant-c'
+      for (const [method, url, access, body] of routes(deadLetterId)) {
+        for (const role of access === 'admin' ? ['ADMIN'] : ['EXPLOIT', 'ADMIN']) {
+          const r = await f.call(method, url, { as: [own, role], body })
+          expect([method, url, role, r.statusCode < 500 && r.statusCode !== 401 && r.statusCode !== 403]).toEqual([method, url, role, true])
+        }
+      }
+    })
+
+    it('answers 1,000 requests with invalid tokens 401 and stays responsive', async () => {
+      const valid = f.token(A, 'EXPLOIT')
+      const [h, p] = valid.split('.')
+      const bad = [
+        'garbage',
+        `${h}.${p}.${'A'.repeat(43)}`,
+        `${b64({ alg: 'none' })}.${p}.`,
+        signToken(Buffer.from('another secret'), { tenant: A, role: 'ADMIN' }, 60),
+        signToken(f.keys.hs256, { tenant: A, role: 'ADMIN' }, 60, Date.now() - 86_400_000),
+      ]
+      for (let round = 0; round < 20; round++) {
+        const answers = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => f.call('GET', '/api/v1/recipients', { as: null, headers: { authorization: `Bearer ${bad[(round * 50 + i) % bad.length]}` } })),
+        )
+        for (const a of answers) expect(a.statusCode).toBe(401)
+      }
+      const ok = await f.call('GET', '/api/v1/recipients', { as: [A, 'EXPLOIT'] })
+      expect(ok.statusCode).toBe(200)
+      expect(ok.json().items[0].businessId).toBe('rcp-a')
+    })
+
+    it('refuses tokens of tenants outside HERALD_TENANTS', async () => {
+      const g = await startHttpFixture(backend, { env: { HERALD_TENANTS: 'only-this' } })
+      try {
+        expect((await g.call('GET', '/api/v1/rules', { as: ['only-this', 'EXPLOIT'] })).statusCode).toBe(200)
+        const r = await g.call('GET', '/api/v1/rules', { as: ['other', 'ADMIN'] })
+        expect([r.statusCode, r.json().code]).toEqual([403, 'HERALD_ERR_TENANT_NOT_ACCEPTED'])
+      } finally {
+        await g.close()
+      }
+    })
+  })
+}
