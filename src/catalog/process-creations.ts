@@ -28,11 +28,13 @@ export async function processCreations(tx: Tx, tenant: string, requests: Request
   const out = emptyProcessed()
   if (requests.length === 0) return out
   const providerIds = [...new Set(requests.map((r) => r.provider_id!))]
+  // Lock the provider ids' versions first (DISTINCT ON cannot lock): two instances never number alike.
+  await sql`select id from catalog_product where tenant = ${tenant} and kind = 'FEATURE' and provider_id = any(${providerIds}::text[])
+    order by id for update`.execute(tx)
   const { rows: latestRows } = await sql<Latest>`
     select distinct on (provider_id) id, urn, version, content, session_owner, session, provider_id
     from catalog_product where tenant = ${tenant} and kind = 'FEATURE' and provider_id = any(${providerIds}::text[])
-    order by provider_id, version desc
-    for update`.execute(tx)
+    order by provider_id, version desc`.execute(tx)
   const latest = new Map(latestRows.map((r) => [(r as Latest & { provider_id: string }).provider_id, r]))
   const providedUrns = requests.filter((r) => r.urn).map((r) => r.urn!)
   const { rows: taken } = await sql<{ urn: string }>`select urn from catalog_product

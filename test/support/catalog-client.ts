@@ -77,9 +77,9 @@ export class CatalogClient {
     return this.#listen([NOTIFICATION_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE], this.toNotifier)
   }
 
-  /** Collects a queue's messages. */
+  /** Collects the messages of an existing queue (declared passively: its arguments are left as they are). */
   async collect(queue: string, into: Received[]): Promise<void> {
-    const consumer = this.rabbit.createConsumer({ queue, qos: { prefetchCount: 1000 } }, async (msg) => {
+    const consumer = this.rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 1000 } }, async (msg) => {
       into.push({ headers: msg.headers ?? {}, body: decode(msg), raw: msg, at: Date.now() })
       this.#wake()
     })
