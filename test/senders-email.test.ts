@@ -30,14 +30,15 @@ const item = (over: Partial<DeliveryItem> = {}): DeliveryItem => ({
 })
 
 /** An SMTP server on 127.0.0.1:0 requiring authentication, parsing every mail it accepts. */
-async function smtpServer(opts: { rejectRcpt?: (address: string) => number | undefined } = {}) {
+async function smtpServer(opts: { rejectRcpt?: (address: string) => number | undefined; starttls?: boolean } = {}) {
   const mails: ParsedMail[] = []
   const envelopes: string[][] = []
   let connections = 0
   const server = new SMTPServer({
     authOptional: false,
     allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
+    // With STARTTLS, smtp-server presents its built-in self-signed (and expired) certificate.
+    disabledCommands: opts.starttls ? [] : ['STARTTLS'],
     logger: false,
     onConnect(_session, callback) {
       connections++
@@ -172,6 +173,20 @@ describe('EmailSender', () => {
     const [down] = await sender(smtpParams(dead.port, { timeoutMs: 2000 })).send([item()])
     expect(down).toMatchObject({ ok: false, permanent: false, errorClass: 'SMTP_NETWORK' })
     expect((down as { message: string }).message).toContain('ECONNREFUSED')
+  })
+
+  it('upgrades with STARTTLS when requireTLS is set, and checks the certificate unless told otherwise', async () => {
+    const tls = await server({ starttls: true })
+    expect(await sender(smtpParams(tls.port, { requireTLS: true, tlsRejectUnauthorized: false })).send([item()])).toEqual([{ ok: true }])
+    expect(tls.mails).toHaveLength(1)
+    const [untrusted] = await sender(smtpParams(tls.port, { requireTLS: true })).send([item()])
+    expect(untrusted).toMatchObject({ ok: false, permanent: false, errorClass: 'SMTP_NETWORK' })
+    expect((untrusted as { message: string }).message).toContain('certificate')
+    const clear = await server()
+    const [refused] = await sender(smtpParams(clear.port, { requireTLS: true })).send([item()])
+    expect(refused).toMatchObject({ ok: false, permanent: true })
+    expect((refused as { message: string }).message).toContain('STARTTLS')
+    expect(clear.mails).toHaveLength(0)
   })
 
   it('redacts the password from any error text', () => {

@@ -336,7 +336,8 @@ describe('postgres: WebhookSender end to end through the notifier', () => {
   let client: RegardsClient
   let srv: Awaited<ReturnType<typeof receiver>>
   const attemptsSeen: { deliveryId: number; rows: { attempt: number; outcome: string; error_class: string }[] }[] = []
-  const plan = new Map<string, number[]>()
+  const plan = new Map<string, (number | [number, Record<string, string>])[]>()
+  const callTimes = new Map<string, number[]>()
 
   beforeAll(async () => {
     vhost = await createVhost()
@@ -344,8 +345,10 @@ describe('postgres: WebhookSender end to end through the notifier', () => {
     herald = await startTestHerald({ storage, amqpUrl: vhost.url })
     srv = await receiver(async (req, res) => {
       const { payload } = JSON.parse(req.body)
+      callTimes.set(payload.id, [...(callTimes.get(payload.id) ?? []), Date.now()])
       const statuses = plan.get(payload.id) ?? [200]
-      const status = statuses.length > 1 ? statuses.shift()! : statuses[0]
+      const next = statuses.length > 1 ? statuses.shift()! : statuses[0]
+      const [status, headers] = typeof next === 'number' ? [next, {}] : next
       if (status === 200) {
         // Before confirming, read what Herald recorded about the earlier attempts of this delivery.
         const deliveryId = Number(String(req.headers['webhook-id']).replace('herald-', ''))
@@ -353,7 +356,7 @@ describe('postgres: WebhookSender end to end through the notifier', () => {
           select attempt, outcome, error_class from delivery_attempt where delivery_id = ${deliveryId} order by attempt`.execute(herald.ctx.db)
         attemptsSeen.push({ deliveryId, rows })
       }
-      res.writeHead(status).end(status === 410 ? 'this hook was removed' : '')
+      res.writeHead(status, headers).end(status === 410 ? 'this hook was removed' : '')
     })
     await importConfig(herald, TENANT, [
       pluginConf('WebhookSender', 'hook', {
@@ -403,6 +406,15 @@ describe('postgres: WebhookSender end to end through the notifier', () => {
       { attempt: 2, outcome: 'PENDING', error_class: 'HTTP_500' },
       { attempt: 3, outcome: 'PENDING', error_class: 'HTTP_500' },
     ])
+  })
+
+  it('waits at least the Retry-After of a 503 before the next attempt', async () => {
+    plan.set('throttled', [[503, { 'retry-after': '2' }], 200])
+    const event = await publish('throttled')
+    expect(event.state).toBe('SUCCESS')
+    const [first, second] = callTimes.get('throttled')!
+    // The policy alone would retry after 50 ms ± 25 %.
+    expect(second - first).toBeGreaterThanOrEqual(1900)
   })
 
   it('reports ERROR at once for a 410, without retrying', async () => {

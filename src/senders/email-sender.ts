@@ -98,7 +98,9 @@ export function classifySmtpError(err: unknown, secrets: (string | undefined)[])
   const message = redact(e?.message ?? String(err), secrets)
   if (typeof e?.responseCode === 'number') {
     const permanent = e.responseCode >= 500
-    return { ok: false, permanent, errorClass: `SMTP_${e.responseCode}`, message: `SMTP server replied ${reply ?? message}` }
+    // nodemailer's message says which step failed and usually quotes the reply; add the reply when it does not.
+    const text = reply && !message.includes(reply) ? `${message}; server replied ${reply}` : message
+    return { ok: false, permanent, errorClass: `SMTP_${e.responseCode}`, message: text }
   }
   if (e?.code === 'EAUTH' || e?.code === 'EENVELOPE' || e?.code === 'ETLS') {
     return { ok: false, permanent: true, errorClass: `SMTP_${e.code}`, message }
