@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Ctx } from '../context.ts'
+import type { Db } from '../db/client.ts'
 import { nextDueDate, processDueRequests, tenantsWithDueWork } from './process-due-requests.ts'
 
 // 1000 requests per pass, rs-fem's `regards.feature.max.bulk.size`: one pass of 1000 notifications is one
@@ -9,6 +10,15 @@ export const WORKER_BATCH = 1000
 // future-dated request wakes it at its date.
 const POLL_MS = 1000
 const PURGE_EVERY_MS = 3_600_000
+
+// The workers running on a database handle in this process, so that operator functions given only `db` (force
+// a deletion, retry, disseminate) wake them at once instead of waiting for the poll.
+const running = new WeakMap<Db, Set<CatalogWorker>>()
+
+/** Wakes this process's catalog workers on `db` (other instances pick the work up at their next poll). */
+export function wakeCatalogWorkers(db: Db): void {
+  for (const worker of running.get(db) ?? []) worker.notify()
+}
 
 /**
  * The catalog's scheduler, event-driven: intake wakes it (`notify`) the moment a request is registered, it
@@ -30,6 +40,9 @@ export class CatalogWorker {
   }
 
   start(): void {
+    const set = running.get(this.#ctx.db) ?? new Set()
+    set.add(this)
+    running.set(this.#ctx.db, set)
     this.#loop = this.#run()
   }
 
@@ -94,6 +107,7 @@ export class CatalogWorker {
   }
 
   async stop(): Promise<void> {
+    running.get(this.#ctx.db)?.delete(this)
     this.#stopped = true
     this.#wake?.()
     await this.#loop

@@ -12,7 +12,7 @@ export type CounterName =
   | 'ack.unknown-urn'
   | 'ack.unknown-label'
   | 'ack.duplicate'
-  | 'ack.before-notification'
+  | 'dissemination.already-acknowledged'
   | 'ack.dead-lettered'
   | 'ack.untyped'
   | 'notifier-event.unknown-request'

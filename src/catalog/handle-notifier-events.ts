@@ -6,6 +6,7 @@ import { insertOutbox, type OutboxEvent } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import type { Tx } from '../db/client.ts'
 import { applyDisseminationChanges, type DisseminationChange } from './apply-disseminations.ts'
+import { addCounters } from './counters.ts'
 import { FEM_ERRORS, featureRequestEvent } from './feature-request-event.ts'
 import { moveToHistory } from './finish-requests.ts'
 import { parseJsonObject } from './parse-fem-message.ts'
@@ -101,6 +102,8 @@ export async function applyNotifierEvents(tx: Tx, tenant: string, events: Notifi
   const applied = await applyDisseminationChanges(tx, tenant, puts)
   out.recorded = applied.outcomes['put-new'] + applied.outcomes['put-renotified']
   out.released = applied.released
+  // A notification whose recipient had already acknowledged it (the ack overtook the notifier's SUCCESS).
+  await addCounters(tx, tenant, { 'dissemination.already-acknowledged': applied.outcomes['put-unchanged'] })
   await moveToHistory(tx, done, doneRecipients)
   if (failed.length > 0) {
     await sql`update catalog_request r set state = 'ERROR', step = 'REMOTE_NOTIFICATION_ERROR', errors = t.errors, last_update = now()

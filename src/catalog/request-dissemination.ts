@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
+import { wakeCatalogWorkers } from './catalog-worker.ts'
 import { formatUrn, parseUrn } from './urn.ts'
 
 export interface DisseminationRequestInput {
@@ -22,7 +23,7 @@ export interface DisseminationRequestResult {
  * Asks the notifier to disseminate products (rs-fem `POST /admin/features/notify`, rs-ingest
  * `POST /aips/dissemination`): one request per product, HIGH priority by default, a random request id. A feature
  * is notified as NOTIFIED with its current JSON; an AIP as AIP_DISSEMINATION with its entity. On the notifier's
- * SUCCESS, dissemination infos are recorded as for any notification. The worker picks them up within a second.
+ * SUCCESS, dissemination infos are recorded as for any notification.
  *
  * @example
  * await requestDissemination(db, 'project1', { urns: [urn], recipients: ['mission-b'], owner: 'admin' })
@@ -34,7 +35,7 @@ export async function requestDissemination(db: Db, tenant: string, input: Dissem
     const parsed = parseUrn(u)
     return parsed.ok ? formatUrn(parsed.urn) : u
   })
-  return db.transaction().execute(async (tx) => {
+  const result = await db.transaction().execute(async (tx) => {
     const { rows } = await sql<{ urn: string; kind: 'FEATURE' | 'AIP'; content: Record<string, unknown>; session_owner: string | null; session: string | null; dissemination_status: string; infos: unknown }>`
       select p.urn, p.kind, p.content, p.session_owner, p.session, p.dissemination_status,
         coalesce((select jsonb_agg(jsonb_build_object('label', d.label, 'date', d.request_date, 'ackDate', d.ack_date))
@@ -71,4 +72,6 @@ export async function requestDissemination(db: Db, tenant: string, input: Dissem
     }
     return { results }
   })
+  wakeCatalogWorkers(db)
+  return result
 }

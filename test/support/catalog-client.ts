@@ -25,9 +25,14 @@ export interface Received {
   at: number
 }
 
+/** The JSON body, or the raw text when it is not JSON (dead-lettered messages may not be). */
 const decode = (msg: AsyncMessage) => {
   const text = Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body)
-  return JSON.parse(text)
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }
 
 /**
