@@ -83,6 +83,8 @@ export async function listRecipients(db: Db, tenant: string, filter: { directNot
  * completed at once (their completion events go to the outbox). Returns how many deliveries were dropped.
  */
 export async function deleteRecipient(db: Db, tenant: string, businessId: string, force: boolean, configFor: (tenant: string) => Promise<TenantConfig>): Promise<{ dropped: number; completed: number }> {
+  // Read before the transaction: on PGlite (one connection) a read outside it would wait for it forever.
+  const config = await configFor(tenant)
   return db.transaction().execute(async (tx) => {
     const { rows } = await sql<{ id: number }>`select id from plugin_configuration
       where tenant = ${tenant} and business_id = ${businessId} and kind = 'RECIPIENT' for update`.execute(tx)
@@ -98,7 +100,7 @@ export async function deleteRecipient(db: Db, tenant: string, businessId: string
       throw ERR_RECIPIENT_BUSY(`recipient ${businessId} has ${dropped} deliveries waiting or in progress: deactivate it and let them drain, or delete with ?force=true to drop them`, { deliveries: dropped })
     }
     await sql`delete from plugin_configuration where id = ${recipientId}`.execute(tx)
-    const completion = await completeRequests(tx, requests.map((r) => r.id), configFor)
+    const completion = await completeRequests(tx, requests.map((r) => r.id), async () => config)
     await insertOutbox(tx, completion.events)
     await bumpConfigVersion(tx, tenant)
     return { dropped, completed: completion.events.length }
