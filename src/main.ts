@@ -95,7 +95,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       await app.listen({ host: config.httpHost, port: config.httpPort })
       log.info({ url: `http://${config.httpHost}:${config.httpPort}` }, 'HTTP API listening')
       releasers.push(() => app.close())
-      releasers.push(await startDeadLetterCollector(ctx))
+      releasers.push(await startDeadLetterCollector(ctx, roles))
     }
     log.info({ roles, backend: database.backend }, 'Herald started')
     return { ctx, stop }

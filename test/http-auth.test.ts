@@ -96,6 +96,7 @@ const { businessId: _b, ...RECIPIENT_UPDATE } = rabbitRecipient('rcp-a')
 const RULE_BODY = luceneRule('rule-new', 'action:CREATED', [])
 const { businessId: _r, ...RULE_UPDATE } = luceneRule('rule-a', 'action:UPDATED', [])
 const CONFIG_BODY = { microservice: 'rs-notifier', modules: [{ module: { id: 'notifier' }, resetBeforeImport: true, configuration: [] }] }
+const URN_A = 'URN:FEATURE:DATA:tenant-a:00000000-0000-0000-0000-000000000001:V1'
 type Route = [method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, access: 'read' | 'retry' | 'admin', body?: unknown]
 const routes = (dlId: number): Route[] => [
   ['GET', '/api/v1/recipients', 'read'],
@@ -124,6 +125,10 @@ const routes = (dlId: number): Route[] => [
   ['POST', `/api/v1/dead-letters/${dlId}/replay`, 'retry'],
   ['POST', '/api/v1/dead-letters/discard', 'admin', { ids: [dlId] }],
   ['DELETE', `/api/v1/dead-letters/${dlId}`, 'admin'],
+  ['GET', '/api/v1/products', 'read'],
+  ['GET', `/api/v1/products/${URN_A}`, 'read'],
+  ['GET', '/api/v1/catalog/requests', 'read'],
+  ['GET', '/api/v1/catalog/counters', 'read'],
 ]
 
 for (const backend of BACKENDS) {
@@ -146,6 +151,10 @@ for (const backend of BACKENDS) {
         tenant: A, dlq: 'q.DLQ', queue: 'q', exchange: 'x', routingKey: '', reason: 'bad', headers: { 'regards.tenant': A }, properties: {}, body: Buffer.from('{}'), deadLetteredAt: null,
       })
       deadLetterId = (await sql<{ id: number }>`select max(id)::int as id from dead_letter`.execute(db)).rows[0].id
+      const product = await sql<{ id: number }>`insert into catalog_product (tenant, urn, kind, provider_id, version, content, dissemination_status)
+        values (${A}, ${URN_A}, 'FEATURE', 'provider-a', 1, '{"type":"Feature"}', 'PENDING') returning id`.execute(db)
+      await sql`insert into catalog_dissemination (product_id, tenant, label, request_date) values (${product.rows[0].id}, ${A}, 'rcp-a', now())`.execute(db)
+      await sql`insert into catalog_counter (tenant, name, value) values (${A}, 'ack.unknown-urn', 2)`.execute(db)
     }
 
     async function tenantAState() {
@@ -157,6 +166,7 @@ for (const backend of BACKENDS) {
         requests: await q(sql`select request_id, state from notification_request where tenant = ${A}`),
         deliveries: await q(sql`select state, attempts from delivery where tenant = ${A}`),
         deadLetters: await q(sql`select id from dead_letter where tenant = ${A}`),
+        products: await q(sql`select urn, dissemination_status from catalog_product where tenant = ${A}`),
       }
     }
 
@@ -173,7 +183,7 @@ for (const backend of BACKENDS) {
       const documented = Object.entries(spec.paths as Record<string, object>)
         .filter(([p]) => p.startsWith('/api/v1/'))
         .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
-      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}')}`))
+      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}').replace(URN_A, '{urn}')}`))
       expect(documented.sort()).toEqual([...tested].sort())
     })
 
@@ -209,9 +219,9 @@ for (const backend of BACKENDS) {
         expect([url, r.statusCode]).not.toEqual([url, 500])
         if (method === 'GET' && r.statusCode === 200) {
           const text = r.body
-          for (const secretOfA of ['rcp-a', 'rule-a', 'req-1', '"bad"']) expect([url, text.includes(secretOfA)]).toEqual([url, false])
+          for (const secretOfA of ['rcp-a', 'rule-a', 'req-1', '"bad"', 'provider-a', 'unknown-urn']) expect([url, text.includes(secretOfA)]).toEqual([url, false])
         }
-        if (/rcp-a|rule-a|req-1|dead-letters\/\d/.test(url) && !url.endsWith('/retry') && !url.endsWith('/replay')) expect([url, r.statusCode]).toEqual([url, 404])
+        if (/rcp-a|rule-a|req-1|dead-letters\/\d|URN:/.test(url) && !url.endsWith('/retry') && !url.endsWith('/replay')) expect([url, r.statusCode]).toEqual([url, 404])
       }
       expect(await tenantAState()).toEqual(before)
       // What tenant B created lives in tenant B.

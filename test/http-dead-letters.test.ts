@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DLX, NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE, SPECIFIC_RECIPIENT_REQUEST_QUEUE } from '../src/amqp/topology.ts'
+import { FEATURE_CREATION_QUEUE, INGEST_ACK_QUEUE } from '../src/catalog/topology.ts'
 import { heraldConsumerQueues, startDeadLetterCollector } from '../src/http/dead-letters/collector.ts'
 import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
 import { RegardsClient } from './support/amqp-client.ts'
@@ -43,7 +44,7 @@ for (const backend of BACKENDS) {
 
     beforeAll(async () => {
       f = await startHttpFixture(backend)
-      stopCollector = await startDeadLetterCollector(f.herald.ctx)
+      stopCollector = await startDeadLetterCollector(f.herald.ctx, ['notifier', 'http'])
       client = new RegardsClient(f.vhost.url)
       await client.listenToEvents()
       publisher = client.rabbit.createPublisher({ confirm: true })
@@ -55,8 +56,11 @@ for (const backend of BACKENDS) {
       await f?.close()
     })
 
-    it("collects the DLQs of Herald's consumer queues", () => {
-      expect(heraldConsumerQueues()).toEqual(expect.arrayContaining([NOTIFICATION_REQUEST_QUEUE, SPECIFIC_RECIPIENT_REQUEST_QUEUE]))
+    it("collects the DLQs of the consumer queues of this process's roles", () => {
+      expect(heraldConsumerQueues(['notifier', 'http'])).toEqual([NOTIFICATION_REQUEST_QUEUE, SPECIFIC_RECIPIENT_REQUEST_QUEUE].sort())
+      expect(heraldConsumerQueues(['catalog'])).toEqual(expect.arrayContaining([FEATURE_CREATION_QUEUE, INGEST_ACK_QUEUE]))
+      expect(heraldConsumerQueues(['catalog'])).not.toContain(NOTIFICATION_REQUEST_QUEUE)
+      expect(heraldConsumerQueues(['http'])).toEqual(expect.arrayContaining([NOTIFICATION_REQUEST_QUEUE, FEATURE_CREATION_QUEUE]))
     })
 
     it('lists and inspects a message dead-lettered by a consumer, in its tenant only', async () => {

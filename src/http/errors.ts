@@ -100,6 +100,9 @@ export function toProblem(err: unknown): HttpProblem {
   }
   const known = e?.code ? FASTIFY_CODES[e.code] : undefined
   if (known) return known()
+  // Errors of other modules that carry one of our codes (the catalog queries' bad cursor).
+  const ours = e?.code ? PROBLEM_TYPES.find((p) => p.code === e.code) : undefined
+  if (ours) return ours(e.message)
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return ERR_BAD_REQUEST(e.message)
   return ERR_INTERNAL()
 }

@@ -28,6 +28,7 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
         { name: 'configuration', description: 'REGARDS import/export file' },
         { name: 'requests', description: 'Notification requests, retry, delete' },
         { name: 'dead letters', description: 'Messages dead-lettered by Herald consumers' },
+        { name: 'catalog', description: 'Products, their dissemination status per recipient, catalog requests (read-only)' },
         { name: 'operations', description: 'Health and metrics (no token)' },
       ],
     },

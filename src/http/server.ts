@@ -11,6 +11,7 @@ import { registerOpenApi } from './openapi.ts'
 import { RuleSandbox } from './rule-sandbox.ts'
 import { configurationRoutes } from './routes/configuration.ts'
 import { deadLettersRoutes } from './routes/dead-letters.ts'
+import { productsRoutes } from './routes/products.ts'
 import { recipientsRoutes } from './routes/recipients.ts'
 import { requestsRoutes } from './routes/requests.ts'
 import { rulesRoutes } from './routes/rules.ts'
@@ -85,6 +86,7 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await configurationRoutes(routes, routeDeps)
       await requestsRoutes(routes, routeDeps)
       await deadLettersRoutes(routes, routeDeps)
+      await productsRoutes(routes, routeDeps)
     },
     { prefix: '/api/v1' },
   )

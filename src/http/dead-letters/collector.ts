@@ -1,5 +1,6 @@
 import type { AsyncMessage, Consumer } from 'rabbitmq-client'
 import * as topology from '../../amqp/topology.ts'
+import * as catalogTopology from '../../catalog/topology.ts'
 import type { Ctx } from '../../context.ts'
 import { insertDeadLetter, type NewDeadLetter } from './store.ts'
 
@@ -14,12 +15,21 @@ import { insertDeadLetter, type NewDeadLetter } from './store.ts'
  * (at-least-once: a crash between the two stores it twice, never loses it).
  */
 
-/** Herald's consumer queues: every `*_QUEUE` of the REGARDS topology module (notifier, catalog). */
-export function heraldConsumerQueues(): string[] {
-  return Object.entries(topology)
+const queuesOf = (module: Record<string, unknown>) =>
+  Object.entries(module)
     .filter(([name, value]) => name.endsWith('_QUEUE') && typeof value === 'string' && value.startsWith('regards.broadcast.'))
     .map(([, value]) => value as string)
-    .sort()
+
+/**
+ * The consumer queues of Herald's roles: every `*_QUEUE` of the notifier and catalog topology modules.
+ * Only the roles running in this process are collected: a Herald that replaces the REGARDS notifier next
+ * to a real rs-fem must not take rs-fem's dead letters. An http-only instance (roles split over several
+ * processes) collects for every role.
+ */
+export function heraldConsumerQueues(roles: readonly string[] = ['notifier', 'catalog']): string[] {
+  const consuming = roles.filter((r) => r === 'notifier' || r === 'catalog')
+  const wanted = consuming.length > 0 ? consuming : ['notifier', 'catalog']
+  return [...(wanted.includes('notifier') ? queuesOf(topology) : []), ...(wanted.includes('catalog') ? queuesOf(catalogTopology) : [])].sort()
 }
 
 const STRIPPED_ON_REPLAY = /^x-(death|first-death-.*|last-death-.*|exception-message|exception-stacktrace|original-exchange|original-routingKey|death-queue)$/
@@ -88,10 +98,10 @@ export function deadLetterOf(dlq: string, msg: AsyncMessage): NewDeadLetter {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * Starts one consumer per DLQ (declared as Herald's consumers declare them, so the collector can start
- * first). Returns the function that stops them.
+ * Starts one consumer per DLQ of the given roles' queues (declared as Herald's consumers declare them, so
+ * the collector can start first). Returns the function that stops them.
  */
-export async function startDeadLetterCollector(ctx: Ctx, queues: string[] = heraldConsumerQueues()): Promise<() => Promise<void>> {
+export async function startDeadLetterCollector(ctx: Ctx, roles?: readonly string[], queues: string[] = heraldConsumerQueues(roles)): Promise<() => Promise<void>> {
   const log = ctx.log.child({ module: 'dead-letters' })
   const consumers: Consumer[] = []
   for (const queue of queues) {

@@ -1,0 +1,138 @@
+import { Type } from 'typebox'
+import { catalogCounters } from '../../catalog/queries/counters.ts'
+import { getProduct } from '../../catalog/queries/get-product.ts'
+import { listProducts } from '../../catalog/queries/list-products.ts'
+import { listRequests } from '../../catalog/queries/list-requests.ts'
+import { ERR_NOT_FOUND } from '../errors.ts'
+import { PageQuery, pageOf } from '../pagination.ts'
+import { problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+
+const Status = Type.Union([Type.Literal('NONE'), Type.Literal('PENDING'), Type.Literal('DONE')])
+const Urn = Type.String({ pattern: '^[A-Za-z0-9:._-]{1,255}$', description: 'REGARDS URN, e.g. URN:FEATURE:DATA:project1:<uuid>:V1' })
+
+const DisseminationInfo = Type.Object({
+  label: Type.String({ description: 'recipient label' }),
+  requestDate: Type.String({ format: 'date-time' }),
+  ackDate: Type.Optional(Type.String({ format: 'date-time' })),
+  blocking: Type.Boolean(),
+})
+
+const Product = Type.Object({
+  urn: Type.String(),
+  kind: Type.Union([Type.Literal('FEATURE'), Type.Literal('AIP')]),
+  providerId: Type.String(),
+  version: Type.Integer(),
+  last: Type.Boolean(),
+  model: Type.Optional(Type.String()),
+  sessionOwner: Type.Optional(Type.String()),
+  session: Type.Optional(Type.String()),
+  originUrn: Type.Optional(Type.String()),
+  creationDate: Type.String({ format: 'date-time' }),
+  lastUpdate: Type.String({ format: 'date-time' }),
+  disseminationStatus: Status,
+  disseminationPending: Type.Boolean(),
+  disseminationsInfo: Type.Array(DisseminationInfo),
+  content: Type.Optional(Type.Unknown()),
+})
+
+const CatalogRequest = Type.Object({
+  requestId: Type.String(),
+  requestOwner: Type.Optional(Type.String()),
+  type: Type.String({ description: 'CREATION, PATCH, DELETION, NOTIFICATION, AIP_DISSEMINATION' }),
+  state: Type.String(),
+  step: Type.Optional(Type.String()),
+  priority: Type.String(),
+  requestDate: Type.String({ format: 'date-time' }),
+  registrationDate: Type.String({ format: 'date-time' }),
+  urn: Type.Optional(Type.String()),
+  providerId: Type.Optional(Type.String()),
+  recipients: Type.Optional(Type.Unknown()),
+  errors: Type.Optional(Type.Array(Type.String())),
+  lastUpdate: Type.Optional(Type.String({ format: 'date-time' })),
+  completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+})
+
+const withoutId = <T extends { id: number }>({ id: _id, ...rest }: T) => rest
+
+/** Catalog products with their dissemination status per recipient, and catalog requests (read-only). */
+export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
+  const tags = ['catalog']
+
+  app.get(
+    '/products',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: 'List products with their dissemination infos, by id',
+        description: 'status without label: the product\'s status; with label: that recipient\'s (NONE when never sent to it).',
+        querystring: strict({
+          status: Type.Optional(Status),
+          label: Type.Optional(Type.String({ maxLength: 255, description: 'recipient label' })),
+          urn: Type.Optional(Urn),
+          kind: Type.Optional(Type.Union([Type.Literal('FEATURE'), Type.Literal('AIP')])),
+          providerId: Type.Optional(Type.String({ maxLength: 255 })),
+          session: Type.Optional(Type.String({ maxLength: 255 })),
+          sessionOwner: Type.Optional(Type.String({ maxLength: 255 })),
+          withContent: Type.Optional(Type.Boolean({ description: 'include the GeoJSON feature or AIP document' })),
+          ...PageQuery,
+        }),
+        response: { 200: pageOf(Product), ...problems(400) },
+      },
+    },
+    async (req) => {
+      const page = await listProducts(ctx.db, req.principal.tenant, req.query)
+      return { ...page, items: page.items.map(withoutId) }
+    },
+  )
+
+  app.get(
+    '/products/:urn',
+    {
+      config: { access: 'read' },
+      schema: { tags, summary: 'One product, with its content and dissemination infos', params: strict({ urn: Urn }), response: { 200: Product, ...problems(400, 404) } },
+    },
+    async (req) => {
+      const product = await getProduct(ctx.db, req.principal.tenant, req.params.urn)
+      if (!product) throw ERR_NOT_FOUND(`no product ${req.params.urn}`)
+      return withoutId(product)
+    },
+  )
+
+  app.get(
+    '/catalog/requests',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: 'List catalog requests (feature creation, patch, deletion, notification, AIP dissemination)',
+        querystring: strict({
+          state: Type.Optional(Type.Union([Type.Literal('GRANTED'), Type.Literal('ERROR'), Type.Literal('SUCCESS')])),
+          type: Type.Optional(Type.Union(['CREATION', 'PATCH', 'DELETION', 'NOTIFICATION', 'AIP_DISSEMINATION'].map((t) => Type.Literal(t)))),
+          step: Type.Optional(Type.String({ maxLength: 64 })),
+          urn: Type.Optional(Urn),
+          requestId: Type.Optional(RequestId),
+          ...PageQuery,
+        }),
+        response: { 200: pageOf(CatalogRequest), ...problems(400) },
+      },
+    },
+    async (req) => {
+      const page = await listRequests(ctx.db, req.principal.tenant, req.query as Parameters<typeof listRequests>[2])
+      return { ...page, items: page.items.map(withoutId) }
+    },
+  )
+
+  app.get(
+    '/catalog/counters',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: 'Catalog anomaly counters (acks for unknown URNs or labels, duplicates …)',
+        response: { 200: Type.Record(Type.String(), Type.Integer()), ...problems() },
+      },
+    },
+    async (req) => catalogCounters(ctx.db, req.principal.tenant),
+  )
+}
