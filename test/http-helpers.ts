@@ -1,8 +1,9 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Backend } from '../src/db/client.ts'
 import { loadTokenKeys, signToken, type TokenKeys } from '../src/http/auth.ts'
 import { createHttpServer } from '../src/http/server.ts'
+import { createMetrics } from '../src/metrics.ts'
 import type { Herald } from '../src/main.ts'
 import { startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
@@ -26,7 +27,7 @@ export async function startHttpFixture(backend: Backend, opts: { env?: Record<st
   const storage = await createTestStorage(backend)
   const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: opts.roles ?? ['notifier'], env: opts.env })
   const keys = loadTokenKeys(herald.ctx.config)
-  const metrics = new Registry()
+  const metrics = createMetrics(herald.ctx.events)
   const app = await createHttpServer(herald.ctx, { metrics, consuming: () => true, tokenKeys: keys })
   await app.ready()
   const token = (tenant: string, role: string, expiresIn = 3600) => signToken(keys.hs256, { tenant, role }, expiresIn)
