@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { sql } from 'kysely'
+import { Connection } from 'rabbitmq-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openPglite, openPostgres, type Database } from '../src/db/client.ts'
+import { migrateOrThrow } from '../src/db/migrate.ts'
+import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
+import { loadTokenKeys, verifyToken } from '../src/http/auth.ts'
+import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
+import { param } from './http-helpers.ts'
+import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+
+const run = promisify(execFile)
+const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
+
+for (const backend of BACKENDS) {
+  describe(`${backend}: herald token, requests, recipients and dlq commands`, () => {
+    let storage: TestStorage
+    let vhost: Awaited<ReturnType<typeof createVhost>>
+    let env: NodeJS.ProcessEnv
+    const herald = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await run('node', [BIN, ...args], { env, timeout: 60_000 })
+        return { code: 0, stdout, stderr }
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string }
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+      }
+    }
+    /** The CLI and this test never hold the PGlite directory at the same time: open, act, close. */
+    const withDb = async <T>(fn: (database: Database) => Promise<T>): Promise<T> => {
+      const database = storage.databaseUrl ? await openPostgres(storage.databaseUrl, 2) : await openPglite(storage.dataDir)
+      try {
+        await migrateOrThrow(database.db)
+        return await fn(database)
+      } finally {
+        await database.close()
+      }
+    }
+
+    beforeAll(async () => {
+      storage = await createTestStorage(backend)
+      vhost = await createVhost()
+      env = { ...process.env, HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: vhost.url, HERALD_LOG_LEVEL: 'silent' }
+      if (storage.databaseUrl) env.HERALD_DATABASE_URL = storage.databaseUrl
+      else delete env.HERALD_DATABASE_URL
+      await withDb(async ({ db }) => {
+        for (const id of ['cli-a', 'cli-b']) {
+          await savePlugin(db, 't1', 'RECIPIENT', id, { pluginId: 'RabbitMQSender', label: id, parameters: [param('exchange', `ext.${id}`), param('password', 'cli-secret')] }, 'create')
+        }
+        for (const requestId of ['cli-req-1', 'cli-req-2']) {
+          const { rows } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
+            values ('t1', ${requestId}, 'ops', now(), now(), 'RULES', 'ERROR', '{}', '{}') returning id`.execute(db)
+          await sql`insert into delivery (tenant, request_pk, recipient_id, state, request_date, attempts, last_error)
+            select 't1', ${rows[0].id}, id, 'ERROR', now(), 5, 'refused' from plugin_configuration where business_id = 'cli-a'`.execute(db)
+        }
+        for (const tenant of ['t1', null]) {
+          await insertDeadLetter(db, { tenant, dlq: 'cli.q.DLQ', queue: 'cli.q', exchange: '', routingKey: 'cli.q', reason: `failed for ${tenant ?? 'nobody'}`, headers: tenant ? { 'regards.tenant': tenant, 'regards.request.id': 'dl-1' } : {}, properties: { contentType: 'application/json' }, body: Buffer.from('{"x":1}'), deadLetteredAt: null })
+        }
+      })
+    })
+    afterAll(async () => {
+      await vhost?.drop()
+      await storage?.drop()
+    })
+
+    it('prints a token the API accepts, signed with the data-directory secret or HERALD_JWT_SECRET', async () => {
+      const { stdout } = await herald('token', '--tenant', 't1', '--role', 'EXPLOIT', '--expires-in', '1h')
+      const keys = loadTokenKeys({ jwtSecret: undefined, dataDir: storage.dataDir, jwtPublicKeyFile: undefined, jwtJwksFile: undefined })
+      expect(verifyToken(keys, stdout.trim())).toEqual({ tenant: 't1', role: 'EXPLOIT', subject: 'herald-cli' })
+      const payload = JSON.parse(Buffer.from(stdout.split('.')[1], 'base64url').toString())
+      expect(payload.exp - payload.iat).toBe(3600)
+      const saved = env
+      env = { ...env, HERALD_JWT_SECRET: 'shared-secret' }
+      const shared = (await herald('token', '--tenant', 't1', '--role', 'ADMIN')).stdout.trim()
+      env = saved
+      expect(verifyToken({ hs256: Buffer.from('shared-secret'), asymmetric: [] }, shared)).toMatchObject({ role: 'ADMIN' })
+      const other = await herald('token', '--tenant', 't1', '--role', 'VISITOR')
+      expect(other.stderr).toMatch(/no access/)
+    })
+
+    it('lists, parks and unparks recipients', async () => {
+      const listed = await herald('recipients', 'list', '--tenant', 't1')
+      expect(listed.stdout).toMatch(/^BUSINESS ID\s+PLUGIN\s+ACTIVE\s+BACKLOG/)
+      expect(listed.stdout).toMatch(/cli-a\s+RabbitMQSender\s+yes\s+0\s+0\s+2\s+refused/)
+      const parked = await herald('recipients', 'park', '--tenant', 't1', 'cli-b')
+      expect(parked.stdout).toMatch(/recipient cli-b parked/)
+      const json = (await herald('recipients', 'list', '--tenant', 't1', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l))
+      expect(json.find((r) => r.businessId === 'cli-b')).toMatchObject({ active: false, state: { backlog: 0 } })
+      expect(JSON.stringify(json)).not.toContain('cli-secret')
+      await herald('recipients', 'unpark', '--tenant', 't1', 'cli-b')
+      expect(await withDb(async ({ db }) => (await sql<{ active: boolean }>`select active from plugin_configuration where business_id = 'cli-b'`.execute(db)).rows[0].active)).toBe(true)
+      const unknown = await herald('recipients', 'park', '--tenant', 't1', 'ghost')
+      expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/no recipient ghost/)])
+    })
+
+    it('lists, shows and retries requests, with progress lines when not on a terminal', async () => {
+      const listed = await herald('requests', 'list', '--tenant', 't1', '--state', 'ERROR')
+      expect(listed.stdout.split('\n').filter((l) => l.startsWith('cli-req-'))).toHaveLength(2)
+      const json = (await herald('requests', 'list', '--tenant', 't1', '--json', '--limit', '1')).stdout.trim().split('\n')
+      expect(json.map((l) => JSON.parse(l).requestId)).toEqual(['cli-req-2'])
+      const shown = JSON.parse((await herald('requests', 'show', '--tenant', 't1', 'cli-req-1')).stdout)
+      expect(shown.deliveries).toEqual([expect.objectContaining({ recipient: 'cli-a', state: 'ERROR', attempts: 5, lastError: 'refused' })])
+      expect((await herald('requests', 'show', '--tenant', 'other', 'cli-req-1')).code).toBe(1)
+      expect((await herald('requests', 'retry', '--tenant', 't1')).code).toBe(2)
+      const retried = await herald('requests', 'retry', '--tenant', 't1', '--all')
+      expect(retried.stderr).toMatch(/^retried 2 requests: 2 deliveries back to PENDING, 0 requests re-matched$/m)
+      expect(retried.stderr).not.toContain('\r')
+      const states = await withDb(async ({ db }) => (await sql<{ state: string; attempts: number }>`select state, attempts from delivery where tenant = 't1'`.execute(db)).rows)
+      expect(states).toEqual([{ state: 'PENDING', attempts: 0 }, { state: 'PENDING', attempts: 0 }])
+    })
+
+    it('lists every tenant\'s dead letters and replays them into their queue', async () => {
+      const listed = await herald('dlq', 'list')
+      expect(listed.stdout).toMatch(/\st1\s+cli\.q\s+dl-1\s/)
+      expect(listed.stdout).toMatch(/\s-\s+cli\.q\s+.*failed for nobody/)
+      expect((await herald('dlq', 'list', '--tenant', 't1', '--json')).stdout.trim().split('\n')).toHaveLength(1)
+      const missingQueue = await herald('dlq', 'replay', '--tenant', 't1', '--all')
+      expect([missingQueue.code, missingQueue.stderr]).toEqual([1, expect.stringMatching(/queue cli\.q does not exist/)])
+      const rabbit = new Connection(vhost.url)
+      try {
+        await rabbit.queueDeclare({ queue: 'cli.q', durable: true })
+        const replayed = await herald('dlq', 'replay', '--tenant', 't1', '--all')
+        expect(replayed.stderr).toMatch(/replayed 1 messages/)
+        const msg = await rabbit.basicGet({ queue: 'cli.q', noAck: true })
+        expect(msg?.headers).toMatchObject({ 'regards.tenant': 't1', 'regards.request.id': 'dl-1' })
+        expect(msg?.body).toEqual({ x: 1 })
+        const leftover = await herald('dlq', 'list', '--json')
+        expect(leftover.stdout.trim().split('\n').map((l) => JSON.parse(l).tenant)).toEqual([null])
+        const missing = await herald('dlq', 'replay', '999999')
+        expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/not found: 999999/)])
+      } finally {
+        await rabbit.close()
+      }
+    })
+  })
+}
