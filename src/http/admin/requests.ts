@@ -139,7 +139,7 @@ export async function getRequest(db: Db, tenant: string, requestId: string): Pro
     from notification_request where tenant = ${tenant} and request_id = ${requestId}`.execute(db)
   if (live[0]) {
     const r = live[0]
-    const { rows: deliveries } = await sql<any>`select d.id, c.business_id, c.plugin_id, c.parameters, c.kind, c.label, c.version, c.priority_order, c.active, c.updated_at as conf_updated_at,
+    const { rows: deliveries } = await sql<any>`select d.id, c.business_id, c.plugin_id, c.parameters,
         d.state, d.attempts, d.next_attempt_at, d.sent_at, d.last_error, d.updated_at,
         coalesce((select jsonb_agg(jsonb_build_object('attempt', a.attempt, 'at', a.at, 'outcome', a.outcome, 'errorClass', a.error_class, 'message', a.message) order by a.id)
           from delivery_attempt a where a.delivery_id = d.id), '[]'::jsonb) as history
