@@ -30,8 +30,8 @@ import {
 } from './topology.ts'
 
 /**
- * Starts the catalog role: the worker (processing and sending due requests), then the consumers of the FEM
- * request queues, of the two acknowledgement exchanges and of the notifier's responses. The catalog talks to the
+ * Starts the catalog role: the consumers of the notifier's responses, of the two acknowledgement exchanges
+ * and of the FEM request queues, then the worker (processing and sending due requests). The catalog talks to the
  * notifier over AMQP only, as rs-fem does, so it works as well with a REGARDS notifier. Returns the stopper:
  * consumers first (their batches finish), then the worker.
  *
@@ -47,7 +47,6 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
     await declareBroadcastExchange(rabbit, exchange)
   }
   const worker = new CatalogWorker(ctx)
-  worker.start()
   const wake = () => worker.notify()
   const consumer = (exchange: string, queue: string, handler: (messages: Parameters<typeof handleAckBatch>[2]) => ReturnType<typeof handleAckBatch>) =>
     new BatchConsumer(ctx.broker, {
@@ -58,25 +57,30 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
       handler,
       onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),
     })
+  // Order matters on a first start: the NotifierEvent queue must be bound before anything is sent to the notifier
+  // (a fanout exchange drops what no queue is bound to), and the worker, which sends, starts last.
   const consumers = [
+    consumer(NOTIFIER_EVENT_EXCHANGE, CATALOG_NOTIFIER_EVENT_QUEUE, (m) => handleNotifierEventBatch(ctx, m, wake)),
+    consumer(FEATURE_ACK_EXCHANGE, FEATURE_ACK_QUEUE, (m) => handleAckBatch(ctx, FEATURE_ACK_TYPE, m, wake)),
+    consumer(INGEST_ACK_EXCHANGE, INGEST_ACK_QUEUE, (m) => handleAckBatch(ctx, INGEST_ACK_TYPE, m, wake)),
     consumer(FEATURE_CREATION_EXCHANGE, FEATURE_CREATION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.CREATION, m, wake)),
     consumer(FEATURE_UPDATE_EXCHANGE, FEATURE_UPDATE_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.PATCH, m, wake)),
     consumer(FEATURE_DELETION_EXCHANGE, FEATURE_DELETION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.DELETION, m, wake)),
     consumer(FEATURE_NOTIFICATION_EXCHANGE, FEATURE_NOTIFICATION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.NOTIFICATION, m, wake)),
-    consumer(FEATURE_ACK_EXCHANGE, FEATURE_ACK_QUEUE, (m) => handleAckBatch(ctx, FEATURE_ACK_TYPE, m, wake)),
-    consumer(INGEST_ACK_EXCHANGE, INGEST_ACK_QUEUE, (m) => handleAckBatch(ctx, INGEST_ACK_TYPE, m, wake)),
-    consumer(NOTIFIER_EVENT_EXCHANGE, CATALOG_NOTIFIER_EVENT_QUEUE, (m) => handleNotifierEventBatch(ctx, m, wake)),
   ]
   const started: BatchConsumer[] = []
+  let workerStarted = false
   const stop = async () => {
     for (const c of started.reverse()) await c.stop()
-    await worker.stop()
+    if (workerStarted) await worker.stop()
   }
   try {
     for (const c of consumers) {
       await c.start()
       started.push(c)
     }
+    worker.start()
+    workerStarted = true
   } catch (err) {
     await stop()
     throw err
