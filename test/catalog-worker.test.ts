@@ -1,6 +1,14 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { AsyncMessage } from 'rabbitmq-client'
+import { handleAckBatch } from '../src/catalog/handle-acks.ts'
+import { REQUEST_SPECS, handleRequestBatch } from '../src/catalog/intake.ts'
 import { processDueRequests } from '../src/catalog/process-due-requests.ts'
+import { FEATURE_ACK_TYPE } from '../src/catalog/topology.ts'
+import { loadConfig } from '../src/config.ts'
+import type { Ctx } from '../src/context.ts'
+import { HeraldEvents } from '../src/events.ts'
+import { createLogger } from '../src/log.ts'
 import { listProducts } from '../src/catalog/queries/list-products.ts'
 import { featureUrn } from '../src/catalog/urn.ts'
 import { openPglite, openPostgres, type Database } from '../src/db/client.ts'
@@ -30,6 +38,7 @@ for (const backend of BACKENDS) {
       await sql`delete from catalog_request`.execute(database.db)
       await sql`delete from catalog_product`.execute(database.db)
       await sql`delete from outbox`.execute(database.db)
+      await sql`delete from catalog_counter`.execute(database.db)
     })
 
     const outbox = async () => {
@@ -61,6 +70,24 @@ for (const backend of BACKENDS) {
       expect(sentIds).toEqual(expected)
       const { rows: waiting } = await sql<{ count: number }>`select count(*) as count from catalog_request where step = 'LOCAL_TO_BE_NOTIFIED'`.execute(database.db)
       expect(Number(waiting[0].count)).toBe(rows.length - due.length)
+    })
+
+    it('does not apply a batch twice when the consumer retries it after a partial commit', async () => {
+      const ctx = { config: loadConfig({}), log: createLogger('silent'), db: database.db, backend, events: new HeraldEvents(), signals: { outbox() {}, deliveries() {} } } as unknown as Ctx
+      const msg = (headers: Record<string, unknown>, body: unknown) => ({ headers, body: Buffer.from(JSON.stringify(body)), redelivered: false }) as unknown as AsyncMessage
+      const batch = [msg({ 'regards.tenant': TENANT, 'regards.request.id': 'once', 'regards.request.owner': 'o' }, { feature: { id: 'p' }, metadata: { sessionOwner: 'so', session: 's' } })]
+      await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, batch, () => {})
+      await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, batch, () => {})
+      const states = (await outbox()).map((e) => `${e.body.requestId}:${e.body.state}`)
+      expect(states).toEqual(['once:GRANTED'])
+      await processDueRequests(database.db, TENANT, new Date(), 10)
+      const urn = featureUrn(TENANT, 'p', 1)
+      await sql`insert into catalog_dissemination (product_id, tenant, label, request_date) select id, tenant, 'l', now() - interval '1 minute' from catalog_product`.execute(database.db)
+      const acks = [msg({ 'regards.tenant': TENANT, 'regards.type': FEATURE_ACK_TYPE }, { urn, recipientLabel: 'l' })]
+      await handleAckBatch(ctx, FEATURE_ACK_TYPE, acks, () => {})
+      await handleAckBatch(ctx, FEATURE_ACK_TYPE, acks, () => {})
+      const { rows } = await sql<{ n: number }>`select count(*) as n from catalog_counter where name = 'ack.duplicate'`.execute(database.db)
+      expect(Number(rows[0].n)).toBe(0)
     })
 
     it('numbers several creations of one provider id in one pass, applies a patch and a deletion after them', async () => {

@@ -2,6 +2,7 @@ import type { AsyncMessage } from 'rabbitmq-client'
 import type { MessageOutcome } from '../amqp/consume-batches.ts'
 import type { Ctx } from '../context.ts'
 import { applyDisseminationChanges, type DisseminationChange } from './apply-disseminations.ts'
+import { isCommitted, markCommitted } from './committed.ts'
 import { addCounters } from './counters.ts'
 import { parseAck } from './parse-ack.ts'
 
@@ -20,7 +21,9 @@ export async function handleAckBatch(ctx: Ctx, expectedType: string, messages: A
   const outcomes: MessageOutcome[] = messages.map(() => ({ ack: true }))
   const byTenant = new Map<string, { changes: DisseminationChange[]; untyped: number }>()
   const malformedByTenant = new Map<string, number>()
+  const messagesOf = new Map<string, AsyncMessage[]>()
   messages.forEach((msg, i) => {
+    if (isCommitted(msg)) return
     const parsed = parseAck(msg, expectedType, { tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes })
     if (parsed.kind === 'malformed') {
       outcomes[i] = { deadLetter: `invalid DisseminationAckEvent: ${parsed.reason}` }
@@ -37,6 +40,9 @@ export async function handleAckBatch(ctx: Ctx, expectedType: string, messages: A
     group.changes.push({ kind: 'ACK', urn: parsed.urn, label: parsed.label, date: now })
     if (parsed.untyped) group.untyped++
     byTenant.set(parsed.tenant, group)
+    const own = messagesOf.get(parsed.tenant) ?? []
+    own.push(msg)
+    messagesOf.set(parsed.tenant, own)
   })
   for (const tenant of malformedByTenant.keys()) if (!byTenant.has(tenant)) byTenant.set(tenant, { changes: [], untyped: 0 })
 
@@ -54,6 +60,7 @@ export async function handleAckBatch(ctx: Ctx, expectedType: string, messages: A
         })
         return result
       })
+      markCommitted(messagesOf.get(tenant) ?? [])
       const log = ctx.log.child({ tenant })
       const examples = (outcome: string) =>
         changes.filter((_, i) => applied.perChange[i] === outcome).slice(0, EXAMPLES).map((c) => ({ urn: c.urn, label: c.label }))

@@ -2,6 +2,7 @@ import type { AsyncMessage } from 'rabbitmq-client'
 import type { MessageOutcome } from '../amqp/consume-batches.ts'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
+import { isCommitted, markCommitted } from './committed.ts'
 import { checkCreations, validateCreation } from './creation-requests.ts'
 import { checkDeletions, validateDeletion } from './deletion-requests.ts'
 import type { FeatureRequestType } from './feature-request-event.ts'
@@ -33,7 +34,9 @@ export async function handleRequestBatch(ctx: Ctx, spec: RequestSpec, messages: 
   const now = new Date()
   const outcomes: MessageOutcome[] = messages.map(() => ({ ack: true }))
   const byTenant = new Map<string, (Candidate | Denial)[]>()
+  const messagesOf = new Map<string, AsyncMessage[]>()
   messages.forEach((msg, i) => {
+    if (isCommitted(msg)) return
     const env = parseFemEnvelope(msg, { tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes, now })
     if (env.kind === 'dead-letter') {
       outcomes[i] = { deadLetter: env.reason }
@@ -49,6 +52,9 @@ export async function handleRequestBatch(ctx: Ctx, spec: RequestSpec, messages: 
     const group = byTenant.get(env.tenant) ?? []
     group.push(item)
     byTenant.set(env.tenant, group)
+    const own = messagesOf.get(env.tenant) ?? []
+    own.push(msg)
+    messagesOf.set(env.tenant, own)
   })
 
   await Promise.all(
@@ -58,6 +64,7 @@ export async function handleRequestBatch(ctx: Ctx, spec: RequestSpec, messages: 
         await insertOutbox(tx, result.events)
         return result
       })
+      markCommitted(messagesOf.get(tenant)!)
       const log = ctx.log.child({ tenant, type: spec.type })
       for (const d of reg.denied) {
         log.warn({ requestId: d.requestId, errors: d.errors }, 'catalog request DENIED')

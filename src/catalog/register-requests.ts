@@ -88,9 +88,18 @@ export async function registerRequests(
   const { rows: stored } = await sql<{ request_id: string; type: string }>`select request_id, type from catalog_request
     where tenant = ${tenant} and request_id = any(${candidates.map((c) => c.requestId)}::text[])`.execute(tx)
   const storedIds = new Map(stored.map((r) => [r.request_id, r.type]))
+  // A redelivered message whose request already succeeded (it left for the history) is the same message again.
+  const redelivered = candidates.filter((c) => c.redelivered && !storedIds.has(c.requestId)).map((c) => c.requestId)
+  const completed = new Set<string>()
+  if (redelivered.length > 0) {
+    const { rows } = await sql<{ request_id: string }>`select request_id from catalog_request_history
+      where tenant = ${tenant} and request_id = any(${redelivered}::text[]) and type = ${type}`.execute(tx)
+    for (const r of rows) completed.add(r.request_id)
+  }
   const fresh: Candidate[] = []
   for (const c of candidates) {
-    if (!storedIds.has(c.requestId)) fresh.push(c)
+    if (completed.has(c.requestId)) reg.ignored.push(c.requestId)
+    else if (!storedIds.has(c.requestId)) fresh.push(c)
     // The same message again (its first delivery's ack was lost): already answered.
     else if (c.redelivered && storedIds.get(c.requestId) === c.type) reg.ignored.push(c.requestId)
     else deny(c, [FEM_ERRORS.requestIdExists])
