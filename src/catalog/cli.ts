@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { loadConfig } from '../config.ts'
 import type { Db } from '../db/client.ts'
@@ -132,4 +133,9 @@ export function catalogCommand(): Command {
       process.exitCode = await shovelCli(args)
     })
   return catalog
+}
+
+// Runnable on its own until the main CLI registers it: `node --import tsx src/catalog/cli.ts products --tenant T`.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await catalogCommand().name('herald-catalog').parseAsync(process.argv)
 }
