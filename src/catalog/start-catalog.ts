@@ -1,9 +1,12 @@
 import { BatchConsumer } from '../amqp/consume-batches.ts'
 import {
   NOTIFICATION_REQUEST_EXCHANGE,
+  NOTIFICATION_REQUEST_QUEUE,
   NOTIFIER_EVENT_EXCHANGE,
   SPECIFIC_RECIPIENT_REQUEST_EXCHANGE,
+  SPECIFIC_RECIPIENT_REQUEST_QUEUE,
   declareBroadcastExchange,
+  declareConsumerTopology,
 } from '../amqp/topology.ts'
 import type { Ctx } from '../context.ts'
 import { CatalogWorker } from './catalog-worker.ts'
@@ -43,9 +46,11 @@ import {
 export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
   const rabbit = ctx.broker.connection
   // The outbox publishes to these: they must exist even when no notifier runs on this broker yet.
-  for (const exchange of [FEATURE_REQUEST_EVENT_EXCHANGE, NOTIFICATION_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, NOTIFIER_EVENT_EXCHANGE]) {
-    await declareBroadcastExchange(rabbit, exchange)
-  }
+  for (const exchange of [FEATURE_REQUEST_EVENT_EXCHANGE, NOTIFIER_EVENT_EXCHANGE]) await declareBroadcastExchange(rabbit, exchange)
+  // The notifier's intake queues too, with rs-notifier's own arguments: on a first start before any notifier, what
+  // the catalog sends waits in them instead of being dropped by an exchange with no queue bound.
+  await declareConsumerTopology(rabbit, NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE)
+  await declareConsumerTopology(rabbit, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_QUEUE)
   const worker = new CatalogWorker(ctx)
   const wake = () => worker.notify()
   const consumer = (exchange: string, queue: string, handler: (messages: Parameters<typeof handleAckBatch>[2]) => ReturnType<typeof handleAckBatch>) =>
