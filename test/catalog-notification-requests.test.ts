@@ -78,6 +78,13 @@ for (const backend of BACKENDS) {
       expect(message.body.metadata).toEqual({ action: 'NOTIFIED', sessionOwner: 'owner', session: 'session-1' })
       expect(message.body.payload).toMatchObject({ type: 'Feature', urn, entityType: 'DATA', properties: { kind: 'L2' } })
       expect(message.body.recipients).toBeUndefined()
+      // The response: REGARDS headers and properties, no regards.request.* headers (not a request event).
+      const granted = client.responses.find((r) => r.body.requestId === requestId)!
+      expect(granted.raw.exchange).toBe('regards.broadcast.fr.cnes.regards.modules.feature.dto.event.out.FeatureRequestEvent')
+      expect(granted.headers).toMatchObject({ 'regards.tenant': TENANT, 'regards.type': 'fr.cnes.regards.modules.feature.dto.event.out.FeatureRequestEvent', 'regards.converter': 'GSON' })
+      expect(Object.keys(granted.headers).filter((h) => h.startsWith('regards.request.'))).toEqual([])
+      expect([granted.raw.appId, granted.raw.priority, granted.raw.contentType, granted.raw.contentEncoding]).toEqual(['REGARDS', 1, 'application/json', 'UTF-8'])
+      expect(Object.keys(granted.body)).toEqual(['type', 'requestId', 'requestOwner', 'urn', 'state'])
     })
 
     it('records one dissemination info per labelled recipient on the notifier SUCCESS, and answers SUCCESS', async () => {
@@ -232,3 +239,32 @@ for (const backend of BACKENDS) {
     })
   })
 }
+
+describe('a catalog serving some tenants only (HERALD_TENANTS)', () => {
+  it('acks a request for another tenant without any answer, and answers its own tenants', async () => {
+    const vhost = await createVhost()
+    const storage = await createTestStorage(BACKENDS[0])
+    const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['catalog'], env: { HERALD_TENANTS: TENANT } })
+    const client = new CatalogClient(vhost.url)
+    try {
+      await client.listenResponses()
+      const dlq: Received[] = []
+      await client.collect(`${FEATURE_NOTIFICATION_QUEUE}.DLQ`, dlq)
+      const [foreign, own] = [randomUUID(), randomUUID()]
+      await client.notify('someone-else', foreign, { urn: UNKNOWN_URN, priority: 'NORMAL' })
+      await client.notify(TENANT, own, { urn: UNKNOWN_URN, priority: 'NORMAL' })
+      await client.waitFor(() => client.responsesFor(own).length > 0, 15_000, 'own tenant answered')
+      await new Promise((r) => setTimeout(r, 300))
+      expect(client.responsesFor(own)[0].state).toBe('DENIED')
+      expect(client.responsesFor(foreign)).toEqual([])
+      expect(dlq).toEqual([])
+      const { rows } = await herald.ctx.db.selectFrom('catalog_request').select('request_id').execute().then((r) => ({ rows: r }))
+      expect(rows).toEqual([])
+    } finally {
+      await client.close()
+      await herald.stop()
+      await storage.drop()
+      await vhost.drop()
+    }
+  })
+})
