@@ -157,6 +157,7 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       await client.delete(TENANT, requestId, created.urn)
       await client.waitFor(async () => (await listRequests(herald.ctx.db, TENANT, { requestId, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 10_000, 'blocked')
+      await client.waitFor(() => client.responsesFor(requestId).length > 0, 10_000, 'GRANTED')
       await new Promise((r) => setTimeout(r, 300))
       expect(client.responsesFor(requestId).map((r) => r.state)).toEqual(['GRANTED'])
       expect(await getProduct(herald.ctx.db, TENANT, created.urn)).toBeDefined()

@@ -131,6 +131,8 @@ describe('REGARDS to REGARDS with acknowledgement, two instances and two shovels
     const deletion = randomUUID()
     await clientA.delete(TENANT_A, deletion, urn)
     await clientA.waitFor(async () => (await listRequests(heraldA.ctx.db, TENANT_A, { requestId: deletion, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 10_000, 'deletion blocked')
+    await clientA.waitFor(() => clientA.responsesFor(deletion).length > 0, 10_000, 'GRANTED')
+    await new Promise((r) => setTimeout(r, 300))
     expect(clientA.responsesFor(deletion).map((r) => r.state)).toEqual(['GRANTED'])
     expect(await getProduct(heraldA.ctx.db, TENANT_A, urn)).toBeDefined()
     await workerOnB(urn)
