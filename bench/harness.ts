@@ -20,6 +20,9 @@ export interface Figure {
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
+/** Progress goes to stderr, so the figures on stdout stay machine-readable. */
+export const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`)
+
 export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 export const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50)
 
@@ -39,15 +42,18 @@ export async function startHeraldProcess(backend: Backend, prepare: (storage: Te
       HERALD_LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
   })
   return {
     vhost,
     storage,
     child,
     async stop() {
+      const exited = new Promise((r) => child.once('exit', r))
       child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
       await storage.drop()
       await vhost.drop()
     },
@@ -61,9 +67,10 @@ export class LoadClient {
   readonly sentAt = new Map<string, number>()
   readonly doneAt = new Map<string, number>()
   #onDone: (() => void) | undefined
+  #consumer: { close(): Promise<void> } | undefined
 
   constructor(url: string) {
-    this.rabbit = new Connection({ url })
+    this.rabbit = new Connection({ url, noDelay: true })
     this.rabbit.on('error', () => {})
     this.publisher = this.rabbit.createPublisher({ confirm: true })
   }
@@ -82,6 +89,7 @@ export class LoadClient {
       },
     )
     await new Promise<void>((r) => consumer.once('ready', () => r()))
+    this.#consumer = consumer
   }
 
   publish(requestId: string, tenant = 'bench'): Promise<void> {
@@ -115,6 +123,7 @@ export class LoadClient {
   }
 
   async close(): Promise<void> {
+    await this.#consumer?.close()
     await this.publisher.close()
     await this.rabbit.close()
   }

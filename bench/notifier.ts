@@ -6,7 +6,7 @@ import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import type { Backend } from '../src/db/client.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
 import { createVhost, type TestStorage } from '../test/support/services.ts'
-import { LoadClient, percentile, sampleRequest, startHeraldProcess, type Figure } from './harness.ts'
+import { LoadClient, percentile, progress, sampleRequest, startHeraldProcess, type Figure } from './harness.ts'
 
 const RECIPIENTS = ['bench-a', 'bench-b']
 
@@ -16,7 +16,7 @@ const RECIPIENTS = ['bench-a', 'bench-b']
  */
 export async function brokerCeiling(count: number): Promise<number> {
   const vhost = await createVhost()
-  const rabbit = new Connection({ url: vhost.url })
+  const rabbit = new Connection({ url: vhost.url, noDelay: true })
   rabbit.on('error', () => {})
   try {
     await rabbit.queueDeclare({ queue: 'ceiling.in', durable: true, arguments: { 'x-max-priority': 255 } })
@@ -28,7 +28,7 @@ export async function brokerCeiling(count: number): Promise<number> {
     let done = 0
     let finish: () => void = () => {}
     const finished = new Promise<void>((r) => (finish = r))
-    const consumer = rabbit.createConsumer({ queue: 'ceiling.in', qos: { prefetchCount: 500 }, concurrency: 500 }, async (msg) => {
+    const consumer = rabbit.createConsumer({ queue: 'ceiling.in', queueOptions: { passive: true }, qos: { prefetchCount: 500 }, concurrency: 500 }, async (msg) => {
       const body = msg.body as Buffer
       await Promise.all([0, 1, 2, 3].map(() => out.send({ exchange: 'ceiling.out', durable: true, headers: msg.headers }, body)))
       if (++done === count) finish()
@@ -76,17 +76,20 @@ async function configure(storage: TestStorage) {
  * matched RabbitMQSender recipients per request. Returns the sustained rate and latency percentiles.
  */
 export async function benchNotifier(opts: { backend: Backend; sustainedCount: number; latencyRate: number; latencySeconds: number }): Promise<Figure[]> {
+  progress(`notifier/${opts.backend}: starting Herald`)
   const herald = await startHeraldProcess(opts.backend, configure)
   const client = new LoadClient(herald.vhost.url)
   try {
     await waitReady(herald.vhost.url)
     await client.listen()
+    progress(`notifier/${opts.backend}: warm-up`)
     // Warm-up: connections, compiled rules, declared recipient exchanges.
     await publishAll(200, (id) => client.publish(id))
     await client.waitAllDone(200, 60_000)
     client.doneAt.clear()
     client.sentAt.clear()
 
+    progress(`notifier/${opts.backend}: ${opts.sustainedCount} requests as fast as possible`)
     const started = performance.now()
     await publishAll(opts.sustainedCount, (id) => client.publish(id))
     await client.waitAllDone(opts.sustainedCount, 300_000)
@@ -94,6 +97,7 @@ export async function benchNotifier(opts: { backend: Backend; sustainedCount: nu
     client.doneAt.clear()
     client.sentAt.clear()
 
+    progress(`notifier/${opts.backend}: ${opts.latencyRate} requests/s for ${opts.latencySeconds} s`)
     // Open-loop load at a fixed rate: one tick every 10 ms.
     const total = opts.latencyRate * opts.latencySeconds
     const perTick = opts.latencyRate / 100
@@ -104,8 +108,10 @@ export async function benchNotifier(opts: { backend: Backend; sustainedCount: nu
       const next = t0 + (sent / opts.latencyRate) * 1000
       await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())))
     }
+    progress(`published ${total}`)
     await Promise.all(pending)
-    await client.waitAllDone(total, 120_000)
+    progress(`confirmed ${total}`)
+    await client.waitAllDone(total, 30_000)
     const latencies = [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
     const tag = `${opts.backend}`
     return [

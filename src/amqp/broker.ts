@@ -22,7 +22,9 @@ export class Broker {
   readonly #appId: string
 
   constructor(url: string, appId: string, log: Logger) {
-    this.connection = new Connection({ url, connectionName: `herald-${process.pid}`, retryLow: 200, retryHigh: 3000 })
+    // noDelay: with Nagle's algorithm on (rabbitmq-client's default), a small publish waits for the
+    // broker's delayed ACK: 40 ms added to every hop, measured as p50 ≈ 50 ms instead of ≈ 10 ms end to end.
+    this.connection = new Connection({ url, connectionName: `herald-${process.pid}`, retryLow: 200, retryHigh: 3000, noDelay: true })
     this.connection.on('error', (err) => log.warn({ err: String(err) }, 'AMQP connection error, reconnecting'))
     this.#publisher = this.connection.createPublisher({ confirm: true, maxAttempts: 3 })
     this.#appId = appId

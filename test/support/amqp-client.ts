@@ -13,7 +13,7 @@ export class RegardsClient {
   readonly #waiters = new Set<() => void>()
 
   constructor(url: string) {
-    this.rabbit = new Connection({ url, retryLow: 100, retryHigh: 1000 })
+    this.rabbit = new Connection({ url, retryLow: 100, retryHigh: 1000, noDelay: true })
     this.rabbit.on('error', () => {})
     this.#publisher = this.rabbit.createPublisher({ confirm: true, maxAttempts: 5 })
   }
