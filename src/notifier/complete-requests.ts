@@ -20,7 +20,7 @@ export interface Completion {
 }
 
 /**
- * Completes the given requests that have nothing left to deliver: SUCCESS (moved to the history) or ERROR
+ * Completes the given requests of one tenant that have nothing left to deliver: SUCCESS (moved to the history) or ERROR
  * (kept, waiting for a retry), each with its completion NotifierEvent. The caller holds the rows locked
  * (FOR UPDATE), so two workers finishing the last deliveries of one request cannot both miss, or both
  * send, its completion.
@@ -28,7 +28,9 @@ export interface Completion {
 export async function completeRequests(
   tx: Tx,
   requestPks: number[],
-  configFor: (tenant: string) => Promise<TenantConfig>,
+  // Passed in, never loaded here: a query through the pool inside this transaction would wait forever
+  // for PGlite's single connection.
+  config: TenantConfig,
 ): Promise<Completion> {
   const completion: Completion = { events: [], succeeded: 0, failed: 0 }
   if (requestPks.length === 0) return completion
@@ -37,7 +39,7 @@ export async function completeRequests(
       coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state) order by d.id)
         filter (where d.id is not null), '[]'::jsonb) as deliveries
     from notification_request r left join delivery d on d.request_pk = r.id
-    where r.id = any(${requestPks}::bigint[]) and r.state = 'SCHEDULED'
+    where r.id = any(${requestPks}::bigint[]) and r.tenant = ${config.tenant} and r.state = 'SCHEDULED'
     group by r.id
     having count(d.id) filter (where d.state in ('PENDING', 'SENDING')) = 0`.execute(tx)
   if (rows.length === 0) return completion
@@ -45,7 +47,6 @@ export async function completeRequests(
   const history: { id: number; state: string; recipients: EventRecipient[] }[] = []
   const failedIds: number[] = []
   for (const row of rows) {
-    const config = await configFor(row.tenant)
     const recipients = eventRecipients(row.deliveries, config)
     const failed = row.deliveries.some((d) => d.state === 'ERROR')
     const state = failed ? 'ERROR' : 'SUCCESS'

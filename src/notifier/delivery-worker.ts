@@ -119,7 +119,8 @@ export class DeliveryWorker {
     const sentItems = items.map((item, i) => ({ deliveryId: item.deliveryId, requestPk: item.requestPk, attempt: item.attempt, result: results[i] }))
     for (let attempt = 0; ; attempt++) {
       try {
-        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, (tenant) => ctx.configCache.get(tenant))
+        const config = await ctx.configCache.get(recipient.tenant)
+        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, config)
         const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
         if (recorded.sent > 0) ctx.events.safeEmit('delivery:sent', { ...labels, count: recorded.sent, seconds })
         if (recorded.retried > 0) ctx.events.safeEmit('delivery:retried', { ...labels, count: recorded.retried })

@@ -26,7 +26,7 @@ export async function matchDueRequests(ctx: Ctx): Promise<number> {
         config,
         rows.map((r) => ({ id: r.id, tenant, requestId: r.request_id, requestOwner: r.request_owner ?? undefined, requestDate: r.request_date, priority: r.priority, payload: r.payload, metadata: r.metadata })),
       )
-      const completion = await completeRequests(tx, matched.scheduled, async () => config)
+      const completion = await completeRequests(tx, matched.scheduled, config)
       await insertOutbox(tx, [...matched.events, ...completion.events])
       return { count: rows.length, matched, completion }
     })
@@ -55,16 +55,22 @@ export async function recoverExpiredLeases(ctx: Ctx): Promise<number> {
  * commits, a deleted recipient). Normally finds nothing.
  */
 export async function completeStalledRequests(ctx: Ctx): Promise<number> {
-  return ctx.db.transaction().execute(async (tx) => {
-    const { rows } = await sql<{ id: number }>`select r.id from notification_request r
-      where r.state = 'SCHEDULED' and r.updated_at < now() - interval '5 seconds'
-        and not exists (select 1 from delivery d where d.request_pk = r.id and d.state in ('PENDING', 'SENDING'))
-      order by r.id limit ${BATCH} for update skip locked`.execute(tx)
-    const completion = await completeRequests(tx, rows.map((r) => r.id), (tenant) => ctx.configCache.get(tenant))
-    await insertOutbox(tx, completion.events)
-    if (completion.events.length > 0) ctx.signals.outbox()
-    return completion.events.length
-  })
+  const stalled = sql`r.state = 'SCHEDULED' and r.updated_at < now() - interval '5 seconds'
+    and not exists (select 1 from delivery d where d.request_pk = r.id and d.state in ('PENDING', 'SENDING'))`
+  const { rows: tenants } = await sql<{ tenant: string }>`select distinct r.tenant from notification_request r where ${stalled}`.execute(ctx.db)
+  let completed = 0
+  for (const { tenant } of tenants) {
+    const config = await ctx.configCache.get(tenant)
+    completed += await ctx.db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ id: number }>`select r.id from notification_request r
+        where r.tenant = ${tenant} and ${stalled} order by r.id limit ${BATCH} for update skip locked`.execute(tx)
+      const completion = await completeRequests(tx, rows.map((r) => r.id), config)
+      await insertOutbox(tx, completion.events)
+      return completion.events.length
+    })
+  }
+  if (completed > 0) ctx.signals.outbox()
+  return completed
 }
 
 /** After a configuration change, requests waiting on a rule error are matched again. */

@@ -28,7 +28,8 @@ export async function recordResults(
   db: Db,
   items: SentItem[],
   policy: DeliveryPolicy,
-  configFor: (tenant: string) => Promise<TenantConfig>,
+  /** The recipient's tenant configuration, loaded before the transaction. */
+  config: TenantConfig,
 ): Promise<Recorded> {
   const rows = items.map(({ deliveryId, attempt, result }) => {
     if (result.ok) return { id: deliveryId, state: 'SUCCESS', error: null, error_class: null, retry_after_ms: 0 }
@@ -61,7 +62,7 @@ export async function recordResults(
         from jsonb_to_recordset(${JSON.stringify(failures)}::jsonb) as x(id bigint, state text, error text, error_class text)
         join delivery d on d.id = x.id`.execute(tx)
     }
-    const completion = await completeRequests(tx, requestPks, configFor)
+    const completion = await completeRequests(tx, requestPks, config)
     await insertOutbox(tx, completion.events)
     return {
       ...completion,

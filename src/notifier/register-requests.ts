@@ -173,7 +173,7 @@ export async function registerRequests(
   reg.deliveries += matched.deliveries
   reg.ruleErrors.push(...matched.ruleErrors)
   // A request that matched no recipient (or a retry with nothing left to send) completes right here.
-  const completion = await completeRequests(tx, [...matched.scheduled, ...scheduledDirect], async () => config)
+  const completion = await completeRequests(tx, [...matched.scheduled, ...scheduledDirect], config)
   reg.events.push(...completion.events)
   reg.completed = { succeeded: completion.succeeded, failed: completion.failed }
   return reg

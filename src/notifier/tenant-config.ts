@@ -29,6 +29,7 @@ export interface RuleEntry {
 }
 
 export interface TenantConfig {
+  tenant: string
   version: number
   /** Active rule matchers that are associated with recipients: the ones matching uses. */
   rules: RuleEntry[]
@@ -60,7 +61,7 @@ export async function loadTenantConfig(db: Db, tenant: string, version: number):
     from plugin_configuration c left join rule r on r.plugin_configuration_id = c.id
     where c.tenant = ${tenant}
     order by c.id`.execute(db)
-  const config: TenantConfig = { version, rules: [], recipientsById: new Map(), recipientsByBusinessId: new Map() }
+  const config: TenantConfig = { tenant, version, rules: [], recipientsById: new Map(), recipientsByBusinessId: new Map() }
   for (const row of rows) {
     if (row.kind === 'RECIPIENT') {
       const params = parametersToMap(row.parameters)

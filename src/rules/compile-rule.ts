@@ -12,10 +12,16 @@
  * Parameters that neither plugin knows are ignored (as REGARDS' plugin injection does) and listed in
  * `warnings`, so a typo such as `payloadRule` is visible without rejecting a REGARDS export.
  */
+import v8 from 'node:v8'
 import { compileDefaultRule } from './default-rule-matcher.ts'
 import { compileLuceneExpression, type CompiledExpression } from './lucene-rule-matcher.ts'
 import { RuleSyntaxError } from './lucene-parse.ts'
 import { describeValue, isObject } from './json-values.ts'
+
+// The compiler refuses nested quantifiers, but polynomial backtracking (`.*.*.*.*.*b` on 200 characters ran
+// for minutes) slips through. V8's linear-time engine takes over a regexp that backtracks excessively: the
+// same match then answers in about 2 ms. Set here, where every process that evaluates rules gets it.
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks')
 
 export interface PluginParameter {
   name: string

@@ -26,16 +26,22 @@ export class DeclaredTopology {
     const key = `${exchange}\u0000${queueName ?? ''}`
     let done = this.#done.get(key)
     if (!done) {
-      const rabbit = this.broker.connection
       done = (async () => {
-        await rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
-        if (queueName) {
-          await rabbit.queueDeclare({
-            queue: queueName,
-            durable: true,
-            arguments: { 'x-max-priority': 255, 'x-dead-letter-exchange': DLX, 'x-dead-letter-routing-key': deadLetterRoutingKey },
-          })
-          await rabbit.queueBind({ queue: queueName, exchange, routingKey: '' })
+        // A channel of its own: a refused declaration (PRECONDITION_FAILED) closes the channel it was made
+        // on, and the connection's shared channel would take the other recipients' declarations down with it.
+        const channel = await this.broker.connection.acquire()
+        try {
+          await channel.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+          if (queueName) {
+            await channel.queueDeclare({
+              queue: queueName,
+              durable: true,
+              arguments: { 'x-max-priority': 255, 'x-dead-letter-exchange': DLX, 'x-dead-letter-routing-key': deadLetterRoutingKey },
+            })
+            await channel.queueBind({ queue: queueName, exchange, routingKey: '' })
+          }
+        } finally {
+          await channel.close().catch(() => {})
         }
       })()
       // A failed declaration is tried again on the next batch.

@@ -48,7 +48,7 @@ export class RegardsClient {
     requestId?: string
     owner?: string
     date?: string
-    body: unknown
+    body?: unknown
     direct?: boolean
     priority?: number
     headers?: Record<string, unknown>

@@ -100,7 +100,7 @@ export async function deleteRecipient(db: Db, tenant: string, businessId: string
       throw ERR_RECIPIENT_BUSY(`recipient ${businessId} has ${dropped} deliveries waiting or in progress: deactivate it and let them drain, or delete with ?force=true to drop them`, { deliveries: dropped })
     }
     await sql`delete from plugin_configuration where id = ${recipientId}`.execute(tx)
-    const completion = await completeRequests(tx, requests.map((r) => r.id), async () => config)
+    const completion = await completeRequests(tx, requests.map((r) => r.id), config)
     await insertOutbox(tx, completion.events)
     await bumpConfigVersion(tx, tenant)
     return { dropped, completed: completion.events.length }
