@@ -14,6 +14,8 @@ export interface HeraldEventMap {
   'delivery:sent': [{ tenant: string; recipient: string; count: number; seconds: number }]
   'delivery:failed': [{ tenant: string; recipient: string; count: number; permanent: boolean }]
   'delivery:retried': [{ tenant: string; recipient: string; count: number }]
+  'recipient:parked': [{ tenant: string; recipient: string; reason: string }]
+  'recipient:unparked': [{ tenant: string; recipient: string }]
 }
 
 export class HeraldEvents extends EventEmitter<HeraldEventMap> {

@@ -16,6 +16,8 @@ export function createMetrics(events: HeraldEvents): client.Registry {
   const sent = counter('herald_deliveries_sent_total', 'Deliveries confirmed by their recipient', ['tenant', 'recipient'])
   const failed = counter('herald_deliveries_failed_total', 'Deliveries that exhausted their retry policy', ['tenant', 'recipient'])
   const retried = counter('herald_deliveries_retried_total', 'Failed delivery attempts that will be retried', ['tenant', 'recipient'])
+  const parks = counter('herald_recipient_parked_total', 'Times a recipient was parked after failures', ['tenant', 'recipient'])
+  const parkedNow = new client.Gauge({ name: 'herald_recipient_parked', help: '1 while this instance saw the recipient parked', labelNames: ['tenant', 'recipient'], registers: [registry] })
   const sendSeconds = new client.Histogram({
     name: 'herald_delivery_batch_seconds',
     help: 'Time to send one batch to a recipient',
@@ -35,6 +37,11 @@ export function createMetrics(events: HeraldEvents): client.Registry {
     sendSeconds.observe({ tenant, recipient }, seconds)
   })
   events.on('delivery:failed', ({ tenant, recipient, count }) => failed.inc({ tenant, recipient }, count))
+  events.on('recipient:parked', ({ tenant, recipient }) => {
+    parks.inc({ tenant, recipient })
+    parkedNow.set({ tenant, recipient }, 1)
+  })
+  events.on('recipient:unparked', ({ tenant, recipient }) => parkedNow.set({ tenant, recipient }, 0))
   events.on('delivery:retried', ({ tenant, recipient, count }) => retried.inc({ tenant, recipient }, count))
   return registry
 }

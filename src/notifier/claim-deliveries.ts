@@ -10,7 +10,13 @@ export const LEASE_SECONDS = 120
  * one statement (claim + read of the products). SKIP LOCKED lets instances claim side by side without
  * ever taking the same row.
  */
-export async function claimDeliveries(db: Db, recipientId: number, limit: number): Promise<(DeliveryItem & { requestPk: number })[]> {
+export async function claimDeliveries(
+  db: Db,
+  recipientId: number,
+  limit: number,
+  /** A probe of a parked recipient takes the first waiting delivery, whatever its retry time. */
+  dueOnly = true,
+): Promise<(DeliveryItem & { requestPk: number })[]> {
   const { rows } = await sql<{
     id: number
     request_pk: number
@@ -27,7 +33,7 @@ export async function claimDeliveries(db: Db, recipientId: number, limit: number
         lease_until = now() + make_interval(secs => ${LEASE_SECONDS}), updated_at = now()
       where d.id in (
         select id from delivery
-        where recipient_id = ${recipientId} and state = 'PENDING' and next_attempt_at <= now()
+        where recipient_id = ${recipientId} and state = 'PENDING' and (next_attempt_at <= now() or not ${dueOnly})
         order by priority desc, request_date, id
         limit ${limit}
         for update skip locked)
@@ -49,9 +55,17 @@ export async function claimDeliveries(db: Db, recipientId: number, limit: number
   }))
 }
 
+export interface RecipientWithWork {
+  recipient_id: number
+  tenant: string
+  parked: boolean
+  /** Null while parked by an operator: no probe until un-parked by hand. */
+  next_probe_at: Date | null
+}
+
 /** Recipients that have deliveries waiting: a loose index scan, one probe per recipient, not per row. */
-export async function recipientsWithWork(db: Db): Promise<{ recipient_id: number; tenant: string }[]> {
-  const { rows } = await sql<{ recipient_id: number; tenant: string }>`
+export async function recipientsWithWork(db: Db): Promise<RecipientWithWork[]> {
+  const { rows } = await sql<RecipientWithWork>`
     with recursive r as (
       (select recipient_id from delivery where state = 'PENDING' order by recipient_id limit 1)
       union all
@@ -59,6 +73,8 @@ export async function recipientsWithWork(db: Db): Promise<{ recipient_id: number
               order by d.recipient_id limit 1)
       from r where r.recipient_id is not null
     )
-    select r.recipient_id, c.tenant from r join plugin_configuration c on c.id = r.recipient_id`.execute(db)
+    select r.recipient_id, c.tenant, coalesce(s.parked, false) as parked, s.next_probe_at
+    from r join plugin_configuration c on c.id = r.recipient_id
+      left join recipient_state s on s.recipient_id = r.recipient_id`.execute(db)
   return rows
 }

@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.ts'
 import { policyFrom, type DeliveryPolicy } from '../senders/policy.ts'
 import type { Sender, SendResult } from '../senders/sender.ts'
-import { claimDeliveries, recipientsWithWork } from './claim-deliveries.ts'
+import { claimDeliveries, recipientsWithWork, type RecipientWithWork } from './claim-deliveries.ts'
 import { recordResults } from './record-results.ts'
 import type { RecipientConfig } from './tenant-config.ts'
 
@@ -10,6 +10,9 @@ interface RecipientRuntime {
   sender: Sender
   policy: DeliveryPolicy
   inFlight: number
+  /** Token bucket of `policy.ratePerSecond`: deliveries this instance may still start now. */
+  tokens: number
+  refilledAt: number
 }
 
 // The poll is the safety net for work this instance was not told about (another instance's intake,
@@ -17,8 +20,8 @@ interface RecipientRuntime {
 const POLL_MS = 250
 
 /**
- * Delivers claimed batches, per recipient: each recipient has its own claims and its own batches in
- * flight, so a slow or failing recipient never holds back the others.
+ * Delivers claimed batches, per recipient: each recipient has its own claims, its own batches in flight
+ * and its own rate, so a slow, failing or parked recipient never holds back the others.
  */
 export class DeliveryWorker {
   readonly #ctx: Ctx
@@ -27,6 +30,7 @@ export class DeliveryWorker {
   #pendingWake = false
   #stopped = false
   #loop: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
   readonly #batches = new Set<Promise<void>>()
 
   constructor(ctx: Ctx) {
@@ -45,17 +49,18 @@ export class DeliveryWorker {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       this.#pendingWake = false
+      let sleepMs = POLL_MS
       try {
         const recipients = await recipientsWithWork(this.#ctx.db)
-        for (const { recipient_id, tenant } of recipients) await this.#fill(tenant, recipient_id)
+        for (const recipient of recipients) sleepMs = Math.min(sleepMs, await this.#fill(recipient))
       } catch (err) {
         this.#ctx.log.warn({ err: String(err) }, 'delivery scan failed, will retry')
       }
       if (this.#pendingWake || this.#stopped) continue
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, POLL_MS)
+        this.#timer = setTimeout(resolve, sleepMs)
         this.#wake = () => {
-          clearTimeout(timer)
+          clearTimeout(this.#timer)
           resolve()
         }
       })
@@ -63,49 +68,85 @@ export class DeliveryWorker {
     }
   }
 
-  /** Starts batches for a recipient until its in-flight limit is reached. */
-  async #fill(tenant: string, recipientId: number): Promise<void> {
-    const config = await this.#ctx.configCache.get(tenant)
-    const recipient = config.recipientsById.get(recipientId)
+  /** Starts batches for a recipient within its limits; returns how soon it may take more (ms). */
+  async #fill(work: RecipientWithWork): Promise<number> {
+    const config = await this.#ctx.configCache.get(work.tenant)
+    const recipient = config.recipientsById.get(work.recipient_id)
     // An inactive recipient's deliveries wait, nothing is dropped: they flow again once it is re-activated.
-    if (!recipient || !recipient.active || !recipient.plugin) return
+    if (!recipient || !recipient.active || !recipient.plugin) return POLL_MS
     const runtime = this.#runtime(recipient)
-    while (runtime.inFlight < runtime.policy.maxBatchesInFlight && !this.#stopped) {
-      runtime.inFlight++
-      const items = await claimDeliveries(this.#ctx.db, recipientId, runtime.policy.batchSize).catch((err) => {
-        this.#ctx.log.warn({ err: String(err), recipient: recipient.businessId }, 'claim failed')
-        return []
-      })
-      if (items.length === 0) {
-        runtime.inFlight--
-        return
-      }
-      const batch = this.#send(recipient, runtime, items).finally(() => {
-        runtime.inFlight--
-        this.#batches.delete(batch)
-        // A batch finished: there may be more for this recipient.
-        this.notify()
-      })
-      this.#batches.add(batch)
+    if (work.parked) {
+      // Parked: one delivery at a time, as a probe, when the probe is due (never when parked by hand).
+      if (work.next_probe_at === null || work.next_probe_at.getTime() > Date.now() || runtime.inFlight > 0) return POLL_MS
+      await this.#start(recipient, runtime, 1, true)
+      return POLL_MS
     }
+    while (runtime.inFlight < runtime.policy.maxBatchesInFlight && !this.#stopped) {
+      const allowed = this.#take(runtime)
+      if (allowed === 0) return Math.max(1, Math.ceil(1000 / runtime.policy.ratePerSecond))
+      const claimed = await this.#start(recipient, runtime, allowed, false)
+      this.#giveBack(runtime, allowed - claimed)
+      if (claimed === 0) break
+    }
+    return POLL_MS
+  }
+
+  /** Tokens available for a batch (the whole batch size when the recipient has no rate limit). */
+  #take(runtime: RecipientRuntime): number {
+    const { ratePerSecond, batchSize } = runtime.policy
+    if (ratePerSecond === 0) return batchSize
+    const now = performance.now()
+    runtime.tokens = Math.min(ratePerSecond, runtime.tokens + ((now - runtime.refilledAt) / 1000) * ratePerSecond)
+    runtime.refilledAt = now
+    const allowed = Math.min(batchSize, Math.floor(runtime.tokens))
+    runtime.tokens -= allowed
+    return allowed
+  }
+
+  #giveBack(runtime: RecipientRuntime, unused: number): void {
+    if (runtime.policy.ratePerSecond > 0) runtime.tokens += unused
+  }
+
+  /** Claims up to `limit` deliveries and sends them in the background; returns how many it claimed. */
+  async #start(recipient: RecipientConfig, runtime: RecipientRuntime, limit: number, probe: boolean): Promise<number> {
+    runtime.inFlight++
+    const items = await claimDeliveries(this.#ctx.db, recipient.id, limit, !probe).catch((err) => {
+      this.#ctx.log.warn({ err: String(err), recipient: recipient.businessId }, 'claim failed')
+      return []
+    })
+    if (items.length === 0) {
+      runtime.inFlight--
+      return 0
+    }
+    const batch = this.#send(recipient, runtime, items, probe).finally(() => {
+      runtime.inFlight--
+      this.#batches.delete(batch)
+      // A batch finished: there may be more for this recipient.
+      this.notify()
+    })
+    this.#batches.add(batch)
+    return items.length
   }
 
   #runtime(recipient: RecipientConfig): RecipientRuntime {
     const existing = this.#runtimes.get(recipient.id)
     if (existing && existing.revision === recipient.revision) return existing
     if (existing) void existing.sender.close?.()
+    const policy = policyFrom(recipient.params, { batchSize: this.#ctx.config.deliveryBatchSize })
     const runtime: RecipientRuntime = {
       revision: recipient.revision,
       sender: recipient.plugin!.create(recipient.params, { broker: this.#ctx.broker, log: this.#ctx.log.child({ recipient: recipient.businessId }) }),
-      policy: policyFrom(recipient.params, { batchSize: this.#ctx.config.deliveryBatchSize }),
+      policy,
       inFlight: existing?.inFlight ?? 0,
+      tokens: policy.ratePerSecond,
+      refilledAt: performance.now(),
     }
     this.#runtimes.set(recipient.id, runtime)
     return runtime
   }
 
-  async #send(recipient: RecipientConfig, runtime: RecipientRuntime, items: Awaited<ReturnType<typeof claimDeliveries>>): Promise<void> {
-    const { ctx } = { ctx: this.#ctx }
+  async #send(recipient: RecipientConfig, runtime: RecipientRuntime, items: Awaited<ReturnType<typeof claimDeliveries>>, probe: boolean): Promise<void> {
+    const ctx = this.#ctx
     const started = performance.now()
     let results: SendResult[]
     try {
@@ -117,11 +158,11 @@ export class DeliveryWorker {
     }
     const seconds = (performance.now() - started) / 1000
     const sentItems = items.map((item, i) => ({ deliveryId: item.deliveryId, requestPk: item.requestPk, attempt: item.attempt, result: results[i] }))
+    const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
     for (let attempt = 0; ; attempt++) {
       try {
         const config = await ctx.configCache.get(recipient.tenant)
-        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, config)
-        const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
+        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, recipient, config, probe)
         if (recorded.sent > 0) ctx.events.safeEmit('delivery:sent', { ...labels, count: recorded.sent, seconds })
         if (recorded.retried > 0) ctx.events.safeEmit('delivery:retried', { ...labels, count: recorded.retried })
         if (recorded.failed > 0) ctx.events.safeEmit('delivery:failed', { ...labels, count: recorded.failed, permanent: false })
@@ -129,6 +170,15 @@ export class DeliveryWorker {
         if (recorded.failed > 0 || recorded.retried > 0) {
           const firstError = results.find((r) => !r.ok) as Extract<SendResult, { ok: false }> | undefined
           ctx.log.warn({ ...labels, retried: recorded.retried, failed: recorded.failed, error: firstError?.message }, 'deliveries failed')
+        }
+        if (recorded.parked) {
+          const reason = (results.find((r) => !r.ok) as Extract<SendResult, { ok: false }> | undefined)?.message
+          ctx.log.error({ ...labels, reason, probeEveryMs: runtime.policy.probeIntervalMs }, 'recipient PARKED: its deliveries wait until it answers again')
+          ctx.events.safeEmit('recipient:parked', { ...labels, reason: reason ?? '' })
+        }
+        if (recorded.unparked) {
+          ctx.log.info(labels, 'recipient answered its probe: un-parked, its backlog drains')
+          ctx.events.safeEmit('recipient:unparked', labels)
         }
         if (recorded.events.length > 0) ctx.signals.outbox()
         return

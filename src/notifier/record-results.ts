@@ -4,7 +4,8 @@ import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { DeliveryPolicy } from '../senders/policy.ts'
 import type { SendResult } from '../senders/sender.ts'
 import { completeRequests, type Completion } from './complete-requests.ts'
-import type { TenantConfig } from './tenant-config.ts'
+import { countOutcome, postponeProbe, unparkRecipient } from './recipient-state.ts'
+import type { RecipientConfig, TenantConfig } from './tenant-config.ts'
 
 export interface SentItem {
   deliveryId: number
@@ -17,58 +18,90 @@ export interface Recorded extends Completion {
   sent: number
   retried: number
   failed: number
+  /** This batch parked the recipient. */
+  parked: boolean
+  /** This batch was a probe of a parked recipient and it answered: un-parked. */
+  unparked: boolean
 }
 
 /**
- * Records a sent batch in one transaction: successes, failures retried after a backoff computed in SQL,
- * failures that exhausted the policy, the reason of every failed attempt, and the completion of requests
- * that have nothing left to deliver (with their events in the outbox).
+ * Records a sent batch in one transaction: successes; failures retried after a backoff computed in SQL;
+ * failures that exhausted the policy; the reason of every failed attempt; the recipient's run of
+ * failures (which may park it); and the completion of requests that have nothing left to deliver (with
+ * their events in the outbox).
+ *
+ * While a recipient is parked (or this batch parks it), a failure is not the product's fault: the
+ * delivery goes back to PENDING without using up an attempt, and waits for the recipient.
  */
 export async function recordResults(
   db: Db,
   items: SentItem[],
   policy: DeliveryPolicy,
+  recipient: RecipientConfig,
   /** The recipient's tenant configuration, loaded before the transaction. */
   config: TenantConfig,
+  probe: boolean,
 ): Promise<Recorded> {
-  const rows = items.map(({ deliveryId, attempt, result }) => {
-    if (result.ok) return { id: deliveryId, state: 'SUCCESS', error: null, error_class: null, retry_after_ms: 0 }
-    const retry = !result.permanent && attempt < policy.maxAttempts
-    return {
-      id: deliveryId,
-      state: retry ? 'PENDING' : 'ERROR',
-      error: result.message.slice(0, 2000),
-      error_class: result.errorClass,
-      retry_after_ms: result.retryAfterMs ?? 0,
-    }
-  })
+  const failures = items.filter((i) => !i.result.ok).map((i) => i.result as Extract<SendResult, { ok: false }>)
   const requestPks = [...new Set(items.map((i) => i.requestPk))].sort((a, b) => a - b)
   return db.transaction().execute(async (tx) => {
     // Lock the requests first, in id order: the completion check below must see the other recipients'
     // results committed, and the fixed order rules out deadlocks between workers.
     await sql`select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
+    const succeeded = items.length - failures.length
+    let parked = false
+    let unparked = false
+    if (probe) {
+      if (succeeded > 0) unparked = await unparkRecipient(tx, recipient.id)
+      else await postponeProbe(tx, recipient.id, policy.probeIntervalMs, failures[0]?.message)
+    } else {
+      parked = await countOutcome(
+        tx,
+        recipient,
+        { succeeded, failed: failures.length, parkNow: failures.some((f) => f.parkRecipient), reason: failures[0] && `${failures[0].errorClass}: ${failures[0].message}` },
+        policy,
+      )
+    }
+    const waitForRecipient = parked || (probe && !unparked)
+    const rows = items.map(({ deliveryId, attempt, result }) => {
+      if (result.ok) return { id: deliveryId, state: 'SUCCESS', refund: 0, error: null, error_class: null, retry_after_ms: 0 }
+      const waits = waitForRecipient && (!result.permanent || result.parkRecipient === true)
+      const retry = waits || (!result.permanent && attempt < policy.maxAttempts)
+      return {
+        id: deliveryId,
+        state: retry ? 'PENDING' : 'ERROR',
+        refund: waits ? 1 : 0,
+        error: result.message.slice(0, 2000),
+        error_class: result.errorClass,
+        retry_after_ms: result.retryAfterMs ?? 0,
+      }
+    })
     await sql`update delivery d set state = x.state, last_error = x.error, lease_until = null, updated_at = now(),
+        attempts = d.attempts - x.refund,
         sent_at = case when x.state = 'SUCCESS' then now() else d.sent_at end,
         next_attempt_at = now() + make_interval(secs => greatest(
           x.retry_after_ms,
           least(${policy.retryMaxDelayMs}::float8, ${policy.retryInitialDelayMs}::float8 * power(2, d.attempts - 1)) * (0.75 + random() * 0.5)
         ) / 1000.0)
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id bigint, state text, error text, error_class text, retry_after_ms float8)
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as x(id bigint, state text, refund int, error text, error_class text, retry_after_ms float8)
       where d.id = x.id and d.state = 'SENDING'`.execute(tx)
-    const failures = rows.filter((r) => r.state !== 'SUCCESS')
-    if (failures.length > 0) {
+    const failedRows = rows.filter((r) => r.state !== 'SUCCESS')
+    if (failedRows.length > 0) {
       await sql`insert into delivery_attempt (tenant, delivery_id, attempt, outcome, error_class, message)
-        select d.tenant, d.id, d.attempts, x.state, x.error_class, x.error
-        from jsonb_to_recordset(${JSON.stringify(failures)}::jsonb) as x(id bigint, state text, error text, error_class text)
+        select d.tenant, d.id, d.attempts + x.refund, x.state, x.error_class, x.error
+        from jsonb_to_recordset(${JSON.stringify(failedRows)}::jsonb) as x(id bigint, state text, refund int, error text, error_class text)
         join delivery d on d.id = x.id`.execute(tx)
     }
     const completion = await completeRequests(tx, requestPks, config)
     await insertOutbox(tx, completion.events)
     return {
       ...completion,
-      sent: rows.filter((r) => r.state === 'SUCCESS').length,
+      sent: succeeded,
       retried: rows.filter((r) => r.state === 'PENDING').length,
       failed: rows.filter((r) => r.state === 'ERROR').length,
+      parked,
+      unparked,
     }
   })
 }

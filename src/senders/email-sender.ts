@@ -100,10 +100,12 @@ export function classifySmtpError(err: unknown, secrets: (string | undefined)[])
     const permanent = e.responseCode >= 500
     // nodemailer's message says which step failed and usually quotes the reply; add the reply when it does not.
     const text = reply && !message.includes(reply) ? `${message}; server replied ${reply}` : message
-    return { ok: false, permanent, errorClass: `SMTP_${e.responseCode}`, message: text }
+    // 530/534/535: the server refuses our credentials: every mail would fail alike, so the recipient is parked.
+    const parkRecipient = [530, 534, 535].includes(e.responseCode)
+    return { ok: false, permanent, errorClass: `SMTP_${e.responseCode}`, message: text, parkRecipient }
   }
   if (e?.code === 'EAUTH' || e?.code === 'EENVELOPE' || e?.code === 'ETLS') {
-    return { ok: false, permanent: true, errorClass: `SMTP_${e.code}`, message }
+    return { ok: false, permanent: true, errorClass: `SMTP_${e.code}`, message, parkRecipient: e.code !== 'EENVELOPE' }
   }
   return { ok: false, permanent: false, errorClass: 'SMTP_NETWORK', message: `${e?.code ? `${e.code} ` : ''}${message}` }
 }

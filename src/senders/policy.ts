@@ -14,6 +14,12 @@ export interface DeliveryPolicy {
   batchSize: number
   /** Batches of this recipient being sent at the same time. */
   maxBatchesInFlight: number
+  /** Consecutive failed attempts after which the recipient is parked (its deliveries wait). */
+  parkAfterFailures: number
+  /** While parked, one delivery is tried this often; a success un-parks the recipient. */
+  probeIntervalMs: number
+  /** Deliveries per second to this recipient, per instance (token bucket); 0 = no limit. */
+  ratePerSecond: number
 }
 
 export const DEFAULT_POLICY: DeliveryPolicy = Object.freeze({
@@ -22,6 +28,9 @@ export const DEFAULT_POLICY: DeliveryPolicy = Object.freeze({
   retryMaxDelayMs: 5 * 60_000,
   batchSize: 200,
   maxBatchesInFlight: 2,
+  parkAfterFailures: 10,
+  probeIntervalMs: 30_000,
+  ratePerSecond: 0,
 })
 
 export const POLICY_PARAMETERS = Object.keys(DEFAULT_POLICY) as (keyof DeliveryPolicy)[]

@@ -17,7 +17,15 @@ export interface DeliveryItem {
 /** The outcome of one item. A failure is retried by the delivery policy unless it is permanent. */
 export type SendResult =
   | { ok: true }
-  | { ok: false; permanent: boolean; errorClass: string; message: string; retryAfterMs?: number }
+  | {
+      ok: false
+      permanent: boolean
+      errorClass: string
+      message: string
+      retryAfterMs?: number
+      /** The recipient itself is unusable (credentials rejected): park it rather than fail the products. */
+      parkRecipient?: boolean
+    }
 
 export interface Sender {
   /** Sends a batch; returns one result per item, in order. Throwing fails the whole batch (retryable). */

@@ -334,7 +334,8 @@ export const webhookSender: SenderPlugin = {
       const message = `${target} answered HTTP ${status}${text ? `: ${excerpt(text)}` : ''}`
       return retryable
         ? { ok: false, permanent: false, errorClass: `HTTP_${status}`, message, retryAfterMs: retryAfterMs(response.headers['retry-after']) }
-        : { ok: false, permanent: true, errorClass: `HTTP_${status}`, message }
+        : // 401/403: the endpoint refuses Herald itself, not this product: park the recipient.
+          { ok: false, permanent: true, errorClass: `HTTP_${status}`, message, parkRecipient: status === 401 || status === 403 }
     }
 
     return {

@@ -21,9 +21,12 @@ export interface RecipientState {
   oldestWaitingSeconds: number
   /** The most recent failure still recorded on a delivery of this recipient. */
   lastError: { message: string; at: string } | null
+  /** Parked (after consecutive failures, or by an operator): its deliveries wait, nothing is dropped. */
+  parked: boolean
+  parkedReason: string | null
 }
 
-const EMPTY_STATE: RecipientState = { backlog: 0, sending: 0, errors: 0, oldestWaitingSeconds: 0, lastError: null }
+const EMPTY_STATE: RecipientState = { backlog: 0, sending: 0, errors: 0, oldestWaitingSeconds: 0, lastError: null, parked: false, parkedReason: null }
 
 export async function recipientStates(db: Db, tenant: string, ids: number[]): Promise<Map<number, RecipientState>> {
   const states = new Map<number, RecipientState>()
@@ -55,6 +58,10 @@ export async function recipientStates(db: Db, tenant: string, ids: number[]): Pr
     states.set(row.recipient_id, state)
   }
   for (const id of ids) if (!states.has(id)) states.set(id, { ...EMPTY_STATE })
+  const { rows: parked } = await sql<{ recipient_id: number; parked_reason: string | null }>`
+    select recipient_id, parked_reason from recipient_state
+    where tenant = ${tenant} and recipient_id = any(${ids}::bigint[]) and parked`.execute(db)
+  for (const row of parked) Object.assign(states.get(row.recipient_id)!, { parked: true, parkedReason: row.parked_reason })
   return states
 }
 

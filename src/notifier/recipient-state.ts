@@ -1,0 +1,60 @@
+import { sql } from 'kysely'
+import type { Db, Tx } from '../db/client.ts'
+
+export interface ParkState {
+  parked: boolean
+  nextProbeAt: Date | null
+}
+
+/**
+ * Counts a sent batch's outcome for its recipient: successes reset the count of consecutive failed
+ * attempts, failures add to it. Parks the recipient when the count reaches `parkAfterFailures` or a sender
+ * said the recipient itself is unusable (rejected credentials). Returns true when this call parked it.
+ */
+export async function countOutcome(
+  tx: Tx,
+  recipient: { id: number; tenant: string },
+  outcome: { succeeded: number; failed: number; parkNow: boolean; reason: string | undefined },
+  policy: { parkAfterFailures: number; probeIntervalMs: number },
+): Promise<boolean> {
+  if (outcome.succeeded > 0 && !outcome.parkNow) {
+    await sql`update recipient_state set consecutive_failures = 0, updated_at = now()
+      where recipient_id = ${recipient.id} and consecutive_failures > 0`.execute(tx)
+    return false
+  }
+  if (outcome.failed === 0) return false
+  const { rows } = await sql<{ parked_now: boolean }>`
+    insert into recipient_state as s (recipient_id, tenant, consecutive_failures)
+    values (${recipient.id}, ${recipient.tenant}, ${outcome.failed})
+    on conflict (recipient_id) do update set consecutive_failures = s.consecutive_failures + ${outcome.failed}, updated_at = now()
+    returning (not s.parked and (${outcome.parkNow} or s.consecutive_failures >= ${policy.parkAfterFailures})) as parked_now`.execute(tx)
+  if (!rows[0]?.parked_now) return false
+  await sql`update recipient_state set parked = true, parked_at = now(), parked_by = 'policy',
+      parked_reason = ${outcome.reason ?? 'consecutive failures'},
+      next_probe_at = now() + make_interval(secs => ${policy.probeIntervalMs / 1000})
+    where recipient_id = ${recipient.id}`.execute(tx)
+  return true
+}
+
+/** A probe failed: the recipient stays parked and is probed again later. */
+export async function postponeProbe(tx: Tx, recipientId: number, probeIntervalMs: number, reason: string | undefined): Promise<void> {
+  await sql`update recipient_state set next_probe_at = now() + make_interval(secs => ${probeIntervalMs / 1000}),
+      parked_reason = coalesce(${reason ?? null}, parked_reason), updated_at = now()
+    where recipient_id = ${recipientId}`.execute(tx)
+}
+
+/** Parks a recipient by hand: its deliveries wait until {@link unparkRecipient}. */
+export async function parkRecipient(db: Db | Tx, recipient: { id: number; tenant: string }, reason: string): Promise<void> {
+  await sql`insert into recipient_state as s (recipient_id, tenant, parked, parked_at, parked_reason, parked_by)
+    values (${recipient.id}, ${recipient.tenant}, true, now(), ${reason}, 'operator')
+    on conflict (recipient_id) do update set parked = true, parked_at = now(), parked_reason = ${reason},
+      parked_by = 'operator', next_probe_at = null, updated_at = now()`.execute(db)
+}
+
+/** Un-parks a recipient (a successful probe, or an operator): its backlog drains at once. */
+export async function unparkRecipient(db: Db | Tx, recipientId: number): Promise<boolean> {
+  const result = await sql`update recipient_state set parked = false, parked_at = null, parked_reason = null,
+      parked_by = null, next_probe_at = null, consecutive_failures = 0, updated_at = now()
+    where recipient_id = ${recipientId} and parked`.execute(db)
+  return Number(result.numAffectedRows ?? 0) > 0
+}
