@@ -135,7 +135,3 @@ export function catalogCommand(): Command {
   return catalog
 }
 
-// Runnable on its own until the main CLI registers it: `node --import tsx src/catalog/cli.ts products --tenant T`.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await catalogCommand().name('herald-catalog').parseAsync(process.argv)
-}

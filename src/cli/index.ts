@@ -7,6 +7,7 @@ import { openDatabase, ROLES, startHerald, type Role } from '../main.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig } from '../notifier/config-import.ts'
 import { runRulesTest } from './rules-test.ts'
+import { catalogCommand } from '../catalog/cli.ts'
 import { registerDlqCommands } from './dlq.ts'
 import { registerRecipientsCommands } from './recipients.ts'
 import { registerRequestsCommands } from './requests.ts'
@@ -107,5 +108,6 @@ registerTokenCommand(program)
 registerRequestsCommands(program)
 registerRecipientsCommands(program)
 registerDlqCommands(program)
+program.addCommand(catalogCommand())
 
 await program.parseAsync(process.argv)
