@@ -5,9 +5,10 @@ import { migrateOrThrow } from '../db/migrate.ts'
 import { createLogger } from '../log.ts'
 import { openDatabase, ROLES, startHerald, type Role } from '../main.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
-import { ConfigImportError, importNotifierConfig } from '../notifier/config-import.ts'
+import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY } from '../notifier/config-import.ts'
 import { runRulesTest } from './rules-test.ts'
 import { catalogCommand } from '../catalog/cli.ts'
+import { maskSecrets, restoreMaskedSecrets } from '../http/secrets.ts'
 import { registerDlqCommands } from './dlq.ts'
 import { registerRecipientsCommands } from './recipients.ts'
 import { registerRequestsCommands } from './requests.ts'
@@ -75,7 +76,7 @@ configCommand
       process.exit(2)
     }
     try {
-      const report = await withDatabase((db) => importNotifierConfig(db, opts.tenant, parsed as any))
+      const report = await withDatabase(async (db) => importNotifierConfig(db, opts.tenant, await restoreMaskedSecrets(db, opts.tenant, parsed as any)))
       console.log(`imported ${report.plugins} plugin configurations and ${report.associations} rule associations for tenant ${opts.tenant}${report.reset ? ' (previous configuration and requests reset)' : ''}`)
     } catch (err) {
       if (err instanceof ConfigImportError) {
@@ -92,6 +93,10 @@ configCommand
   .requiredOption('--tenant <tenant>', 'tenant')
   .action(async (opts: { tenant: string }) => {
     const file = await withDatabase((db) => exportNotifierConfig(db, opts.tenant))
+    // Also masks passwords inside URLs (amqp://user:pass@…), as the REST export does.
+    for (const entry of file.modules[0].configuration) {
+      if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.parameters)
+    }
     process.stdout.write(`${JSON.stringify(file, null, 2)}\n`)
   })
 

@@ -1,4 +1,7 @@
+import { sql } from 'kysely'
+import type { Db } from '../db/client.ts'
 import { MASK, SECRET_PARAMETERS } from '../notifier/config-export.ts'
+import { PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../notifier/config-import.ts'
 import type { PluginParameter } from '../senders/sender.ts'
 
 /**
@@ -49,4 +52,25 @@ export function containsMask(parameters: PluginParameter[]): string | undefined 
   const walk = (v: unknown): boolean =>
     v === MASK || (typeof v === 'string' && v.includes(`:${MASK}@`)) || (Array.isArray(v) ? v.some(walk) : !!v && typeof v === 'object' && Object.values(v).some(walk))
   return parameters.find((p) => walk(p.value))?.name
+}
+
+/**
+ * A re-imported export carries masked secrets: each one takes the value stored for the same businessId
+ * and parameter, so export → edit → import never overwrites a secret with the mask.
+ */
+export async function restoreMaskedSecrets(db: Db, tenant: string, file: NotifierConfigFile): Promise<NotifierConfigFile> {
+  const { rows } = await sql<{ business_id: string; parameters: PluginParameter[] }>`select business_id, parameters
+    from plugin_configuration where tenant = ${tenant}`.execute(db)
+  const stored = new Map(rows.map((r) => [r.business_id, r.parameters]))
+  return {
+    ...file,
+    modules: file.modules.map((m) => ({
+      ...m,
+      configuration: m.configuration.map((entry) => {
+        const previous = entry.key === PLUGIN_CONFIGURATION_KEY ? stored.get(entry.value?.businessId) : undefined
+        if (!previous || !Array.isArray(entry.value?.parameters)) return entry
+        return { ...entry, value: { ...entry.value, parameters: keepMaskedSecrets(entry.value.parameters, previous) } }
+      }),
+    })),
+  }
 }

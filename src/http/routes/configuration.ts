@@ -1,11 +1,8 @@
-import { sql } from 'kysely'
 import { Type } from 'typebox'
-import type { Db } from '../../db/client.ts'
 import { exportNotifierConfig } from '../../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../../notifier/config-import.ts'
-import type { PluginParameter } from '../../senders/sender.ts'
 import { ERR_IMPORT_REJECTED } from '../errors.ts'
-import { keepMaskedSecrets, maskSecrets } from '../secrets.ts'
+import { maskSecrets, restoreMaskedSecrets } from '../secrets.ts'
 import { problems, type App, type RouteDeps } from '../schemas.ts'
 
 // The REGARDS file is accepted as REGARDS writes it: members this schema does not name are kept (a
@@ -24,27 +21,6 @@ const ConfigFile = Type.Object(
   },
   { additionalProperties: true, description: 'REGARDS notifier import/export file (reference/regards-notifier.md §6.2)' },
 )
-
-/**
- * A re-imported export carries masked secrets: each one takes the value stored for the same businessId
- * and parameter, so export → edit → import never overwrites a secret with the mask.
- */
-async function restoreMaskedSecrets(db: Db, tenant: string, file: NotifierConfigFile): Promise<NotifierConfigFile> {
-  const { rows } = await sql<{ business_id: string; parameters: PluginParameter[] }>`select business_id, parameters
-    from plugin_configuration where tenant = ${tenant}`.execute(db)
-  const stored = new Map(rows.map((r) => [r.business_id, r.parameters]))
-  return {
-    ...file,
-    modules: file.modules.map((m) => ({
-      ...m,
-      configuration: m.configuration.map((entry) => {
-        const previous = entry.key === PLUGIN_CONFIGURATION_KEY ? stored.get(entry.value?.businessId) : undefined
-        if (!previous || !Array.isArray(entry.value?.parameters)) return entry
-        return { ...entry, value: { ...entry.value, parameters: keepMaskedSecrets(entry.value.parameters, previous) } }
-      }),
-    })),
-  }
-}
 
 /** Configuration import/export in the REGARDS format, with the semantics of `herald config import|export`. */
 export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise<void> {

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { association, configFile, pluginConf } from './support/herald.ts'
+import { createTestStorage, type TestStorage } from './support/services.ts'
+
+const run = promisify(execFile)
+const herald = (storage: TestStorage, ...args: string[]) =>
+  run(process.execPath, ['bin/herald.js', ...args], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    env: { ...process.env, HERALD_DATABASE_URL: storage.databaseUrl, HERALD_DATA_DIR: storage.dataDir, HERALD_LOG_LEVEL: 'silent' },
+  })
+
+describe('postgres: herald config import / export', () => {
+  let storage: TestStorage
+  let file: string
+  const write = (value: unknown) => {
+    fs.writeFileSync(file, JSON.stringify(value))
+    return file
+  }
+  const stored = async (businessId: string) => {
+    const client = new pg.Client(storage.databaseUrl)
+    await client.connect()
+    const { rows } = await client.query('select parameters, active from plugin_configuration where business_id = $1', [businessId])
+    await client.end()
+    return rows[0]
+  }
+
+  beforeAll(async () => {
+    storage = await createTestStorage('postgres')
+    file = path.join(storage.dataDir, 'config.json')
+  })
+  afterAll(async () => storage?.drop())
+
+  const valid = configFile([
+    pluginConf('WebhookSender', 'hook', { url: 'https://partner.example/hook', secrets: 'whsec_c2VjcmV0LXZhbHVlLTE=', recipientLabel: 'hook' }),
+    pluginConf('RabbitMQSender', 'amqp', { exchange: 'ext.a', recipientLabel: 'amqp' }),
+    pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
+    association('created', ['hook', 'amqp']),
+  ])
+
+  it('imports, exports with secrets masked, and re-imports the export without losing the secret', async () => {
+    const { stdout } = await herald(storage, 'config', 'import', '--tenant', 't1', write(valid))
+    expect(stdout).toMatch(/imported 3 plugin configurations and 1 rule associations/)
+    const exported = JSON.parse((await herald(storage, 'config', 'export', '--tenant', 't1')).stdout)
+    const hook = exported.modules[0].configuration.find((e: any) => e.value.businessId === 'hook')
+    expect(hook.value.parameters.find((p: any) => p.name === 'secrets').value).toBe('********')
+    expect(exported.modules[0].configuration.find((e: any) => e.value.ruleId === 'created').value.recipientIds).toEqual(['amqp', 'hook'])
+    await herald(storage, 'config', 'import', '--tenant', 't1', write(exported))
+    const params = (await stored('hook')).parameters
+    expect(params.find((p: any) => p.name === 'secrets').value).toBe('whsec_c2VjcmV0LXZhbHVlLTE=')
+  })
+
+  it('rejects a file with errors as a whole, naming each bad entry, and changes nothing', async () => {
+    const bad = configFile([
+      pluginConf('NoSuchPlugin', 'x', {}),
+      pluginConf('LuceneRuleMatcher', 'broken', { payload_rule: 'a:1 b:2' }),
+      pluginConf('RabbitMQSender', 'blocking', { exchange: 'e', blockingRequired: true }),
+      association('created', ['nobody']),
+    ])
+    const error = await herald(storage, 'config', 'import', '--tenant', 't1', write(bad)).catch((e) => e)
+    expect(error.code).toBe(1)
+    expect(error.stderr).toMatch(/unknown plugin id NoSuchPlugin/)
+    expect(error.stderr).toMatch(/broken.*payload_rule/)
+    expect(error.stderr).toMatch(/blockingRequired=true requires ackRequired=true/)
+    expect(await stored('amqp')).toBeDefined()
+    const error2 = await herald(storage, 'config', 'import', '--tenant', 't1', write(configFile([association('created', ['nobody'])], false))).catch((e) => e)
+    expect(error2.stderr).toMatch(/Unknown RECIPIENT plugin business id nobody in association with RULE created/)
+  })
+
+  it('honours resetBeforeImport and keeps tenants apart', async () => {
+    await herald(storage, 'config', 'import', '--tenant', 't2', write(valid))
+    await herald(storage, 'config', 'import', '--tenant', 't1', write(configFile([pluginConf('RabbitMQSender', 'only', { exchange: 'e' })], true)))
+    const t1 = JSON.parse((await herald(storage, 'config', 'export', '--tenant', 't1')).stdout)
+    expect(t1.modules[0].configuration.map((e: any) => e.value.businessId ?? e.value.ruleId)).toEqual(['only'])
+    const t2 = JSON.parse((await herald(storage, 'config', 'export', '--tenant', 't2')).stdout)
+    expect(t2.modules[0].configuration).toHaveLength(4)
+  })
+})
