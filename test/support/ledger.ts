@@ -38,6 +38,12 @@ export interface LedgerReport {
   duplicateEvents: number
   /** Copies of a product beyond the first, all recipients together. */
   duplicateDeliveries: number
+  /** Of the duplicates above, those of requests the producer itself sent twice. */
+  duplicateEventsOfResent: number
+  duplicateDeliveriesOfResent: number
+  resent: number
+  /** Messages the broker gave the ledger twice (its own connection dropped): not duplicates. */
+  observerRedeliveries: number
   /** Requests whose terminal events disagree (e.g. ERROR then SUCCESS). */
   conflictingEvents: number
   /** Events or deliveries for request ids that were never published (another run's, or a bug). */
@@ -53,11 +59,19 @@ export class Ledger {
   readonly terminal = new Map<string, string[]>()
   /** recipient → product id → copies received. */
   readonly deliveries = new Map<string, Map<string, number>>()
+  /** Requests the producer published more than once (unconfirmed publishes retried). */
+  readonly resent = new Set<string>()
+  observerRedeliveries = 0
   #strangers = 0
   #done = 0
 
   constructor(readonly recipients: string[]) {
     for (const r of recipients) this.deliveries.set(r, new Map())
+  }
+
+  /** The producer sent this request again (its publish was not confirmed): Herald may rightly answer twice. */
+  recordResent(requestId: string): void {
+    this.resent.add(requestId)
   }
 
   recordPublished(requestId: string): void {
@@ -67,9 +81,13 @@ export class Ledger {
   }
 
   /** Records a NotifierEvent body; non-terminal states (GRANTED, …) are ignored. */
-  recordEvent(body: { requestId?: string; state?: string }): void {
+  recordEvent(body: { requestId?: string; state?: string }, redelivered = false): void {
     if (!body.requestId || !body.state || !TERMINAL_STATES.has(body.state)) return
     const states = this.terminal.get(body.requestId)
+    if (states && redelivered) {
+      this.observerRedeliveries++
+      return
+    }
     if (states) states.push(body.state)
     else {
       this.terminal.set(body.requestId, [body.state])
@@ -77,9 +95,17 @@ export class Ledger {
     }
   }
 
-  recordDelivery(recipient: string, productId: string): void {
+  /**
+   * A message the broker redelivered to the ledger (its own connection dropped before it acked) and that
+   * the ledger already holds is the ledger's re-read, not a second copy from Herald: counted apart.
+   */
+  recordDelivery(recipient: string, productId: string, redelivered = false): void {
     const copies = this.deliveries.get(recipient)
     if (!copies) throw new Error(`ledger: unknown recipient ${recipient}`)
+    if (redelivered && copies.has(productId)) {
+      this.observerRedeliveries++
+      return
+    }
     copies.set(productId, (copies.get(productId) ?? 0) + 1)
   }
 
@@ -126,6 +152,7 @@ export class Ledger {
     let conflictingEvents = 0
     let missingDeliveries = 0
     let deliveriesExpected = 0
+    let duplicateEventsOfResent = 0
     for (const id of this.published) {
       const states = this.terminal.get(id)
       if (!states) {
@@ -133,6 +160,7 @@ export class Ledger {
         continue
       }
       duplicateEvents += states.length - 1
+      if (this.resent.has(id)) duplicateEventsOfResent += states.length - 1
       if (new Set(states).size > 1) conflictingEvents++
       const first = states[0]
       if (first === 'SUCCESS') completed++
@@ -144,12 +172,14 @@ export class Ledger {
       }
     }
     let duplicateDeliveries = 0
+    let duplicateDeliveriesOfResent = 0
     let deliveriesReceived = 0
     let strangers = this.#strangers
     for (const copies of this.deliveries.values()) {
       for (const [id, n] of copies) {
         deliveriesReceived += n
         duplicateDeliveries += n - 1
+        if (this.resent.has(id)) duplicateDeliveriesOfResent += n - 1
         if (!this.published.has(id)) strangers++
       }
     }
@@ -164,6 +194,10 @@ export class Ledger {
       lost: inFlight + missingDeliveries,
       duplicateEvents,
       duplicateDeliveries,
+      duplicateEventsOfResent,
+      duplicateDeliveriesOfResent,
+      resent: this.resent.size,
+      observerRedeliveries: this.observerRedeliveries,
       conflictingEvents,
       strangers,
       deliveriesExpected,
@@ -181,6 +215,7 @@ export class Ledger {
         `  [${r.published === r.completed + r.errored + r.denied + r.inFlight ? 'balanced' : 'UNBALANCED'}]`,
       `deliveries: expected ${r.deliveriesExpected}, received ${r.deliveriesReceived} (missing ${r.missingDeliveries}, duplicates ${r.duplicateDeliveries} = ${pct(r.duplicateDeliveries, r.deliveriesExpected)} %)`,
       `terminal events: duplicates ${r.duplicateEvents} (${pct(r.duplicateEvents, r.published)} %), conflicting ${r.conflictingEvents}, strangers ${r.strangers}`,
+      `producer re-sent ${r.resent} requests (unconfirmed publishes): ${r.duplicateEventsOfResent} of the duplicate events and ${r.duplicateDeliveriesOfResent} of the duplicate deliveries are theirs; ${r.observerRedeliveries} messages re-read by the ledger itself`,
       `lost = ${r.lost}`,
     ].join('\n')
   }
@@ -213,7 +248,7 @@ export class LedgerClient {
   async listen(recipientQueues: Record<string, { exchange: string; queue: string }>): Promise<void> {
     const events = `ledger.events.${randomUUID()}`
     await this.rabbit.exchangeDeclare({ exchange: NOTIFIER_EVENT_EXCHANGE, type: 'fanout', durable: true })
-    await this.#consume(events, { durable: true }, [NOTIFIER_EVENT_EXCHANGE], (body) => this.ledger.recordEvent(body))
+    await this.#consume(events, { durable: true }, [NOTIFIER_EVENT_EXCHANGE], (body, redelivered) => this.ledger.recordEvent(body, redelivered))
     for (const [recipient, { exchange, queue }] of Object.entries(recipientQueues)) {
       // A plain queue of the ledger's own, bound to the recipient's exchange: it reads exactly what Herald
       // published there. Not the REGARDS priority queue (x-max-priority 255) the sender would declare with a
@@ -222,19 +257,19 @@ export class LedgerClient {
       await this.rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
       await this.rabbit.queueDeclare({ queue, durable: true })
       await this.rabbit.queueBind({ queue, exchange, routingKey: '' })
-      await this.#consume(queue, { passive: true }, [], (body) => {
+      await this.#consume(queue, { passive: true }, [], (body, redelivered) => {
         const id = body?.payload?.id
-        if (typeof id === 'string') this.ledger.recordDelivery(recipient, id)
+        if (typeof id === 'string') this.ledger.recordDelivery(recipient, id, redelivered)
       })
     }
   }
 
-  async #consume(queue: string, queueOptions: Record<string, unknown>, exchanges: string[], onBody: (body: any) => void): Promise<void> {
+  async #consume(queue: string, queueOptions: Record<string, unknown>, exchanges: string[], onBody: (body: any, redelivered: boolean) => void): Promise<void> {
     const consumer = this.rabbit.createConsumer(
       { queue, queueOptions, queueBindings: exchanges.map((exchange) => ({ queue, exchange, routingKey: '' })), qos: { prefetchCount: 2000 } },
       (msg) => {
         try {
-          onBody(JSON.parse((msg.body as Buffer).toString('utf8')))
+          onBody(JSON.parse((msg.body as Buffer).toString('utf8')), msg.redelivered)
         } catch {
           // not JSON: not a statement of ours
         }
@@ -268,6 +303,7 @@ export class LedgerClient {
         // A re-sent request id is either still registered (deduplicated by Herald) or new again after a
         // SUCCESS: the ledger would count the second terminal event as a duplicate, which it is.
         this.republished++
+        this.ledger.recordResent(requestId)
         await new Promise((r) => setTimeout(r, 100))
       }
     }
