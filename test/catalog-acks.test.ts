@@ -52,7 +52,8 @@ for (const backend of BACKENDS) {
       await client.listenResponses()
       await client.listenToNotifierRequests()
       await client.collect(`${FEATURE_ACK_QUEUE}.DLQ`, featureDlq)
-      await client.collect(`${INGEST_ACK_QUEUE}.DLQ`, ingestDlq)
+      // rs-ingest's DisseminationAckHandler dead-letters to the global regards.DLQ, as in REGARDS.
+      await client.collect('regards.DLQ', ingestDlq)
     })
 
     afterAll(async () => {

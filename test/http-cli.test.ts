@@ -83,15 +83,16 @@ for (const backend of BACKENDS) {
 
     it('lists, parks and unparks recipients', async () => {
       const listed = await herald('recipients', 'list', '--tenant', 't1')
-      expect(listed.stdout).toMatch(/^BUSINESS ID\s+PLUGIN\s+ACTIVE\s+BACKLOG/)
+      expect(listed.stdout).toMatch(/^BUSINESS ID\s+PLUGIN\s+ACTIVE\s+PARKED\s+BACKLOG/)
       expect(listed.stdout).toMatch(/cli-a\s+RabbitMQSender\s+yes\s+0\s+0\s+2\s+refused/)
       const parked = await herald('recipients', 'park', '--tenant', 't1', 'cli-b')
       expect(parked.stdout).toMatch(/recipient cli-b parked/)
       const json = (await herald('recipients', 'list', '--tenant', 't1', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l))
-      expect(json.find((r) => r.businessId === 'cli-b')).toMatchObject({ active: false, state: { backlog: 0 } })
+      expect(json.find((r) => r.businessId === 'cli-b')).toMatchObject({ active: true, state: { backlog: 0, parked: true, parkedReason: expect.stringMatching(/operator/) } })
       expect(JSON.stringify(json)).not.toContain('cli-secret')
       await herald('recipients', 'unpark', '--tenant', 't1', 'cli-b')
-      expect(await withDb(async ({ db }) => (await sql<{ active: boolean }>`select active from plugin_configuration where business_id = 'cli-b'`.execute(db)).rows[0].active)).toBe(true)
+      expect(await withDb(async ({ db }) => (await sql<{ parked: boolean }>`select s.parked from recipient_state s
+        join plugin_configuration c on c.id = s.recipient_id where c.business_id = 'cli-b'`.execute(db)).rows[0].parked)).toBe(false)
       const unknown = await herald('recipients', 'park', '--tenant', 't1', 'ghost')
       expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/no recipient ghost/)])
     })

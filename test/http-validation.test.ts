@@ -93,16 +93,17 @@ for (const backend of BACKENDS) {
       expect((await f.call('GET', '/api/v1/rules/evil')).statusCode).toBe(404)
     })
 
-    it('answers a rule that backtracks polynomially within its time budget, and stays responsive', async () => {
+    it('answers a rule that would backtrack polynomially at once (linear-time engine), and stays responsive', async () => {
       const rule = { pluginId: 'LuceneRuleMatcher', parameters: [param('payload_rule', 'name:/.*.*.*.*.*.*.*b/')] }
       const started = Date.now()
       const [slow, health] = await Promise.all([
         f.call('POST', '/api/v1/rules/test', { body: { rule, payload: { name: 'a'.repeat(300) } } }),
         new Promise((r) => setTimeout(r, 50)).then(() => f.call('GET', '/api/v1/recipients')),
       ])
-      expect(problem(slow)).toEqual([400, 'HERALD_ERR_RULE_TOO_SLOW'])
+      // V8's linear-time engine takes over the backtracking regexp (src/rules/compile-rule.ts): a plain answer.
+      expect(slow.json()).toMatchObject({ match: false })
       expect(health.statusCode).toBe(200)
-      expect(Date.now() - started).toBeLessThan(20_000)
+      expect(Date.now() - started).toBeLessThan(5_000)
       // The sandbox is replaced: the next test evaluates normally.
       const ok = await f.call('POST', '/api/v1/rules/test', { body: { rule, payload: { name: 'aab' } } })
       expect(ok.json()).toMatchObject({ match: true })

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser'
@@ -192,7 +193,7 @@ describe('EmailSender', () => {
   it('redacts the password from any error text', () => {
     const err = Object.assign(new Error(`AUTH PLAIN ${Buffer.from(PASSWORD).toString('base64')} failed for ${PASSWORD}`), { code: 'EAUTH' })
     const result = classifySmtpError(err, [PASSWORD])
-    expect(result).toEqual({ ok: false, permanent: true, errorClass: 'SMTP_EAUTH', message: 'AUTH PLAIN *** failed for ***' })
+    expect(result).toEqual({ ok: false, permanent: true, errorClass: 'SMTP_EAUTH', message: 'AUTH PLAIN *** failed for ***', parkRecipient: true })
   })
 
   it('validates its parameters', () => {
@@ -257,13 +258,25 @@ describe('postgres: EmailSender end to end through the notifier', () => {
     expect(mail!.text).toContain('"id": "mailed-product"')
   })
 
-  it('reports ERROR for the recipient whose server rejects the credentials, SUCCESS for the other', async () => {
-    const event = await publish('half-mailed', 'DELETED')
-    expect(event.state).toBe('ERROR')
-    expect(event.recipients).toEqual([
-      { label: 'mail-ops', status: 'SUCCESS', ackRequired: false, blockingRequired: false },
-      { label: 'mail-bad', status: 'ERROR', ackRequired: false, blockingRequired: false },
-    ])
-    expect(smtp.mails.filter((m) => m.subject === '[Herald] DELETED half-mailed')).toHaveLength(1)
+  it('parks the recipient whose server rejects the credentials, with the reason, and keeps its delivery waiting', async () => {
+    const requestId = randomUUID()
+    await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload: { type: 'Feature', id: 'half-mailed', properties: { v: 1 } }, metadata: { action: 'DELETED' } } })
+    const parked = async () => {
+      const { rows } = await sql<{ parked: boolean; parked_reason: string }>`select s.parked, s.parked_reason from recipient_state s
+        join plugin_configuration c on c.id = s.recipient_id where c.business_id = 'mail-bad-auth'`.execute(herald.ctx.db)
+      return rows[0]
+    }
+    const deadline = Date.now() + 20_000
+    while (!(await parked())?.parked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    const state = await parked()
+    expect(state?.parked).toBe(true)
+    expect(state?.parked_reason).toMatch(/535|auth/i)
+    expect(state?.parked_reason).not.toContain('wrong')
+    // The mail to the working recipient went out; the request waits for the parked one instead of failing it.
+    await client.waitFor(() => smtp.mails.some((m) => m.subject === '[Herald] DELETED half-mailed'), 10_000, 'mail to mail-ops')
+    const { rows } = await sql<{ state: string }>`select d.state from delivery d join plugin_configuration c on c.id = d.recipient_id
+      where c.business_id = 'mail-bad-auth'`.execute(herald.ctx.db)
+    expect(rows.map((r) => r.state)).toEqual(['PENDING'])
+    expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['GRANTED'])
   })
 })

@@ -16,6 +16,11 @@ export interface BatchConsumerOptions {
   batchSize: number
   handler: BatchHandler
   log: Logger
+  /**
+   * Where dead letters go: `<queue>.DLQ` by default; REGARDS declares a few handlers' queues with the
+   * global `regards.DLQ`, and a re-declaration must keep that or the broker refuses it.
+   */
+  deadLetterRoutingKey?: string
   /** Called when a message is dead-lettered, for metrics. */
   onDeadLetter?: (reason: string) => void
 }
@@ -59,12 +64,12 @@ export class BatchConsumer {
 
   async start(): Promise<void> {
     const { exchange, queue, batchSize, log } = this.#opts
-    await declareConsumerTopology(this.#broker.connection, exchange, queue)
+    await declareConsumerTopology(this.#broker.connection, exchange, queue, this.#deadLetterRoutingKey)
     this.#consumer = this.#broker.connection.createConsumer(
       {
         queue,
         // Declared again by rabbitmq-client after every reconnection (a broker restart).
-        queueOptions: { durable: true, arguments: regardsQueueArguments(dedicatedDlq(queue)) },
+        queueOptions: { durable: true, arguments: regardsQueueArguments(this.#deadLetterRoutingKey) },
         exchanges: [{ exchange, type: 'fanout', durable: true }],
         queueBindings: [{ queue, exchange, routingKey: '' }],
         qos: { prefetchCount: batchSize },
@@ -157,7 +162,7 @@ export class BatchConsumer {
     const body = Buffer.isBuffer(msg.body) ? msg.body : Buffer.from(typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body))
     await this.#broker.publish({
       exchange: DLX,
-      routingKey: dedicatedDlq(queue),
+      routingKey: this.#deadLetterRoutingKey,
       headers: {
         ...msg.headers,
         'x-exception-message': reason,
@@ -171,6 +176,10 @@ export class BatchConsumer {
     })
     log.warn({ queue, reason, requestId: msg.headers?.['regards.request.id'] }, 'message dead-lettered')
     onDeadLetter?.(reason)
+  }
+
+  get #deadLetterRoutingKey(): string {
+    return this.#opts.deadLetterRoutingKey ?? dedicatedDlq(this.#opts.queue)
   }
 
   /** Stops taking messages, then waits for the batch in progress to finish. */

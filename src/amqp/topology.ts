@@ -39,13 +39,18 @@ export const dedicatedDlq = (queue: string) => `${queue}.DLQ`
  * the DLX and the binding. Idempotent, with REGARDS' own arguments, so REGARDS services declaring the
  * same names get no PRECONDITION_FAILED.
  */
-export async function declareConsumerTopology(rabbit: Connection, exchange: string, queue: string): Promise<void> {
+export async function declareConsumerTopology(
+  rabbit: Connection,
+  exchange: string,
+  queue: string,
+  /** `<queue>.DLQ` (dedicated, the default) or `regards.DLQ` for the REGARDS handlers that use the global one. */
+  deadLetterRoutingKey = dedicatedDlq(queue),
+): Promise<void> {
   await rabbit.exchangeDeclare({ exchange: DLX, type: 'topic', durable: true })
   await rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
-  const dlq = dedicatedDlq(queue)
-  await rabbit.queueDeclare({ queue: dlq, durable: true, arguments: { 'x-max-priority': 255 } })
-  await rabbit.queueBind({ queue: dlq, exchange: DLX, routingKey: dlq })
-  await rabbit.queueDeclare({ queue, durable: true, arguments: regardsQueueArguments(dlq) })
+  await rabbit.queueDeclare({ queue: deadLetterRoutingKey, durable: true, arguments: { 'x-max-priority': 255 } })
+  await rabbit.queueBind({ queue: deadLetterRoutingKey, exchange: DLX, routingKey: deadLetterRoutingKey })
+  await rabbit.queueDeclare({ queue, durable: true, arguments: regardsQueueArguments(deadLetterRoutingKey) })
   await rabbit.queueBind({ queue, exchange, routingKey: '' })
 }
 

@@ -6,6 +6,7 @@ import {
   SPECIFIC_RECIPIENT_REQUEST_EXCHANGE,
   SPECIFIC_RECIPIENT_REQUEST_QUEUE,
   declareBroadcastExchange,
+  GLOBAL_DLQ,
   declareConsumerTopology,
 } from '../amqp/topology.ts'
 import type { Ctx } from '../context.ts'
@@ -53,10 +54,16 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
   await declareConsumerTopology(rabbit, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_QUEUE)
   const worker = new CatalogWorker(ctx)
   const wake = () => worker.notify()
-  const consumer = (exchange: string, queue: string, handler: (messages: Parameters<typeof handleAckBatch>[2]) => ReturnType<typeof handleAckBatch>) =>
+  const consumer = (
+    exchange: string,
+    queue: string,
+    handler: (messages: Parameters<typeof handleAckBatch>[2]) => ReturnType<typeof handleAckBatch>,
+    deadLetterRoutingKey?: string,
+  ) =>
     new BatchConsumer(ctx.broker, {
       exchange,
       queue,
+      deadLetterRoutingKey,
       batchSize: ctx.config.intakeBatchSize,
       log: ctx.log.child({ queue: queue.split('.').pop() }),
       handler,
@@ -65,9 +72,11 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
   // Order matters on a first start: the NotifierEvent queue must be bound before anything is sent to the notifier
   // (a fanout exchange drops what no queue is bound to), and the worker, which sends, starts last.
   const consumers = [
-    consumer(NOTIFIER_EVENT_EXCHANGE, CATALOG_NOTIFIER_EVENT_QUEUE, (m) => handleNotifierEventBatch(ctx, m, wake)),
+    // rs-fem's NotificationEventHandler and rs-ingest's DisseminationAckHandler queues dead-letter to the
+    // global regards.DLQ in REGARDS: same arguments here, so both can declare them.
+    consumer(NOTIFIER_EVENT_EXCHANGE, CATALOG_NOTIFIER_EVENT_QUEUE, (m) => handleNotifierEventBatch(ctx, m, wake), GLOBAL_DLQ),
     consumer(FEATURE_ACK_EXCHANGE, FEATURE_ACK_QUEUE, (m) => handleAckBatch(ctx, FEATURE_ACK_TYPE, m, wake)),
-    consumer(INGEST_ACK_EXCHANGE, INGEST_ACK_QUEUE, (m) => handleAckBatch(ctx, INGEST_ACK_TYPE, m, wake)),
+    consumer(INGEST_ACK_EXCHANGE, INGEST_ACK_QUEUE, (m) => handleAckBatch(ctx, INGEST_ACK_TYPE, m, wake), GLOBAL_DLQ),
     consumer(FEATURE_CREATION_EXCHANGE, FEATURE_CREATION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.CREATION, m, wake)),
     consumer(FEATURE_UPDATE_EXCHANGE, FEATURE_UPDATE_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.PATCH, m, wake)),
     consumer(FEATURE_DELETION_EXCHANGE, FEATURE_DELETION_QUEUE, (m) => handleRequestBatch(ctx, REQUEST_SPECS.DELETION, m, wake)),
