@@ -15,6 +15,8 @@ export interface Figure {
   unit: string
   /** The same work's reference measured in the same run, when there is one. */
   reference?: number
+  /** What the reference is (the broker's ceiling, REGARDS' own figure, …). */
+  referenceName?: string
   target?: string
 }
 

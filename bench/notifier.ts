@@ -71,11 +71,35 @@ async function configure(storage: TestStorage) {
   await database.close()
 }
 
+/** One sustained run of a scaling series: `count` requests as fast as possible. */
+export interface ScalingPoint {
+  count: number
+  seconds: number
+  rate: number
+  /** Herald's peak RSS (VmHWM) after this run, in MiB: the same process runs 1×, 2× then 4×. */
+  rssMiB: number
+}
+
+/** Completions and latency of a run, per time bucket (for the report's chart). */
+export interface TimePoint {
+  t: number
+  perSecond: number
+  latencyMs: number
+}
+
+export interface NotifierBench {
+  figures: Figure[]
+  scaling: ScalingPoint[]
+  /** The largest sustained run, bucketed. */
+  series: TimePoint[]
+}
+
 /**
  * Herald end to end: requests published by a REGARDS client → SUCCESS events received, with two
- * matched RabbitMQSender recipients per request. Returns the sustained rate and latency percentiles.
+ * matched RabbitMQSender recipients per request. Sustained runs at each of `sizes` (1×, 2×, 4×: is it
+ * linear, does memory stay bounded?), then open-loop latency at a fixed rate.
  */
-export async function benchNotifier(opts: { backend: Backend; sustainedCount: number; latencyRate: number; latencySeconds: number }): Promise<Figure[]> {
+export async function runNotifierBench(opts: { backend: Backend; sizes: number[]; latencyRate: number; latencySeconds: number; halfLoadSeconds?: number; brokerCeiling?: number }): Promise<NotifierBench> {
   progress(`notifier/${opts.backend}: starting Herald`)
   const herald = await startHeraldProcess(opts.backend, configure)
   const client = new LoadClient(herald.vhost.url)
@@ -89,46 +113,105 @@ export async function benchNotifier(opts: { backend: Backend; sustainedCount: nu
     client.doneAt.clear()
     client.sentAt.clear()
 
-    progress(`notifier/${opts.backend}: ${opts.sustainedCount} requests as fast as possible`)
-    const started = performance.now()
-    await publishAll(opts.sustainedCount, (id) => client.publish(id))
-    await client.waitAllDone(opts.sustainedCount, 300_000)
-    const sustained = opts.sustainedCount / ((performance.now() - started) / 1000)
-    client.doneAt.clear()
-    client.sentAt.clear()
-
-    progress(`notifier/${opts.backend}: ${opts.latencyRate} requests/s for ${opts.latencySeconds} s`)
-    // Open-loop load at a fixed rate: one tick every 10 ms.
-    const total = opts.latencyRate * opts.latencySeconds
-    const perTick = opts.latencyRate / 100
-    const t0 = performance.now()
-    const pending: Promise<void>[] = []
-    for (let sent = 0; sent < total; ) {
-      for (let i = 0; i < perTick && sent < total; i++, sent++) pending.push(client.publish(randomUUID()))
-      const next = t0 + (sent / opts.latencyRate) * 1000
-      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())))
+    const scaling: ScalingPoint[] = []
+    let series: TimePoint[] = []
+    for (const count of opts.sizes) {
+      progress(`notifier/${opts.backend}: ${count} requests as fast as possible`)
+      const started = performance.now()
+      await publishAll(count, (id) => client.publish(id))
+      await client.waitAllDone(count, 300_000)
+      const seconds = (performance.now() - started) / 1000
+      scaling.push({ count, seconds, rate: count / seconds, rssMiB: herald.herald.peakRssMiB() })
+      if (count === Math.max(...opts.sizes)) series = bucket(client, started, 500)
+      client.doneAt.clear()
+      client.sentAt.clear()
     }
-    progress(`published ${total}`)
-    await Promise.all(pending)
-    progress(`confirmed ${total}`)
-    await client.waitAllDone(total, 30_000)
-    const latencies = [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
+    const sustained = scaling[scaling.length - 1].rate
+
+    const latencies = await openLoop(client, opts.latencyRate, opts.latencySeconds, opts.backend)
+    // The same at half the measured capacity: latency when Herald keeps up, not queueing time.
+    const halfRate = Math.max(10, Math.round(sustained / 2 / 10) * 10)
+    const halfLatencies = opts.halfLoadSeconds ? await openLoop(client, halfRate, opts.halfLoadSeconds, opts.backend) : undefined
     const tag = `${opts.backend}`
-    return [
-      { name: `notifier.${tag}.sustained`, value: sustained, unit: 'requests/s', target: opts.backend === 'postgres' ? '≥ 3000' : undefined },
-      { name: `notifier.${tag}.p50_at_${opts.latencyRate}`, value: percentile(latencies, 50), unit: 'ms' },
-      { name: `notifier.${tag}.p99_at_${opts.latencyRate}`, value: percentile(latencies, 99), unit: 'ms', target: opts.backend === 'postgres' ? '≤ 250' : undefined },
-    ]
+    const pg = opts.backend === 'postgres'
+    return {
+      scaling,
+      series,
+      figures: [
+        {
+          name: `notifier.${tag}.sustained`,
+          value: sustained,
+          unit: 'requests/s',
+          target: pg ? '≥ 3000' : undefined,
+          reference: opts.brokerCeiling,
+          referenceName: opts.brokerCeiling ? 'broker ceiling (same AMQP work, no database)' : undefined,
+        },
+        { name: `notifier.${tag}.vs_regards`, value: sustained, unit: 'requests/s', reference: 83, referenceName: 'REGARDS notifier, its own test' },
+        { name: `notifier.${tag}.p50_at_${opts.latencyRate}`, value: percentile(latencies, 50), unit: 'ms', reference: 3000, referenceName: 'REGARDS scheduler cycle' },
+        { name: `notifier.${tag}.p99_at_${opts.latencyRate}`, value: percentile(latencies, 99), unit: 'ms', target: pg ? '≤ 250' : undefined },
+        ...(halfLatencies
+          ? [
+              { name: `notifier.${tag}.p50_at_${halfRate}`, value: percentile(halfLatencies, 50), unit: 'ms' },
+              { name: `notifier.${tag}.p99_at_${halfRate}`, value: percentile(halfLatencies, 99), unit: 'ms' },
+            ]
+          : []),
+        { name: `notifier.${tag}.peak_rss`, value: herald.herald.peakRssMiB(), unit: 'MiB' },
+      ],
+    }
   } finally {
     await client.close()
     await herald.stop()
   }
 }
 
+/** Open-loop load at a fixed rate (one tick every 10 ms); returns the sorted latencies, publish → terminal event. */
+async function openLoop(client: LoadClient, rate: number, seconds: number, backend: string): Promise<number[]> {
+  progress(`notifier/${backend}: ${rate} requests/s for ${seconds} s`)
+  client.doneAt.clear()
+  client.sentAt.clear()
+  const total = Math.round(rate * seconds)
+  const perTick = rate / 100
+  const t0 = performance.now()
+  const pending: Promise<void>[] = []
+  for (let sent = 0; sent < total; ) {
+    for (let i = 0; i < perTick && sent < total; i++, sent++) pending.push(client.publish(randomUUID()))
+    const next = t0 + (sent / rate) * 1000
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())))
+  }
+  await Promise.all(pending)
+  await client.waitAllDone(total, 120_000)
+  return [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
+}
+
+/** Completions per second and their mean latency, per `ms` bucket since `started`. */
+function bucket(client: LoadClient, started: number, ms: number): TimePoint[] {
+  const buckets = new Map<number, { n: number; latency: number }>()
+  for (const [id, at] of client.doneAt) {
+    const k = Math.floor((at - started) / ms)
+    const b = buckets.get(k) ?? { n: 0, latency: 0 }
+    b.n++
+    b.latency += at - (client.sentAt.get(id) ?? at)
+    buckets.set(k, b)
+  }
+  const last = Math.max(0, ...buckets.keys())
+  const points: TimePoint[] = []
+  for (let k = 0; k <= last; k++) {
+    const b = buckets.get(k) ?? { n: 0, latency: 0 }
+    points.push({ t: ((k + 1) * ms) / 1000, perSecond: (b.n * 1000) / ms, latencyMs: b.n ? b.latency / b.n : NaN })
+  }
+  return points
+}
+
+/** The figures only (sustained, p50, p99), as before. */
+export async function benchNotifier(opts: { backend: Backend; sustainedCount: number; latencyRate: number; latencySeconds: number }): Promise<Figure[]> {
+  const run = await runNotifierBench({ backend: opts.backend, sizes: [opts.sustainedCount], latencyRate: opts.latencyRate, latencySeconds: opts.latencySeconds })
+  return run.figures
+}
+
 /** Waits until Herald's consumer queue has a consumer (the process finished starting). */
 async function waitReady(url: string): Promise<void> {
   const { NOTIFICATION_REQUEST_QUEUE } = await import('../src/amqp/topology.ts')
-  const rabbit = new Connection({ url })
+  const rabbit = new Connection({ url, noDelay: true })
   rabbit.on('error', () => {})
   try {
     for (let i = 0; i < 300; i++) {

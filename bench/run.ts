@@ -1,0 +1,275 @@
+/**
+ * `npm run bench [-- --quick]`: every benchmark of the repository, one report.
+ *
+ * Prints each figure next to its reference (ratio) and its target (pass/fail), then writes
+ * bench/report.md, bench/report.json and bench/report.png (throughput and latency over time of the
+ * largest sustained notifier run). Each section is optional: a module that is missing, or that fails, is
+ * reported in one line and the others still run. Bounded: about 4 minutes by default, under 1 with --quick.
+ */
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { PG_ADMIN_URL } from '../test/support/services.ts'
+import { machine, progress, writeJson, type Figure } from './harness.ts'
+import { Canvas, drawPanel } from './report-png.ts'
+
+const run = promisify(execFile)
+const here = path.dirname(fileURLToPath(import.meta.url))
+const quick = process.argv.includes('--quick')
+const budgetMs = (quick ? 58 : 290) * 1000
+const started = Date.now()
+
+interface Row extends Figure {
+  section: string
+  pass?: boolean
+}
+interface Section {
+  name: string
+  /** Rough duration, to skip a section that would not fit the budget. */
+  estimateS: number
+  run(): Promise<Figure[]>
+}
+
+const rows: Row[] = []
+const notes: string[] = []
+let notifierRun: import('./notifier.ts').NotifierBench | undefined
+let brokerCeilingRate: number | undefined
+
+/** Imports a bench module that may not exist (yet): undefined, with a line, when it does not. */
+async function optional<T>(file: string): Promise<T | undefined> {
+  if (!fs.existsSync(path.join(here, file))) {
+    note(`${file}: not present, skipped`)
+    return undefined
+  }
+  return (await import(`./${file}`)) as T
+}
+
+function note(line: string) {
+  notes.push(line)
+  progress(line)
+}
+
+const sizes = quick ? [500, 1000, 2000] : [2500, 5000, 10_000]
+const sections: Section[] = [
+  {
+    name: 'rules',
+    estimateS: 8,
+    async run() {
+      const m = await optional<typeof import('./rules.ts')>('rules.ts')
+      return m ? await m.benchRules() : []
+    },
+  },
+  {
+    name: 'broker ceiling',
+    estimateS: 5,
+    async run() {
+      const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
+      if (!m) return []
+      brokerCeilingRate = await m.brokerCeiling(quick ? 1000 : 10_000)
+      return [{ name: 'broker.ceiling', value: brokerCeilingRate, unit: 'requests/s' }]
+    },
+  },
+  {
+    name: 'notifier (postgres)',
+    estimateS: quick ? 18 : 90,
+    async run() {
+      const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
+      if (!m) return []
+      notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, latencyRate: 1000, latencySeconds: quick ? 1 : 5, halfLoadSeconds: quick ? 1 : 5, brokerCeiling: brokerCeilingRate })
+      return [...notifierRun.figures, ...scalingFigures('postgres', notifierRun.scaling)]
+    },
+  },
+  {
+    name: 'notifier (pglite)',
+    estimateS: quick ? 20 : 35,
+    async run() {
+      const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
+      if (!m) return []
+      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 2000], latencyRate: 200, latencySeconds: quick ? 1 : 3, brokerCeiling: brokerCeilingRate })
+      return r.figures
+    },
+  },
+  {
+    name: 'senders',
+    estimateS: fs.existsSync(path.join(here, 'senders.ts')) ? 30 : 0,
+    async run() {
+      const m = await optional<{ benchSenders(): Promise<Figure[]> }>('senders.ts')
+      return m ? await m.benchSenders() : []
+    },
+  },
+  {
+    name: 'catalog',
+    estimateS: 70,
+    async run() {
+      if (quick) {
+        note('catalog: skipped with --quick (about a minute)')
+        return []
+      }
+      const m = await optional<typeof import('./catalog.ts')>('catalog.ts')
+      return m ? await m.benchCatalog() : []
+    },
+  },
+  {
+    name: 'http',
+    estimateS: 40,
+    async run() {
+      if (quick) {
+        note('http: skipped with --quick (about 40 s)')
+        return []
+      }
+      const m = await optional<typeof import('./http.ts')>('http.ts')
+      return m ? await m.benchHttp() : []
+    },
+  },
+]
+
+/** Sustained rate at 1×, 2×, 4×: linear when the rate holds (within 25 %) and memory stays bounded. */
+function scalingFigures(backend: string, scaling: import('./notifier.ts').ScalingPoint[]): Figure[] {
+  const figures: Figure[] = scaling.flatMap((p) => [
+    { name: `scaling.${backend}.${p.count}.seconds`, value: p.seconds, unit: 's' },
+    { name: `scaling.${backend}.${p.count}.rate`, value: p.rate, unit: 'requests/s', reference: scaling[0].rate, referenceName: `rate at ${scaling[0].count}` },
+    { name: `scaling.${backend}.${p.count}.herald_peak_rss`, value: p.rssMiB, unit: 'MiB' },
+  ])
+  const rates = scaling.map((p) => p.rate)
+  const spread = (Math.max(...rates) - Math.min(...rates)) / Math.max(...rates)
+  const first = scaling[0]
+  const last = scaling[scaling.length - 1]
+  const timeRatio = last.seconds / first.seconds
+  const sizeRatio = last.count / first.count
+  figures.push({ name: `scaling.${backend}.time_ratio_${sizeRatio}x`, value: timeRatio, unit: '×', target: `≤ ${(sizeRatio * 1.25).toFixed(1)}` })
+  figures.push({ name: `scaling.${backend}.rss_growth_${sizeRatio}x`, value: last.rssMiB / first.rssMiB, unit: '×', target: '≤ 1.5' })
+  note(`scaling (${backend}): ${scaling.map((p) => `${p.count} in ${p.seconds.toFixed(1)} s (${p.rate.toFixed(0)}/s, ${p.rssMiB.toFixed(0)} MiB)`).join('; ')} → ${spread <= 0.25 ? 'linear' : 'NOT linear'} (rates within ${(spread * 100).toFixed(0)} %)`)
+  return figures
+}
+
+/** `≥ 3000`, `≤ 250`: pass/fail of a figure against its target. */
+function judge(value: number, target: string | undefined): boolean | undefined {
+  const m = target && /^\s*(≥|>=|≤|<=)\s*([\d.]+)/.exec(target)
+  if (!m) return undefined
+  const bound = Number(m[2])
+  return m[1] === '≥' || m[1] === '>=' ? value >= bound : value <= bound
+}
+
+const fmt = (v: number) => (!Number.isFinite(v) ? String(v) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2))
+
+function line(r: Row): string {
+  const ref = r.reference ? `ref ${fmt(r.reference)} (${(r.value / r.reference).toFixed(2)}×${r.referenceName ? `, ${r.referenceName}` : ''})` : ''
+  const verdict = r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL'
+  return `${r.name.padEnd(48)} ${fmt(r.value).padStart(12)} ${r.unit.padEnd(14)} ${ref.padEnd(60)} ${(r.target ?? '').padEnd(8)} ${verdict}`
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const v: Record<string, string> = { node: process.version }
+  const pkg = (name: string) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(here, '..', 'node_modules', name, 'package.json'), 'utf8')).version as string
+    } catch {
+      return 'unknown'
+    }
+  }
+  v.herald = JSON.parse(fs.readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version
+  v.pglite = pkg('@electric-sql/pglite')
+  v['rabbitmq-client'] = pkg('rabbitmq-client')
+  v.pg = pkg('pg')
+  try {
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL })
+    await client.connect()
+    v.postgresql = (await client.query('show server_version')).rows[0].server_version
+    await client.end()
+  } catch (err) {
+    v.postgresql = `unreachable (${(err as Error).message})`
+  }
+  v.rabbitmq = await run('rabbitmqctl', ['-q', 'version']).then((r) => r.stdout.trim(), () => 'unknown')
+  try {
+    v.commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: here })).stdout.trim()
+  } catch {
+    v.commit = 'unknown'
+  }
+  return v
+}
+
+function chart(): Buffer | undefined {
+  if (!notifierRun?.series.length) return undefined
+  const canvas = new Canvas(900, 560)
+  const s = notifierRun.series
+  const count = notifierRun.scaling[notifierRun.scaling.length - 1]?.count
+  drawPanel(canvas, { x: 10, y: 10, w: 880, h: 260 }, `completions per s (${count} requests, postgres)`, [
+    { label: 'requests/s', color: [31, 119, 180], points: s.map((p) => [p.t, p.perSecond]) },
+  ])
+  drawPanel(canvas, { x: 10, y: 290, w: 880, h: 260 }, 'mean latency ms (publish to terminal event)', [
+    { label: 'latency ms', color: [214, 39, 40], points: s.filter((p) => Number.isFinite(p.latencyMs)).map((p) => [p.t, p.latencyMs]) },
+  ])
+  return canvas.png()
+}
+
+function markdown(meta: { machine: ReturnType<typeof machine>; versions: Record<string, string>; seconds: number }): string {
+  const out = [
+    `# Herald benchmark report`,
+    '',
+    `Generated by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString()} in ${meta.seconds.toFixed(0)} s. See docs/benchmarks.md for what each figure means.`,
+    '',
+    `Machine: ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.platform}. Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    '',
+    '| figure | value | unit | reference | ratio | target | result |',
+    '|---|---:|---|---|---:|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.value)} | ${r.unit} | ${r.reference ? `${fmt(r.reference)}${r.referenceName ? ` (${r.referenceName})` : ''}` : ''} | ${r.reference ? `${(r.value / r.reference).toFixed(2)}×` : ''} | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'pass' : '**fail**'} |`,
+    ),
+    '',
+    '## Notes',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ]
+  if (notifierRun?.series.length) out.push('## Sustained run over time', '', '![throughput and latency of the largest sustained run](report.png)', '')
+  return out.join('\n')
+}
+
+async function main() {
+  for (const section of sections) {
+    const elapsed = Date.now() - started
+    if (elapsed + section.estimateS * 1000 > budgetMs) {
+      note(`${section.name}: skipped, would exceed the ${budgetMs / 1000} s budget (${(elapsed / 1000).toFixed(0)} s used)`)
+      continue
+    }
+    const t = Date.now()
+    progress(`── ${section.name}`)
+    try {
+      for (const f of await section.run()) {
+        const row: Row = { ...f, section: section.name, pass: judge(f.value, f.target) }
+        rows.push(row)
+        console.log(line(row))
+      }
+      progress(`${section.name}: ${((Date.now() - t) / 1000).toFixed(0)} s`)
+    } catch (err) {
+      note(`${section.name}: FAILED — ${(err as Error).stack ?? err}`.split('\n')[0])
+    }
+  }
+  const meta = { machine: machine(), versions: await versions(), seconds: (Date.now() - started) / 1000 }
+  const failed = rows.filter((r) => r.pass === false)
+  console.log(`\n${rows.length} figures, ${rows.filter((r) => r.pass).length} targets met, ${failed.length} missed${failed.length ? `: ${failed.map((r) => r.name).join(', ')}` : ''}; ${meta.seconds.toFixed(0)} s`)
+  writeJson(path.join(here, 'report.json'), { quick, generatedAt: new Date().toISOString(), ...meta, figures: rows, notes, scaling: notifierRun?.scaling, series: notifierRun?.series })
+  fs.writeFileSync(path.join(here, 'report.md'), markdown(meta))
+  const png = chart()
+  if (png) fs.writeFileSync(path.join(here, 'report.png'), png)
+  progress(`wrote bench/report.md, bench/report.json${png ? ', bench/report.png' : ''}`)
+}
+
+// A hard stop past the budget: the children of the harness are killed on exit.
+const watchdog = setTimeout(() => {
+  progress(`budget exceeded by far (${(budgetMs * 1.5) / 1000} s): stopping`)
+  process.exit(2)
+}, budgetMs * 1.5)
+watchdog.unref()
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err)
+    process.exit(1)
+  },
+)
