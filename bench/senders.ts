@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto'
+import net from 'node:net'
+import { Worker } from 'node:worker_threads'
+import { sql } from 'kysely'
+import { Pool } from 'undici'
+import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
+import { openPostgres } from '../src/db/client.ts'
+import { migrateOrThrow } from '../src/db/migrate.ts'
+import { importNotifierConfig } from '../src/notifier/config-import.ts'
+import { parkRecipient } from '../src/notifier/recipient-state.ts'
+import { association, configFile, pluginConf } from '../test/support/herald.ts'
+import type { TestStorage } from '../test/support/services.ts'
+import { LoadClient, progress, sampleRequest, startHeraldProcess, waitConsumers, type Figure } from './harness.ts'
+
+/*
+ * WebhookSender throughput, against a local receiver whose own ceiling is measured in the same run:
+ *   1. the receiver's ceiling (undici Pool, 64 concurrent POSTs of ≈1 KB);
+ *   2. deliveries/s through Herald to one webhook recipient (first → N-th POST received), and requests/s to SUCCESS;
+ *   3. the same for a `steady` recipient while a `dead` one is parked with a backlog of waiting deliveries.
+ * The receiver runs in a worker thread, so neither the load client nor the ceiling client shares its event loop.
+ */
+
+const TENANT = 'bench'
+
+// Shared counters with the receiver thread (Float64: absolute times in ms since the epoch, sub-ms precision).
+const SLOT = { count: 0, target: 1, firstAt: 2, nthAt: 3, inFlight: 4, maxInFlight: 5, sockets: 6 } as const
+
+const RECEIVER_SOURCE = `
+const http = require('node:http')
+const { parentPort, workerData } = require('node:worker_threads')
+const s = new Float64Array(workerData)
+const now = () => performance.timeOrigin + performance.now()
+const server = http.createServer((req, res) => {
+  s[${SLOT.inFlight}]++
+  if (s[${SLOT.inFlight}] > s[${SLOT.maxInFlight}]) s[${SLOT.maxInFlight}] = s[${SLOT.inFlight}]
+  req.on('data', () => {})
+  req.on('end', () => {
+    const n = ++s[${SLOT.count}]
+    const t = now()
+    if (n === 1) s[${SLOT.firstAt}] = t
+    if (n === s[${SLOT.target}]) s[${SLOT.nthAt}] = t
+    s[${SLOT.inFlight}]--
+    res.writeHead(204).end()
+  })
+})
+server.keepAliveTimeout = 60000
+server.on('connection', () => { s[${SLOT.sockets}]++ })
+server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port))
+parentPort.on('message', (m) => { if (m === 'close') { server.closeAllConnections(); server.close(() => process.exit(0)) } })
+`
+
+class Receiver {
+  readonly #shared = new SharedArrayBuffer(8 * 8)
+  readonly s = new Float64Array(this.#shared)
+  #worker: Worker | undefined
+  port = 0
+
+  async start(): Promise<void> {
+    this.#worker = new Worker(RECEIVER_SOURCE, { eval: true, workerData: this.#shared })
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.#worker!.once('message', resolve)
+      this.#worker!.once('error', reject)
+    })
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}/hook`
+  }
+
+  /** Zeroes the counters; the time of the `target`-th request is recorded. */
+  reset(target: number): void {
+    // Plain writes from two threads: only done while nothing is being sent.
+    this.s.fill(0)
+    this.s[SLOT.target] = target
+  }
+
+  get count() {
+    return this.s[SLOT.count]
+  }
+
+  async waitCount(n: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (this.count < n) {
+      if (Date.now() > deadline) throw new Error(`receiver got ${this.count}/${n} POSTs in ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  /** Deliveries/s from the first POST received to the target-th one. */
+  rate(): number {
+    const n = this.s[SLOT.target]
+    return (n - 1) / ((this.s[SLOT.nthAt] - this.s[SLOT.firstAt]) / 1000)
+  }
+
+  async close(): Promise<void> {
+    if (!this.#worker) return
+    const exited = new Promise((r) => this.#worker!.once('exit', r))
+    this.#worker.postMessage('close')
+    const timer = setTimeout(() => void this.#worker?.terminate(), 3000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+/** The receiver's own ceiling: the same POSTs (≈1 KB JSON, same headers) from an undici Pool, 64 at a time. */
+async function receiverCeiling(receiver: Receiver, count: number, concurrency = 64): Promise<number> {
+  const pool = new Pool(`http://127.0.0.1:${receiver.port}`, { connections: concurrency })
+  const body = JSON.stringify({ requestId: randomUUID(), requestOwner: 'bench', requestDate: new Date().toISOString(), ...sampleRequest(randomUUID()) })
+  const headers = { 'content-type': 'application/json', 'user-agent': 'Herald-Webhook/1', 'webhook-id': 'herald-1', 'webhook-timestamp': '1' }
+  const once = async () => {
+    const res = await pool.request({ path: '/hook', method: 'POST', headers, body })
+    await res.body.dump()
+    if (res.statusCode !== 204) throw new Error(`receiver answered ${res.statusCode}`)
+  }
+  try {
+    // Warm-up: open the connections.
+    await Promise.all(Array.from({ length: concurrency }, once))
+    receiver.reset(count)
+    let next = 0
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < count) await once()
+      }),
+    )
+    return count / ((performance.now() - started) / 1000)
+  } finally {
+    await pool.close()
+  }
+}
+
+/** A TCP port on 127.0.0.1 where nothing listens (bound, then released). */
+async function deadPort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+/** Publishes `count` requests with at most 1,000 unconfirmed at a time. */
+async function publishAll(client: LoadClient, count: number): Promise<void> {
+  const window = new Set<Promise<void>>()
+  for (let i = 0; i < count; i++) {
+    const p = client.publish(randomUUID(), TENANT).finally(() => window.delete(p))
+    window.add(p)
+    if (window.size >= 1000) await Promise.race(window)
+  }
+  await Promise.all(window)
+}
+
+const webhook = (id: string, url: string, extra: Record<string, string> = {}) =>
+  pluginConf('WebhookSender', id, { url, allowPrivateNetwork: true, recipientLabel: id, batchSize: '200', maxBatchesInFlight: '4', ...extra })
+
+async function configure(storage: TestStorage, configuration: unknown[], backlog?: { recipient: string; count: number }): Promise<void> {
+  const database = await openPostgres(storage.databaseUrl!, 2)
+  try {
+    await migrateOrThrow(database.db)
+    await importNotifierConfig(database.db, TENANT, configFile(configuration))
+    if (!backlog) return
+    const { rows } = await sql<{ id: string }>`select id from plugin_configuration where tenant = ${TENANT} and business_id = ${backlog.recipient}`.execute(database.db)
+    const recipientId = Number(rows[0].id)
+    const sample = sampleRequest('backlog')
+    await sql`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata, updated_at)
+      select ${TENANT}, gen_random_uuid()::text, 'bench', now() - interval '1 minute', now(), 'RULES', 'SCHEDULED',
+        ${JSON.stringify(sample.payload)}::jsonb, ${JSON.stringify(sample.metadata)}::jsonb, now()
+      from generate_series(1, ${backlog.count})`.execute(database.db)
+    await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date)
+      select tenant, id, ${recipientId}, 'PENDING', 0, request_date from notification_request where tenant = ${TENANT}`.execute(database.db)
+    await sql`analyze notification_request`.execute(database.db)
+    await sql`analyze delivery`.execute(database.db)
+    await parkRecipient(database.db, { id: recipientId, tenant: TENANT }, 'bench: dead recipient with a backlog')
+  } finally {
+    await database.close()
+  }
+}
+
+interface WebhookRun {
+  /** First → N-th POST received, per second. */
+  deliveries: number
+  /** Publish of the first request → SUCCESS of the N-th, per second (NaN when not waited for). */
+  endToEnd: number
+  maxInFlight: number
+  sockets: number
+  received: number
+}
+
+/** Starts Herald with `prepare`, warms up, then sends `count` requests and measures them at the receiver. */
+async function runWebhook(label: string, receiver: Receiver, count: number, prepare: (storage: TestStorage) => Promise<void>, waitSuccess: boolean): Promise<WebhookRun> {
+  progress(`senders/${label}: starting Herald`)
+  const herald = await startHeraldProcess('postgres', prepare)
+  const client = new LoadClient(herald.vhost.url)
+  try {
+    await waitConsumers(herald.vhost.url, NOTIFICATION_REQUEST_QUEUE)
+    await client.listen()
+    progress(`senders/${label}: warm-up`)
+    receiver.reset(200)
+    await publishAll(client, 200)
+    await receiver.waitCount(200, 60_000)
+    if (waitSuccess) await client.waitAllDone(200, 60_000)
+    await new Promise((r) => setTimeout(r, 300))
+    client.doneAt.clear()
+    client.sentAt.clear()
+
+    progress(`senders/${label}: ${count} requests`)
+    receiver.reset(count)
+    const started = performance.now()
+    await publishAll(client, count)
+    await receiver.waitCount(count, 120_000)
+    let endToEnd = NaN
+    if (waitSuccess) {
+      await client.waitAllDone(count, 120_000)
+      endToEnd = count / ((performance.now() - started) / 1000)
+    }
+    await new Promise((r) => setTimeout(r, 200))
+    return { deliveries: receiver.rate(), endToEnd, maxInFlight: receiver.s[SLOT.maxInFlight], sockets: receiver.s[SLOT.sockets], received: receiver.count }
+  } finally {
+    await client.close().catch(() => {})
+    await herald.stop()
+  }
+}
+
+export async function benchSenders(opts: { quick?: boolean } = {}): Promise<Figure[]> {
+  const quick = opts.quick ?? false
+  const count = quick ? 2_000 : 10_000
+  const ceilingCount = quick ? 5_000 : 20_000
+  const backlog = quick ? 20_000 : 100_000
+  const receiver = new Receiver()
+  await receiver.start()
+  try {
+    progress(`senders: receiver ceiling, ${ceilingCount} POSTs, 64 concurrent`)
+    const ceiling = await receiverCeiling(receiver, ceilingCount)
+
+    const match = pluginConf('LuceneRuleMatcher', 'all', {})
+    const single = await runWebhook('single', receiver, count, (storage) => configure(storage, [webhook('hook', receiver.url), match, association('all', ['hook'])]), true)
+
+    const dead = `http://127.0.0.1:${await deadPort()}/hook`
+    const isolated = await runWebhook(
+      'parked',
+      receiver,
+      count,
+      (storage) =>
+        configure(
+          storage,
+          [webhook('steady', receiver.url), webhook('dead', dead, { parkAfterFailures: '5', probeIntervalMs: '60000' }), match, association('all', ['steady', 'dead'])],
+          { recipient: 'dead', count: backlog },
+        ),
+      // The requests also wait on `dead`: they never reach SUCCESS, steady's rate is measured at the receiver.
+      false,
+    )
+    progress(`senders: single run: max ${single.maxInFlight} POSTs in flight at the receiver over ${single.sockets} sockets; parked run: ${isolated.maxInFlight} over ${isolated.sockets}`)
+
+    return [
+      { name: 'senders.receiver_ceiling', value: ceiling, unit: 'requests/s', target: 'reference (undici Pool, 64 concurrent, ≈1 KB)' },
+      { name: 'senders.webhook.deliveries', value: single.deliveries, unit: 'deliveries/s', reference: ceiling, referenceName: 'receiver ceiling', target: '≥ 2000' },
+      { name: 'senders.webhook.end_to_end', value: single.endToEnd, unit: 'requests/s', reference: ceiling, referenceName: 'receiver ceiling' },
+      {
+        name: `senders.webhook.with_parked_backlog_${backlog}`,
+        value: isolated.deliveries,
+        unit: 'deliveries/s',
+        reference: single.deliveries,
+        referenceName: 'webhook deliveries/s without a parked recipient',
+        target: 'ratio ≥ 0.8',
+      },
+      { name: 'senders.webhook.max_in_flight', value: single.maxInFlight, unit: 'POSTs', reference: 64, referenceName: 'batch concurrency × maxBatchesInFlight (16 × 4)' },
+    ]
+  } finally {
+    await receiver.close()
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const started = performance.now()
+  const figures = await benchSenders({ quick: process.argv.includes('--quick') })
+  for (const f of figures) {
+    const ref = f.reference !== undefined ? `   vs ${f.reference.toFixed(0)} (${f.referenceName})  ratio ${(f.value / f.reference).toFixed(2)}` : ''
+    console.log(`${f.name}: ${f.value.toFixed(0)} ${f.unit}${ref}${f.target ? `   target ${f.target}` : ''}`)
+  }
+  progress(`senders: ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  process.exit(0)
+}
