@@ -83,7 +83,11 @@ for (const backend of BACKENDS) {
       expect(client.eventsFor(ids[0]).map((e) => e.body.state)).toEqual(['GRANTED', 'ERROR', 'GRANTED', 'SUCCESS'])
       expect(good.length).toBe(goodBefore)
       const done = await get(`/api/v1/requests/${ids[0]}`)
-      expect(done).toMatchObject({ state: 'SUCCESS', completedAt: expect.any(String), deliveries: [] })
+      expect(done).toMatchObject({ state: 'SUCCESS', completedAt: expect.any(String) })
+      // Completed requests keep their deliveries and the failed attempts.
+      const flakyDelivery = done.deliveries.find((d: any) => d.recipient === 'flaky')
+      expect(flakyDelivery).toMatchObject({ state: 'SUCCESS', recipientLabel: 'flaky' })
+      expect(flakyDelivery.history.length).toBeGreaterThan(0)
       expect(done.recipients).toEqual(expect.arrayContaining([expect.objectContaining({ label: 'flaky', status: 'SUCCESS' })]))
       expect((await get('/api/v1/requests?state=SUCCESS')).items.map((r: any) => r.requestId)).toEqual([ids[0]])
       // A request with nothing to retry: 0, and an unknown one: 404.

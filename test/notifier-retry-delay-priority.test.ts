@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { randomUUID } from 'node:crypto'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -76,6 +77,12 @@ for (const backend of BACKENDS) {
       await client.waitFor(() => received.flaky.some((m) => bodyOf(m).payload.id === requestId), 5000, 'flaky delivery')
       expect(received.stable.filter((m) => bodyOf(m).payload.id === requestId).map((m) => bodyOf(m).payload.version)).toEqual([1])
       expect(received.flaky.filter((m) => bodyOf(m).payload.id === requestId).map((m) => bodyOf(m).payload.version)).toEqual([2])
+      // The history keeps every delivery with its failed attempts, for audits.
+      const { rows } = await sql<{ deliveries: any[] }>`select deliveries from request_history where request_id = ${requestId}`.execute(herald.ctx.db)
+      const flaky = rows[0].deliveries.find((d) => d.recipient === 'flaky')
+      expect(flaky).toMatchObject({ recipientLabel: 'flaky', state: 'SUCCESS', attempts: 1 })
+      expect(flaky.history).toEqual([expect.objectContaining({ attempt: 1, outcome: 'ERROR', errorClass: 'AMQP_DECLARE' })])
+      expect(rows[0].deliveries.find((d) => d.recipient === 'stable')).toMatchObject({ state: 'SUCCESS', history: [] })
     })
 
     it('treats a completed request id sent again as a new request', async () => {

@@ -66,9 +66,18 @@ export async function completeRequests(
   }
   if (history.length > 0) {
     const ids = history.map((h) => h.id)
+    // The deliveries and their failed attempts go with the request into the history, in the same statement.
     await sql`insert into request_history
-        (id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients)
-      select r.id, r.tenant, r.request_id, r.request_owner, r.request_date, r.received_at, r.mode, h.state, r.payload, r.metadata, h.recipients
+        (id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients, deliveries)
+      select r.id, r.tenant, r.request_id, r.request_owner, r.request_date, r.received_at, r.mode, h.state, r.payload, r.metadata, h.recipients,
+        coalesce((select jsonb_agg(jsonb_build_object(
+            'recipient', c.business_id,
+            'recipientLabel', (select p->>'value' from jsonb_array_elements(c.parameters) p where p->>'name' = 'recipientLabel' limit 1),
+            'state', d.state, 'attempts', d.attempts, 'sentAt', d.sent_at, 'lastError', d.last_error, 'updatedAt', d.updated_at,
+            'history', coalesce((select jsonb_agg(jsonb_build_object('attempt', a.attempt, 'at', a.at, 'outcome', a.outcome,
+                'errorClass', a.error_class, 'message', a.message) order by a.id)
+              from delivery_attempt a where a.delivery_id = d.id), '[]'::jsonb)) order by c.business_id)
+          from delivery d join plugin_configuration c on c.id = d.recipient_id where d.request_pk = r.id), '[]'::jsonb)
       from notification_request r join jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb)
         on h.id = r.id
       on conflict (id) do nothing`.execute(tx)

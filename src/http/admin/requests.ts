@@ -129,7 +129,7 @@ export interface RequestDetail {
   ruleErrors: unknown
   /** Live requests: one per recipient, with every failed attempt. */
   deliveries: DeliveryDetail[]
-  /** Completed requests: the recipients of the SUCCESS event (deliveries are not kept after completion). */
+  /** Completed requests: the recipients of the SUCCESS event. */
   recipients: unknown[] | null
 }
 
@@ -171,7 +171,7 @@ export async function getRequest(db: Db, tenant: string, requestId: string): Pro
       })),
     }
   }
-  const { rows: history } = await sql<any>`select id, request_id, request_owner, request_date, received_at, completed_at, mode, state, payload, metadata, recipients
+  const { rows: history } = await sql<any>`select id, request_id, request_owner, request_date, received_at, completed_at, mode, state, payload, metadata, recipients, deliveries
     from request_history where tenant = ${tenant} and request_id = ${requestId} order by completed_at desc, id desc limit 1`.execute(db)
   const h = history[0]
   if (!h) return undefined
@@ -187,7 +187,13 @@ export async function getRequest(db: Db, tenant: string, requestId: string): Pro
     payload: h.payload,
     metadata: h.metadata,
     ruleErrors: null,
-    deliveries: [],
+    deliveries: (h.deliveries as any[]).map((d) => ({
+      ...d,
+      nextAttemptAt: null,
+      sentAt: d.sentAt ? new Date(d.sentAt) : null,
+      updatedAt: new Date(d.updatedAt),
+      history: (d.history as any[]).map((a) => ({ ...a, at: new Date(a.at) })),
+    })),
     recipients: h.recipients,
   }
 }
