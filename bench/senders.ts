@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { sql } from 'kysely'
 import { Pool } from 'undici'
@@ -23,6 +25,7 @@ import { LoadClient, progress, sampleRequest, startHeraldProcess, waitConsumers,
 const TENANT = 'bench'
 
 // Shared counters with the receiver thread (Float64: absolute times in ms since the epoch, sub-ms precision).
+// maxSockets: the most connections open at once while requests arrive (sockets is never reset).
 const SLOT = { count: 0, target: 1, firstAt: 2, nthAt: 3, inFlight: 4, maxInFlight: 5, sockets: 6 } as const
 
 const RECEIVER_SOURCE = `
@@ -32,7 +35,7 @@ const s = new Float64Array(workerData)
 const now = () => performance.timeOrigin + performance.now()
 const server = http.createServer((req, res) => {
   s[${SLOT.inFlight}]++
-  if (s[${SLOT.inFlight}] > s[${SLOT.maxInFlight}]) s[${SLOT.maxInFlight}] = s[${SLOT.inFlight}]
+  if (s[${SLOT.sockets}] > s[${SLOT.maxInFlight}]) s[${SLOT.maxInFlight}] = s[${SLOT.sockets}]
   req.on('data', () => {})
   req.on('end', () => {
     const n = ++s[${SLOT.count}]
@@ -44,7 +47,10 @@ const server = http.createServer((req, res) => {
   })
 })
 server.keepAliveTimeout = 60000
-server.on('connection', () => { s[${SLOT.sockets}]++ })
+server.on('connection', (socket) => {
+  s[${SLOT.sockets}]++
+  socket.on('close', () => { s[${SLOT.sockets}]-- })
+})
 server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port))
 parentPort.on('message', (m) => { if (m === 'close') { server.closeAllConnections(); server.close(() => process.exit(0)) } })
 `
@@ -70,7 +76,9 @@ class Receiver {
   /** Zeroes the counters; the time of the `target`-th request is recorded. */
   reset(target: number): void {
     // Plain writes from two threads: only done while nothing is being sent.
+    const sockets = this.s[SLOT.sockets]
     this.s.fill(0)
+    this.s[SLOT.sockets] = sockets
     this.s[SLOT.target] = target
   }
 
@@ -129,6 +137,16 @@ async function receiverCeiling(receiver: Receiver, count: number, concurrency = 
   }
 }
 
+/** CPU seconds (user + system) used so far by a process, from /proc; NaN when unavailable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
 /** A TCP port on 127.0.0.1 where nothing listens (bound, then released). */
 async function deadPort(): Promise<number> {
   const server = net.createServer()
@@ -152,7 +170,7 @@ async function publishAll(client: LoadClient, count: number): Promise<void> {
 const webhook = (id: string, url: string, extra: Record<string, string> = {}) =>
   pluginConf('WebhookSender', id, { url, allowPrivateNetwork: true, recipientLabel: id, batchSize: '200', maxBatchesInFlight: '4', ...extra })
 
-async function configure(storage: TestStorage, configuration: unknown[], backlog?: { recipient: string; count: number }): Promise<void> {
+async function configure(storage: TestStorage, configuration: unknown[], backlog?: { recipient: string; count: number; park: boolean }): Promise<void> {
   const database = await openPostgres(storage.databaseUrl!, 2)
   try {
     await migrateOrThrow(database.db)
@@ -169,7 +187,7 @@ async function configure(storage: TestStorage, configuration: unknown[], backlog
       select tenant, id, ${recipientId}, 'PENDING', 0, request_date from notification_request where tenant = ${TENANT}`.execute(database.db)
     await sql`analyze notification_request`.execute(database.db)
     await sql`analyze delivery`.execute(database.db)
-    await parkRecipient(database.db, { id: recipientId, tenant: TENANT }, 'bench: dead recipient with a backlog')
+    if (backlog.park) await parkRecipient(database.db, { id: recipientId, tenant: TENANT }, 'bench: dead recipient with a backlog')
   } finally {
     await database.close()
   }
@@ -180,9 +198,11 @@ interface WebhookRun {
   deliveries: number
   /** Publish of the first request → SUCCESS of the N-th, per second (NaN when not waited for). */
   endToEnd: number
-  maxInFlight: number
-  sockets: number
+  /** Most connections open at the receiver at once during the run. */
+  maxSockets: number
   received: number
+  /** Herald's CPU use during the measured run, in cores (1 = one core busy all the time). */
+  heraldCores: number
 }
 
 /** Starts Herald with `prepare`, warms up, then sends `count` requests and measures them at the receiver. */
@@ -205,17 +225,39 @@ async function runWebhook(label: string, receiver: Receiver, count: number, prep
     progress(`senders/${label}: ${count} requests`)
     receiver.reset(count)
     const started = performance.now()
+    const cpu0 = cpuSeconds(herald.herald.pid)
     await publishAll(client, count)
     await receiver.waitCount(count, 120_000)
+    const heraldCores = (cpuSeconds(herald.herald.pid) - cpu0) / ((performance.now() - started) / 1000)
     let endToEnd = NaN
     if (waitSuccess) {
       await client.waitAllDone(count, 120_000)
       endToEnd = count / ((performance.now() - started) / 1000)
     }
     await new Promise((r) => setTimeout(r, 200))
-    return { deliveries: receiver.rate(), endToEnd, maxInFlight: receiver.s[SLOT.maxInFlight], sockets: receiver.s[SLOT.sockets], received: receiver.count }
+    return { deliveries: receiver.rate(), endToEnd, maxSockets: receiver.s[SLOT.maxInFlight], received: receiver.count, heraldCores }
   } finally {
     await client.close().catch(() => {})
+    await herald.stop()
+  }
+}
+
+/**
+ * The sender alone, without the intake: `count` PENDING deliveries inserted in SQL before Herald starts,
+ * drained to the receiver (first → last POST received).
+ */
+async function drainBacklog(receiver: Receiver, count: number, configuration: unknown[]): Promise<{ deliveries: number; heraldCores: number; maxSockets: number }> {
+  progress(`senders/drain: starting Herald on ${count} waiting deliveries`)
+  receiver.reset(count)
+  const herald = await startHeraldProcess('postgres', (storage) => configure(storage, configuration, { recipient: 'hook', count, park: false }))
+  try {
+    await receiver.waitCount(1, 60_000)
+    const started = performance.now()
+    const cpu0 = cpuSeconds(herald.herald.pid)
+    await receiver.waitCount(count, 120_000)
+    const heraldCores = (cpuSeconds(herald.herald.pid) - cpu0) / ((performance.now() - started) / 1000)
+    return { deliveries: receiver.rate(), heraldCores, maxSockets: receiver.s[SLOT.maxInFlight] }
+  } finally {
     await herald.stop()
   }
 }
@@ -234,6 +276,9 @@ export async function benchSenders(opts: { quick?: boolean } = {}): Promise<Figu
     const match = pluginConf('LuceneRuleMatcher', 'all', {})
     const single = await runWebhook('single', receiver, count, (storage) => configure(storage, [webhook('hook', receiver.url), match, association('all', ['hook'])]), true)
 
+    const drain = await drainBacklog(receiver, count, [webhook('hook', receiver.url), match, association('all', ['hook'])])
+    progress(`senders/drain: at most ${drain.maxSockets} connections open, Herald used ${drain.heraldCores.toFixed(2)} cores`)
+
     const dead = `http://127.0.0.1:${await deadPort()}/hook`
     const isolated = await runWebhook(
       'parked',
@@ -243,16 +288,19 @@ export async function benchSenders(opts: { quick?: boolean } = {}): Promise<Figu
         configure(
           storage,
           [webhook('steady', receiver.url), webhook('dead', dead, { parkAfterFailures: '5', probeIntervalMs: '60000' }), match, association('all', ['steady', 'dead'])],
-          { recipient: 'dead', count: backlog },
+          { recipient: 'dead', count: backlog, park: true },
         ),
       // The requests also wait on `dead`: they never reach SUCCESS, steady's rate is measured at the receiver.
       false,
     )
-    progress(`senders: single run: max ${single.maxInFlight} POSTs in flight at the receiver over ${single.sockets} sockets; parked run: ${isolated.maxInFlight} over ${isolated.sockets}`)
+    for (const [name, run] of [['single', single], ['parked', isolated]] as const) {
+      progress(`senders/${name}: ${run.received} POSTs received, at most ${run.maxSockets} connections open, Herald used ${run.heraldCores.toFixed(2)} cores (machine: ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)})`)
+    }
 
     return [
       { name: 'senders.receiver_ceiling', value: ceiling, unit: 'requests/s', target: 'reference (undici Pool, 64 concurrent, ≈1 KB)' },
       { name: 'senders.webhook.deliveries', value: single.deliveries, unit: 'deliveries/s', reference: ceiling, referenceName: 'receiver ceiling', target: '≥ 2000' },
+      { name: 'senders.webhook.drain_backlog', value: drain.deliveries, unit: 'deliveries/s', reference: ceiling, referenceName: 'receiver ceiling', target: '≥ 2000' },
       { name: 'senders.webhook.end_to_end', value: single.endToEnd, unit: 'requests/s', reference: ceiling, referenceName: 'receiver ceiling' },
       {
         name: `senders.webhook.with_parked_backlog_${backlog}`,
@@ -262,7 +310,9 @@ export async function benchSenders(opts: { quick?: boolean } = {}): Promise<Figu
         referenceName: 'webhook deliveries/s without a parked recipient',
         target: 'ratio ≥ 0.8',
       },
-      { name: 'senders.webhook.max_in_flight', value: single.maxInFlight, unit: 'POSTs', reference: 64, referenceName: 'batch concurrency × maxBatchesInFlight (16 × 4)' },
+      { name: 'senders.webhook.connections', value: single.maxSockets, unit: 'connections', reference: 64, referenceName: 'POSTs Herald may have in flight (16 per batch × maxBatchesInFlight 4)' },
+      { name: 'senders.webhook.herald_cpu', value: single.heraldCores, unit: 'cores' },
+      { name: 'senders.webhook.drain_herald_cpu', value: drain.heraldCores, unit: 'cores' },
     ]
   } finally {
     await receiver.close()
@@ -274,7 +324,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const figures = await benchSenders({ quick: process.argv.includes('--quick') })
   for (const f of figures) {
     const ref = f.reference !== undefined ? `   vs ${f.reference.toFixed(0)} (${f.referenceName})  ratio ${(f.value / f.reference).toFixed(2)}` : ''
-    console.log(`${f.name}: ${f.value.toFixed(0)} ${f.unit}${ref}${f.target ? `   target ${f.target}` : ''}`)
+    console.log(`${f.name}: ${f.value.toFixed(f.value < 10 ? 2 : 0)} ${f.unit}${ref}${f.target ? `   target ${f.target}` : ''}`)
   }
   progress(`senders: ${((performance.now() - started) / 1000).toFixed(0)} s`)
   process.exit(0)
