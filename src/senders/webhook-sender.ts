@@ -3,6 +3,7 @@ import dns from 'node:dns'
 import net from 'node:net'
 import { Agent, request } from 'undici'
 import { misconfiguredSender } from './amqp-delivery.ts'
+import { policyFrom } from './policy.ts'
 import { primitiveText } from './session-name.ts'
 import {
   boolParam,
@@ -287,9 +288,11 @@ export const webhookSender: SenderPlugin = {
     const template = (stringParam(params, 'bodyTemplate') ?? 'default') as BodyTemplate
     const literalHost = url.hostname.replace(/^\[|\]$/g, '')
     const literalRefused = !allowPrivate && net.isIP(literalHost) !== 0 && isPrivateAddress(literalHost)
-    // One pooled agent per sender: a batch reuses its keep-alive connections.
+    // One pooled agent per sender: a batch reuses its keep-alive connections. Each batch in flight has its
+    // own lanes: with `connections: 16` alone, 4 batches shared 16 sockets (measured by bench/senders.ts).
+    const batchesInFlight = policyFrom(params).maxBatchesInFlight
     const agent = new Agent({
-      connections: CONCURRENCY,
+      connections: CONCURRENCY * batchesInFlight,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       connect: allowPrivate ? { timeout: timeoutMs } : { timeout: timeoutMs, lookup: guardedLookup },
