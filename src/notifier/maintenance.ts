@@ -105,7 +105,8 @@ export function startMaintenance(ctx: Ctx): () => void {
   }
   every(200, 'match-due', () => matchDueRequests(ctx))
   every(5_000, 'recover-leases', () => recoverExpiredLeases(ctx))
-  every(5_000, 'complete-stalled', () => completeStalledRequests(ctx))
+  // A safety net scanning every SCHEDULED request (100,000 when a parked recipient has a backlog): 30 s.
+  every(30_000, 'complete-stalled', () => completeStalledRequests(ctx))
   every(3_600_000, 'purge-history', () => purgeHistory(ctx))
   ctx.configCache.onChange = (tenants) => {
     rematchRuleErrors(ctx, tenants).catch((err) => ctx.log.warn({ err: String(err) }, 'rematch after configuration change failed'))
