@@ -1,0 +1,165 @@
+/**
+ * `npm run chaos [-- --quick]`: three Herald instances on one PostgreSQL and one vhost while a producer
+ * publishes 50,000 requests (5,000 with --quick), and meanwhile: kill -9 of one instance every few seconds
+ * (restarted a second later), one RabbitMQ restart (stop_app / start_app), one PostgreSQL restart, and one
+ * recipient failing for 20 s (its exchange deleted, then restored). Then the ledger: lost must be 0;
+ * duplicates are reported.
+ *
+ * Loopback only, and it restarts the shared RabbitMQ and PostgreSQL: never while test suites run (it
+ * waits for `pgrep -f vitest` to find nothing). Bounded: about 5 minutes (2 with --quick); a killed
+ * instance's claimed deliveries come back after their 120 s lease, so the final wait allows for it.
+ */
+import { execFile } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { promisify } from 'node:util'
+import { Connection } from 'rabbitmq-client'
+import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
+import { describeBacklog, FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from '../test/support/ledger.ts'
+import { createTestStorage, createVhost } from '../test/support/services.ts'
+import { progress, spawnHerald, waitConsumers, writeJson, type HeraldProcess } from './harness.ts'
+
+const run = promisify(execFile)
+const quick = process.argv.includes('--quick')
+const REQUESTS = quick ? 5_000 : 50_000
+const RATE = quick ? 150 : 300 // requests/s offered by the producer
+const KILL_EVERY_MS = quick ? 6_000 : 8_000
+const SETTLE_MS = 170_000 // > the 120 s delivery lease
+const at = (fraction: number) => (REQUESTS / RATE) * 1000 * fraction
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const log: string[] = []
+const t0 = Date.now()
+function event(line: string) {
+  const stamped = `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s  ${line}`
+  log.push(stamped)
+  progress(stamped)
+}
+
+async function waitForQuietServices() {
+  for (let i = 0; ; i++) {
+    const { stdout } = await run('pgrep', ['-f', 'vitest']).catch(() => ({ stdout: '' }))
+    if (!stdout.trim()) return
+    if (i === 0) progress('test suites are running (pgrep -f vitest): chaos restarts shared services, waiting…')
+    if (i > 120) throw new Error('test suites still running after 10 minutes; not starting chaos')
+    await sleep(5000)
+  }
+}
+
+async function restartRabbit() {
+  event('RabbitMQ: stop_app')
+  await run('rabbitmqctl', ['-q', 'stop_app'])
+  await sleep(3000)
+  await run('rabbitmqctl', ['-q', 'start_app'])
+  await run('rabbitmqctl', ['-q', 'await_startup']).catch(() => {})
+  event('RabbitMQ: start_app done')
+}
+
+async function restartPostgres() {
+  event('PostgreSQL: restart')
+  await run('pg_ctlcluster', ['--skip-systemctl-redirect', '15', 'main', 'restart'])
+  event('PostgreSQL: back')
+}
+
+/** The recipient fails for `ms`: its exchange is deleted (Herald's publishes get NOT_FOUND), then restored and re-bound. */
+async function failRecipient(url: string, recipient: string, ms: number) {
+  const { exchange, queue } = FAULT_RECIPIENTS[recipient]
+  const rabbit = new Connection({ url, noDelay: true })
+  rabbit.on('error', () => {})
+  try {
+    event(`recipient ${recipient}: exchange ${exchange} deleted for ${ms / 1000} s`)
+    await rabbit.exchangeDelete({ exchange })
+    await sleep(ms)
+    await rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+    await rabbit.queueBind({ queue, exchange, routingKey: '' })
+    event(`recipient ${recipient}: exchange restored`)
+  } finally {
+    await rabbit.close()
+  }
+}
+
+async function main() {
+  await waitForQuietServices()
+  const vhost = await createVhost()
+  const storage = await createTestStorage('postgres')
+  const heralds: HeraldProcess[] = []
+  const ledger = new Ledger(Object.keys(FAULT_RECIPIENTS))
+  const client = new LedgerClient(vhost.url, ledger)
+  let stopChaos = false
+  try {
+    // Retries outlast every fault of the run: nothing should end in ERROR.
+    await prepareFaultStorage(storage, { policy: { maxAttempts: 1000, retryMaxDelayMs: 3000, probeIntervalMs: 3000 } })
+    const start = (i: number) => (heralds[i] = spawnHerald({ amqpUrl: vhost.url, storage }))
+    for (let i = 0; i < 3; i++) start(i)
+    await client.listen(FAULT_RECIPIENTS)
+    await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 3)
+    event(`3 instances up; publishing ${REQUESTS} requests at ${RATE}/s`)
+
+    // The producer: a steady rate, each publish retried until confirmed (across the broker restart).
+    const producer = (async () => {
+      const pending = new Set<Promise<void>>()
+      const begin = Date.now()
+      for (let i = 0; i < REQUESTS; i++) {
+        const p = client.publish(randomUUID()).finally(() => pending.delete(p))
+        pending.add(p)
+        if (pending.size >= 1000) await Promise.race(pending)
+        const due = begin + (i / RATE) * 1000
+        if (due > Date.now()) await sleep(due - Date.now())
+      }
+      await Promise.all(pending)
+      event(`producer: ${REQUESTS} published and confirmed (${client.republished} publishes retried)`)
+    })()
+
+    const killer = (async () => {
+      let kills = 0
+      while (!stopChaos) {
+        await sleep(KILL_EVERY_MS)
+        if (stopChaos) break
+        const i = kills++ % 3
+        await heralds[i].kill()
+        event(`kill -9 instance ${i} (pid ${heralds[i].pid}); done so far ${ledger.done}`)
+        await sleep(1000)
+        start(i)
+      }
+      return kills
+    })()
+
+    const faults = (async () => {
+      await sleep(at(0.25))
+      await restartRabbit()
+      await sleep(at(0.15))
+      await restartPostgres()
+      await sleep(at(0.15))
+      await failRecipient(vhost.url, 'rcp-b', 20_000)
+    })()
+
+    await Promise.all([producer, faults])
+    stopChaos = true
+    const kills = await killer
+    event(`chaos over (${kills} kills); waiting for the ledger to settle (≤ ${SETTLE_MS / 1000} s: killed instances' leases last 120 s)`)
+    const settled = await ledger.waitSettled(SETTLE_MS, (n) => event(`settled ${n}/${REQUESTS}`))
+    await sleep(2000)
+    if (!settled) event(`not settled:\n${await describeBacklog(storage.databaseUrl!, vhost.name)}`)
+    const report = ledger.report()
+    const text = ledger.format(`chaos: ${REQUESTS} requests, 3 instances, ${kills} kills, RabbitMQ and PostgreSQL restarted, a recipient down 20 s`)
+    console.log(text)
+    console.log(`peak RSS of the instances: ${heralds.map((h) => `${h.peakRssMiB().toFixed(0)} MiB`).join(', ')}`)
+    writeJson(new URL('./chaos-report.json', import.meta.url).pathname, { quick, settled, report, kills, timeline: log, seconds: (Date.now() - t0) / 1000 })
+    const ok = settled && report.lost === 0 && report.conflictingEvents === 0
+    console.log(ok ? 'CHAOS PASSED: lost = 0' : 'CHAOS FAILED')
+    return ok
+  } finally {
+    stopChaos = true
+    await Promise.all(heralds.map((h) => h.kill()))
+    await client.close()
+    await storage.drop().catch(() => {})
+    await vhost.drop()
+  }
+}
+
+main().then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (err) => {
+    console.error(err)
+    process.exit(1)
+  },
+)
