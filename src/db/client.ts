@@ -22,6 +22,10 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   const pool = new pg.Pool({ connectionString: url, max: poolSize })
   // A pool error on an idle client (server restart) must not crash the process: the next query reconnects.
   pool.on('error', () => {})
+  // A checked-out client (e.g. held by an open transaction while the outbox relay publishes) has no pool
+  // listener: a server restart then emitted an unhandled 'error' and killed the process. Its pending query
+  // rejects anyway, so the caller sees the failure; the event itself needs no handling.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   return { db, backend: 'postgres', close: () => db.destroy() }
 }
