@@ -109,11 +109,19 @@ async function main() {
       event(`producer: ${REQUESTS} published and confirmed (${client.republished} publishes retried)`)
     })()
 
+    let crashes = 0
     const killer = (async () => {
       let kills = 0
       while (!stopChaos) {
         await sleep(KILL_EVERY_MS)
         if (stopChaos) break
+        for (const [k, h] of heralds.entries()) {
+          if (h.child.exitCode !== null || (h.child.signalCode !== null && h.child.signalCode !== 'SIGKILL')) {
+            event(`instance ${k} (pid ${h.pid}) exited by itself (code ${h.child.exitCode}, signal ${h.child.signalCode}): restarting it`)
+            crashes++
+            start(k)
+          }
+        }
         const i = kills++ % 3
         await heralds[i].kill()
         event(`kill -9 instance ${i} (pid ${heralds[i].pid}); done so far ${ledger.done}`)
@@ -143,8 +151,9 @@ async function main() {
     const text = ledger.format(`chaos: ${REQUESTS} requests, 3 instances, ${kills} kills, RabbitMQ and PostgreSQL restarted, a recipient down 20 s`)
     console.log(text)
     console.log(`peak RSS of the instances: ${heralds.map((h) => `${h.peakRssMiB().toFixed(0)} MiB`).join(', ')}`)
-    writeJson(new URL('./chaos-report.json', import.meta.url).pathname, { quick, settled, report, kills, timeline: log, seconds: (Date.now() - t0) / 1000 })
-    const ok = settled && report.lost === 0 && report.conflictingEvents === 0
+    console.log(`instances that exited by themselves: ${crashes}`)
+    writeJson(new URL('./chaos-report.json', import.meta.url).pathname, { quick, settled, report, kills, crashes, timeline: log, seconds: (Date.now() - t0) / 1000 })
+    const ok = settled && report.lost === 0 && report.conflictingEvents === 0 && crashes === 0
     console.log(ok ? 'CHAOS PASSED: lost = 0' : 'CHAOS FAILED')
     return ok
   } finally {

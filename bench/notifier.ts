@@ -64,7 +64,10 @@ async function configure(storage: TestStorage) {
   const database = storage.databaseUrl ? await openPostgres(storage.databaseUrl, 2) : await openPglite(storage.dataDir)
   await migrateOrThrow(database.db)
   await importNotifierConfig(database.db, 'bench', configFile([
-    ...RECIPIENTS.map((id) => pluginConf('RabbitMQSender', id, { exchange: `bench.${id}`, queueName: `bench.${id}.q`, recipientLabel: id })),
+    // No queueName: the sender would declare a REGARDS priority queue (x-max-priority 255) that nobody reads,
+    // whose growing backlog slows the broker down run after run. The bench binds a bounded plain queue
+    // instead (see declareRecipientQueues): the broker still enqueues every delivery.
+    ...RECIPIENTS.map((id) => pluginConf('RabbitMQSender', id, { exchange: `bench.${id}`, recipientLabel: id })),
     pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED', payload_rule: 'properties.is_valid:true AND properties.type:/L2_.*/' }),
     association('created', RECIPIENTS),
   ]))
@@ -106,6 +109,7 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
   try {
     await waitReady(herald.vhost.url)
     await client.listen()
+    await declareRecipientQueues(client)
     progress(`notifier/${opts.backend}: warm-up`)
     // Warm-up: connections, compiled rules, declared recipient exchanges.
     await publishAll(200, (id) => client.publish(id))
@@ -161,6 +165,15 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
   } finally {
     await client.close()
     await herald.stop()
+  }
+}
+
+/** A plain queue per recipient exchange, capped at 10,000 messages (oldest dropped): a recipient that keeps up. */
+async function declareRecipientQueues(client: LoadClient): Promise<void> {
+  for (const id of RECIPIENTS) {
+    await client.rabbit.exchangeDeclare({ exchange: `bench.${id}`, type: 'fanout', durable: true })
+    await client.rabbit.queueDeclare({ queue: `bench.${id}.plain`, durable: true, arguments: { 'x-max-length': 10_000 } })
+    await client.rabbit.queueBind({ queue: `bench.${id}.plain`, exchange: `bench.${id}`, routingKey: '' })
   }
 }
 

@@ -19,7 +19,7 @@ import { Canvas, drawPanel } from './report-png.ts'
 const run = promisify(execFile)
 const here = path.dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes('--quick')
-const budgetMs = (quick ? 58 : 290) * 1000
+const budgetMs = (quick ? 58 : 295) * 1000
 const started = Date.now()
 
 interface Row extends Figure {
@@ -64,31 +64,31 @@ const sections: Section[] = [
   },
   {
     name: 'broker ceiling',
-    estimateS: 5,
+    estimateS: quick ? 5 : 14,
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      brokerCeilingRate = await m.brokerCeiling(quick ? 1000 : 10_000)
+      brokerCeilingRate = await m.brokerCeiling(quick ? 1000 : 5000)
       return [{ name: 'broker.ceiling', value: brokerCeilingRate, unit: 'requests/s' }]
     },
   },
   {
     name: 'notifier (postgres)',
-    estimateS: quick ? 18 : 90,
+    estimateS: quick ? 18 : 70,
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, latencyRate: 1000, latencySeconds: quick ? 1 : 5, halfLoadSeconds: quick ? 1 : 5, brokerCeiling: brokerCeilingRate })
+      notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, latencyRate: 1000, latencySeconds: quick ? 1 : 3, halfLoadSeconds: quick ? 1 : 4, brokerCeiling: brokerCeilingRate })
       return [...notifierRun.figures, ...scalingFigures('postgres', notifierRun.scaling)]
     },
   },
   {
     name: 'notifier (pglite)',
-    estimateS: quick ? 20 : 35,
+    estimateS: quick ? 15 : 30,
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 2000], latencyRate: 200, latencySeconds: quick ? 1 : 3, brokerCeiling: brokerCeilingRate })
+      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 1000], latencyRate: 100, latencySeconds: quick ? 1 : 2, brokerCeiling: brokerCeilingRate })
       return r.figures
     },
   },
