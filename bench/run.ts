@@ -141,7 +141,11 @@ function scalingFigures(backend: string, scaling: import('./notifier.ts').Scalin
   const sizeRatio = last.count / first.count
   figures.push({ name: `scaling.${backend}.time_ratio_${sizeRatio}x`, value: timeRatio, unit: '×', target: `≤ ${(sizeRatio * 1.25).toFixed(1)}` })
   figures.push({ name: `scaling.${backend}.rss_growth_${sizeRatio}x`, value: last.rssMiB / first.rssMiB, unit: '×', target: '≤ 1.5' })
-  note(`scaling (${backend}): ${scaling.map((p) => `${p.count} in ${p.seconds.toFixed(1)} s (${p.rate.toFixed(0)}/s, ${p.rssMiB.toFixed(0)} MiB)`).join('; ')} → ${spread <= 0.25 ? 'linear' : 'NOT linear'} (rates within ${(spread * 100).toFixed(0)} %)`)
+  const verdict = timeRatio <= sizeRatio * 1.25 ? (spread <= 0.25 ? 'linear' : timeRatio < sizeRatio ? 'better than linear (fixed costs amortised)' : 'linear within 25 %') : 'WORSE than linear'
+  note(
+    `scaling (${backend}): ${scaling.map((p) => `${p.count} in ${p.seconds.toFixed(1)} s (${p.rate.toFixed(0)}/s, ${p.rssMiB.toFixed(0)} MiB)`).join('; ')}` +
+      ` → ${sizeRatio}× the load took ${timeRatio.toFixed(2)}× the time: ${verdict}; peak RSS ×${(last.rssMiB / first.rssMiB).toFixed(2)}`,
+  )
   return figures
 }
 
