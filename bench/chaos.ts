@@ -2,7 +2,7 @@
  * `npm run chaos [-- --quick]`: three Herald instances on one PostgreSQL and one vhost while a producer
  * publishes 50,000 requests (5,000 with --quick), and meanwhile: kill -9 of one instance every few seconds
  * (restarted a second later), one RabbitMQ restart (stop_app / start_app), one PostgreSQL restart, and one
- * recipient failing for 20 s (its exchange deleted, then restored). Then the ledger: lost must be 0;
+ * recipient failing for 20 s (its exchange re-declared as another type, then restored). Then the ledger: lost must be 0;
  * duplicates are reported.
  *
  * Loopback only, and it restarts the shared RabbitMQ and PostgreSQL: never while test suites run (it
@@ -60,18 +60,28 @@ async function restartPostgres() {
   event('PostgreSQL: back')
 }
 
-/** The recipient fails for `ms`: its exchange is deleted (Herald's publishes get NOT_FOUND), then restored and re-bound. */
+/**
+ * The recipient fails for `ms`: its exchange is deleted and re-declared as a direct exchange. Instances
+ * that declare it from then on (every restarted one) get PRECONDITION_FAILED and retry; instances that
+ * declared it before keep publishing to it (RabbitMQ checks the type only on declare), so the ledger's
+ * queue stays bound to it with the routing key Herald uses (''), or those deliveries would be dropped
+ * unroutable (see docs/benchmarks.md: a RabbitMQSender without a bound queue loses deliveries silently).
+ * Then the fanout exchange is restored and re-bound.
+ */
 async function failRecipient(url: string, recipient: string, ms: number) {
   const { exchange, queue } = FAULT_RECIPIENTS[recipient]
   const rabbit = new Connection({ url, noDelay: true })
   rabbit.on('error', () => {})
   try {
-    event(`recipient ${recipient}: exchange ${exchange} deleted for ${ms / 1000} s`)
+    event(`recipient ${recipient}: exchange ${exchange} re-declared as direct for ${ms / 1000} s`)
     await rabbit.exchangeDelete({ exchange })
+    await rabbit.exchangeDeclare({ exchange, type: 'direct', durable: true })
+    await rabbit.queueBind({ queue, exchange, routingKey: '' })
     await sleep(ms)
+    await rabbit.exchangeDelete({ exchange })
     await rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
     await rabbit.queueBind({ queue, exchange, routingKey: '' })
-    event(`recipient ${recipient}: exchange restored`)
+    event(`recipient ${recipient}: fanout exchange restored`)
   } finally {
     await rabbit.close()
   }
@@ -150,6 +160,7 @@ async function main() {
     const report = ledger.report()
     const text = ledger.format(`chaos: ${REQUESTS} requests, 3 instances, ${kills} kills, RabbitMQ and PostgreSQL restarted, a recipient down 20 s`)
     console.log(text)
+    console.log(`missing per recipient: ${JSON.stringify(ledger.missingByRecipient())}`)
     console.log(`peak RSS of the instances: ${heralds.map((h) => `${h.peakRssMiB().toFixed(0)} MiB`).join(', ')}`)
     console.log(`instances that exited by themselves: ${crashes}`)
     writeJson(new URL('./chaos-report.json', import.meta.url).pathname, { quick, settled, report, kills, crashes, timeline: log, seconds: (Date.now() - t0) / 1000 })

@@ -125,6 +125,16 @@ export class Ledger {
     return n
   }
 
+  /** Completed requests each recipient never received. */
+  missingByRecipient(): Record<string, number> {
+    const missing: Record<string, number> = {}
+    for (const r of this.recipients) {
+      missing[r] = 0
+      for (const [id, states] of this.terminal) if (states[0] === 'SUCCESS' && this.published.has(id) && !this.deliveries.get(r)!.has(id)) missing[r]++
+    }
+    return missing
+  }
+
   /** Waits until every published request is settled (terminal and delivered); false on timeout. */
   async waitSettled(timeoutMs: number, onProgress?: (settled: number) => void): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
