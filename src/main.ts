@@ -29,6 +29,25 @@ export function openDatabase(config: Config): Promise<Database> {
   return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir)
 }
 
+// A database that is restarting (or not up yet, as in a container start) refuses connections for a few
+// seconds: wait for it up to a minute instead of exiting.
+const STARTUP_DATABASE_WAIT_MS = 60_000
+
+async function migrateWhenReachable(db: Database['db'], log: Logger): Promise<void> {
+  const deadline = Date.now() + STARTUP_DATABASE_WAIT_MS
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await migrateOrThrow(db)
+    } catch (err) {
+      const message = String((err as Error)?.message ?? err)
+      const unreachable = /ECONNREFUSED|ECONNRESET|Connection terminated|the database system is (starting up|shutting down)|terminating connection/i.test(message)
+      if (!unreachable || Date.now() > deadline) throw err
+      log.warn({ err: message, attempt }, 'database not reachable yet, retrying')
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)))
+    }
+  }
+}
+
 /** Wiring only: config → logger → db → amqp → roles → http. */
 export async function startHerald(config: Config, roles: readonly Role[] = ROLES, log: Logger = createLogger(config.logLevel)): Promise<Herald> {
   const releasers: (() => Promise<void> | void)[] = []
@@ -44,7 +63,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
   try {
     const database = await openDatabase(config)
     releasers.push(() => database.close())
-    await migrateOrThrow(database.db)
+    await migrateWhenReachable(database.db, log)
     const broker = new Broker(config.amqpUrl, config.instanceName, log)
     releasers.push(() => broker.close())
     const configCache = new ConfigCache(database.db, log)
