@@ -2,10 +2,8 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
-import { spawnHerald, waitConsumers, type HeraldProcess } from '../bench/harness.ts'
-import { describeBacklog, FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from './support/ledger.ts'
-import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { describeBacklog } from './support/ledger.ts'
+import { startFaultRig, type FaultRig } from './support/fault-rig.ts'
 
 const run = promisify(execFile)
 const REQUESTS = 5_000
@@ -16,31 +14,17 @@ const REQUESTS = 5_000
  * vhost's connections: other test files share the broker, so never stop_app here.
  */
 describe('postgres: broker connections dropped mid-run', () => {
-  let vhost: Awaited<ReturnType<typeof createVhost>>
-  let storage: TestStorage
-  const heralds: HeraldProcess[] = []
-  let client: LedgerClient
-  const ledger = new Ledger(Object.keys(FAULT_RECIPIENTS))
+  let rig: FaultRig
 
   beforeAll(async () => {
-    vhost = await createVhost()
-    storage = await createTestStorage('postgres')
     // A dropped connection fails the batches being sent: retried after 1 s, never parked for long.
-    await prepareFaultStorage(storage, { policy: { maxAttempts: 20, retryMaxDelayMs: 2000, probeIntervalMs: 2000 } })
-    heralds.push(spawnHerald({ amqpUrl: vhost.url, storage }))
-    client = new LedgerClient(vhost.url, ledger)
-    await client.listen(FAULT_RECIPIENTS)
-    await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 1)
+    rig = await startFaultRig({ instances: 1, policy: { maxAttempts: 20, retryMaxDelayMs: 2000, probeIntervalMs: 2000 } })
   }, 60_000)
 
-  afterAll(async () => {
-    await Promise.all(heralds.map((h) => h.kill()))
-    await client?.close()
-    await storage?.drop()
-    await vhost?.drop()
-  }, 30_000)
+  afterAll(async () => rig?.stop())
 
   it('loses nothing; the producer keeps publishing across the drop; duplicates are counted', async () => {
+    const { vhost, storage, heralds, client, ledger } = rig
     const ids = Array.from({ length: REQUESTS }, () => randomUUID())
     const publishing = client.publishMany(ids)
     const drops: number[] = []

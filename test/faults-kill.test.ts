@@ -2,37 +2,23 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
-import { spawnHerald, waitConsumers, type HeraldProcess } from '../bench/harness.ts'
-import { describeBacklog, FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from './support/ledger.ts'
-import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { spawnHerald, waitConsumers } from '../bench/harness.ts'
+import { describeBacklog } from './support/ledger.ts'
+import { startFaultRig, type FaultRig } from './support/fault-rig.ts'
 
 const REQUESTS = 10_000
 
 describe('postgres: kill -9 of a Herald process with 10,000 requests in flight, then a restart', () => {
-  let vhost: Awaited<ReturnType<typeof createVhost>>
-  let storage: TestStorage
-  const heralds: HeraldProcess[] = []
-  let client: LedgerClient
-  const ledger = new Ledger(Object.keys(FAULT_RECIPIENTS))
+  let rig: FaultRig
 
   beforeAll(async () => {
-    vhost = await createVhost()
-    storage = await createTestStorage('postgres')
-    await prepareFaultStorage(storage)
-    heralds.push(spawnHerald({ amqpUrl: vhost.url, storage }))
-    client = new LedgerClient(vhost.url, ledger)
-    await client.listen(FAULT_RECIPIENTS)
-    await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 1)
+    rig = await startFaultRig({ instances: 1 })
   }, 60_000)
 
-  afterAll(async () => {
-    await Promise.all(heralds.map((h) => h.kill()))
-    await client?.close()
-    await storage?.drop()
-    await vhost?.drop()
-  }, 30_000)
+  afterAll(async () => rig?.stop())
 
   it('loses nothing: every request ends in one terminal event, every recipient holds every product, duplicates only what the killed process held', async () => {
+    const { vhost, storage, heralds, client, ledger } = rig
     const ids = Array.from({ length: REQUESTS }, () => randomUUID())
     const publishing = client.publishMany(ids)
     // Kill when a fifth of the requests are done: the rest are in the queue, in the database, claimed or in the outbox.
