@@ -44,17 +44,23 @@ export interface HeraldProcess {
  * them, as in production. Its stdout is dropped unless BENCH_VERBOSE is set; stderr is inherited.
  */
 export function spawnHerald(opts: { amqpUrl: string; storage: TestStorage; env?: Record<string, string>; roles?: string }): HeraldProcess {
-  const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, 'bin/herald.js'), 'start', '--roles', opts.roles ?? 'notifier'], {
+  return spawnNode([path.join(repoRoot, 'bin/herald.js'), 'start', '--roles', opts.roles ?? 'notifier'], {
+    HERALD_AMQP_URL: opts.amqpUrl,
+    ...(opts.storage.databaseUrl ? { HERALD_DATABASE_URL: opts.storage.databaseUrl } : {}),
+    HERALD_DATA_DIR: opts.storage.dataDir,
+    HERALD_HTTP_PORT: '0',
+    HERALD_LOG_LEVEL: 'warn',
+    ...opts.env,
+  })
+}
+
+/** Spawns a Node.js process of the bench (Herald, or the broker-ceiling worker), killed when the bench exits. */
+export function spawnNode(args: string[], env: Record<string, string> = {}): HeraldProcess {
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof': profile the spawned processes.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: repoRoot,
-    env: {
-      ...process.env,
-      HERALD_AMQP_URL: opts.amqpUrl,
-      ...(opts.storage.databaseUrl ? { HERALD_DATABASE_URL: opts.storage.databaseUrl } : {}),
-      HERALD_DATA_DIR: opts.storage.dataDir,
-      HERALD_HTTP_PORT: '0',
-      HERALD_LOG_LEVEL: 'warn',
-      ...opts.env,
-    },
+    env: { ...process.env, ...env },
     stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
   })
   const exited = new Promise<number | null>((resolve) => {
@@ -231,4 +237,47 @@ export const machine = () => ({ cores: os.cpus().length, memoryGiB: Math.round(o
 export function writeJson(file: string, value: unknown) {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`)
+}
+
+/** CPU time (user + system, in seconds) used so far by each part of a run, read from /proc. */
+export interface CpuSample {
+  /** RabbitMQ: every beam.smp process. */
+  rabbitmq: number
+  /** PostgreSQL: every postgres process (Herald's pool connections stay open during a run). */
+  postgresql: number
+  /** The process under test: Herald, or the broker-ceiling worker. */
+  process: number
+  /** This process: the REGARDS load client. */
+  loadClient: number
+}
+
+// USER_HZ: /proc counts CPU time in ticks of 1/100 s on Linux.
+const TICKS_PER_SECOND = 100
+
+function cpuSecondsOf(pid: string): { comm: string; seconds: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // Fields 14 and 15 of proc(5) (utime, stime), counted from the state field (3).
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND }
+  } catch {
+    return undefined // exited meanwhile
+  }
+}
+
+export function cpuSample(processPid: number): CpuSample {
+  const sample: CpuSample = { rabbitmq: 0, postgresql: 0, process: cpuSecondsOf(String(processPid))?.seconds ?? NaN, loadClient: cpuSecondsOf(String(process.pid))?.seconds ?? NaN }
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    const cpu = cpuSecondsOf(pid)
+    if (cpu?.comm === 'beam.smp') sample.rabbitmq += cpu.seconds
+    else if (cpu?.comm.startsWith('postgres')) sample.postgresql += cpu.seconds
+  }
+  return sample
+}
+
+/** CPU per request of each part between two samples, in µs. */
+export function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number): CpuSample {
+  const per = (k: keyof CpuSample) => ((after[k] - before[k]) / requests) * 1e6
+  return { rabbitmq: per('rabbitmq'), postgresql: per('postgresql'), process: per('process'), loadClient: per('loadClient') }
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Connection } from 'rabbitmq-client'
 import { openPglite, openPostgres } from '../src/db/client.ts'
 import { migrateOrThrow } from '../src/db/migrate.ts'
@@ -6,45 +8,48 @@ import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import type { Backend } from '../src/db/client.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
 import { createVhost, type TestStorage } from '../test/support/services.ts'
-import { LoadClient, percentile, progress, sampleRequest, startHeraldProcess, type Figure } from './harness.ts'
+import { cpuPerRequest, cpuSample, LoadClient, percentile, progress, spawnNode, startHeraldProcess, type CpuSample, type Figure } from './harness.ts'
 
 const RECIPIENTS = ['bench-a', 'bench-b']
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+/** The ceiling worker's prefetch: larger than Herald's default intake batch (500), so it never waits for it. */
+const CEILING_PREFETCH = 2000
+
+/** The broker's ceiling: what the bare worker reached, the reference for each of Herald's figures. */
+export interface BrokerCeiling {
+  /** Requests per second, published as fast as the broker confirms them (as Herald's sustained run). */
+  rate: number
+  /** Open-loop latency at `latencyRate`, publish to SUCCESS, in ms. */
+  latencyRate: number
+  p50: number
+  p99: number
+  /** CPU per request during the open-loop run, µs. */
+  cpu: CpuSample
+}
 
 /**
- * The broker's own ceiling for Herald's AMQP work: consume each request and publish, with confirms, the
- * four messages Herald publishes for it (GRANTED, two deliveries, SUCCESS). No database.
+ * The broker's ceiling for Herald's AMQP work, measured exactly as Herald is: the same load client and
+ * queue, a separate process (bench/broker-ceiling-worker.ts) that consumes each request and publishes its
+ * GRANTED event, its two deliveries and its SUCCESS event with confirms — no database, no logic.
  */
-export async function brokerCeiling(count: number): Promise<number> {
+export async function brokerCeiling(opts: { count: number; latencyRate: number; latencySeconds: number }): Promise<BrokerCeiling> {
+  progress('broker ceiling: starting the bare worker')
   const vhost = await createVhost()
-  const rabbit = new Connection({ url: vhost.url, noDelay: true })
-  rabbit.on('error', () => {})
+  const worker = spawnNode(['--import', 'tsx', path.join(here, 'broker-ceiling-worker.ts'), vhost.url, String(CEILING_PREFETCH), ...RECIPIENTS.map((id) => `bench.${id}`)])
+  const client = new LoadClient(vhost.url)
   try {
-    await rabbit.queueDeclare({ queue: 'ceiling.in', durable: true, arguments: { 'x-max-priority': 255 } })
-    await rabbit.exchangeDeclare({ exchange: 'ceiling.out', type: 'fanout', durable: true })
-    await rabbit.queueDeclare({ queue: 'ceiling.out.q', durable: true })
-    await rabbit.queueBind({ queue: 'ceiling.out.q', exchange: 'ceiling.out' })
-    const out = rabbit.createPublisher({ confirm: true })
-    const input = rabbit.createPublisher({ confirm: true })
-    let done = 0
-    let finish: () => void = () => {}
-    const finished = new Promise<void>((r) => (finish = r))
-    const consumer = rabbit.createConsumer({ queue: 'ceiling.in', queueOptions: { passive: true }, qos: { prefetchCount: 500 }, concurrency: 500 }, async (msg) => {
-      const body = msg.body as Buffer
-      await Promise.all([0, 1, 2, 3].map(() => out.send({ exchange: 'ceiling.out', durable: true, headers: msg.headers }, body)))
-      if (++done === count) finish()
-    })
-    const started = performance.now()
-    await publishAll(count, (id) =>
-      input.send({ routingKey: 'ceiling.in', durable: true, priority: 1, headers: { 'regards.request.id': id } }, Buffer.from(JSON.stringify(sampleRequest(id)))),
-    )
-    await finished
-    const rate = count / ((performance.now() - started) / 1000)
-    await consumer.close()
-    await out.close()
-    await input.close()
-    return rate
+    await waitReady(vhost.url)
+    await client.listen()
+    await declareRecipientQueues(client)
+    await warmUp(client)
+    progress(`broker ceiling: ${opts.count} requests as fast as possible`)
+    const { rate } = await sustainedRun(client, opts.count)
+    const { latencies, cpu } = await openLoop(client, opts.latencyRate, opts.latencySeconds, 'broker ceiling', worker.pid)
+    return { rate, latencyRate: opts.latencyRate, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu }
   } finally {
-    await rabbit.close()
+    await client.close()
+    await worker.stop()
     await vhost.drop()
   }
 }
@@ -102,7 +107,7 @@ export interface NotifierBench {
  * matched RabbitMQSender recipients per request. Sustained runs at each of `sizes` (1×, 2×, 4×: is it
  * linear, does memory stay bounded?), then open-loop latency at a fixed rate.
  */
-export async function runNotifierBench(opts: { backend: Backend; sizes: number[]; latencyRate: number; latencySeconds: number; halfLoadSeconds?: number; brokerCeiling?: number }): Promise<NotifierBench> {
+export async function runNotifierBench(opts: { backend: Backend; sizes: number[]; latencyRate: number; latencySeconds: number; halfLoadSeconds?: number; ceiling?: BrokerCeiling }): Promise<NotifierBench> {
   progress(`notifier/${opts.backend}: starting Herald`)
   const herald = await startHeraldProcess(opts.backend, configure)
   const client = new LoadClient(herald.vhost.url)
@@ -111,33 +116,27 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
     await client.listen()
     await declareRecipientQueues(client)
     progress(`notifier/${opts.backend}: warm-up`)
-    // Warm-up: connections, compiled rules, declared recipient exchanges.
-    await publishAll(200, (id) => client.publish(id))
-    await client.waitAllDone(200, 60_000)
-    client.doneAt.clear()
-    client.sentAt.clear()
+    await warmUp(client)
 
     const scaling: ScalingPoint[] = []
     let series: TimePoint[] = []
     for (const count of opts.sizes) {
       progress(`notifier/${opts.backend}: ${count} requests as fast as possible`)
-      const started = performance.now()
-      await publishAll(count, (id) => client.publish(id))
-      await client.waitAllDone(count, 300_000)
-      const seconds = (performance.now() - started) / 1000
-      scaling.push({ count, seconds, rate: count / seconds, rssMiB: herald.herald.peakRssMiB() })
-      if (count === Math.max(...opts.sizes)) series = bucket(client, started, 500)
-      client.doneAt.clear()
-      client.sentAt.clear()
+      const run = await sustainedRun(client, count)
+      scaling.push({ count, seconds: run.seconds, rate: run.rate, rssMiB: herald.herald.peakRssMiB() })
+      if (count === Math.max(...opts.sizes)) series = run.series
     }
     const sustained = scaling[scaling.length - 1].rate
 
-    const latencies = await openLoop(client, opts.latencyRate, opts.latencySeconds, opts.backend)
+    const { latencies, cpu } = await openLoop(client, opts.latencyRate, opts.latencySeconds, `notifier/${opts.backend}`, herald.herald.pid)
     // The same at half the measured capacity: latency when Herald keeps up, not queueing time.
     const halfRate = Math.max(10, Math.round(sustained / 2 / 10) * 10)
-    const halfLatencies = opts.halfLoadSeconds ? await openLoop(client, halfRate, opts.halfLoadSeconds, opts.backend) : undefined
+    const half = opts.halfLoadSeconds ? await openLoop(client, halfRate, opts.halfLoadSeconds, `notifier/${opts.backend}`, herald.herald.pid) : undefined
     const tag = `${opts.backend}`
     const pg = opts.backend === 'postgres'
+    // Latency and CPU references only when the ceiling ran at the same rate.
+    const ceiling = opts.ceiling?.latencyRate === opts.latencyRate ? opts.ceiling : undefined
+    const bare = 'bare worker, same rate'
     return {
       scaling,
       series,
@@ -147,18 +146,29 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
           value: sustained,
           unit: 'requests/s',
           target: pg ? '≥ 3000' : undefined,
-          reference: opts.brokerCeiling,
-          referenceName: opts.brokerCeiling ? 'broker ceiling (same AMQP work, no database)' : undefined,
+          reference: opts.ceiling?.rate,
+          referenceName: opts.ceiling ? 'broker ceiling (same AMQP work, no database)' : undefined,
         },
+        ...(pg && opts.ceiling
+          ? [{ name: `notifier.${tag}.share_of_ceiling`, value: (100 * sustained) / opts.ceiling.rate, unit: '%', target: '≥ 30' }]
+          : []),
         { name: `notifier.${tag}.vs_regards`, value: sustained, unit: 'requests/s', reference: 83, referenceName: 'REGARDS notifier, its own test' },
-        { name: `notifier.${tag}.p50_at_${opts.latencyRate}`, value: percentile(latencies, 50), unit: 'ms', reference: 3000, referenceName: 'REGARDS scheduler cycle' },
-        { name: `notifier.${tag}.p99_at_${opts.latencyRate}`, value: percentile(latencies, 99), unit: 'ms', target: pg ? '≤ 250' : undefined },
-        ...(halfLatencies
+        { name: `notifier.${tag}.p50_at_${opts.latencyRate}`, value: percentile(latencies, 50), unit: 'ms', reference: ceiling?.p50, referenceName: ceiling && bare },
+        { name: `notifier.${tag}.p99_at_${opts.latencyRate}`, value: percentile(latencies, 99), unit: 'ms', target: pg ? '≤ 250' : undefined, reference: ceiling?.p99, referenceName: ceiling && bare },
+        ...(half
           ? [
-              { name: `notifier.${tag}.p50_at_${halfRate}`, value: percentile(halfLatencies, 50), unit: 'ms' },
-              { name: `notifier.${tag}.p99_at_${halfRate}`, value: percentile(halfLatencies, 99), unit: 'ms' },
+              { name: `notifier.${tag}.p50_at_${halfRate}`, value: percentile(half.latencies, 50), unit: 'ms', reference: 3000, referenceName: 'REGARDS scheduler cycle' },
+              { name: `notifier.${tag}.p99_at_${halfRate}`, value: percentile(half.latencies, 99), unit: 'ms' },
             ]
           : []),
+        // Where the CPU goes per request, at the latency run's rate: the machine's 2 cores are shared by all four.
+        ...(['rabbitmq', 'process', 'postgresql', 'loadClient'] as const).map((part) => ({
+          name: `notifier.${tag}.cpu_per_request.${part === 'process' ? 'herald' : part}`,
+          value: cpu[part],
+          unit: 'µs',
+          reference: ceiling && part !== 'postgresql' ? ceiling.cpu[part] : undefined,
+          referenceName: ceiling && part !== 'postgresql' ? bare : undefined,
+        })),
         { name: `notifier.${tag}.peak_rss`, value: herald.herald.peakRssMiB(), unit: 'MiB' },
       ],
     }
@@ -166,6 +176,26 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
     await client.close()
     await herald.stop()
   }
+}
+
+/** Warm-up: connections, compiled rules, declared recipient exchanges. */
+async function warmUp(client: LoadClient): Promise<void> {
+  await publishAll(200, (id) => client.publish(id))
+  await client.waitAllDone(200, 60_000)
+  client.doneAt.clear()
+  client.sentAt.clear()
+}
+
+/** `count` requests published as fast as the broker confirms them, until every terminal event arrived. */
+async function sustainedRun(client: LoadClient, count: number): Promise<{ seconds: number; rate: number; series: TimePoint[] }> {
+  const started = performance.now()
+  await publishAll(count, (id) => client.publish(id))
+  await client.waitAllDone(count, 300_000)
+  const seconds = (performance.now() - started) / 1000
+  const series = bucket(client, started, 500)
+  client.doneAt.clear()
+  client.sentAt.clear()
+  return { seconds, rate: count / seconds, series }
 }
 
 /** A plain queue per recipient exchange, capped at 10,000 messages (oldest dropped): a recipient that keeps up. */
@@ -177,13 +207,17 @@ async function declareRecipientQueues(client: LoadClient): Promise<void> {
   }
 }
 
-/** Open-loop load at a fixed rate (one tick every 10 ms); returns the sorted latencies, publish → terminal event. */
-async function openLoop(client: LoadClient, rate: number, seconds: number, backend: string): Promise<number[]> {
-  progress(`notifier/${backend}: ${rate} requests/s for ${seconds} s`)
+/**
+ * Open-loop load at a fixed rate (one tick every 10 ms): the sorted latencies, publish → terminal event,
+ * and the CPU each part used per request meanwhile (`pid`: the process under test).
+ */
+async function openLoop(client: LoadClient, rate: number, seconds: number, label: string, pid: number): Promise<{ latencies: number[]; cpu: CpuSample }> {
+  progress(`${label}: ${rate} requests/s for ${seconds} s`)
   client.doneAt.clear()
   client.sentAt.clear()
   const total = Math.round(rate * seconds)
   const perTick = rate / 100
+  const cpuBefore = cpuSample(pid)
   const t0 = performance.now()
   const pending: Promise<void>[] = []
   for (let sent = 0; sent < total; ) {
@@ -193,7 +227,9 @@ async function openLoop(client: LoadClient, rate: number, seconds: number, backe
   }
   await Promise.all(pending)
   await client.waitAllDone(total, 120_000)
-  return [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
+  const cpu = cpuPerRequest(cpuBefore, cpuSample(pid), total)
+  const latencies = [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
+  return { latencies, cpu }
 }
 
 /** Completions per second and their mean latency, per `ms` bucket since `started`. */
@@ -213,12 +249,6 @@ function bucket(client: LoadClient, started: number, ms: number): TimePoint[] {
     points.push({ t: ((k + 1) * ms) / 1000, perSecond: (b.n * 1000) / ms, latencyMs: b.n ? b.latency / b.n : NaN })
   }
   return points
-}
-
-/** The figures only (sustained, p50, p99), as before. */
-export async function benchNotifier(opts: { backend: Backend; sustainedCount: number; latencyRate: number; latencySeconds: number }): Promise<Figure[]> {
-  const run = await runNotifierBench({ backend: opts.backend, sizes: [opts.sustainedCount], latencyRate: opts.latencyRate, latencySeconds: opts.latencySeconds })
-  return run.figures
 }
 
 /** Waits until Herald's consumer queue has a consumer (the process finished starting). */
@@ -243,10 +273,11 @@ async function waitReady(url: string): Promise<void> {
 }
 
 
+// `node --import tsx bench/notifier.ts`: the broker ceiling and the PostgreSQL run alone (about 1 min).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const ceiling = await brokerCeiling(10_000)
-  const figures = await benchNotifier({ backend: 'postgres', sustainedCount: 10_000, latencyRate: 1000, latencySeconds: 10 })
-  console.log(`broker ceiling: ${ceiling.toFixed(0)} requests/s`)
-  for (const f of figures) console.log(`${f.name}: ${f.value.toFixed(1)} ${f.unit}`)
+  const ceiling = await brokerCeiling({ count: 10_000, latencyRate: 1000, latencySeconds: 10 })
+  const run = await runNotifierBench({ backend: 'postgres', sizes: [10_000], latencyRate: 1000, latencySeconds: 10, ceiling })
+  console.log(`broker ceiling: ${ceiling.rate.toFixed(0)} requests/s, p50/p99 ${ceiling.p50.toFixed(0)}/${ceiling.p99.toFixed(0)} ms at 1000/s, CPU µs/request ${JSON.stringify(ceiling.cpu, (_, v) => (typeof v === 'number' ? Math.round(v) : v))}`)
+  for (const f of run.figures) console.log(`${f.name}: ${f.value.toFixed(1)} ${f.unit}${f.reference ? ` (ref ${f.reference.toFixed(1)})` : ''}`)
   process.exit(0)
 }

@@ -36,7 +36,7 @@ interface Section {
 const rows: Row[] = []
 const notes: string[] = []
 let notifierRun: import('./notifier.ts').NotifierBench | undefined
-let brokerCeilingRate: number | undefined
+let ceiling: import('./notifier.ts').BrokerCeiling | undefined
 
 /** Imports a bench module that may not exist (yet): undefined, with a line, when it does not. */
 async function optional<T>(file: string): Promise<T | undefined> {
@@ -53,6 +53,8 @@ function note(line: string) {
 }
 
 const sizes = quick ? [500, 1000, 2000] : [2500, 5000, 10_000]
+/** Open-loop seconds at 1,000 requests/s, for Herald and for the broker's ceiling alike. */
+const latencySeconds = quick ? 1 : 5
 const sections: Section[] = [
   {
     name: 'rules',
@@ -64,12 +66,16 @@ const sections: Section[] = [
   },
   {
     name: 'broker ceiling',
-    estimateS: quick ? 5 : 14,
+    estimateS: quick ? 8 : 25,
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      brokerCeilingRate = await m.brokerCeiling(quick ? 1000 : 5000)
-      return [{ name: 'broker.ceiling', value: brokerCeilingRate, unit: 'requests/s' }]
+      ceiling = await m.brokerCeiling({ count: sizes[sizes.length - 1], latencyRate: 1000, latencySeconds: latencySeconds })
+      return [
+        { name: 'broker.ceiling', value: ceiling.rate, unit: 'requests/s' },
+        { name: 'broker.ceiling.p50_at_1000', value: ceiling.p50, unit: 'ms' },
+        { name: 'broker.ceiling.p99_at_1000', value: ceiling.p99, unit: 'ms' },
+      ]
     },
   },
   {
@@ -78,7 +84,7 @@ const sections: Section[] = [
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, latencyRate: 1000, latencySeconds: quick ? 1 : 3, halfLoadSeconds: quick ? 1 : 4, brokerCeiling: brokerCeilingRate })
+      notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, latencyRate: 1000, latencySeconds, halfLoadSeconds: quick ? 1 : 4, ceiling })
       return [...notifierRun.figures, ...scalingFigures('postgres', notifierRun.scaling)]
     },
   },
@@ -88,7 +94,7 @@ const sections: Section[] = [
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 1000], latencyRate: 100, latencySeconds: quick ? 1 : 2, brokerCeiling: brokerCeilingRate })
+      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 1000], latencyRate: 100, latencySeconds: quick ? 1 : 2, ceiling })
       return r.figures
     },
   },

@@ -5,9 +5,7 @@ import { createAips } from '../src/catalog/create-aips.ts'
 import { getProduct } from '../src/catalog/queries/get-product.ts'
 import { listProducts } from '../src/catalog/queries/list-products.ts'
 import { BadCursorError } from '../src/catalog/queries/cursor.ts'
-import { openPglite, openPostgres, type Database } from '../src/db/client.ts'
-import { migrateOrThrow } from '../src/db/migrate.ts'
-import { BACKENDS, createTestStorage, type TestStorage } from './support/services.ts'
+import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
 
 const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s))
 const put = (label: string, s: number, ackRequired = true, blocking = false): DisseminationChange => ({ kind: 'PUT', urn: '', label, date: t(s), ackRequired, blocking })
@@ -45,21 +43,15 @@ describe('dissemination rules (reference §3.4, pure)', () => {
 
 for (const backend of BACKENDS) {
   describe(`${backend}: dissemination storage and product queries`, () => {
-    let storage: TestStorage | undefined
-    let database: Database
+    let database: TestDatabase
     const tenant = 'project1'
     const urns: string[] = []
 
     beforeAll(async () => {
-      if (backend === 'postgres') {
-        storage = await createTestStorage(backend)
-        database = await openPostgres(storage.databaseUrl!)
-      } else database = await openPglite(undefined)
-      await migrateOrThrow(database.db)
+      database = await openTestDatabase(backend)
     })
     afterAll(async () => {
-      await database?.close()
-      await storage?.drop()
+      await database?.drop()
     })
     beforeEach(async () => {
       await sql`delete from catalog_product`.execute(database.db)

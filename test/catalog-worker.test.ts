@@ -11,28 +11,20 @@ import { HeraldEvents } from '../src/events.ts'
 import { createLogger } from '../src/log.ts'
 import { listProducts } from '../src/catalog/queries/list-products.ts'
 import { featureUrn } from '../src/catalog/urn.ts'
-import { openPglite, openPostgres, type Database } from '../src/db/client.ts'
-import { migrateOrThrow } from '../src/db/migrate.ts'
-import { BACKENDS, createTestStorage, type TestStorage } from './support/services.ts'
+import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
 
 const TENANT = 'project1'
 
 /** The catalog worker's passes, on the database alone (no broker): what it sends, in which order, and what it stores. */
 for (const backend of BACKENDS) {
   describe(`${backend}: catalog worker passes`, () => {
-    let storage: TestStorage | undefined
-    let database: Database
+    let database: TestDatabase
 
     beforeAll(async () => {
-      if (backend === 'postgres') {
-        storage = await createTestStorage(backend)
-        database = await openPostgres(storage.databaseUrl!)
-      } else database = await openPglite(undefined)
-      await migrateOrThrow(database.db)
+      database = await openTestDatabase(backend)
     })
     afterAll(async () => {
-      await database?.close()
-      await storage?.drop()
+      await database?.drop()
     })
     beforeEach(async () => {
       await sql`delete from catalog_request`.execute(database.db)

@@ -56,11 +56,12 @@ export async function startHttpFixture(backend: Backend, opts: { env?: Record<st
 
 export const param = (name: string, value: unknown) => ({ name, type: typeof value === 'boolean' ? 'BOOLEAN' : 'STRING', value })
 
+/** A RabbitMQSender recipient whose queue the sender declares and binds: its deliveries have somewhere to go. */
 export const rabbitRecipient = (businessId: string, extra: Record<string, unknown> = {}) => ({
   businessId,
   pluginId: 'RabbitMQSender',
   label: `recipient ${businessId}`,
-  parameters: Object.entries({ exchange: `ext.${businessId}`, recipientLabel: businessId, ...extra }).map(([k, v]) => param(k, v)),
+  parameters: Object.entries({ exchange: `ext.${businessId}`, queueName: `ext.${businessId}.q`, recipientLabel: businessId, ...extra }).map(([k, v]) => param(k, v)),
 })
 
 export const luceneRule = (businessId: string, metadataRule: string, recipients: string[]) => ({

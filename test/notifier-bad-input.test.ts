@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Connection } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
+import { getRequest } from '../src/http/admin/requests.ts'
 import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
@@ -25,14 +26,18 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
     // An exchange of another type makes the sender's fanout declaration fail (PRECONDITION_FAILED).
     await client.rabbit.exchangeDeclare({ exchange: 'ext.conflict', type: 'topic', durable: true })
     await importConfig(herald, TENANT, [
-      pluginConf('RabbitMQSender', 'good', { exchange: 'ext.good', recipientLabel: 'good' }),
+      pluginConf('RabbitMQSender', 'good', { exchange: 'ext.good', queueName: 'ext.good.q', recipientLabel: 'good' }),
       pluginConf('RabbitMQSender', 'broken', { exchange: 'ext.conflict', recipientLabel: 'broken', maxAttempts: '1' }),
+      // Declared by the sender, but no queue is bound to it: the broker would drop what it receives.
+      pluginConf('RabbitMQSender', 'unbound', { exchange: 'ext.unbound', recipientLabel: 'unbound', maxAttempts: '1' }),
       pluginConf('RabbitMQSender', 'inactive', { exchange: 'ext.inactive', recipientLabel: 'inactive', directNotificationEnabled: true }, { active: false }),
       pluginConf('RabbitMQSender', 'not-direct', { exchange: 'ext.nd', recipientLabel: 'not-direct' }),
       pluginConf('LuceneRuleMatcher', 'all', {}),
       pluginConf('LuceneRuleMatcher', 'to-broken', { payload_rule: 'properties.target:broken' }),
+      pluginConf('LuceneRuleMatcher', 'to-unbound', { payload_rule: 'properties.target:unbound' }),
       association('all', ['good']),
       association('to-broken', ['broken']),
+      association('to-unbound', ['unbound']),
     ])
     await client.listenToEvents()
     await client.collect(`${NOTIFICATION_REQUEST_QUEUE}.DLQ`, dlq as any)
@@ -126,6 +131,28 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
       { label: 'good', status: 'SUCCESS', ackRequired: false, blockingRequired: false },
       { label: 'broken', status: 'ERROR', ackRequired: false, blockingRequired: false },
     ])
+  })
+
+  it('reports a delivery the broker could not route to any queue as ERROR, then delivers it once a queue is bound', async () => {
+    const requestId = randomUUID()
+    const body = { payload: { properties: { target: 'unbound' } }, metadata: {} }
+    await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body })
+    await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 20_000, 'ERROR')
+    expect(client.eventsFor(requestId).at(-1)!.body.recipients).toContainEqual({ label: 'unbound', status: 'ERROR', ackRequired: false, blockingRequired: false })
+    const detail = await getRequest(herald.ctx.db, TENANT, requestId)
+    const unbound = detail!.deliveries.find((d) => d.recipient === 'unbound')!
+    expect(unbound.lastError).toMatch(/ext\.unbound routed the message to no queue.*NO_ROUTE/)
+    expect(unbound.history[0].errorClass).toBe('AMQP_UNROUTABLE')
+
+    // The recipient's queue exists now: the retry delivers the product there, with a stable message id.
+    const received: { messageId?: string; body: unknown }[] = []
+    await client.rabbit.queueDeclare({ queue: 'ext.unbound.q', durable: false, exclusive: true })
+    await client.rabbit.queueBind({ queue: 'ext.unbound.q', exchange: 'ext.unbound' })
+    await client.collect('ext.unbound.q', received as any)
+    await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body })
+    await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 20_000, 'SUCCESS')
+    expect(received).toHaveLength(1)
+    expect(received[0].messageId).toMatch(/^herald-delivery-\d+$/)
   })
 })
 

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { Connection, type AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Broker } from '../src/amqp/broker.ts'
-import { createLogger } from '../src/log.ts'
 import type { Herald } from '../src/main.ts'
 import { AIP_ACK_TYPE, disseminationAckSender, FEATURE_ACK_TYPE, urnKind } from '../src/senders/dissemination-ack-sender.ts'
 import type { DeliveryItem, SenderContext } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
+import { collectQueue as collect, deliveryItem, openSenderBroker, waitFor, type SenderBroker } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
 const TENANT = 'project2'
@@ -15,37 +14,7 @@ const featureUrn = (tenant = 'origin1') => `URN:FEATURE:DATA:${tenant}:${randomU
 const aipUrn = (tenant = 'origin1', id = 'AIP') => `URN:${id}:DATA:${tenant}:${randomUUID()}:V2`
 const body = (m: AsyncMessage) => JSON.parse((m.body as Buffer).toString('utf8'))
 
-let nextDeliveryId = 1
-const item = (payload: Record<string, unknown>): DeliveryItem => ({
-  deliveryId: nextDeliveryId++,
-  tenant: TENANT,
-  requestId: randomUUID(),
-  requestOwner: 'rs-fem',
-  requestDate: new Date(),
-  payload,
-  metadata: { action: 'CREATED' },
-  attempt: 1,
-})
-
-/** Reads a queue that already exists (declared by the sender), without re-declaring it. */
-async function collect(rabbit: Connection, queue: string, into: AsyncMessage[]) {
-  const consumer = rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 100 } }, async (msg) => {
-    into.push(msg)
-  })
-  await new Promise<void>((resolve, reject) => {
-    consumer.once('ready', () => resolve())
-    consumer.once('error', reject)
-  })
-  return consumer
-}
-
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const item = (payload: Record<string, unknown>): DeliveryItem => deliveryItem({ tenant: TENANT, payload })
 
 describe('DisseminationAckSender', () => {
   it('recognises REGARDS URNs', () => {
@@ -76,8 +45,7 @@ describe('DisseminationAckSender', () => {
   })
 
   describe('against RabbitMQ', () => {
-    let vhost: Awaited<ReturnType<typeof createVhost>>
-    let broker: Broker
+    let amqp: SenderBroker
     let rabbit: Connection
     let ctx: SenderContext
     const FEATURE_EX = 'ack.feature.exchange'
@@ -86,18 +54,13 @@ describe('DisseminationAckSender', () => {
     const AIP_Q = 'ack.aip.queue'
 
     beforeAll(async () => {
-      vhost = await createVhost()
-      const log = createLogger('silent')
-      broker = new Broker(vhost.url, 'REGARDS', log)
-      ctx = { broker, log }
-      rabbit = new Connection({ url: vhost.url })
-      rabbit.on('error', () => {})
+      amqp = await openSenderBroker()
+      ctx = amqp.ctx
+      rabbit = amqp.rabbit
     })
 
     afterAll(async () => {
-      await broker?.close()
-      await rabbit?.close()
-      await vhost?.drop()
+      await amqp?.close()
     })
 
     it('sends feature and AIP acknowledgements to their own exchange and queue; an invalid URN fails alone', async () => {

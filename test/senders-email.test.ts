@@ -10,6 +10,7 @@ import { classifySmtpError, emailSender, renderTemplate } from '../src/senders/e
 import type { DeliveryItem, Parameters as SenderParams, Sender, SenderContext } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
+import { deliveryItem } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
 const TENANT = 'project1'
@@ -17,18 +18,14 @@ const USER = 'herald'
 const PASSWORD = 's3cret-Pa55word'
 const ctx = { broker: undefined as never, log: createLogger('silent') } as SenderContext
 
-let nextDeliveryId = 1
-const item = (over: Partial<DeliveryItem> = {}): DeliveryItem => ({
-  deliveryId: nextDeliveryId++,
-  tenant: TENANT,
-  requestId: randomUUID(),
-  requestOwner: 'rs-fem',
-  requestDate: new Date('2026-11-22T10:00:00.000Z'),
-  payload: { type: 'Feature', id: `product-${nextDeliveryId}`, properties: { type: 'L2', nested: { level: 3 } } },
-  metadata: { action: 'CREATED', session: 's1' },
-  attempt: 1,
-  ...over,
-})
+const item = (over: Partial<DeliveryItem> = {}): DeliveryItem =>
+  deliveryItem({
+    tenant: TENANT,
+    requestDate: new Date('2026-11-22T10:00:00.000Z'),
+    payload: { type: 'Feature', id: `product-${randomUUID().slice(0, 8)}`, properties: { type: 'L2', nested: { level: 3 } } },
+    metadata: { action: 'CREATED', session: 's1' },
+    ...over,
+  })
 
 /** An SMTP server on 127.0.0.1:0 requiring authentication, parsing every mail it accepts. */
 async function smtpServer(opts: { rejectRcpt?: (address: string) => number | undefined; starttls?: boolean } = {}) {

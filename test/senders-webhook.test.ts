@@ -9,23 +9,19 @@ import type { DeliveryItem, Parameters as SenderParams, Sender, SenderContext } 
 import { isPrivateAddress, retryAfterMs, webhookSender } from '../src/senders/webhook-sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
+import { deliveryItem } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
 const TENANT = 'project1'
 const ctx = { broker: undefined as never, log: createLogger('silent') } as SenderContext
 
-let nextDeliveryId = 1000
-const item = (over: Partial<DeliveryItem> = {}): DeliveryItem => ({
-  deliveryId: nextDeliveryId++,
-  tenant: TENANT,
-  requestId: randomUUID(),
-  requestOwner: 'rs-fem',
-  requestDate: new Date('2026-11-22T10:00:00.000Z'),
-  payload: { type: 'Feature', id: 'product-1', urn: `URN:FEATURE:DATA:${TENANT}:${randomUUID()}:V3`, properties: { type: 'L2' } },
-  metadata: { action: 'CREATED' },
-  attempt: 1,
-  ...over,
-})
+const item = (over: Partial<DeliveryItem> = {}): DeliveryItem =>
+  deliveryItem({
+    tenant: TENANT,
+    requestDate: new Date('2026-11-22T10:00:00.000Z'),
+    payload: { type: 'Feature', id: 'product-1', urn: `URN:FEATURE:DATA:${TENANT}:${randomUUID()}:V3`, properties: { type: 'L2' } },
+    ...over,
+  })
 
 interface Received {
   headers: http.IncomingHttpHeaders

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Connection, type AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Broker } from '../src/amqp/broker.ts'
-import { createLogger } from '../src/log.ts'
 import type { Herald } from '../src/main.ts'
 import { ltaRequestSender, productFiles } from '../src/senders/lta-request-sender.ts'
 import type { DeliveryItem, Parameters, SenderContext } from '../src/senders/sender.ts'
@@ -10,6 +8,7 @@ import { computeSessionNameAndOwner, readJsonPath } from '../src/senders/session
 import { workerManagerSender } from '../src/senders/worker-manager-sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
+import { collectQueue as collect, deliveryItem, openSenderBroker, waitFor, type SenderBroker } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
 const TENANT = 'project1'
@@ -32,36 +31,8 @@ const feature = (over: Record<string, unknown> = {}) => ({
   ...over,
 })
 
-let nextDeliveryId = 1
-const item = (payload: Record<string, unknown>, metadata: Record<string, unknown> = { action: 'CREATED', sessionOwner: 'fem-owner', session: 'fem-session' }): DeliveryItem => ({
-  deliveryId: nextDeliveryId++,
-  tenant: TENANT,
-  requestId: randomUUID(),
-  requestOwner: 'rs-fem',
-  requestDate: new Date(),
-  payload,
-  metadata,
-  attempt: 1,
-})
-
-async function collect(rabbit: Connection, queue: string, into: AsyncMessage[]) {
-  const consumer = rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 100 } }, async (msg) => {
-    into.push(msg)
-  })
-  await new Promise<void>((resolve, reject) => {
-    consumer.once('ready', () => resolve())
-    consumer.once('error', reject)
-  })
-  return consumer
-}
-
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const item = (payload: Record<string, unknown>, metadata: Record<string, unknown> = { action: 'CREATED', sessionOwner: 'fem-owner', session: 'fem-session' }): DeliveryItem =>
+  deliveryItem({ tenant: TENANT, payload, metadata })
 
 describe('session name and owner', () => {
   const now = new Date('2026-11-22T23:30:00Z')
@@ -122,24 +93,18 @@ describe('LtaRequestSender files', () => {
 })
 
 describe('WorkerManagerSender and LtaRequestSender against RabbitMQ', () => {
-  let vhost: Awaited<ReturnType<typeof createVhost>>
-  let broker: Broker
+  let amqp: SenderBroker
   let rabbit: Connection
   let ctx: SenderContext
 
   beforeAll(async () => {
-    vhost = await createVhost()
-    const log = createLogger('silent')
-    broker = new Broker(vhost.url, 'REGARDS', log)
-    ctx = { broker, log }
-    rabbit = new Connection({ url: vhost.url })
-    rabbit.on('error', () => {})
+    amqp = await openSenderBroker()
+    ctx = amqp.ctx
+    rabbit = amqp.rabbit
   })
 
   afterAll(async () => {
-    await broker?.close()
-    await rabbit?.close()
-    await vhost?.drop()
+    await amqp?.close()
   })
 
   async function sendAndRead(plugin: typeof workerManagerSender, params: Parameters, items: DeliveryItem[], expected: number) {

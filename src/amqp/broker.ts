@@ -10,6 +10,11 @@ export interface OutgoingMessage {
   priority?: number
   contentType?: string
   messageId?: string
+  /**
+   * The broker must route the message to at least one queue: an unroutable message (an exchange with no
+   * queue bound) makes `publish` reject instead of being confirmed and dropped. Needs a `messageId`.
+   */
+  mandatory?: boolean
 }
 
 /**
@@ -20,6 +25,8 @@ export class Broker {
   readonly connection: Connection
   readonly #publisher: Publisher
   readonly #appId: string
+  /** Mandatory messages the broker returned, by message id, until their publish settles. */
+  readonly #returned = new Map<string, string>()
 
   constructor(url: string, appId: string, log: Logger) {
     // noDelay: with Nagle's algorithm on (rabbitmq-client's default), a small publish waits for the
@@ -27,12 +34,15 @@ export class Broker {
     this.connection = new Connection({ url, connectionName: `herald-${process.pid}`, retryLow: 200, retryHigh: 3000, noDelay: true })
     this.connection.on('error', (err) => log.warn({ err: String(err) }, 'AMQP connection error, reconnecting'))
     this.#publisher = this.connection.createPublisher({ confirm: true, maxAttempts: 3 })
+    this.#publisher.on('basic.return', (msg) => {
+      if (msg.messageId) this.#returned.set(msg.messageId, `${msg.replyCode} ${msg.replyText}`)
+    })
     this.#appId = appId
   }
 
-  publish(message: OutgoingMessage): Promise<void> {
+  async publish(message: OutgoingMessage): Promise<void> {
     const body = typeof message.body === 'string' ? Buffer.from(message.body, 'utf8') : message.body
-    return this.#publisher.send(
+    const confirmed = this.#publisher.send(
       {
         exchange: message.exchange,
         routingKey: message.routingKey ?? '',
@@ -43,9 +53,19 @@ export class Broker {
         contentEncoding: 'UTF-8',
         appId: this.#appId,
         messageId: message.messageId,
+        mandatory: message.mandatory,
       },
       body,
     )
+    if (!message.mandatory || !message.messageId) return confirmed
+    await confirmed
+    // The broker sends basic.return before it confirms; rabbitmq-client emits it in a setImmediate that was
+    // queued before this one.
+    await new Promise((resolve) => setImmediate(resolve))
+    const returned = this.#returned.get(message.messageId)
+    if (returned === undefined) return
+    this.#returned.delete(message.messageId)
+    throw new UnroutableError(`exchange ${message.exchange} routed the message to no queue (${returned})`)
   }
 
   get ready(): boolean {
@@ -56,4 +76,9 @@ export class Broker {
     await this.#publisher.close()
     await this.connection.close()
   }
+}
+
+/** A mandatory message the broker could not route to any queue. */
+export class UnroutableError extends Error {
+  override name = 'UnroutableError'
 }

@@ -72,7 +72,13 @@ export async function declareShovelSource(srcUri: string, queue: string, deadLet
 export async function setShovel(spec: ShovelSpec, opts: { declareSource?: boolean; deadLetterRoutingKey?: string } = {}): Promise<void> {
   if (opts.declareSource !== false) await declareShovelSource(spec.srcUri, spec.srcQueue, opts.deadLetterRoutingKey)
   const [cmd, ...args] = shovelCommand(spec)
-  await run(cmd, ['-q', ...args])
+  await run(cmd, ['-q', ...args]).catch((err: { stderr?: string }) => {
+    // rabbitmqctl's own words for it: "Validation failed … component shovel not found".
+    if (/component shovel not found/.test(err.stderr ?? '')) {
+      throw new Error('the broker has no shovel plugin: enable it with `rabbitmq-plugins enable rabbitmq_shovel`, then define the shovel again')
+    }
+    throw err
+  })
 }
 
 export async function clearShovel(vhost: string, name: string): Promise<void> {

@@ -1,11 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { Broker } from '../amqp/broker.ts'
 import { createLogger } from '../log.ts'
-import { positiveInt, printTable, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
+import { positiveInt, printListing, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
 import { replayDeadLetters, type ReplayTarget } from '../http/dead-letters/replay.ts'
 import { listDeadLetters } from '../http/dead-letters/store.ts'
-
-const PAGE = 500
 
 /**
  * `herald dlq list|replay`: the dead letters the collector moved out of the `<queue>.DLQ` queues (it runs
@@ -25,21 +23,14 @@ export function registerDlqCommands(program: Command): void {
       runAdmin(() =>
         withAdminDatabase(async (db) => {
           const filter = { tenant: opts.tenant ?? null, queue: opts.queue }
-          const table: string[][] = [['ID', 'TENANT', 'QUEUE', 'REQUEST ID', 'DEAD-LETTERED', 'REASON']]
-          let after = 0
-          let printed = 0
-          while (printed < opts.limit) {
-            const page = await listDeadLetters(db, filter, Math.min(PAGE, opts.limit - printed), after)
-            const shown = page.slice(0, Math.min(PAGE, opts.limit - printed))
-            for (const m of shown) {
-              if (opts.json) process.stdout.write(`${JSON.stringify(m)}\n`)
-              else table.push([String(m.id), m.tenant ?? '-', m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)])
-            }
-            printed += shown.length
-            if (page.length <= shown.length) break
-            after = shown[shown.length - 1].id
-          }
-          if (!opts.json) printTable(table)
+          await printListing({
+            limit: opts.limit,
+            json: opts.json,
+            header: ['ID', 'TENANT', 'QUEUE', 'REQUEST ID', 'DEAD-LETTERED', 'REASON'],
+            fetchPage: (limit, after) => listDeadLetters(db, filter, limit, after ?? 0),
+            toJson: (m) => m,
+            toRow: (m) => [String(m.id), m.tenant ?? '-', m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)],
+          })
         }),
       ),
     )

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { getRequest, listRequests, REQUEST_STATES, retryRequests, type RequestState } from '../http/admin/requests.ts'
-import { isoDate, positiveInt, printTable, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
+import { isoDate, positiveInt, printListing, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
 import { ERR_NOT_FOUND } from '../http/errors.ts'
 
 function state(value: string): RequestState {
@@ -19,8 +19,6 @@ interface ListOptions {
   limit: number
   json?: boolean
 }
-
-const PAGE = 500
 
 /** `herald requests list|show|retry`: the REST operations on notification requests, for scripts. */
 export function registerRequestsCommands(program: Command): void {
@@ -42,24 +40,17 @@ export function registerRequestsCommands(program: Command): void {
       runAdmin(() =>
         withAdminDatabase(async (db) => {
           const filter = { state: opts.state, recipient: opts.recipient, requestId: opts.requestId, owner: opts.owner, from: opts.from, to: opts.to }
-          const rows: string[][] = [['REQUEST ID', 'STATE', 'MODE', 'OWNER', 'REQUEST DATE', 'PENDING/SENDING/SUCCESS/ERROR']]
-          let before: number | undefined
-          let printed = 0
-          while (printed < opts.limit) {
-            const page = await listRequests(db, opts.tenant, filter, Math.min(PAGE, opts.limit - printed), before)
-            const shown = page.slice(0, Math.min(PAGE, opts.limit - printed))
-            for (const r of shown) {
-              if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, id: undefined })}\n`)
-              else {
-                const d = r.deliveries
-                rows.push([r.requestId, r.state, r.mode, r.requestOwner ?? '', r.requestDate.toISOString(), `${d.pending}/${d.sending}/${d.success}/${d.error}`])
-              }
-            }
-            printed += shown.length
-            if (page.length <= shown.length) break
-            before = shown[shown.length - 1].id
-          }
-          if (!opts.json) printTable(rows)
+          await printListing({
+            limit: opts.limit,
+            json: opts.json,
+            header: ['REQUEST ID', 'STATE', 'MODE', 'OWNER', 'REQUEST DATE', 'PENDING/SENDING/SUCCESS/ERROR'],
+            fetchPage: (limit, before) => listRequests(db, opts.tenant, filter, limit, before),
+            toJson: (r) => ({ ...r, id: undefined }),
+            toRow: (r) => {
+              const d = r.deliveries
+              return [r.requestId, r.state, r.mode, r.requestOwner ?? '', r.requestDate.toISOString(), `${d.pending}/${d.sending}/${d.success}/${d.error}`]
+            },
+          })
         }),
       ),
     )

@@ -10,7 +10,19 @@ interface CompletableRow {
   request_id: string
   request_owner: string | null
   request_date: Date
-  deliveries: { recipientId: number; state: 'SUCCESS' | 'ERROR' }[]
+  deliveries: CompletedDelivery[]
+}
+
+/** A delivery as the history keeps it (the recipient's ids are added from the configuration). */
+interface CompletedDelivery {
+  recipientId: number
+  state: 'SUCCESS' | 'ERROR'
+  attempts: number
+  sentAt: string | null
+  lastError: string | null
+  updatedAt: string
+  /** Failed attempts, oldest first. */
+  history: unknown[]
 }
 
 export interface Completion {
@@ -36,7 +48,11 @@ export async function completeRequests(
   if (requestPks.length === 0) return completion
   const { rows } = await sql<CompletableRow>`
     select r.id, r.tenant, r.request_id, r.request_owner, r.request_date,
-      coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state) order by d.id)
+      coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state, 'attempts', d.attempts,
+          'sentAt', d.sent_at, 'lastError', d.last_error, 'updatedAt', d.updated_at,
+          'history', coalesce((select jsonb_agg(jsonb_build_object('attempt', a.attempt, 'at', a.at, 'outcome', a.outcome,
+              'errorClass', a.error_class, 'message', a.message) order by a.id)
+            from delivery_attempt a where a.delivery_id = d.id), '[]'::jsonb)) order by d.id)
         filter (where d.id is not null), '[]'::jsonb) as deliveries
     from notification_request r left join delivery d on d.request_pk = r.id
     where r.id = any(${requestPks}::bigint[]) and r.tenant = ${config.tenant} and r.state = 'SCHEDULED'
@@ -44,7 +60,7 @@ export async function completeRequests(
     having count(d.id) filter (where d.state in ('PENDING', 'SENDING')) = 0`.execute(tx)
   if (rows.length === 0) return completion
 
-  const history: { id: number; state: string; recipients: EventRecipient[] }[] = []
+  const history: { id: number; state: string; recipients: EventRecipient[]; deliveries: unknown[] }[] = []
   const failedIds: number[] = []
   for (const row of rows) {
     const recipients = eventRecipients(row.deliveries, config)
@@ -62,23 +78,15 @@ export async function completeRequests(
       }),
     )
     if (failed) failedIds.push(row.id)
-    else history.push({ id: row.id, state, recipients })
+    else history.push({ id: row.id, state, recipients, deliveries: historyDeliveries(row.deliveries, config) })
   }
   if (history.length > 0) {
     const ids = history.map((h) => h.id)
-    // The deliveries and their failed attempts go with the request into the history, in the same statement.
+    // The deliveries and their failed attempts go with the request into the history.
     await sql`insert into request_history
         (id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients, deliveries)
-      select r.id, r.tenant, r.request_id, r.request_owner, r.request_date, r.received_at, r.mode, h.state, r.payload, r.metadata, h.recipients,
-        coalesce((select jsonb_agg(jsonb_build_object(
-            'recipient', c.business_id,
-            'recipientLabel', (select p->>'value' from jsonb_array_elements(c.parameters) p where p->>'name' = 'recipientLabel' limit 1),
-            'state', d.state, 'attempts', d.attempts, 'sentAt', d.sent_at, 'lastError', d.last_error, 'updatedAt', d.updated_at,
-            'history', coalesce((select jsonb_agg(jsonb_build_object('attempt', a.attempt, 'at', a.at, 'outcome', a.outcome,
-                'errorClass', a.error_class, 'message', a.message) order by a.id)
-              from delivery_attempt a where a.delivery_id = d.id), '[]'::jsonb)) order by c.business_id)
-          from delivery d join plugin_configuration c on c.id = d.recipient_id where d.request_pk = r.id), '[]'::jsonb)
-      from notification_request r join jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb)
+      select r.id, r.tenant, r.request_id, r.request_owner, r.request_date, r.received_at, r.mode, h.state, r.payload, r.metadata, h.recipients, h.deliveries
+      from notification_request r join jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb, deliveries jsonb)
         on h.id = r.id
       on conflict (id) do nothing`.execute(tx)
     await sql`delete from notification_request where id = any(${ids}::bigint[])`.execute(tx)
@@ -89,6 +97,16 @@ export async function completeRequests(
   completion.succeeded = history.length
   completion.failed = failedIds.length
   return completion
+}
+
+/** The history's deliveries: each with its recipient's business id and label, ordered by business id. */
+function historyDeliveries(deliveries: CompletedDelivery[], config: TenantConfig): unknown[] {
+  return deliveries
+    .map(({ recipientId, ...delivery }) => {
+      const recipient = config.recipientsById.get(recipientId)
+      return { recipient: recipient?.businessId ?? String(recipientId), recipientLabel: recipient?.info.recipientLabel ?? null, ...delivery }
+    })
+    .sort((a, b) => (a.recipient < b.recipient ? -1 : a.recipient > b.recipient ? 1 : 0))
 }
 
 /**

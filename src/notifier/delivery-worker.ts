@@ -3,6 +3,7 @@ import { policyFrom, type DeliveryPolicy } from '../senders/policy.ts'
 import type { Sender, SendResult } from '../senders/sender.ts'
 import { claimDeliveries, recipientsWithWork, type RecipientWithWork } from './claim-deliveries.ts'
 import { recordResults } from './record-results.ts'
+import { RequestCompleter } from './request-completer.ts'
 import type { RecipientConfig } from './tenant-config.ts'
 
 interface RecipientRuntime {
@@ -32,9 +33,11 @@ export class DeliveryWorker {
   #loop: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   readonly #batches = new Set<Promise<void>>()
+  readonly #completer: RequestCompleter
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx
+    this.#completer = new RequestCompleter(ctx)
   }
 
   start(): void {
@@ -131,7 +134,8 @@ export class DeliveryWorker {
   #runtime(recipient: RecipientConfig): RecipientRuntime {
     const existing = this.#runtimes.get(recipient.id)
     if (existing && existing.revision === recipient.revision) return existing
-    if (existing) void existing.sender.close?.()
+    // The old sender's batches in flight finish on their own; closing it is tidying up, never fatal.
+    existing?.sender.close?.()?.catch((err: unknown) => this.#ctx.log.warn({ err: String(err), recipient: recipient.businessId }, 'closing a replaced sender failed'))
     const policy = policyFrom(recipient.params, { batchSize: this.#ctx.config.deliveryBatchSize })
     const runtime: RecipientRuntime = {
       revision: recipient.revision,
@@ -161,12 +165,11 @@ export class DeliveryWorker {
     const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
     for (let attempt = 0; ; attempt++) {
       try {
-        const config = await ctx.configCache.get(recipient.tenant)
-        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, recipient, config, probe)
+        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, recipient, probe)
+        this.#completer.add(recipient.tenant, recorded.finalRequestPks)
         if (recorded.sent > 0) ctx.events.safeEmit('delivery:sent', { ...labels, count: recorded.sent, seconds })
         if (recorded.retried > 0) ctx.events.safeEmit('delivery:retried', { ...labels, count: recorded.retried })
         if (recorded.failed > 0) ctx.events.safeEmit('delivery:failed', { ...labels, count: recorded.failed, permanent: false })
-        if (recorded.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant: recipient.tenant, state: 'SUCCESS', count: recorded.succeeded })
         if (recorded.failed > 0 || recorded.retried > 0) {
           const firstError = results.find((r) => !r.ok) as Extract<SendResult, { ok: false }> | undefined
           ctx.log.warn({ ...labels, retried: recorded.retried, failed: recorded.failed, error: firstError?.message }, 'deliveries failed')
@@ -180,7 +183,6 @@ export class DeliveryWorker {
           ctx.log.info(labels, 'recipient answered its probe: un-parked, its backlog drains')
           ctx.events.safeEmit('recipient:unparked', labels)
         }
-        if (recorded.events.length > 0) ctx.signals.outbox()
         return
       } catch (err) {
         // The products were sent; losing the record would send them again after the lease. Keep trying
@@ -197,6 +199,7 @@ export class DeliveryWorker {
     this.#wake?.()
     await this.#loop
     await Promise.allSettled([...this.#batches])
+    await this.#completer.stop()
     await Promise.allSettled([...this.#runtimes.values()].map((r) => r.sender.close?.()))
   }
 }

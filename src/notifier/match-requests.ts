@@ -29,11 +29,43 @@ export interface MatchOutcome {
   ruleErrors: RuleError[]
 }
 
+/** What the tenant's rules decided for one request. */
+export interface RuleVerdict {
+  /** Matched recipients that are active (a deactivated recipient receives no new products). */
+  recipientIds: number[]
+  /** Rules that could not be evaluated. */
+  errors: RuleError[]
+}
+
+/** Evaluates the tenant's rules on one request, in memory. */
+export function evaluateRules(config: TenantConfig, metadata: Record<string, unknown>, payload: Record<string, unknown>): RuleVerdict {
+  const recipients = new Set<number>()
+  const errors: RuleError[] = []
+  for (const rule of config.rules) {
+    const result = 'compileError' in rule.compiled ? { error: rule.compiled.compileError } : rule.compiled.match(metadata, payload)
+    if ('error' in result) errors.push({ rule: rule.businessId, error: result.error })
+    else if (result.match) for (const id of rule.recipientIds) recipients.add(id)
+  }
+  return { recipientIds: [...recipients].filter((id) => config.recipientsById.get(id)?.active), errors }
+}
+
+/** The ERROR event of a request whose rules could not all be evaluated, naming each rule. */
+export function ruleErrorEvent(request: Pick<RequestToMatch, 'tenant' | 'requestId' | 'requestOwner' | 'requestDate'>, errors: RuleError[]): OutboxEvent {
+  return notifierEvent({
+    tenant: request.tenant,
+    requestId: request.requestId,
+    requestOwner: request.requestOwner,
+    state: 'ERROR',
+    notificationDate: request.requestDate,
+    errors: errors.map((e) => `rule ${e.rule} could not be evaluated: ${e.error}`),
+  })
+}
+
 /**
- * Evaluates the tenant's active rules on each request and creates one delivery per matched active
- * recipient (a deactivated recipient receives no new products). A rule that fails to evaluate is reported
- * once, by an ERROR event naming the rule; the request then waits in RULE_ERROR for a fix of the
- * configuration or a retry, while the recipients of the rules that did match are delivered.
+ * Matches stored requests (delayed ones once due, retries) and creates one delivery per matched active
+ * recipient. A rule that fails to evaluate is reported once, by an ERROR event naming the rule; the
+ * request then waits in RULE_ERROR for a fix of the configuration or a retry, while the recipients of the
+ * rules that did match are delivered.
  */
 export async function matchRequests(tx: Tx, config: TenantConfig, requests: RequestToMatch[]): Promise<MatchOutcome> {
   const outcome: MatchOutcome = { events: [], scheduled: [], deliveries: 0, ruleErrors: [] }
@@ -41,30 +73,13 @@ export async function matchRequests(tx: Tx, config: TenantConfig, requests: Requ
   const deliveries: { request_pk: number; recipient_id: number; priority: number; request_date: string; tenant: string }[] = []
   const updates: { id: number; state: string; rule_errors: RuleError[] | null }[] = []
   for (const request of requests) {
-    const recipients = new Set<number>()
-    const errors: RuleError[] = []
-    for (const rule of config.rules) {
-      const result =
-        'compileError' in rule.compiled ? { error: rule.compiled.compileError } : rule.compiled.match(request.metadata, request.payload)
-      if ('error' in result) errors.push({ rule: rule.businessId, error: result.error })
-      else if (result.match) for (const id of rule.recipientIds) recipients.add(id)
-    }
-    for (const id of recipients) {
-      if (!config.recipientsById.get(id)?.active) continue
+    const { recipientIds, errors } = evaluateRules(config, request.metadata, request.payload)
+    for (const id of recipientIds) {
       deliveries.push({ request_pk: request.id, recipient_id: id, priority: request.priority, request_date: request.requestDate.toISOString(), tenant: request.tenant })
     }
     if (errors.length > 0) {
       outcome.ruleErrors.push(...errors)
-      outcome.events.push(
-        notifierEvent({
-          tenant: request.tenant,
-          requestId: request.requestId,
-          requestOwner: request.requestOwner,
-          state: 'ERROR',
-          notificationDate: request.requestDate,
-          errors: errors.map((e) => `rule ${e.rule} could not be evaluated: ${e.error}`),
-        }),
-      )
+      outcome.events.push(ruleErrorEvent(request, errors))
       updates.push({ id: request.id, state: 'RULE_ERROR', rule_errors: errors })
     } else {
       updates.push({ id: request.id, state: 'SCHEDULED', rule_errors: null })

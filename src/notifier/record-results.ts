@@ -1,11 +1,9 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { DeliveryPolicy } from '../senders/policy.ts'
 import type { SendResult } from '../senders/sender.ts'
-import { completeRequests, type Completion } from './complete-requests.ts'
 import { countOutcome, postponeProbe, unparkRecipient } from './recipient-state.ts'
-import type { RecipientConfig, TenantConfig } from './tenant-config.ts'
+import type { RecipientConfig } from './tenant-config.ts'
 
 export interface SentItem {
   deliveryId: number
@@ -14,7 +12,9 @@ export interface SentItem {
   result: SendResult
 }
 
-export interface Recorded extends Completion {
+export interface Recorded {
+  /** Requests that had a delivery reach SUCCESS or ERROR: candidates for completion. */
+  finalRequestPks: number[]
   sent: number
   retried: number
   failed: number
@@ -26,9 +26,8 @@ export interface Recorded extends Completion {
 
 /**
  * Records a sent batch in one transaction: successes; failures retried after a backoff computed in SQL;
- * failures that exhausted the policy; the reason of every failed attempt; the recipient's run of
- * failures (which may park it); and the completion of requests that have nothing left to deliver (with
- * their events in the outbox).
+ * failures that exhausted the policy; the reason of every failed attempt; and the recipient's run of
+ * failures (which may park it). Completing the requests is the RequestCompleter's, after the commit.
  *
  * While a recipient is parked (or this batch parks it), a failure is not the product's fault: the
  * delivery goes back to PENDING without using up an attempt, and waits for the recipient.
@@ -38,16 +37,10 @@ export async function recordResults(
   items: SentItem[],
   policy: DeliveryPolicy,
   recipient: RecipientConfig,
-  /** The recipient's tenant configuration, loaded before the transaction. */
-  config: TenantConfig,
   probe: boolean,
 ): Promise<Recorded> {
   const failures = items.filter((i) => !i.result.ok).map((i) => i.result as Extract<SendResult, { ok: false }>)
-  const requestPks = [...new Set(items.map((i) => i.requestPk))].sort((a, b) => a - b)
   return db.transaction().execute(async (tx) => {
-    // Lock the requests first, in id order: the completion check below must see the other recipients'
-    // results committed, and the fixed order rules out deadlocks between workers.
-    await sql`select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
     const succeeded = items.length - failures.length
     let parked = false
     let unparked = false
@@ -93,10 +86,8 @@ export async function recordResults(
         from jsonb_to_recordset(${JSON.stringify(failedRows)}::jsonb) as x(id bigint, state text, refund int, error text, error_class text)
         join delivery d on d.id = x.id`.execute(tx)
     }
-    const completion = await completeRequests(tx, requestPks, config)
-    await insertOutbox(tx, completion.events)
     return {
-      ...completion,
+      finalRequestPks: [...new Set(items.filter((_, i) => rows[i].state !== 'PENDING').map((item) => item.requestPk))],
       sent: succeeded,
       retried: rows.filter((r) => r.state === 'PENDING').length,
       failed: rows.filter((r) => r.state === 'ERROR').length,

@@ -3,7 +3,7 @@ import type { Tx } from '../db/client.ts'
 import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import { notifierEvent } from './notifier-event.ts'
 import type { ParsedMessage, RequestBody } from './parse-request.ts'
-import { matchRequests, type RequestToMatch, type RuleError } from './match-requests.ts'
+import { evaluateRules, matchRequests, ruleErrorEvent, type RequestToMatch, type RuleError, type RuleVerdict } from './match-requests.ts'
 import { completeRequests } from './complete-requests.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
@@ -109,62 +109,7 @@ export async function registerRequests(
 
   const toMatch: RequestToMatch[] = []
   const scheduledDirect: number[] = []
-  if (toInsert.length > 0) {
-    const rows = toInsert.map((item) => ({
-      request_id: item.requestId,
-      request_owner: item.requestOwner ?? null,
-      request_date: item.requestDate.toISOString(),
-      // A request dated in the future waits for its date (seed 002: "can be in the future to delay").
-      not_before: new Date(Math.max(item.requestDate.getTime(), now.getTime())).toISOString(),
-      priority: item.priority,
-      payload: item.body.payload,
-      metadata: item.body.metadata,
-    }))
-    const { rows: inserted } = await sql<{ id: number; request_id: string }>`
-      insert into notification_request
-        (tenant, request_id, request_owner, request_date, not_before, priority, mode, state, payload, metadata)
-      select ${tenant}, request_id, request_owner, request_date, not_before, priority, ${direct ? 'DIRECT' : 'RULES'},
-        ${direct ? 'SCHEDULED' : 'GRANTED'}, payload, metadata
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as t(request_id text, request_owner text,
-        request_date timestamptz, not_before timestamptz, priority int, payload jsonb, metadata jsonb)
-      on conflict (tenant, request_id) do nothing
-      returning id, request_id`.execute(tx)
-    const pkById = new Map(inserted.map((r) => [r.request_id, r.id]))
-    const directDeliveries: { request_pk: number; recipient_id: number; priority: number; request_date: string; next_attempt_at: string }[] = []
-    for (const item of toInsert) {
-      const pk = pkById.get(item.requestId)
-      // Another instance registered the same id a moment ago: it is in progress there.
-      if (pk === undefined) {
-        reg.ignored.push({ requestId: item.requestId, reason: 'in-progress' })
-        continue
-      }
-      reg.granted++
-      reg.events.push(
-        notifierEvent({ tenant, requestId: item.requestId, requestOwner: item.requestOwner, state: direct ? 'TO_SCHEDULE_BY_RECIPIENT' : 'GRANTED', notificationDate: now }),
-      )
-      if (direct) {
-        for (const businessId of item.body.recipients ?? []) {
-          directDeliveries.push({
-            request_pk: pk,
-            recipient_id: config.recipientsByBusinessId.get(businessId)!.id,
-            priority: item.priority,
-            request_date: item.requestDate.toISOString(),
-            next_attempt_at: new Date(Math.max(item.requestDate.getTime(), now.getTime())).toISOString(),
-          })
-        }
-        scheduledDirect.push(pk)
-      } else if (item.requestDate <= now) {
-        toMatch.push({ id: pk, tenant, requestId: item.requestId, requestOwner: item.requestOwner, requestDate: item.requestDate, priority: item.priority, payload: item.body.payload, metadata: item.body.metadata })
-      }
-    }
-    if (directDeliveries.length > 0) {
-      await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date, next_attempt_at)
-        select ${tenant}, request_pk, recipient_id, 'PENDING', priority, request_date, next_attempt_at
-        from jsonb_to_recordset(${JSON.stringify(directDeliveries)}::jsonb)
-          as t(request_pk bigint, recipient_id bigint, priority int, request_date timestamptz, next_attempt_at timestamptz)`.execute(tx)
-      reg.deliveries += directDeliveries.length
-    }
-  }
+  if (toInsert.length > 0) await insertRequests(tx, tenant, toInsert, direct, config, now, reg, scheduledDirect)
 
   if (retries.length > 0) await applyRetries(tx, tenant, retries, direct, config, reg, toMatch, scheduledDirect)
 
@@ -177,6 +122,86 @@ export async function registerRequests(
   reg.events.push(...completion.events)
   reg.completed = { succeeded: completion.succeeded, failed: completion.failed }
   return reg
+}
+
+/**
+ * Stores new requests with their deliveries in one statement. Rules are evaluated before the insert, so a
+ * due request is stored in its final state (SCHEDULED, or RULE_ERROR) with its deliveries at once; a
+ * request dated in the future is stored GRANTED and matched when due (maintenance). Requests that matched
+ * no recipient join `completeNow`.
+ */
+async function insertRequests(
+  tx: Tx,
+  tenant: string,
+  toInsert: (IncomingRequest & { body: RequestBody })[],
+  direct: boolean,
+  config: TenantConfig,
+  now: Date,
+  reg: Registration,
+  completeNow: number[],
+): Promise<void> {
+  const verdicts = toInsert.map((item): RuleVerdict | undefined => {
+    if (direct) return { recipientIds: (item.body.recipients ?? []).map((businessId) => config.recipientsByBusinessId.get(businessId)!.id), errors: [] }
+    // A request dated in the future waits for its date (seed 002: "can be in the future to delay").
+    return item.requestDate <= now ? evaluateRules(config, item.body.metadata, item.body.payload) : undefined
+  })
+  const rows = toInsert.map((item, i) => {
+    const verdict = verdicts[i]
+    return {
+      request_id: item.requestId,
+      request_owner: item.requestOwner ?? null,
+      request_date: item.requestDate.toISOString(),
+      not_before: new Date(Math.max(item.requestDate.getTime(), now.getTime())).toISOString(),
+      priority: item.priority,
+      state: !verdict ? 'GRANTED' : verdict.errors.length > 0 ? 'RULE_ERROR' : 'SCHEDULED',
+      rule_errors: verdict?.errors.length ? verdict.errors : null,
+      payload: item.body.payload,
+      metadata: item.body.metadata,
+    }
+  })
+  const deliveries = toInsert.flatMap((item, i) => (verdicts[i]?.recipientIds ?? []).map((recipient_id) => ({ request_id: item.requestId, recipient_id })))
+  // A direct request dated in the future is stored SCHEDULED: its deliveries wait for its date.
+  const { rows: inserted } = await sql<{ id: number; request_id: string }>`
+    with inserted as (
+      insert into notification_request
+        (tenant, request_id, request_owner, request_date, not_before, priority, mode, state, rule_errors, payload, metadata)
+      select ${tenant}, request_id, request_owner, request_date, not_before, priority, ${direct ? 'DIRECT' : 'RULES'}, state, rule_errors, payload, metadata
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as t(request_id text, request_owner text,
+        request_date timestamptz, not_before timestamptz, priority int, state text, rule_errors jsonb, payload jsonb, metadata jsonb)
+      on conflict (tenant, request_id) do nothing
+      returning id, request_id, priority, request_date, not_before
+    ), deliveries as (
+      insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date, next_attempt_at)
+      select ${tenant}, i.id, d.recipient_id, 'PENDING', i.priority, i.request_date, i.not_before
+      from inserted i join rows from (jsonb_to_recordset(${JSON.stringify(deliveries)}::jsonb) as (request_id text, recipient_id bigint))
+          with ordinality as d(request_id, recipient_id, n)
+        on d.request_id = i.request_id
+      -- Delivery ids in rule order: events list their recipients in that order, as REGARDS does.
+      order by d.n
+    )
+    select id, request_id from inserted`.execute(tx)
+  const pkById = new Map(inserted.map((r) => [r.request_id, r.id]))
+  toInsert.forEach((item, i) => {
+    const pk = pkById.get(item.requestId)
+    // Another instance registered the same id a moment ago: it is in progress there.
+    if (pk === undefined) {
+      reg.ignored.push({ requestId: item.requestId, reason: 'in-progress' })
+      return
+    }
+    reg.granted++
+    reg.events.push(
+      notifierEvent({ tenant, requestId: item.requestId, requestOwner: item.requestOwner, state: direct ? 'TO_SCHEDULE_BY_RECIPIENT' : 'GRANTED', notificationDate: now }),
+    )
+    const verdict = verdicts[i]
+    if (!verdict) return
+    reg.deliveries += verdict.recipientIds.length
+    if (verdict.errors.length > 0) {
+      reg.ruleErrors.push(...verdict.errors)
+      reg.events.push(ruleErrorEvent({ tenant, requestId: item.requestId, requestOwner: item.requestOwner, requestDate: item.requestDate }, verdict.errors))
+    } else if (verdict.recipientIds.length === 0) {
+      completeNow.push(pk)
+    }
+  })
 }
 
 /**

@@ -1,7 +1,6 @@
-import { GLOBAL_DLQ } from '../amqp/topology.ts'
-import type { OutgoingMessage } from '../amqp/broker.ts'
-import { DeclaredTopology } from './rabbitmq-sender.ts'
-import { stringParam, type Parameters, type SendResult, type Sender, type SenderContext } from './sender.ts'
+import { DLX, GLOBAL_DLQ } from '../amqp/topology.ts'
+import { UnroutableError, type Broker, type OutgoingMessage } from '../amqp/broker.ts'
+import { stringParam, type DeliveryItem, type Parameters, type SendResult, type Sender, type SenderContext } from './sender.ts'
 
 /** Where an AMQP sender publishes: REGARDS AbstractRabbitMQSender's `exchange`, `queueName`, `queueDeadLetterRoutingKey`. */
 export interface AmqpTarget {
@@ -28,10 +27,53 @@ export type Built = { target: AmqpTarget; message: Omit<OutgoingMessage, 'exchan
 export const permanentFailure = (errorClass: string, message: string): Built => ({ failure: { ok: false, permanent: true, errorClass, message } })
 
 /**
- * Publishes the built messages with broker confirms, declaring each target once, and answers one result
- * per item: an item that could not be built keeps its failure and never holds back the others.
+ * Declares a sender's exchange (durable fanout) and, when configured, its queue and binding, once per
+ * broker connection: REGARDS AbstractRabbitMQSender declares once per tenant and exchange.
  */
-export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopology, built: Built[]): Promise<SendResult[]> {
+export class DeclaredTopology {
+  readonly #done = new Map<string, Promise<void>>()
+
+  constructor(readonly broker: Broker) {}
+
+  ensure(exchange: string, queueName: string | undefined, deadLetterRoutingKey: string): Promise<void> {
+    const key = `${exchange}\u0000${queueName ?? ''}`
+    let done = this.#done.get(key)
+    if (!done) {
+      done = (async () => {
+        // A channel of its own: a refused declaration (PRECONDITION_FAILED) closes the channel it was made
+        // on, and the connection's shared channel would take the other recipients' declarations down with it.
+        const channel = await this.broker.connection.acquire()
+        try {
+          await channel.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+          if (queueName) {
+            await channel.queueDeclare({
+              queue: queueName,
+              durable: true,
+              arguments: { 'x-max-priority': 255, 'x-dead-letter-exchange': DLX, 'x-dead-letter-routing-key': deadLetterRoutingKey },
+            })
+            await channel.queueBind({ queue: queueName, exchange, routingKey: '' })
+          }
+        } finally {
+          await channel.close().catch(() => {})
+        }
+      })()
+      // A failed declaration is tried again on the next batch.
+      done.catch(() => this.#done.delete(key))
+      this.#done.set(key, done)
+    }
+    return done
+  }
+}
+
+/**
+ * Builds and publishes one message per item with broker confirms, declaring each target once, and answers
+ * one result per item: an item that could not be built keeps its failure and never holds back the others.
+ *
+ * Each message is mandatory, with a message id stable per delivery (`herald-delivery-<id>`, so a recipient
+ * can drop a copy re-sent after a crash): an exchange that routes it to no queue makes it a failure,
+ * retried like any other, never a SUCCESS for a message the broker dropped.
+ */
+export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopology, items: DeliveryItem[], build: (item: DeliveryItem) => Built): Promise<SendResult[]> {
   const declared = new Map<AmqpTarget, Promise<string | undefined>>()
   const declare = (target: AmqpTarget) => {
     let done = declared.get(target)
@@ -45,15 +87,23 @@ export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopolog
     return done
   }
   return Promise.all(
-    built.map(async (b): Promise<SendResult> => {
+    items.map(async (item): Promise<SendResult> => {
+      const b = build(item)
       if ('failure' in b) return b.failure
       const declareError = await declare(b.target)
       if (declareError) return { ok: false, permanent: false, errorClass: 'AMQP_DECLARE', message: declareError }
       try {
-        await ctx.broker.publish({ ...b.message, exchange: b.target.exchange, priority: b.message.priority ?? 0 })
+        await ctx.broker.publish({
+          ...b.message,
+          exchange: b.target.exchange,
+          priority: b.message.priority ?? 0,
+          messageId: b.message.messageId ?? `herald-delivery-${item.deliveryId}`,
+          mandatory: true,
+        })
         return { ok: true }
       } catch (err) {
-        return { ok: false, permanent: false, errorClass: 'AMQP_PUBLISH', message: (err as Error).message }
+        const errorClass = err instanceof UnroutableError ? 'AMQP_UNROUTABLE' : 'AMQP_PUBLISH'
+        return { ok: false, permanent: false, errorClass, message: (err as Error).message }
       }
     }),
   )
@@ -69,4 +119,3 @@ export function misconfiguredSender(problems: string[]): Sender {
   return { send: async (items) => items.map(() => ({ ok: false, permanent: true, errorClass: 'CONFIGURATION', message })) }
 }
 
-export { DeclaredTopology }

@@ -130,6 +130,6 @@ export const disseminationAckSender: SenderPlugin = {
         },
       }
     }
-    return { send: (items) => publishBuilt(ctx, topology, items.map(build)) }
+    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 }

@@ -103,6 +103,6 @@ export const ltaRequestSender: SenderPlugin = {
         },
       }
     }
-    return { send: (items) => publishBuilt(ctx, topology, items.map(build)) }
+    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 }

@@ -58,7 +58,7 @@ export const workerManagerSender: SenderPlugin = {
         },
       }
     }
-    return { send: (items) => publishBuilt(ctx, topology, items.map(build)) }
+    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { Connection, type AsyncMessage, type Consumer } from 'rabbitmq-client'
+import type { AsyncMessage } from 'rabbitmq-client'
 import {
   NOTIFICATION_REQUEST_EXCHANGE,
   NOTIFIER_EVENT_EXCHANGE,
@@ -17,6 +17,7 @@ import {
   INGEST_ACK_EXCHANGE,
   INGEST_ACK_TYPE,
 } from '../../src/catalog/topology.ts'
+import { TestAmqpClient, type RequestHeaders } from './test-amqp-client.ts'
 
 export interface Received {
   headers: Record<string, unknown>
@@ -40,36 +41,17 @@ const decode = (msg: AsyncMessage) => {
  * notification requests and acks with the documented headers, and listens to FeatureRequestEvents. It can also
  * listen to what the catalog sends the notifier, and answer as a notifier would (NotifierEvent).
  */
-export class CatalogClient {
-  readonly rabbit: Connection
-  readonly #publisher
+export class CatalogClient extends TestAmqpClient {
   readonly responses: Received[] = []
   readonly toNotifier: Received[] = []
-  readonly #consumers: Consumer[] = []
-  readonly #waiters = new Set<() => void>()
-
-  constructor(url: string) {
-    this.rabbit = new Connection({ url, retryLow: 100, retryHigh: 1000 })
-    this.rabbit.on('error', () => {})
-    this.#publisher = this.rabbit.createPublisher({ confirm: true, maxAttempts: 5 })
-  }
-
-  #wake() {
-    for (const wake of this.#waiters) wake()
-  }
 
   async #listen(exchanges: string[], into: Received[]): Promise<void> {
     const queue = `test.catalog.${randomUUID()}`
     for (const exchange of exchanges) await this.rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
-    const consumer = this.rabbit.createConsumer(
+    await this.consume(
       { queue, queueOptions: { exclusive: true }, queueBindings: exchanges.map((exchange) => ({ queue, exchange, routingKey: '' })), qos: { prefetchCount: 2000 } },
-      async (msg) => {
-        into.push({ headers: msg.headers ?? {}, body: decode(msg), raw: msg, at: Date.now() })
-        this.#wake()
-      },
+      (msg) => into.push({ headers: msg.headers ?? {}, body: decode(msg), raw: msg, at: Date.now() }),
     )
-    await new Promise<void>((resolve) => consumer.once('ready', () => resolve()))
-    this.#consumers.push(consumer)
   }
 
   /** Subscribes to FeatureRequestEvents, on its own queue (reference §8.4). */
@@ -83,22 +65,15 @@ export class CatalogClient {
   }
 
   /** Collects the messages of an existing queue (declared passively: its arguments are left as they are). */
-  async collect(queue: string, into: Received[]): Promise<void> {
-    const consumer = this.rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 1000 } }, async (msg) => {
-      into.push({ headers: msg.headers ?? {}, body: decode(msg), raw: msg, at: Date.now() })
-      this.#wake()
-    })
-    await new Promise<void>((resolve) => consumer.once('ready', () => resolve()))
-    this.#consumers.push(consumer)
+  collect(queue: string, into: Received[]): Promise<void> {
+    return this.consume({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 1000 } }, (msg) =>
+      into.push({ headers: msg.headers ?? {}, body: decode(msg), raw: msg, at: Date.now() }),
+    )
   }
 
-  async publish(exchange: string, opts: { tenant?: string; requestId?: string; owner?: string; date?: string; headers?: Record<string, unknown>; body?: unknown; rawBody?: Buffer }): Promise<void> {
-    const headers: Record<string, unknown> = { ...opts.headers }
-    if (opts.tenant !== undefined) headers['regards.tenant'] = opts.tenant
-    if (opts.requestId !== undefined) headers['regards.request.id'] = opts.requestId
-    if (opts.owner !== undefined) headers['regards.request.owner'] = opts.owner
-    if (opts.date !== undefined) headers['regards.request.date'] = opts.date
-    await this.#publisher.send(
+  async publish(exchange: string, opts: RequestHeaders & { body?: unknown; rawBody?: Buffer }): Promise<void> {
+    const headers = TestAmqpClient.headers(opts)
+    await this.publisher.send(
       { exchange, headers, priority: 1, durable: true, contentType: 'application/json', contentEncoding: 'UTF-8' },
       opts.rawBody ?? Buffer.from(JSON.stringify(opts.body), 'utf8'),
     )
@@ -146,29 +121,5 @@ export class CatalogClient {
 
   sentFor(requestId: string): Received[] {
     return this.toNotifier.filter((r) => r.headers['regards.request.id'] === requestId)
-  }
-
-  /** Waits until `predicate` holds, re-checking on every received message (and every 50 ms). */
-  async waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!(await predicate())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-      await new Promise<void>((resolve) => {
-        const self = this
-        const timer = setTimeout(done, 50)
-        function done() {
-          clearTimeout(timer)
-          self.#waiters.delete(done)
-          resolve()
-        }
-        this.#waiters.add(done)
-      })
-    }
-  }
-
-  async close(): Promise<void> {
-    for (const c of this.#consumers) await c.close()
-    await this.#publisher.close()
-    await this.rabbit.close()
   }
 }

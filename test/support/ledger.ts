@@ -36,8 +36,16 @@ export interface LedgerReport {
   lost: number
   /** Terminal events beyond the first for a request. */
   duplicateEvents: number
-  /** Copies of a product beyond the first, all recipients together. */
+  /** Copies of a product beyond the first, all recipients together: `deliveriesSentAgain` + `extraDeliveries`. */
   duplicateDeliveries: number
+  /**
+   * Copies of one delivery (same message id `herald-delivery-<id>`) beyond the first: a publish in flight when
+   * a connection dropped or a process died, sent again because the broker never confirmed it.
+   */
+  deliveriesSentAgain: number
+  /** Deliveries with another message id for a product a recipient already holds: a second delivery row. */
+  extraDeliveries: number
+  extraDeliveriesOfResent: number
   /** Of the duplicates above, those of requests the producer itself sent twice. */
   duplicateEventsOfResent: number
   duplicateDeliveriesOfResent: number
@@ -57,8 +65,8 @@ export class Ledger {
   readonly published = new Set<string>()
   /** request id → terminal states received, in order. */
   readonly terminal = new Map<string, string[]>()
-  /** recipient → product id → copies received. */
-  readonly deliveries = new Map<string, Map<string, number>>()
+  /** recipient → product id → message id of each copy received. */
+  readonly deliveries = new Map<string, Map<string, string[]>>()
   /** Requests the producer published more than once (unconfirmed publishes retried). */
   readonly resent = new Set<string>()
   observerRedeliveries = 0
@@ -99,14 +107,16 @@ export class Ledger {
    * A message the broker redelivered to the ledger (its own connection dropped before it acked) and that
    * the ledger already holds is the ledger's re-read, not a second copy from Herald: counted apart.
    */
-  recordDelivery(recipient: string, productId: string, redelivered = false): void {
-    const copies = this.deliveries.get(recipient)
-    if (!copies) throw new Error(`ledger: unknown recipient ${recipient}`)
-    if (redelivered && copies.has(productId)) {
+  recordDelivery(recipient: string, productId: string, messageId: string, redelivered = false): void {
+    const byProduct = this.deliveries.get(recipient)
+    if (!byProduct) throw new Error(`ledger: unknown recipient ${recipient}`)
+    const copies = byProduct.get(productId)
+    if (redelivered && copies) {
       this.observerRedeliveries++
       return
     }
-    copies.set(productId, (copies.get(productId) ?? 0) + 1)
+    if (copies) copies.push(messageId)
+    else byProduct.set(productId, [messageId])
   }
 
   /** Terminal requests among the published ones. */
@@ -120,7 +130,7 @@ export class Ledger {
     for (const id of this.published) {
       const states = this.terminal.get(id)
       if (!states) continue
-      if (states[0] !== 'SUCCESS' || this.recipients.every((r) => (this.deliveries.get(r)!.get(id) ?? 0) > 0)) n++
+      if (states[0] !== 'SUCCESS' || this.recipients.every((r) => this.deliveries.get(r)!.has(id))) n++
     }
     return n
   }
@@ -183,13 +193,21 @@ export class Ledger {
     }
     let duplicateDeliveries = 0
     let duplicateDeliveriesOfResent = 0
+    let extraDeliveries = 0
+    let extraDeliveriesOfResent = 0
     let deliveriesReceived = 0
     let strangers = this.#strangers
-    for (const copies of this.deliveries.values()) {
-      for (const [id, n] of copies) {
-        deliveriesReceived += n
-        duplicateDeliveries += n - 1
-        if (this.resent.has(id)) duplicateDeliveriesOfResent += n - 1
+    for (const byProduct of this.deliveries.values()) {
+      for (const [id, messageIds] of byProduct) {
+        const copies = messageIds.length
+        const extra = new Set(messageIds).size - 1
+        deliveriesReceived += copies
+        duplicateDeliveries += copies - 1
+        extraDeliveries += extra
+        if (this.resent.has(id)) {
+          duplicateDeliveriesOfResent += copies - 1
+          extraDeliveriesOfResent += extra
+        }
         if (!this.published.has(id)) strangers++
       }
     }
@@ -204,6 +222,9 @@ export class Ledger {
       lost: inFlight + missingDeliveries,
       duplicateEvents,
       duplicateDeliveries,
+      deliveriesSentAgain: duplicateDeliveries - extraDeliveries,
+      extraDeliveries,
+      extraDeliveriesOfResent,
       duplicateEventsOfResent,
       duplicateDeliveriesOfResent,
       resent: this.resent.size,
@@ -223,7 +244,8 @@ export class Ledger {
       `── ${title} ──`,
       `published ${r.published} = completed ${r.completed} + errored ${r.errored} + denied ${r.denied} + in-flight ${r.inFlight}` +
         `  [${r.published === r.completed + r.errored + r.denied + r.inFlight ? 'balanced' : 'UNBALANCED'}]`,
-      `deliveries: expected ${r.deliveriesExpected}, received ${r.deliveriesReceived} (missing ${r.missingDeliveries}, duplicates ${r.duplicateDeliveries} = ${pct(r.duplicateDeliveries, r.deliveriesExpected)} %)`,
+      `deliveries: expected ${r.deliveriesExpected}, received ${r.deliveriesReceived} (missing ${r.missingDeliveries}, duplicates ${r.duplicateDeliveries} = ${pct(r.duplicateDeliveries, r.deliveriesExpected)} %: ` +
+        `${r.deliveriesSentAgain} copies of a delivery sent again, ${r.extraDeliveries} extra deliveries)`,
       `terminal events: duplicates ${r.duplicateEvents} (${pct(r.duplicateEvents, r.published)} %), conflicting ${r.conflictingEvents}, strangers ${r.strangers}`,
       `producer re-sent ${r.resent} requests (unconfirmed publishes): ${r.duplicateEventsOfResent} of the duplicate events and ${r.duplicateDeliveriesOfResent} of the duplicate deliveries are theirs; ${r.observerRedeliveries} messages re-read by the ledger itself`,
       `lost = ${r.lost}`,
@@ -267,19 +289,19 @@ export class LedgerClient {
       await this.rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
       await this.rabbit.queueDeclare({ queue, durable: true })
       await this.rabbit.queueBind({ queue, exchange, routingKey: '' })
-      await this.#consume(queue, { passive: true }, [], (body, redelivered) => {
+      await this.#consume(queue, { passive: true }, [], (body, redelivered, messageId) => {
         const id = body?.payload?.id
-        if (typeof id === 'string') this.ledger.recordDelivery(recipient, id, redelivered)
+        if (typeof id === 'string') this.ledger.recordDelivery(recipient, id, messageId ?? '', redelivered)
       })
     }
   }
 
-  async #consume(queue: string, queueOptions: Record<string, unknown>, exchanges: string[], onBody: (body: any, redelivered: boolean) => void): Promise<void> {
+  async #consume(queue: string, queueOptions: Record<string, unknown>, exchanges: string[], onBody: (body: any, redelivered: boolean, messageId: string | undefined) => void): Promise<void> {
     const consumer = this.rabbit.createConsumer(
       { queue, queueOptions, queueBindings: exchanges.map((exchange) => ({ queue, exchange, routingKey: '' })), qos: { prefetchCount: 2000 } },
       (msg) => {
         try {
-          onBody(JSON.parse((msg.body as Buffer).toString('utf8')), msg.redelivered)
+          onBody(JSON.parse((msg.body as Buffer).toString('utf8')), msg.redelivered, msg.messageId)
         } catch {
           // not JSON: not a statement of ours
         }

@@ -5,7 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import type { Backend } from '../../src/db/client.ts'
+import { openPglite, openPostgres, type Backend, type Database } from '../../src/db/client.ts'
+import { migrateOrThrow } from '../../src/db/migrate.ts'
 
 const run = promisify(execFile)
 
@@ -65,6 +66,25 @@ export async function createTestStorage(backend: Backend): Promise<TestStorage> 
       await client.query(`drop database if exists ${name} with (force)`)
       await client.end()
       fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A migrated database for tests of Herald's code without a Herald: a new PostgreSQL database, or PGlite in memory. */
+export interface TestDatabase extends Database {
+  /** Closes it and drops what it created. */
+  drop(): Promise<void>
+}
+
+export async function openTestDatabase(backend: Backend): Promise<TestDatabase> {
+  const storage = backend === 'postgres' ? await createTestStorage(backend) : undefined
+  const database = storage ? await openPostgres(storage.databaseUrl!) : await openPglite(undefined)
+  await migrateOrThrow(database.db)
+  return {
+    ...database,
+    async drop() {
+      await database.close()
+      await storage?.drop()
     },
   }
 }

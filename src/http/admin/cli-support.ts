@@ -75,6 +75,40 @@ export function isoDate(value: string): Date {
 }
 
 /** A table of plain columns, padded, for humans; `--json` gives JSON lines for scripts. */
+// Rows fetched per query when a listing is longer than that.
+const LISTING_PAGE = 500
+
+/**
+ * Prints up to `limit` items of a keyset-paginated listing: one JSON object per line with `json`, else a
+ * table. `fetchPage(limit, cursor)` returns up to `limit` items after `cursor` (the previous page's last
+ * id), plus one more when there are more.
+ */
+export async function printListing<T extends { id: number }>(opts: {
+  limit: number
+  json?: boolean
+  header: string[]
+  fetchPage: (limit: number, cursor: number | undefined) => Promise<T[]>
+  toJson: (item: T) => unknown
+  toRow: (item: T) => string[]
+}): Promise<void> {
+  const table = [opts.header]
+  let cursor: number | undefined
+  let printed = 0
+  while (printed < opts.limit) {
+    const wanted = Math.min(LISTING_PAGE, opts.limit - printed)
+    const page = await opts.fetchPage(wanted, cursor)
+    const shown = page.slice(0, wanted)
+    for (const item of shown) {
+      if (opts.json) process.stdout.write(`${JSON.stringify(opts.toJson(item))}\n`)
+      else table.push(opts.toRow(item))
+    }
+    printed += shown.length
+    if (page.length <= shown.length) break
+    cursor = shown[shown.length - 1].id
+  }
+  if (!opts.json) printTable(table)
+}
+
 export function printTable(rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
   for (const row of rows) out.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`)

@@ -1,0 +1,86 @@
+import { sql } from 'kysely'
+import { insertOutbox } from '../amqp/outbox-relay.ts'
+import type { Ctx } from '../context.ts'
+import { completeRequests } from './complete-requests.ts'
+
+const RETRY_DELAYS_MS = [100, 500, 2000, 5000]
+
+/**
+ * Completes requests once their deliveries are recorded: the requests whose deliveries reached a final
+ * state are collected here and completed together, one transaction per tenant, while the next ones
+ * accumulate. Recording a batch of deliveries therefore never waits for another recipient's batch of the
+ * same requests (with two recipients, both recorded the same requests under one lock: 40 % of the
+ * database time at 1,000 requests/s went to waiting for it), and a request with two recipients is
+ * checked once rather than twice.
+ *
+ * Each batch is added after its results committed, so the check that runs after the last recipient's
+ * commit sees every delivery final. A crash in between leaves the request SCHEDULED with nothing to
+ * deliver: the maintenance's stalled-completion pass completes it.
+ */
+export class RequestCompleter {
+  readonly #ctx: Ctx
+  #pending = new Map<string, Set<number>>()
+  #running: Promise<void> | undefined
+  #stopping = false
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx
+  }
+
+  /** Requests of `tenant` that had a delivery reach SUCCESS or ERROR. */
+  add(tenant: string, requestPks: number[]): void {
+    if (requestPks.length === 0) return
+    const set = this.#pending.get(tenant) ?? new Set<number>()
+    for (const pk of requestPks) set.add(pk)
+    this.#pending.set(tenant, set)
+    this.#running ??= this.#drain().finally(() => (this.#running = undefined))
+  }
+
+  async #drain(): Promise<void> {
+    for (let failures = 0; this.#pending.size > 0; ) {
+      const batch = this.#pending
+      this.#pending = new Map()
+      try {
+        for (const [tenant, pks] of batch) {
+          await this.#complete(tenant, [...pks].sort((a, b) => a - b))
+          batch.delete(tenant)
+        }
+        failures = 0
+      } catch (err) {
+        // Stopping with the database away: leave them SCHEDULED for the stalled-completion pass of
+        // whichever instance runs next, rather than hold the shutdown.
+        if (this.#stopping && failures >= 3) {
+          this.#ctx.log.warn({ err: String(err) }, 'stopping: requests left for the stalled-completion pass')
+          this.#pending.clear()
+          return
+        }
+        // Put back what was not completed, then retry: the requests are still SCHEDULED.
+        for (const [tenant, pks] of batch) this.add(tenant, [...pks])
+        this.#ctx.log.warn({ err: String(err), failures }, 'completing requests failed, will retry')
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[Math.min(failures++, RETRY_DELAYS_MS.length - 1)]))
+      }
+    }
+  }
+
+  async #complete(tenant: string, requestPks: number[]): Promise<void> {
+    const ctx = this.#ctx
+    const config = await ctx.configCache.get(tenant)
+    const completion = await ctx.db.transaction().execute(async (tx) => {
+      // In id order: two instances completing overlapping requests wait for each other, never deadlock,
+      // and the second finds them completed.
+      await sql`select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
+      const result = await completeRequests(tx, requestPks, config)
+      await insertOutbox(tx, result.events)
+      return result
+    })
+    if (completion.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: completion.succeeded })
+    if (completion.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: completion.failed })
+    if (completion.events.length > 0) ctx.signals.outbox()
+  }
+
+  /** Waits for the completions in progress and those already added (a few attempts when they fail). */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    await this.#running
+  }
+}

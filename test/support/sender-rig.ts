@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto'
+import { Connection, type AsyncMessage } from 'rabbitmq-client'
+import { Broker } from '../../src/amqp/broker.ts'
+import { createLogger } from '../../src/log.ts'
+import type { DeliveryItem, SenderContext } from '../../src/senders/sender.ts'
+import { createVhost } from './services.ts'
+
+let nextDeliveryId = 1
+
+/** A delivery as the worker hands it to a sender: unique id, first attempt; `over` sets the rest. */
+export function deliveryItem(over: Partial<DeliveryItem> & Pick<DeliveryItem, 'tenant'>): DeliveryItem {
+  return {
+    deliveryId: nextDeliveryId++,
+    requestId: randomUUID(),
+    requestOwner: 'rs-fem',
+    requestDate: new Date(),
+    payload: {},
+    metadata: { action: 'CREATED' },
+    attempt: 1,
+    ...over,
+  }
+}
+
+/** Reads a queue that already exists (declared by the sender), without re-declaring it. */
+export async function collectQueue(rabbit: Connection, queue: string, into: AsyncMessage[]) {
+  const consumer = rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 100 } }, async (msg) => {
+    into.push(msg)
+  })
+  await new Promise<void>((resolve, reject) => {
+    consumer.once('ready', () => resolve())
+    consumer.once('error', reject)
+  })
+  return consumer
+}
+
+export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A vhost of its own, the senders' context on it (a Broker), and a plain connection to read what they publish. */
+export interface SenderBroker {
+  ctx: SenderContext
+  rabbit: Connection
+  close(): Promise<void>
+}
+
+export async function openSenderBroker(): Promise<SenderBroker> {
+  const vhost = await createVhost()
+  const log = createLogger('silent')
+  const broker = new Broker(vhost.url, 'REGARDS', log)
+  const rabbit = new Connection({ url: vhost.url })
+  rabbit.on('error', () => {})
+  return {
+    ctx: { broker, log },
+    rabbit,
+    async close() {
+      await broker.close()
+      await rabbit.close()
+      await vhost.drop()
+    },
+  }
+}
