@@ -9,12 +9,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
-import net from 'node:net'
 import { Connection } from 'rabbitmq-client'
 import { NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
 import { FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from '../test/support/ledger.ts'
 import { createTestStorage, createVhost } from '../test/support/services.ts'
-import { median, progress, spawnHerald, waitConsumers, writeJson } from './harness.ts'
+import { freePort, median, progress, spawnHerald, waitConsumers, writeJson } from './harness.ts'
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -23,14 +22,6 @@ const arg = (name: string, fallback: number) => {
 const MINUTES = arg('minutes', 5)
 const RATE = arg('rate', 100)
 const JUNK_EVERY = 10 // one junk message per 10 valid ones
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024
 

@@ -16,6 +16,7 @@ export interface HeraldEventMap {
   'delivery:retried': [{ tenant: string; recipient: string; count: number }]
   'recipient:parked': [{ tenant: string; recipient: string; reason: string }]
   'recipient:unparked': [{ tenant: string; recipient: string }]
+  'process:unhandled-rejection': [{ error: string }]
 }
 
 export class HeraldEvents extends EventEmitter<HeraldEventMap> {

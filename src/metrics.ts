@@ -18,6 +18,7 @@ export function createMetrics(events: HeraldEvents): client.Registry {
   const retried = counter('herald_deliveries_retried_total', 'Failed delivery attempts that will be retried', ['tenant', 'recipient'])
   const parks = counter('herald_recipient_parked_total', 'Times a recipient was parked after failures', ['tenant', 'recipient'])
   const parkedNow = new client.Gauge({ name: 'herald_recipient_parked', help: '1 while this instance saw the recipient parked', labelNames: ['tenant', 'recipient'], registers: [registry] })
+  const unhandled = counter('herald_unhandled_rejections_total', 'Promise rejections nobody handled (logged, the process kept running)', [])
   const sendSeconds = new client.Histogram({
     name: 'herald_delivery_batch_seconds',
     help: 'Time to send one batch to a recipient',
@@ -43,5 +44,6 @@ export function createMetrics(events: HeraldEvents): client.Registry {
   })
   events.on('recipient:unparked', ({ tenant, recipient }) => parkedNow.set({ tenant, recipient }, 0))
   events.on('delivery:retried', ({ tenant, recipient, count }) => retried.inc({ tenant, recipient }, count))
+  events.on('process:unhandled-rejection', () => unhandled.inc())
   return registry
 }

@@ -85,22 +85,34 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes one batch of outbox rows; returns how many. */
+  /**
+   * Publishes one batch of outbox rows and deletes those the broker confirmed; returns how many. Throws
+   * (after committing the deletes) when some were not confirmed: they stay for the next round.
+   */
   async relayOnce(): Promise<number> {
-    return this.#db.transaction().execute(async (tx) => {
+    const round = await this.#db.transaction().execute(async (tx) => {
       const { rows } = await sql<{ id: number; exchange: string; routing_key: string; headers: Record<string, string>; body: string; priority: number }>`
         select id, exchange, routing_key, headers, body, priority from outbox
         order by id limit ${RELAY_BATCH} for update skip locked`.execute(tx)
-      if (rows.length === 0) return 0
-      await Promise.all(
+      if (rows.length === 0) return { selected: 0, unconfirmed: 0, failure: undefined }
+      const outcomes = await Promise.allSettled(
         rows.map((row) =>
           this.#broker.publish({ exchange: row.exchange, routingKey: row.routing_key, headers: row.headers, body: row.body, priority: row.priority }),
         ),
       )
-      await sql`delete from outbox where id = any(${rows.map((r) => r.id)}::bigint[])`.execute(tx)
-      this.published += rows.length
-      return rows.length
+      // A connection drop fails only the publishes still unconfirmed: the confirmed rows go, so the next
+      // round publishes again just those (re-sending the whole batch of 500 made every drop duplicate
+      // up to 500 events).
+      const confirmed = rows.filter((_, i) => outcomes[i].status === 'fulfilled')
+      if (confirmed.length > 0) await sql`delete from outbox where id = any(${confirmed.map((r) => r.id)}::bigint[])`.execute(tx)
+      const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')?.reason
+      return { selected: rows.length, unconfirmed: rows.length - confirmed.length, failure }
     })
+    this.published += round.selected - round.unconfirmed
+    if (round.unconfirmed > 0) {
+      throw new Error(`${round.unconfirmed} of ${round.selected} outbox events unconfirmed by the broker: ${String(round.failure?.message ?? round.failure)}`, { cause: round.failure })
+    }
+    return round.selected
   }
 
   async stop(): Promise<void> {
@@ -109,3 +121,4 @@ export class OutboxRelay {
     await this.#loop
   }
 }
+

@@ -33,10 +33,19 @@ export class RequestCompleter {
     const set = this.#pending.get(tenant) ?? new Set<number>()
     for (const pk of requestPks) set.add(pk)
     this.#pending.set(tenant, set)
-    this.#running ??= this.#drain().finally(() => (this.#running = undefined))
+    this.#running ??= this.#drain()
   }
 
   async #drain(): Promise<void> {
+    try {
+      await this.#completeAllPending()
+    } finally {
+      // In the same turn as the last look at #pending: a request added after it starts a new drain.
+      this.#running = undefined
+    }
+  }
+
+  async #completeAllPending(): Promise<void> {
     for (let failures = 0; this.#pending.size > 0; ) {
       const batch = this.#pending
       this.#pending = new Map()

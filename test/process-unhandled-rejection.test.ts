@@ -1,0 +1,36 @@
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, spawnHerald, type HeraldProcess } from '../bench/harness.ts'
+import { createTestStorage, createVhost } from './support/services.ts'
+
+/** A rejected promise that nobody awaits is logged and counted; the process keeps its work. */
+describe('postgres: herald start and an unhandled promise rejection', () => {
+  let herald: HeraldProcess | undefined
+  let port: number
+
+  beforeAll(async () => {
+    const storage = await createTestStorage('postgres')
+    const vhost = await createVhost()
+    port = await freePort()
+    herald = spawnHerald({
+      amqpUrl: vhost.url,
+      storage,
+      roles: 'notifier,http',
+      env: { HERALD_HTTP_PORT: String(port), HERALD_LOG_LEVEL: 'silent', NODE_OPTIONS: `--import ${path.resolve(import.meta.dirname, 'support/reject-unhandled.mjs')}` },
+    })
+  }, 60_000)
+
+  afterAll(async () => herald?.stop())
+
+  it('keeps running and counts it in herald_unhandled_rejections_total', async () => {
+    let metrics = ''
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && herald!.child.exitCode === null; ) {
+      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '')
+      if (/^herald_unhandled_rejections_total 1$/m.test(metrics)) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(metrics).toMatch(/^herald_unhandled_rejections_total 1$/m)
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`)
+    expect([ready.status, herald!.child.exitCode]).toEqual([200, null])
+  })
+})
