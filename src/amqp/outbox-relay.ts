@@ -24,7 +24,7 @@ export async function insertOutbox(tx: Tx, events: OutboxEvent[]): Promise<void>
 
 // 500 rows per round: the broker confirms them in one pipelined burst (≈10 ms on loopback), and the
 // delete that follows stays one statement.
-const RELAY_BATCH = 500
+export const RELAY_BATCH = 500
 
 /**
  * Publishes outbox rows with publisher confirms, then deletes them, inside one transaction that holds the
