@@ -155,6 +155,8 @@ export class LoadClient {
   readonly publisher
   readonly sentAt = new Map<string, number>()
   readonly doneAt = new Map<string, number>()
+  /** When GRANTED arrived: Herald's first answer, before any delivery. */
+  readonly grantedAt = new Map<string, number>()
   #onDone: (() => void) | undefined
   #consumer: { close(): Promise<void> } | undefined
 
@@ -171,7 +173,8 @@ export class LoadClient {
       { queue, queueOptions: { exclusive: true }, queueBindings: [{ queue, exchange: NOTIFIER_EVENT_EXCHANGE }], qos: { prefetchCount: 2000 }, noAck: true },
       (msg) => {
         const body = JSON.parse((msg.body as Buffer).toString('utf8'))
-        if (body.state === 'SUCCESS' || body.state === 'ERROR' || body.state === 'DENIED') {
+        if (body.state === 'GRANTED') this.grantedAt.set(body.requestId, performance.now())
+        else if (body.state === 'SUCCESS' || body.state === 'ERROR' || body.state === 'DENIED') {
           this.doneAt.set(body.requestId, performance.now())
           this.#onDone?.()
         }
@@ -194,6 +197,13 @@ export class LoadClient {
       },
       Buffer.from(JSON.stringify(sampleRequest(requestId))),
     )
+  }
+
+  /** Forgets the requests of the previous run. */
+  clear(): void {
+    this.sentAt.clear()
+    this.doneAt.clear()
+    this.grantedAt.clear()
   }
 
   waitAllDone(count: number, timeoutMs: number): Promise<void> {

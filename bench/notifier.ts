@@ -128,7 +128,7 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
     }
     const sustained = scaling[scaling.length - 1].rate
 
-    const { latencies, cpu } = await openLoop(client, opts.latencyRate, opts.latencySeconds, `notifier/${opts.backend}`, herald.herald.pid)
+    const { latencies, grantedLatencies, cpu } = await openLoop(client, opts.latencyRate, opts.latencySeconds, `notifier/${opts.backend}`, herald.herald.pid)
     // The same at half the measured capacity: latency when Herald keeps up, not queueing time.
     const halfRate = Math.max(10, Math.round(sustained / 2 / 10) * 10)
     const half = opts.halfLoadSeconds ? await openLoop(client, halfRate, opts.halfLoadSeconds, `notifier/${opts.backend}`, herald.herald.pid) : undefined
@@ -155,6 +155,9 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
         { name: `notifier.${tag}.vs_regards`, value: sustained, unit: 'requests/s', reference: 83, referenceName: 'REGARDS notifier, its own test' },
         { name: `notifier.${tag}.p50_at_${opts.latencyRate}`, value: percentile(latencies, 50), unit: 'ms', reference: ceiling?.p50, referenceName: ceiling && bare },
         { name: `notifier.${tag}.p99_at_${opts.latencyRate}`, value: percentile(latencies, 99), unit: 'ms', target: pg ? '≤ 250' : undefined, reference: ceiling?.p99, referenceName: ceiling && bare },
+        // The first answer alone (intake and outbox, no delivery): where the end-to-end time goes.
+        { name: `notifier.${tag}.granted_p50_at_${opts.latencyRate}`, value: percentile(grantedLatencies, 50), unit: 'ms' },
+        { name: `notifier.${tag}.granted_p99_at_${opts.latencyRate}`, value: percentile(grantedLatencies, 99), unit: 'ms' },
         ...(half
           ? [
               { name: `notifier.${tag}.p50_at_${halfRate}`, value: percentile(half.latencies, 50), unit: 'ms', reference: 3000, referenceName: 'REGARDS scheduler cycle' },
@@ -182,8 +185,7 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
 async function warmUp(client: LoadClient): Promise<void> {
   await publishAll(200, (id) => client.publish(id))
   await client.waitAllDone(200, 60_000)
-  client.doneAt.clear()
-  client.sentAt.clear()
+  client.clear()
 }
 
 /** `count` requests published as fast as the broker confirms them, until every terminal event arrived. */
@@ -193,8 +195,7 @@ async function sustainedRun(client: LoadClient, count: number): Promise<{ second
   await client.waitAllDone(count, 300_000)
   const seconds = (performance.now() - started) / 1000
   const series = bucket(client, started, 500)
-  client.doneAt.clear()
-  client.sentAt.clear()
+  client.clear()
   return { seconds, rate: count / seconds, series }
 }
 
@@ -211,10 +212,9 @@ async function declareRecipientQueues(client: LoadClient): Promise<void> {
  * Open-loop load at a fixed rate (one tick every 10 ms): the sorted latencies, publish → terminal event,
  * and the CPU each part used per request meanwhile (`pid`: the process under test).
  */
-async function openLoop(client: LoadClient, rate: number, seconds: number, label: string, pid: number): Promise<{ latencies: number[]; cpu: CpuSample }> {
+async function openLoop(client: LoadClient, rate: number, seconds: number, label: string, pid: number): Promise<{ latencies: number[]; grantedLatencies: number[]; cpu: CpuSample }> {
   progress(`${label}: ${rate} requests/s for ${seconds} s`)
-  client.doneAt.clear()
-  client.sentAt.clear()
+  client.clear()
   const total = Math.round(rate * seconds)
   const perTick = rate / 100
   const cpuBefore = cpuSample(pid)
@@ -228,8 +228,8 @@ async function openLoop(client: LoadClient, rate: number, seconds: number, label
   await Promise.all(pending)
   await client.waitAllDone(total, 120_000)
   const cpu = cpuPerRequest(cpuBefore, cpuSample(pid), total)
-  const latencies = [...client.doneAt].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
-  return { latencies, cpu }
+  const since = (arrived: Map<string, number>) => [...arrived].map(([id, at]) => at - client.sentAt.get(id)!).sort((a, b) => a - b)
+  return { latencies: since(client.doneAt), grantedLatencies: since(client.grantedAt), cpu }
 }
 
 /** Completions per second and their mean latency, per `ms` bucket since `started`. */

@@ -219,8 +219,7 @@ async function runWebhook(label: string, receiver: Receiver, count: number, prep
     await receiver.waitCount(200, 60_000)
     if (waitSuccess) await client.waitAllDone(200, 60_000)
     await new Promise((r) => setTimeout(r, 300))
-    client.doneAt.clear()
-    client.sentAt.clear()
+    client.clear()
 
     progress(`senders/${label}: ${count} requests`)
     receiver.reset(count)
