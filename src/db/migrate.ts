@@ -5,6 +5,7 @@ import * as catalog from './migrations/0002-catalog.ts'
 import * as deadLetters from './migrations/0003-dead-letters.ts'
 import * as recipientState from './migrations/0004-recipient-state.ts'
 import * as historyDeliveries from './migrations/0005-history-deliveries.ts'
+import * as deliveryLeaseIndex from './migrations/0006-delivery-lease-index.ts'
 
 /** Forward-only migrations, in order. Add a file in ./migrations and list it here. */
 const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '0003-dead-letters': deadLetters,
   '0004-recipient-state': recipientState,
   '0005-history-deliveries': historyDeliveries,
+  '0006-delivery-lease-index': deliveryLeaseIndex,
 }
 
 /** Brings the schema up to date. Never throws: the result says which migration failed and why. */
