@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import { Broker } from './amqp/broker.ts'
 import { OutboxRelay } from './amqp/outbox-relay.ts'
 import { declareBroadcastExchange, NOTIFIER_EVENT_EXCHANGE } from './amqp/topology.ts'
 import type { Config } from './config.ts'
 import type { Ctx } from './context.ts'
 import { openPglite, openPostgres, type Database } from './db/client.ts'
+import { InstanceSignals } from './db/instance-signals.ts'
 import { migrateOrThrow } from './db/migrate.ts'
 import { HeraldEvents } from './events.ts'
 import { startDeadLetterCollector } from './http/dead-letters/collector.ts'
@@ -72,6 +74,9 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     const events = new HeraldEvents()
     let relay: OutboxRelay | undefined
     let worker: DeliveryWorker | undefined
+    // Other processes on the same PostgreSQL hear of new deliveries at once (PGlite serves one process).
+    const instanceSignals = config.databaseUrl ? new InstanceSignals(config.databaseUrl, database.db, randomUUID(), log) : undefined
+    if (instanceSignals) releasers.push(() => instanceSignals.stop())
     const ctx: Ctx = Object.freeze({
       config,
       log,
@@ -80,7 +85,13 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       broker,
       configCache,
       events,
-      signals: { deliveries: () => worker?.notify(), outbox: () => relay?.notify() },
+      signals: {
+        deliveries: () => {
+          worker?.notify()
+          instanceSignals?.announce()
+        },
+        outbox: () => relay?.notify(),
+      },
     })
     const metrics = createMetrics(events)
 
@@ -94,6 +105,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       worker = new DeliveryWorker(ctx)
       worker.start()
       releasers.push(() => worker!.stop())
+      await instanceSignals?.start(() => worker!.notify())
       const stopMaintenance = startMaintenance(ctx)
       releasers.push(stopMaintenance)
       for (const consumer of createIntakeConsumers(ctx)) {
