@@ -13,6 +13,8 @@ export interface Signals {
 
 /** What every part of Herald is given: built once in main.ts, frozen, passed first. */
 export interface Ctx {
+  /** This process, among the instances sharing the database: names its claims and its heartbeat. */
+  readonly instanceId: string
   readonly config: Config
   readonly log: Logger
   readonly db: Db

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './log.ts'
 import { createMetrics } from './metrics.ts'
 import { DeliveryWorker } from './notifier/delivery-worker.ts'
 import { createIntakeConsumers } from './notifier/intake.ts'
+import { beat, leave } from './notifier/instance-heartbeat.ts'
 import { startMaintenance } from './notifier/maintenance.ts'
 import { startCatalog } from './catalog/start-catalog.ts'
 import { ConfigCache } from './notifier/tenant-config.ts'
@@ -75,9 +76,11 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     let relay: OutboxRelay | undefined
     let worker: DeliveryWorker | undefined
     // Other processes on the same PostgreSQL hear of new deliveries at once (PGlite serves one process).
-    const instanceSignals = config.databaseUrl ? new InstanceSignals(config.databaseUrl, database.db, randomUUID(), log) : undefined
+    const instanceId = randomUUID()
+    const instanceSignals = config.databaseUrl ? new InstanceSignals(config.databaseUrl, database.db, instanceId, log) : undefined
     if (instanceSignals) releasers.push(() => instanceSignals.stop())
     const ctx: Ctx = Object.freeze({
+      instanceId,
       config,
       log,
       db: database.db,
@@ -102,6 +105,9 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     let consuming = false
     if (roles.includes('notifier')) {
       await declareBroadcastExchange(broker.connection, NOTIFIER_EVENT_EXCHANGE)
+      // Registered before the first claim, so no other instance takes this one's claims for a dead one's.
+      await beat(ctx)
+      releasers.push(() => leave(ctx))
       worker = new DeliveryWorker(ctx)
       worker.start()
       releasers.push(() => worker!.stop())

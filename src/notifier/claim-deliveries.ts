@@ -12,6 +12,8 @@ export const LEASE_SECONDS = 120
  */
 export async function claimDeliveries(
   db: Db,
+  /** The claiming instance: its deliveries go back to PENDING as soon as it stops beating. */
+  instanceId: string,
   recipientId: number,
   limit: number,
   /** A probe of a parked recipient takes the first waiting delivery, whatever its retry time. */
@@ -29,7 +31,7 @@ export async function claimDeliveries(
     metadata: Record<string, unknown>
   }>`
     with claimed as (
-      update delivery d set state = 'SENDING', attempts = d.attempts + 1,
+      update delivery d set state = 'SENDING', attempts = d.attempts + 1, claimed_by = ${instanceId}::uuid,
         lease_until = now() + make_interval(secs => ${LEASE_SECONDS}), updated_at = now()
       where d.id in (
         select id from delivery

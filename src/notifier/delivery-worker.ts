@@ -113,7 +113,7 @@ export class DeliveryWorker {
   /** Claims up to `limit` deliveries and sends them in the background; returns how many it claimed. */
   async #start(recipient: RecipientConfig, runtime: RecipientRuntime, limit: number, probe: boolean): Promise<number> {
     runtime.inFlight++
-    const items = await claimDeliveries(this.#ctx.db, recipient.id, limit, !probe).catch((err) => {
+    const items = await claimDeliveries(this.#ctx.db, this.#ctx.instanceId, recipient.id, limit, !probe).catch((err) => {
       this.#ctx.log.warn({ err: String(err), recipient: recipient.businessId }, 'claim failed')
       return []
     })
@@ -165,7 +165,7 @@ export class DeliveryWorker {
     const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
     for (let attempt = 0; ; attempt++) {
       try {
-        const recorded = await recordResults(ctx.db, sentItems, runtime.policy, recipient, probe)
+        const recorded = await recordResults(ctx.db, ctx.instanceId, sentItems, runtime.policy, recipient, probe)
         this.#completer.add(recipient.tenant, recorded.finalRequestPks)
         if (recorded.sent > 0) ctx.events.safeEmit('delivery:sent', { ...labels, count: recorded.sent, seconds })
         if (recorded.retried > 0) ctx.events.safeEmit('delivery:retried', { ...labels, count: recorded.retried })

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { completeRequests } from './complete-requests.ts'
+import { beat, forgetSilentInstances, HEARTBEAT_MS, SILENT_AFTER_SECONDS } from './instance-heartbeat.ts'
 import { matchRequests } from './match-requests.ts'
 
 const BATCH = 500
@@ -38,13 +39,20 @@ export async function matchDueRequests(ctx: Ctx): Promise<number> {
   return total
 }
 
-/** Deliveries whose claim expired (their instance died mid-batch) go back to PENDING: at-least-once. */
-export async function recoverExpiredLeases(ctx: Ctx): Promise<number> {
-  const result = await sql`update delivery set state = 'PENDING', lease_until = null, updated_at = now()
-    where state = 'SENDING' and lease_until < now()`.execute(ctx.db)
+/**
+ * Deliveries claimed by an instance that is gone go back to PENDING (at-least-once): an instance that
+ * stopped beating for SILENT_AFTER_SECONDS (killed, its host lost) or left, and, whatever the instance,
+ * a claim whose lease expired (a batch stuck for 120 s).
+ */
+export async function recoverAbandonedClaims(ctx: Ctx): Promise<number> {
+  const result = await sql`update delivery set state = 'PENDING', lease_until = null, claimed_by = null, updated_at = now()
+    where lease_until is not null and state = 'SENDING'
+      and (lease_until < now()
+        or claimed_by not in (select id from herald_instance
+          where heartbeat_at > now() - make_interval(secs => ${SILENT_AFTER_SECONDS})))`.execute(ctx.db)
   const count = Number(result.numAffectedRows ?? 0)
   if (count > 0) {
-    ctx.log.warn({ count }, 'recovered deliveries whose claim expired')
+    ctx.log.warn({ count }, 'took back deliveries claimed by an instance that is gone (or whose claim expired)')
     ctx.signals.deliveries()
   }
   return count
@@ -104,10 +112,25 @@ export function startMaintenance(ctx: Ctx): () => void {
     )
   }
   every(200, 'match-due', () => matchDueRequests(ctx))
-  every(5_000, 'recover-leases', () => recoverExpiredLeases(ctx))
+  // Claims are taken back only once this instance has reached the database for SILENT_AFTER_SECONDS in a
+  // row: after an outage, the others first get as long to beat again.
+  let reachableSince: number | undefined
+  every(HEARTBEAT_MS, 'heartbeat', async () => {
+    try {
+      await beat(ctx)
+      reachableSince ??= Date.now()
+    } catch (err) {
+      reachableSince = undefined
+      throw err
+    }
+    if (Date.now() - reachableSince >= SILENT_AFTER_SECONDS * 1000) await recoverAbandonedClaims(ctx)
+  })
   // A safety net scanning every SCHEDULED request (100,000 when a parked recipient has a backlog): 30 s.
   every(30_000, 'complete-stalled', () => completeStalledRequests(ctx))
-  every(3_600_000, 'purge-history', () => purgeHistory(ctx))
+  every(3_600_000, 'purge-history', async () => {
+    await purgeHistory(ctx)
+    await forgetSilentInstances(ctx)
+  })
   ctx.configCache.onChange = (tenants) => {
     rematchRuleErrors(ctx, tenants).catch((err) => ctx.log.warn({ err: String(err) }, 'rematch after configuration change failed'))
   }

@@ -34,6 +34,8 @@ export interface Recorded {
  */
 export async function recordResults(
   db: Db,
+  /** Only this instance's claims are recorded: a claim taken over meanwhile belongs to its new owner. */
+  instanceId: string,
   items: SentItem[],
   policy: DeliveryPolicy,
   recipient: RecipientConfig,
@@ -69,7 +71,7 @@ export async function recordResults(
         retry_after_ms: result.retryAfterMs ?? 0,
       }
     })
-    await sql`update delivery d set state = x.state, last_error = x.error, lease_until = null, updated_at = now(),
+    await sql`update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
         attempts = d.attempts - x.refund,
         sent_at = case when x.state = 'SUCCESS' then now() else d.sent_at end,
         next_attempt_at = now() + make_interval(secs => greatest(
@@ -78,7 +80,7 @@ export async function recordResults(
         ) / 1000.0)
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
         as x(id bigint, state text, refund int, error text, error_class text, retry_after_ms float8)
-      where d.id = x.id and d.state = 'SENDING'`.execute(tx)
+      where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${instanceId}::uuid`.execute(tx)
     const failedRows = rows.filter((r) => r.state !== 'SUCCESS')
     if (failedRows.length > 0) {
       await sql`insert into delivery_attempt (tenant, delivery_id, attempt, outcome, error_class, message)
