@@ -14,7 +14,7 @@ import { createLogger, type Logger } from './log.ts'
 import { createMetrics } from './metrics.ts'
 import { DeliveryWorker } from './notifier/delivery-worker.ts'
 import { createIntakeConsumers } from './notifier/intake.ts'
-import { beat, leave } from './notifier/instance-heartbeat.ts'
+import { beat, leave, startHeartbeat } from './notifier/instance-heartbeat.ts'
 import { startMaintenance } from './notifier/maintenance.ts'
 import { startCatalog } from './catalog/start-catalog.ts'
 import { ConfigCache } from './notifier/tenant-config.ts'
@@ -105,14 +105,19 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     let consuming = false
     if (roles.includes('notifier')) {
       await declareBroadcastExchange(broker.connection, NOTIFIER_EVENT_EXCHANGE)
-      // Registered before the first claim, so no other instance takes this one's claims for a dead one's.
+      // Registered before the first claim, so no other instance takes this one's claims for a dead one's,
+      // and beating until the worker has drained at a clean stop.
       await beat(ctx)
-      releasers.push(() => leave(ctx))
+      const heartbeat = startHeartbeat(ctx)
+      releasers.push(async () => {
+        heartbeat.stop()
+        await leave(ctx)
+      })
       worker = new DeliveryWorker(ctx)
       worker.start()
       releasers.push(() => worker!.stop())
       await instanceSignals?.start(() => worker!.notify())
-      const stopMaintenance = startMaintenance(ctx)
+      const stopMaintenance = startMaintenance(ctx, heartbeat)
       releasers.push(stopMaintenance)
       for (const consumer of createIntakeConsumers(ctx)) {
         await consumer.start()

@@ -1,26 +1,36 @@
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort, spawnHerald, type HeraldProcess } from '../bench/harness.ts'
-import { createTestStorage, createVhost } from './support/services.ts'
+import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
 /** A rejected promise that nobody awaits is logged and counted; the process keeps its work. */
 describe('postgres: herald start and an unhandled promise rejection', () => {
   let herald: HeraldProcess | undefined
+  let storage: TestStorage | undefined
+  let vhost: Awaited<ReturnType<typeof createVhost>> | undefined
   let port: number
 
   beforeAll(async () => {
-    const storage = await createTestStorage('postgres')
-    const vhost = await createVhost()
+    storage = await createTestStorage('postgres')
+    vhost = await createVhost()
     port = await freePort()
     herald = spawnHerald({
       amqpUrl: vhost.url,
       storage,
       roles: 'notifier,http',
-      env: { HERALD_HTTP_PORT: String(port), HERALD_LOG_LEVEL: 'silent', NODE_OPTIONS: `--import ${path.resolve(import.meta.dirname, 'support/reject-unhandled.mjs')}` },
+      env: {
+        HERALD_HTTP_PORT: String(port),
+        HERALD_LOG_LEVEL: 'silent',
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.resolve(import.meta.dirname, 'support/reject-unhandled.mjs')}`.trim(),
+      },
     })
   }, 60_000)
 
-  afterAll(async () => herald?.stop())
+  afterAll(async () => {
+    await herald?.stop()
+    await vhost?.drop()
+    await storage?.drop()
+  })
 
   it('keeps running and counts it in herald_unhandled_rejections_total', async () => {
     let metrics = ''

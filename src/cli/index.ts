@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig } from '../config.ts'
 import { migrateOrThrow } from '../db/migrate.ts'
 import { createLogger } from '../log.ts'
-import { openDatabase, ROLES, startHerald, type Role } from '../main.ts'
+import { openDatabase, ROLES, startHerald, type Herald, type Role } from '../main.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY } from '../notifier/config-import.ts'
 import { runRulesTest } from './rules-test.ts'
@@ -29,16 +29,21 @@ program
   .action(async (opts: { roles: Role[] }) => {
     const config = loadConfig()
     const log = createLogger(config.logLevel)
-    const herald = await startHerald(config, opts.roles, log)
-    // Once started, a rejected promise that nobody awaits must not take down a process with thousands of
-    // deliveries in flight: every piece of work is leased in the database and resumes by itself, so the
-    // process goes on. One was seen once in ~40 broker-drop runs, rejected with the connection's shared
-    // CONNECTION_FORCED error inside the AMQP client. Logged with its stack and counted.
+    // A rejected promise that nobody awaits must not take down a process with thousands of deliveries in
+    // flight: every piece of work is leased in the database and resumes by itself, so the process goes on.
+    // One was seen once in ~40 broker-drop runs, rejected with the connection's shared CONNECTION_FORCED
+    // error inside the AMQP client. Logged with its stack and counted (from the start, once running).
+    let herald: Herald | undefined
+    let beforeStart = 0
     process.on('unhandledRejection', (reason) => {
       const error = String((reason as Error)?.stack ?? reason)
       log.error({ err: error }, 'unhandled promise rejection: logged, Herald keeps running')
-      herald.ctx.events.safeEmit('process:unhandled-rejection', { error })
+      if (herald) herald.ctx.events.safeEmit('process:unhandled-rejection', { error })
+      else beforeStart++
     })
+    const started = await startHerald(config, opts.roles, log)
+    herald = started
+    for (; beforeStart > 0; beforeStart--) started.ctx.events.safeEmit('process:unhandled-rejection', { error: 'during start' })
     let stopping = false
     const onSignal = (signal: string) => {
       if (stopping) {
@@ -52,7 +57,7 @@ program
         process.exit(1)
       }, 30_000)
       force.unref()
-      herald.stop().then(() => process.exit(0))
+      started.stop().then(() => process.exit(0))
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)

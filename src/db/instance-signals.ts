@@ -72,7 +72,8 @@ export class InstanceSignals {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#url })
+    // keepAlive: a connection dropped silently (a firewall's idle timeout) is noticed and replaced.
+    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 5_000, keepAlive: true })
     this.#current = client
     client.on('notification', (msg) => {
       if (msg.payload !== this.#instanceId) this.#onDeliveries()

@@ -22,3 +22,43 @@ export async function leave(ctx: Ctx): Promise<void> {
 export async function forgetSilentInstances(ctx: Ctx): Promise<void> {
   await sql`delete from herald_instance where heartbeat_at < now() - interval '1 day'`.execute(ctx.db)
 }
+
+export interface Heartbeat {
+  /**
+   * How long this instance has been beating on time without a break (0 after a failed, late or hung
+   * beat): the others have had as long to beat too, so their silence means they are gone.
+   */
+  steadyForMs(): number
+  stop(): void
+}
+
+/**
+ * Beats every HEARTBEAT_MS on a timer of its own: nothing else delays it (a recovery waiting on row
+ * locks, a busy maintenance tick), and it keeps beating while the worker drains at a clean stop.
+ */
+export function startHeartbeat(ctx: Ctx): Heartbeat {
+  let steadySince: number | undefined = Date.now()
+  let lastBeatAt = Date.now()
+  let beating = false
+  const timer = setInterval(async () => {
+    if (beating) return
+    beating = true
+    const started = Date.now()
+    try {
+      await beat(ctx)
+      // A beat that hung (a failover, a pool with no free connection) breaks the run like a failed one.
+      const onTime = Date.now() - started < HEARTBEAT_MS && started - lastBeatAt < 2 * HEARTBEAT_MS
+      steadySince = onTime ? (steadySince ?? started) : undefined
+      lastBeatAt = Date.now()
+    } catch (err) {
+      steadySince = undefined
+      ctx.log.warn({ err: String(err) }, 'heartbeat failed: other instances may take back this one\'s deliveries after 15 s')
+    } finally {
+      beating = false
+    }
+  }, HEARTBEAT_MS)
+  return {
+    steadyForMs: () => (steadySince === undefined ? 0 : Date.now() - steadySince),
+    stop: () => clearInterval(timer),
+  }
+}

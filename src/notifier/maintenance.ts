@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { completeRequests } from './complete-requests.ts'
-import { beat, forgetSilentInstances, HEARTBEAT_MS, SILENT_AFTER_SECONDS } from './instance-heartbeat.ts'
+import { forgetSilentInstances, HEARTBEAT_MS, SILENT_AFTER_SECONDS, type Heartbeat } from './instance-heartbeat.ts'
 import { matchRequests } from './match-requests.ts'
 
 const BATCH = 500
@@ -42,14 +42,18 @@ export async function matchDueRequests(ctx: Ctx): Promise<number> {
 /**
  * Deliveries claimed by an instance that is gone go back to PENDING (at-least-once): an instance that
  * stopped beating for SILENT_AFTER_SECONDS (killed, its host lost) or left, and, whatever the instance,
- * a claim whose lease expired (a batch stuck for 120 s).
+ * a claim whose lease expired (a batch stuck for 120 s). Rows locked by a transaction in progress are
+ * skipped, never waited for. Claims made before instances beat (claimed_by null) wait for their lease.
  */
 export async function recoverAbandonedClaims(ctx: Ctx): Promise<number> {
   const result = await sql`update delivery set state = 'PENDING', lease_until = null, claimed_by = null, updated_at = now()
-    where lease_until is not null and state = 'SENDING'
-      and (lease_until < now()
-        or claimed_by not in (select id from herald_instance
-          where heartbeat_at > now() - make_interval(secs => ${SILENT_AFTER_SECONDS})))`.execute(ctx.db)
+    where id in (
+      select d.id from delivery d
+      where d.lease_until is not null and d.state = 'SENDING'
+        and (d.lease_until < now()
+          or (d.claimed_by is not null and not exists (select 1 from herald_instance i
+            where i.id = d.claimed_by and i.heartbeat_at > now() - make_interval(secs => ${SILENT_AFTER_SECONDS}))))
+      for update skip locked)`.execute(ctx.db)
   const count = Number(result.numAffectedRows ?? 0)
   if (count > 0) {
     ctx.log.warn({ count }, 'took back deliveries claimed by an instance that is gone (or whose claim expired)')
@@ -93,7 +97,7 @@ export async function purgeHistory(ctx: Ctx): Promise<void> {
 }
 
 /** Runs the periodic tasks; each one's failure is logged and retried on its next tick. */
-export function startMaintenance(ctx: Ctx): () => void {
+export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
   const timers: NodeJS.Timeout[] = []
   const every = (ms: number, name: string, task: () => Promise<unknown>) => {
     let running = false
@@ -112,18 +116,10 @@ export function startMaintenance(ctx: Ctx): () => void {
     )
   }
   every(200, 'match-due', () => matchDueRequests(ctx))
-  // Claims are taken back only once this instance has reached the database for SILENT_AFTER_SECONDS in a
-  // row: after an outage, the others first get as long to beat again.
-  let reachableSince: number | undefined
-  every(HEARTBEAT_MS, 'heartbeat', async () => {
-    try {
-      await beat(ctx)
-      reachableSince ??= Date.now()
-    } catch (err) {
-      reachableSince = undefined
-      throw err
-    }
-    if (Date.now() - reachableSince >= SILENT_AFTER_SECONDS * 1000) await recoverAbandonedClaims(ctx)
+  // Claims are taken back only while this instance has been beating steadily for SILENT_AFTER_SECONDS:
+  // after an outage the others first get as long to beat again.
+  every(HEARTBEAT_MS, 'recover-claims', async () => {
+    if (heartbeat.steadyForMs() >= SILENT_AFTER_SECONDS * 1000) await recoverAbandonedClaims(ctx)
   })
   // A safety net scanning every SCHEDULED request (100,000 when a parked recipient has a backlog): 30 s.
   every(30_000, 'complete-stalled', () => completeStalledRequests(ctx))

@@ -59,11 +59,12 @@ export async function recordResults(
     }
     const waitForRecipient = parked || (probe && !unparked)
     const rows = items.map(({ deliveryId, attempt, result }) => {
-      if (result.ok) return { id: deliveryId, state: 'SUCCESS', refund: 0, error: null, error_class: null, retry_after_ms: 0 }
+      if (result.ok) return { id: deliveryId, attempt, state: 'SUCCESS', refund: 0, error: null, error_class: null, retry_after_ms: 0 }
       const waits = waitForRecipient && (!result.permanent || result.parkRecipient === true)
       const retry = waits || (!result.permanent && attempt < policy.maxAttempts)
       return {
         id: deliveryId,
+        attempt,
         state: retry ? 'PENDING' : 'ERROR',
         refund: waits ? 1 : 0,
         error: result.message.slice(0, 2000),
@@ -71,7 +72,10 @@ export async function recordResults(
         retry_after_ms: result.retryAfterMs ?? 0,
       }
     })
-    await sql`update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
+    // Only the claim this batch holds: same instance and same attempt. A claim taken back meanwhile (this
+    // instance looked gone, or the lease expired) belongs to whoever holds it now, even if that is this
+    // instance again with a newer attempt.
+    const { rows: updated } = await sql<{ id: number }>`update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
         attempts = d.attempts - x.refund,
         sent_at = case when x.state = 'SUCCESS' then now() else d.sent_at end,
         next_attempt_at = now() + make_interval(secs => greatest(
@@ -79,9 +83,12 @@ export async function recordResults(
           least(${policy.retryMaxDelayMs}::float8, ${policy.retryInitialDelayMs}::float8 * power(2, d.attempts - 1)) * (0.75 + random() * 0.5)
         ) / 1000.0)
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        as x(id bigint, state text, refund int, error text, error_class text, retry_after_ms float8)
-      where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${instanceId}::uuid`.execute(tx)
-    const failedRows = rows.filter((r) => r.state !== 'SUCCESS')
+        as x(id bigint, attempt int, state text, refund int, error text, error_class text, retry_after_ms float8)
+      where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${instanceId}::uuid and d.attempts = x.attempt
+      returning d.id`.execute(tx)
+    const held = new Set(updated.map((u) => u.id))
+    const recorded = rows.filter((r) => held.has(r.id))
+    const failedRows = recorded.filter((r) => r.state !== 'SUCCESS')
     if (failedRows.length > 0) {
       await sql`insert into delivery_attempt (tenant, delivery_id, attempt, outcome, error_class, message)
         select d.tenant, d.id, d.attempts + x.refund, x.state, x.error_class, x.error
@@ -89,10 +96,10 @@ export async function recordResults(
         join delivery d on d.id = x.id`.execute(tx)
     }
     return {
-      finalRequestPks: [...new Set(items.filter((_, i) => rows[i].state !== 'PENDING').map((item) => item.requestPk))],
-      sent: succeeded,
-      retried: rows.filter((r) => r.state === 'PENDING').length,
-      failed: rows.filter((r) => r.state === 'ERROR').length,
+      finalRequestPks: [...new Set(items.filter((item, i) => held.has(item.deliveryId) && rows[i].state !== 'PENDING').map((item) => item.requestPk))],
+      sent: recorded.filter((r) => r.state === 'SUCCESS').length,
+      retried: recorded.filter((r) => r.state === 'PENDING').length,
+      failed: recorded.filter((r) => r.state === 'ERROR').length,
       parked,
       unparked,
     }

@@ -40,8 +40,10 @@ export class RequestCompleter {
     try {
       await this.#completeAllPending()
     } finally {
-      // In the same turn as the last look at #pending: a request added after it starts a new drain.
+      // A request added while this drain was returning (it resumes here a microtask after its last look
+      // at #pending) saw #running set and started nothing: start the next drain for it.
       this.#running = undefined
+      if (this.#pending.size > 0) this.#running = this.#drain()
     }
   }
 
@@ -90,6 +92,6 @@ export class RequestCompleter {
   /** Waits for the completions in progress and those already added (a few attempts when they fail). */
   async stop(): Promise<void> {
     this.#stopping = true
-    await this.#running
+    while (this.#running) await this.#running
   }
 }

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Ctx } from '../src/context.ts'
+import { createLogger } from '../src/log.ts'
+import { claimDeliveries } from '../src/notifier/claim-deliveries.ts'
+import { recoverAbandonedClaims } from '../src/notifier/maintenance.ts'
+import { recordResults } from '../src/notifier/record-results.ts'
+import type { RecipientConfig } from '../src/notifier/tenant-config.ts'
+import { DEFAULT_POLICY } from '../src/senders/policy.ts'
+import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
+
+/** Who may take a claimed delivery back, and who may record it: the heartbeat, the lease, the claim's owner. */
+for (const backend of BACKENDS) {
+  describe(`${backend}: claimed deliveries, their owners and their recovery`, () => {
+    let database: TestDatabase
+    let ctx: Ctx
+    const live = randomUUID()
+
+    beforeAll(async () => {
+      database = await openTestDatabase(backend)
+      ctx = { instanceId: live, db: database.db, log: createLogger('silent'), signals: { deliveries() {}, outbox() {} } } as unknown as Ctx
+    })
+    afterAll(async () => database?.drop())
+
+    /** One SCHEDULED request with one delivery per recipient name; returns recipient name → delivery id. */
+    async function deliveries(names: string[]): Promise<Record<string, number>> {
+      const db = database.db
+      const { rows: request } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_date, not_before, mode, state, payload, metadata)
+        values ('t', ${randomUUID()}, now(), now(), 'RULES', 'SCHEDULED', '{}', '{}') returning id`.execute(db)
+      const ids: Record<string, number> = {}
+      for (const name of names) {
+        const { rows: recipient } = await sql<{ id: number }>`insert into plugin_configuration (tenant, business_id, plugin_id, kind, label)
+          values ('t', ${`${name}-${randomUUID().slice(0, 8)}`}, 'RabbitMQSender', 'RECIPIENT', ${name}) returning id`.execute(db)
+        const { rows } = await sql<{ id: number }>`insert into delivery (tenant, request_pk, recipient_id, state, request_date)
+          values ('t', ${request[0].id}, ${recipient[0].id}, 'PENDING', now()) returning id`.execute(db)
+        ids[name] = rows[0].id
+      }
+      return ids
+    }
+
+    const stateOf = async (id: number) =>
+      (await sql<{ state: string; claimed_by: string | null }>`select state, claimed_by from delivery where id = ${id}`.execute(database.db)).rows[0]
+
+    it('takes back the claims of a silent or departed instance and expired leases, and leaves a live instance alone', async () => {
+      const db = database.db
+      const silent = randomUUID()
+      await sql`insert into herald_instance (id, host, pid, heartbeat_at) values
+        (${live}::uuid, 'h', 1, now()), (${silent}::uuid, 'h', 2, now() - interval '20 seconds')`.execute(db)
+      const ids = await deliveries(['live', 'silent', 'departed', 'unowned', 'expired'])
+      const claim = (id: number, owner: string | null, lease: string) =>
+        sql`update delivery set state = 'SENDING', attempts = 1, claimed_by = ${owner}::uuid, lease_until = now() + ${lease}::interval where id = ${id}`.execute(db)
+      await claim(ids.live, live, '2 minutes')
+      await claim(ids.silent, silent, '2 minutes')
+      await claim(ids.departed, randomUUID(), '2 minutes')
+      await claim(ids.unowned, null, '2 minutes') // claimed before instances beat: its lease decides
+      await claim(ids.expired, live, '-1 second')
+
+      expect(await recoverAbandonedClaims(ctx)).toBe(3)
+      const states = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([name, id]) => [name, (await stateOf(id)).state])))
+      expect(states).toEqual({ live: 'SENDING', silent: 'PENDING', departed: 'PENDING', unowned: 'SENDING', expired: 'PENDING' })
+    })
+
+    it('records a batch only where it still holds the claim', async () => {
+      const ids = await deliveries(['kept', 'retaken'])
+      const recipientId = (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${ids.kept}`.execute(database.db)).rows[0].recipient_id
+      const recipient = { id: recipientId, tenant: 't', businessId: 'kept' } as RecipientConfig
+      const retakenRecipient = (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${ids.retaken}`.execute(database.db)).rows[0].recipient_id
+      const [kept] = await claimDeliveries(database.db, live, recipientId, 10)
+      const [retaken] = await claimDeliveries(database.db, live, retakenRecipient, 10)
+      // The second claim was taken back and claimed again (by this same instance): a newer attempt.
+      await sql`update delivery set state = 'PENDING', claimed_by = null, lease_until = null where id = ${ids.retaken}`.execute(database.db)
+      const [again] = await claimDeliveries(database.db, live, retakenRecipient, 10)
+      expect(again.attempt).toBe(retaken.attempt + 1)
+
+      const ok = { ok: true } as const
+      const recorded = await recordResults(
+        database.db,
+        live,
+        [
+          { deliveryId: kept.deliveryId, requestPk: kept.requestPk, attempt: kept.attempt, result: ok },
+          { deliveryId: retaken.deliveryId, requestPk: retaken.requestPk, attempt: retaken.attempt, result: ok },
+        ],
+        DEFAULT_POLICY,
+        recipient,
+        false,
+      )
+      expect(recorded.sent).toBe(1)
+      expect(await stateOf(ids.kept)).toEqual({ state: 'SUCCESS', claimed_by: null })
+      expect(await stateOf(ids.retaken)).toEqual({ state: 'SENDING', claimed_by: live })
+      // Another instance cannot record this instance's claim either.
+      const stranger = await recordResults(
+        database.db,
+        randomUUID(),
+        [{ deliveryId: again.deliveryId, requestPk: again.requestPk, attempt: again.attempt, result: ok }],
+        DEFAULT_POLICY,
+        recipient,
+        false,
+      )
+      expect([stranger.sent, (await stateOf(ids.retaken)).state]).toEqual([0, 'SENDING'])
+    })
+  })
+}
