@@ -3,14 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openPostgres, type Database } from '../src/db/client.ts'
 import { InstanceSignals } from '../src/db/instance-signals.ts'
 import { createLogger } from '../src/log.ts'
+import { waitFor } from './support/sender-rig.ts'
 import { createTestStorage, type TestStorage } from './support/services.ts'
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 /** Two Herald processes on one PostgreSQL: each hears of the other's new deliveries (LISTEN/NOTIFY). */
 describe('postgres: new deliveries announced to the other instances', () => {
@@ -39,16 +33,16 @@ describe('postgres: new deliveries announced to the other instances', () => {
 
   it('wakes the other instance, never the one that announced', async () => {
     a.announce()
-    await waitFor('instance b to be woken', () => woken.b === 1)
+    await waitFor(() => woken.b === 1, 'instance b to be woken')
     b.announce()
-    await waitFor('instance a to be woken', () => woken.a === 1)
+    await waitFor(() => woken.a === 1, 'instance a to be woken')
     expect(woken).toEqual({ a: 1, b: 1 })
   })
 
   it('coalesces a burst of announcements', async () => {
     const before = woken.b
     for (let i = 0; i < 100; i++) a.announce()
-    await waitFor('instance b to be woken', () => woken.b > before)
+    await waitFor(() => woken.b > before, 'instance b to be woken')
     await new Promise((r) => setTimeout(r, 300))
     // One NOTIFY in flight and one more for the 99 calls made meanwhile.
     expect(woken.b - before).toBeLessThanOrEqual(2)
@@ -63,9 +57,9 @@ describe('postgres: new deliveries announced to the other instances', () => {
     )
     await admin.end()
     expect(rowCount).toBe(2)
-    await waitFor('both instances to listen again', () => woken.a > before.a && woken.b > before.b)
+    await waitFor(() => woken.a > before.a && woken.b > before.b, 'both instances to listen again')
     const afterReconnect = woken.b
     a.announce()
-    await waitFor('instance b to be woken after the reconnection', () => woken.b > afterReconnect)
+    await waitFor(() => woken.b > afterReconnect, 'instance b to be woken after the reconnection')
   })
 })

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Broker, type OutgoingMessage } from '../src/amqp/broker.ts'
 import { insertOutbox, OutboxRelay } from '../src/amqp/outbox-relay.ts'
 import { createLogger } from '../src/log.ts'
+import { waitFor } from './support/sender-rig.ts'
 import { BACKENDS, createVhost, openTestDatabase, type TestDatabase } from './support/services.ts'
 
 const EXCHANGE = 'test.outbox-relay'
@@ -54,8 +55,7 @@ for (const backend of BACKENDS) {
       refuse = false
       expect(await relay.relayOnce()).toBe(2)
       expect((await sql`select 1 from outbox`.execute(database.db)).rows).toHaveLength(0)
-      const deadline = Date.now() + 10_000
-      while (received.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      await waitFor(() => received.length >= 5, 'the five events in the queue')
       expect([...received].sort()).toEqual(['e1', 'e2', 'e3', 'refused-1', 'refused-2'])
       expect(relay.published).toBe(5)
     })
