@@ -105,8 +105,8 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     let consuming = false
     if (roles.includes('notifier')) {
       await declareBroadcastExchange(broker.connection, NOTIFIER_EVENT_EXCHANGE)
-      // Registered before the first claim, so no other instance takes this one's claims for a dead one's,
-      // and beating until the worker has drained at a clean stop.
+      // Registered before its first claim (the others take back the claims of an instance they do not see
+      // beating), and beating until the worker has drained at a clean stop.
       await beat(ctx)
       const heartbeat = startHeartbeat(ctx)
       releasers.push(async () => {
