@@ -119,7 +119,10 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
   // Claims are taken back only while this instance has been beating steadily for SILENT_AFTER_SECONDS:
   // after an outage the others first get as long to beat again.
   every(HEARTBEAT_MS, 'recover-claims', async () => {
-    if (heartbeat.steadyForMs() >= SILENT_AFTER_SECONDS * 1000) await recoverAbandonedClaims(ctx)
+    if (heartbeat.steadyForMs() < SILENT_AFTER_SECONDS * 1000) return
+    // An instance that is gone also left requests whose deliveries it had recorded but not yet completed:
+    // complete them now rather than at the next 30 s pass.
+    if ((await recoverAbandonedClaims(ctx)) > 0) await completeStalledRequests(ctx)
   })
   // A safety net scanning every SCHEDULED request (100,000 when a parked recipient has a backlog): 30 s.
   every(30_000, 'complete-stalled', () => completeStalledRequests(ctx))
