@@ -19,7 +19,7 @@ describe('postgres: broker connections dropped mid-run', () => {
 
   beforeAll(async () => {
     // A dropped connection fails the batches being sent: retried after 1 s, never parked for long.
-    rig = await startFaultRig({ instances: 1, policy: { maxAttempts: 20, retryMaxDelayMs: 2000, probeIntervalMs: 2000 } })
+    rig = await startFaultRig({ instances: 1, policy: { maxAttempts: 20, retryMaxDelayMs: 2000, probeIntervalMs: 2000 }, metrics: true })
   }, 60_000)
 
   afterAll(async () => rig?.stop())
@@ -58,5 +58,11 @@ describe('postgres: broker connections dropped mid-run', () => {
     expect(report.extraDeliveries - report.extraDeliveriesOfResent).toBe(0)
     expect(report.deliveriesSentAgain).toBeLessThanOrEqual(drops.length * 2 * 2 * 200)
     expect(heralds[0].child.exitCode).toBeNull()
+    // herald start logs and counts a promise rejection nobody handled, and goes on. One was seen once in
+    // ~40 runs of this test (a rejection with the connection's shared CONNECTION_FORCED error inside the
+    // AMQP client, not reproduced since): one is reported, more is a regression.
+    const unhandled = await rig.unhandledRejections()
+    console.log(`unhandled promise rejections during the drops: ${unhandled}`)
+    expect(unhandled).toBeLessThanOrEqual(1)
   }, 90_000)
 })
