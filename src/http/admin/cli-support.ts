@@ -74,7 +74,6 @@ export function isoDate(value: string): Date {
   return d
 }
 
-/** A table of plain columns, padded, for humans; `--json` gives JSON lines for scripts. */
 // Rows fetched per query when a listing is longer than that.
 const LISTING_PAGE = 500
 
@@ -109,6 +108,7 @@ export async function printListing<T extends { id: number }>(opts: {
   if (!opts.json) printTable(table)
 }
 
+/** A table of plain columns, padded, for humans; `--json` gives JSON lines for scripts. */
 export function printTable(rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
   for (const row of rows) out.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`)
