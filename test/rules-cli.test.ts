@@ -63,7 +63,7 @@ describe('herald rules test', () => {
 
   it('gives the REGARDS result for every reference vector', async () => {
     const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-    const text = readFileSync(path.resolve(repoRoot, '../shared/reference/regards-rule-vectors.jsonl'), 'utf8')
+    const text = readFileSync(path.resolve(repoRoot, 'test/fixtures/regards-rule-vectors.jsonl'), 'utf8')
     const vectors = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l))
     const out = (await run(text)) as Record<string, unknown>[]
     expect(out).toHaveLength(vectors.length)

@@ -1,5 +1,6 @@
-// The REGARDS test vectors: each line was run through REGARDS' own LuceneRuleMatcher / DefaultRuleMatcher
-// classes; Herald must give the same result. Read at test time so that a new vector is a new test.
+// The REGARDS test vectors (test/fixtures/regards-rule-vectors.jsonl): each line is one of REGARDS' own
+// LuceneRuleMatcher / DefaultRuleMatcher test cases, written down as data with the result REGARDS gives;
+// Herald must give the same result. Read at test time so that a new vector is a new test.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { compileRule, RuleConfigError, type MatchResult, type RuleConfig } from '../src/rules/compile-rule.ts'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const file = path.resolve(repoRoot, '../shared/reference/regards-rule-vectors.jsonl')
+const file = path.resolve(repoRoot, 'test/fixtures/regards-rule-vectors.jsonl')
 
 interface Vector {
   id: string
