@@ -130,9 +130,10 @@ describe('postgres: fuzzed AMQP messages at the notifier intake', () => {
         `; states ${JSON.stringify(Object.fromEntries(states))}`,
     )
     for (const m of ignored.slice(0, 5)) console.log('unaccounted:', JSON.stringify(m.headers).slice(0, 300), m.body.subarray(0, 80).toString('hex'))
-    expect(answeredCount + deadCount + ignored.length).toBe(sent.length)
     // Herald serves every tenant here (HERALD_TENANTS unset): nothing may be silently ignored.
     expect(ignored).toEqual([])
+    // Every answer opens with the intake's decision: GRANTED or DENIED comes before anything else.
+    for (const s of answered.values()) expect(['GRANTED', 'DENIED']).toContain(s[0])
     // A dead letter always says why.
     for (const reason of deadLettered.values()) expect(reason).not.toBe('')
     // Invalid requests are answered DENIED, never both DENIED and GRANTED.

@@ -21,6 +21,12 @@ for (const backend of BACKENDS) {
         }
       }
       await sql`insert into catalog_product (tenant, urn, kind, provider_id, version, content) values ('other', ${urn(9, 'other')}, 'FEATURE', 'p9', 1, '{}')`.execute(db)
+      // One catalog request in ERROR, one still running, one of another tenant in ERROR; counters of both tenants.
+      for (const [tenant, requestId, state] of [['project1', 'req-error', 'ERROR'], ['project1', 'req-granted', 'GRANTED'], ['other', 'req-other', 'ERROR']]) {
+        await sql`insert into catalog_request (tenant, request_id, type, state, step, request_date, urn, errors)
+          values (${tenant}, ${requestId}, 'DELETION', ${state}, 'LOCAL_ERROR', '2026-01-03T00:00:00Z', ${urn(2)}, ${state === 'ERROR' ? JSON.stringify(['remote refused']) : null}::jsonb)`.execute(db)
+      }
+      await sql`insert into catalog_counter (tenant, name, value) values ('project1', 'ack.unknown-urn', 2), ('other', 'ack.duplicate', 5)`.execute(db)
     })
     afterAll(async () => {
       await f?.close()
@@ -56,8 +62,11 @@ for (const backend of BACKENDS) {
     })
 
     it('lists catalog requests and counters', async () => {
-      expect(await get('/api/v1/catalog/requests?state=ERROR')).toEqual({ items: [] })
-      expect(await get('/api/v1/catalog/counters')).toEqual({})
+      const errors = await get('/api/v1/catalog/requests?state=ERROR')
+      expect(errors.items).toMatchObject([{ requestId: 'req-error', state: 'ERROR', type: 'DELETION', urn: urn(2), errors: ['remote refused'] }])
+      expect((await get('/api/v1/catalog/requests')).items.map((r: any) => r.requestId)).toEqual(['req-error', 'req-granted'])
+      expect(await get('/api/v1/catalog/requests?state=SUCCESS')).toEqual({ items: [] })
+      expect(await get('/api/v1/catalog/counters')).toEqual({ 'ack.unknown-urn': 2 })
     })
   })
 }
