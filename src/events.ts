@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { Logger } from './log.ts'
 
 /**
  * Lifecycle events of the notifier. Metrics, logs and tests subscribe; the core never imports prom-client.
@@ -20,12 +21,24 @@ export interface HeraldEventMap {
 }
 
 export class HeraldEvents extends EventEmitter<HeraldEventMap> {
-  /** Emits without letting a listener's exception reach the code that emitted. */
+  readonly #log: Logger
+
+  /** `log` receives the exceptions of broken listeners. */
+  constructor(log: Logger) {
+    super()
+    this.#log = log
+  }
+
+  /**
+   * Emits without letting a listener's exception reach the code that emitted (a broken metrics listener
+   * must not break delivery), and logs that exception: a listener that fails silently is a metric or an
+   * audit line lost without anyone knowing.
+   */
   safeEmit<K extends keyof HeraldEventMap>(name: K, ...args: HeraldEventMap[K]): void {
     try {
       this.emit(name, ...(args as any))
-    } catch {
-      // a broken listener must not break delivery
+    } catch (err) {
+      this.#log.error({ err, event: name }, 'an event listener failed')
     }
   }
 }

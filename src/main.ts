@@ -28,8 +28,8 @@ export interface Herald {
   stop(): Promise<void>
 }
 
-export function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir)
+export function openDatabase(config: Config, log?: Logger): Promise<Database> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl, undefined, log) : openPglite(config.dataDir)
 }
 
 // A database that is restarting (or not up yet, as in a container start) refuses connections for a few
@@ -64,7 +64,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     }
   }
   try {
-    const database = await openDatabase(config)
+    const database = await openDatabase(config, log)
     releasers.push(() => database.close())
     await migrateWhenReachable(database.db, log)
     const broker = new Broker(config.amqpUrl, config.instanceName, log)
@@ -72,7 +72,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     const configCache = new ConfigCache(database.db, log)
     configCache.start()
     releasers.push(() => configCache.stop())
-    const events = new HeraldEvents()
+    const events = new HeraldEvents(log)
     let relay: OutboxRelay | undefined
     let worker: DeliveryWorker | undefined
     // Other processes on the same PostgreSQL hear of new deliveries at once (PGlite serves one process).

@@ -65,7 +65,7 @@ for (const backend of BACKENDS) {
     })
 
     it('does not apply a batch twice when the consumer retries it after a partial commit', async () => {
-      const ctx = { config: loadConfig({}), log: createLogger('silent'), db: database.db, backend, events: new HeraldEvents(), signals: { outbox() {}, deliveries() {} } } as unknown as Ctx
+      const ctx = { config: loadConfig({}), log: createLogger('silent'), db: database.db, backend, events: new HeraldEvents(createLogger('silent')), signals: { outbox() {}, deliveries() {} } } as unknown as Ctx
       const msg = (headers: Record<string, unknown>, body: unknown) => ({ headers, body: Buffer.from(JSON.stringify(body)), redelivered: false }) as unknown as AsyncMessage
       const batch = [msg({ 'regards.tenant': TENANT, 'regards.request.id': 'once', 'regards.request.owner': 'o' }, { feature: { id: 'p' }, metadata: { sessionOwner: 'so', session: 's' } })]
       await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, batch, () => {})

@@ -163,8 +163,17 @@ describe('EmailSender', () => {
     expect((gone as { message: string }).message).toContain('gone@example.org unavailable')
     const [busy] = await sender(smtpParams(smtp.port, { to: 'busy@example.org' })).send([item()])
     expect(busy).toMatchObject({ ok: false, permanent: false, errorClass: 'SMTP_452' })
-    // Accepted for one address, refused for the other: delivered (sending again would duplicate it).
-    expect(await sender(smtpParams(smtp.port, { to: 'ops@example.org, gone@example.org' })).send([item()])).toEqual([{ ok: true }])
+    // Accepted for one address, refused for the others: a failure naming the refused ones, never SUCCESS.
+    const [partly] = await sender(smtpParams(smtp.port, { to: 'ops@example.org, gone@example.org, gone2@example.org' })).send([item()])
+    expect(partly).toEqual({
+      ok: false,
+      permanent: true,
+      errorClass: 'SMTP_RECIPIENTS_REFUSED',
+      message: expect.stringMatching(/^SMTP server refused gone@example\.org, gone2@example\.org \(accepted ops@example\.org\): 550 .*gone@example\.org unavailable$/),
+    })
+    expect(smtp.envelopes.at(-1)).toEqual(['ops@example.org'])
+    const [partlyBusy] = await sender(smtpParams(smtp.port, { to: 'ops@example.org, busy@example.org' })).send([item()])
+    expect(partlyBusy).toMatchObject({ ok: false, permanent: false, errorClass: 'SMTP_RECIPIENTS_REFUSED', message: expect.stringContaining('refused busy@example.org') })
 
     const dead = await smtpServer()
     await dead.close()

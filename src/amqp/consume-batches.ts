@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { AsyncMessage, Consumer } from 'rabbitmq-client'
 import type { Logger } from '../log.ts'
 import type { Broker } from './broker.ts'
@@ -39,6 +40,8 @@ const isUnavailable = (err: unknown) =>
 
 const RETRY_DELAYS_MS = [100, 500, 2000, 5000]
 const MESSAGE_ATTEMPTS = 3
+// A message that could not be dead-lettered is requeued after this pause (it comes back at once otherwise).
+const DEAD_LETTER_RETRY_MS = 1000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -146,7 +149,10 @@ export class BatchConsumer {
           try {
             await this.deadLetter(pending.msg, outcome.deadLetter)
           } catch (err) {
-            // Not dead-lettered: requeue it rather than lose it.
+            // Not dead-lettered (broker down, or its DLQ deleted or unbound: the broker returned it): requeue
+            // it rather than lose it, after a pause so that a missing DLQ is not a busy loop.
+            this.#opts.log.error({ err, queue: this.#opts.queue, dlq: this.#deadLetterRoutingKey }, 'cannot dead-letter a message, leaving it in its queue')
+            await sleep(DEAD_LETTER_RETRY_MS)
             pending.reject(err)
             return
           }
@@ -156,11 +162,18 @@ export class BatchConsumer {
     )
   }
 
-  /** Republishes a message to `regards.DLX` with routing key `<queue>.DLQ`, as REGARDS' recoverer does. */
+  /**
+   * Republishes a message to `regards.DLX` with routing key `<queue>.DLQ`, as REGARDS' recoverer does.
+   * Mandatory: a DLQ that was deleted or unbound makes the broker return the message, and this rejects
+   * instead of the broker confirming a message it dropped.
+   */
   async deadLetter(msg: AsyncMessage, reason: string): Promise<void> {
     const { queue, log, onDeadLetter } = this.#opts
     const body = Buffer.isBuffer(msg.body) ? msg.body : Buffer.from(typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body))
     await this.#broker.publish({
+      mandatory: true,
+      // A returned message is recognised by its id: keep the original one, or give it one.
+      messageId: msg.messageId || `herald-dead-letter-${randomUUID()}`,
       exchange: DLX,
       routingKey: this.#deadLetterRoutingKey,
       headers: {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { Kysely, PostgresDialect, PGliteDialect, sql, type Transaction } from 'kysely'
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
+import type { Logger } from '../log.ts'
 
 /** Herald queries are written with Kysely's `sql` tag, so the database type is left open. */
 export type Db = Kysely<any>
@@ -18,14 +19,15 @@ export interface Database {
 // int8 ids and counts fit in a double (2^53); reading them as numbers keeps pg and PGlite alike.
 pg.types.setTypeParser(20, (v) => Number(v))
 
-export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
+export async function openPostgres(url: string, poolSize = 10, log?: Logger): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize })
-  // A pool error on an idle client (server restart) must not crash the process: the next query reconnects.
-  pool.on('error', () => {})
-  // A checked-out client (e.g. held by an open transaction while the outbox relay publishes) has no pool
-  // listener: a server restart then emitted an unhandled 'error' and killed the process. Its pending query
-  // rejects anyway, so the caller sees the failure; the event itself needs no handling.
-  pool.on('connect', (client) => client.on('error', () => {}))
+  // Every client gets a listener of its own: a checked-out one (e.g. held by an open transaction while the
+  // outbox relay publishes) has no pool listener, and a server restart then emitted an unhandled 'error'
+  // that killed the process. Its pending query rejects anyway, so the caller sees the failure; an idle one
+  // is replaced by the next query. Either way the loss is logged, once.
+  pool.on('connect', (client) => client.on('error', (err) => log?.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)')))
+  // The pool re-emits an idle client's error, already logged above; without a listener it would crash.
+  pool.on('error', () => undefined)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   return { db, backend: 'postgres', close: () => db.destroy() }
 }

@@ -78,7 +78,10 @@ export class InstanceSignals {
     client.on('notification', (msg) => {
       if (msg.payload !== this.#instanceId) this.#onDeliveries()
     })
-    client.on('error', () => this.#reconnect(client))
+    client.on('error', (err) => {
+      this.#log.warn({ err }, 'connection listening to the other instances failed, reconnecting')
+      this.#reconnect(client)
+    })
     client.on('end', () => this.#reconnect(client))
     try {
       await client.connect()

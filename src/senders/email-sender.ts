@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer'
 import { misconfiguredSender } from './amqp-delivery.ts'
+import { receiverAnswer } from './receiver-answer.ts'
 import {
   boolParam,
   commonRecipientInfo,
@@ -110,10 +111,34 @@ export function classifySmtpError(err: unknown, secrets: (string | undefined)[])
   return { ok: false, permanent: false, errorClass: 'SMTP_NETWORK', message: `${e?.code ? `${e.code} ` : ''}${message}` }
 }
 
+interface SentInfo {
+  accepted: unknown[]
+  rejected: unknown[]
+  rejectedErrors?: (Error & { responseCode?: number; response?: string })[]
+}
+
+/**
+ * The server accepted the mail for some addresses and refused it for others: a failure naming the refused
+ * ones, never a SUCCESS for a mail some recipients will not get. Retried (to every address: the stable
+ * Message-ID lets the others drop the copy) unless every refusal is a 5xx, which a retry would not change.
+ */
+export function partialRefusal(info: SentInfo, secrets: (string | undefined)[]): SendResult {
+  const errors = info.rejectedErrors ?? []
+  const permanent = errors.length > 0 && errors.every((e) => typeof e.responseCode === 'number' && e.responseCode >= 500)
+  const reply = errors.find((e) => e.response)?.response
+  const answer = reply ? `: ${receiverAnswer(redact(reply, secrets))}` : ''
+  return {
+    ok: false,
+    permanent,
+    errorClass: 'SMTP_RECIPIENTS_REFUSED',
+    message: `SMTP server refused ${info.rejected.map(String).join(', ')} (accepted ${info.accepted.map(String).join(', ')})${answer}`,
+  }
+}
+
 /**
  * Mails each notification through an SMTP server (nodemailer). The pooled transport is created once per
  * sender and keeps a single connection, so a batch is one SMTP session carrying many messages; it is
- * closed with the sender. A delivery is done when the server accepted the message (250).
+ * closed with the sender. A delivery is done when the server accepted the message (250) for every address.
  */
 export const emailSender: SenderPlugin = {
   pluginId: 'EmailSender',
@@ -160,11 +185,7 @@ export const emailSender: SenderPlugin = {
           // Stable across attempts, so a receiver can drop a duplicate after a lost 250.
           messageId: `<herald-${item.deliveryId}@${from.split('@').pop()!.replace(/>$/, '')}>`,
         })
-        if (info.rejected.length > 0) {
-          // Accepted for some addresses: sending again would duplicate the mail for those.
-          ctx.log.warn({ requestId: item.requestId, rejected: info.rejected.map(String) }, 'SMTP server refused some recipients')
-        }
-        return { ok: true }
+        return info.rejected.length > 0 ? partialRefusal(info, secrets) : { ok: true }
       } catch (err) {
         return classifySmtpError(err, secrets)
       }
