@@ -2,7 +2,10 @@ import path from 'node:path'
 
 /** Everything Herald reads from its environment. `loadConfig` is the only reader of `process.env`. */
 export interface Config {
+  /** The first URL of HERALD_AMQP_URL: the credentials, vhost and options of every node. */
   readonly amqpUrl: string
+  /** `host:port` of every RabbitMQ node of HERALD_AMQP_URL (one for a single broker), tried in turn on each (re)connect. */
+  readonly amqpHosts: readonly string[]
   /** `postgres://…`, or undefined for the embedded PGlite data directory. */
   readonly databaseUrl: string | undefined
   readonly dataDir: string
@@ -29,17 +32,75 @@ export interface Config {
   readonly historyRetentionDays: number
 }
 
+/** A setting Herald cannot use: its message is the one line `herald start` prints before it exits 1. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
+
+/** The URL as it may appear in a log line: the password masked. */
+function redacted(url: URL): string {
+  const copy = new URL(url.href)
+  if (copy.password) copy.password = '***'
+  return copy.href
+}
+
+/**
+ * HERALD_AMQP_URL: one URL, or the nodes of one RabbitMQ cluster as comma-separated URLs. The AMQP client
+ * takes one set of credentials, vhost and options and a list of `host:port` it walks on each (re)connect,
+ * so the URLs of a list may differ in host and port only.
+ */
+export function parseAmqpUrls(value: string): { url: string; hosts: string[] } {
+  const entries = value.split(',').map((entry) => entry.trim())
+  const urls = entries.map((entry, i) => {
+    const where = entries.length > 1 ? `HERALD_AMQP_URL entry ${i + 1} of ${entries.length}` : 'HERALD_AMQP_URL'
+    if (entry === '') throw new ConfigError(`${where} is empty`)
+    let url: URL
+    try {
+      url = new URL(entry)
+    } catch {
+      throw new ConfigError(`${where} is not a URL (expected amqp://user:password@host:port/vhost)`)
+    }
+    if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new ConfigError(`${where} (${redacted(url)}): the scheme must be amqp: or amqps:`)
+    if (url.hostname === '') throw new ConfigError(`${where} (${redacted(url)}) names no host`)
+    // The client splits `host:port` at its colon and cannot reach a bracketed IPv6 literal.
+    if (url.hostname.startsWith('[')) throw new ConfigError(`${where} (${redacted(url)}): IPv6 addresses are not supported, use a host name`)
+    return url
+  })
+  const first = urls[0]
+  const parts: [string, (url: URL) => string][] = [
+    ['scheme', (url) => url.protocol],
+    ['user name', (url) => url.username],
+    ['password', (url) => url.password],
+    ['vhost', (url) => url.pathname],
+    ['options', (url) => url.search],
+  ]
+  const hosts: string[] = []
+  urls.forEach((url, i) => {
+    for (const [part, of] of parts) {
+      if (of(url) !== of(first)) throw new ConfigError(`HERALD_AMQP_URL entry ${i + 1} (${redacted(url)}) has another ${part} than entry 1 (${redacted(first)}): the URLs of one cluster may differ in host and port only`)
+    }
+    const host = `${url.hostname}:${url.port || (url.protocol === 'amqps:' ? '5671' : '5672')}`
+    if (hosts.includes(host)) throw new ConfigError(`HERALD_AMQP_URL entry ${i + 1} repeats ${host}`)
+    hosts.push(host)
+  })
+  return { url: entries[0], hosts }
+}
+
 function intFrom(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`)
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${value}"`)
   return n
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tenants = env.HERALD_TENANTS?.split(',').map((t) => t.trim()).filter(Boolean)
+  const amqp = parseAmqpUrls(env.HERALD_AMQP_URL || DEFAULT_AMQP_URL)
   return Object.freeze({
-    amqpUrl: env.HERALD_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672',
+    amqpUrl: amqp.url,
+    amqpHosts: Object.freeze(amqp.hosts),
     databaseUrl: env.HERALD_DATABASE_URL || undefined,
     dataDir: path.resolve(env.HERALD_DATA_DIR || './.herald'),
     httpHost: env.HERALD_HTTP_HOST || '127.0.0.1',

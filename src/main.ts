@@ -67,7 +67,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     const database = await openDatabase(config, log)
     releasers.push(() => database.close())
     await migrateWhenReachable(database.db, log)
-    const broker = new Broker(config.amqpUrl, config.instanceName, log)
+    const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
     releasers.push(() => broker.close())
     const configCache = new ConfigCache(database.db, log)
     configCache.start()

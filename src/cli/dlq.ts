@@ -51,7 +51,7 @@ export function registerDlqCommands(program: Command): void {
         withAdminDatabase(async (db, config) => {
           if (!!opts.all === (ids.length > 0)) throw new InvalidArgumentError('give either --all or ids')
           const numericIds = ids.map((id) => positiveInt(id))
-          const broker = new Broker(config.amqpUrl, config.instanceName, createLogger('silent'))
+          const broker = new Broker(config.amqpUrl, config.instanceName, createLogger('silent'), config.amqpHosts)
           try {
             await broker.connection.onConnect(10_000, true)
             const progress = progressLine()

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
-import { loadConfig } from '../config.ts'
+import { ConfigError, loadConfig, type Config } from '../config.ts'
 import { migrateOrThrow } from '../db/migrate.ts'
 import { createLogger } from '../log.ts'
 import { openDatabase, ROLES, startHerald, type Herald, type Role } from '../main.ts'
@@ -22,12 +22,23 @@ function parseRoles(value: string): Role[] {
   return roles as Role[]
 }
 
+/** The configuration, or one line naming what is wrong with it and exit 1 (before any logger exists). */
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`herald: ${err.message}\n`)
+    process.exit(1)
+  }
+}
+
 program
   .command('start')
   .description('run Herald (all roles by default)')
   .option('--roles <roles>', `comma-separated roles among ${ROLES.join(', ')}`, parseRoles, [...ROLES])
   .action(async (opts: { roles: Role[] }) => {
-    const config = loadConfig()
+    const config = loadConfigOrExit()
     const log = createLogger(config.logLevel)
     // A rejected promise that nobody awaits must not take down a process with thousands of deliveries in
     // flight: every piece of work is leased in the database and resumes by itself, so the process goes on.
