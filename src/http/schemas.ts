@@ -15,11 +15,11 @@ export interface RouteDeps {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who the bearer token speaks for; set by the auth hook on every /api/v1 route. */
+    /** Who the bearer token speaks for; set by the auth hook on every route that is not public. */
     principal: Principal
   }
   interface FastifyContextConfig {
-    /** Role a route requires; routes of /api/v1 without one are refused (fail closed). */
+    /** Role a route requires; `public` routes need no token, routes without one require ADMIN (fail closed). */
     access?: Access | 'public'
   }
 }

@@ -58,8 +58,11 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
+    // Decided on the route the router matched, never on req.url: the router decodes the path, so a raw URL
+    // test let `/%61pi/v1/...` reach /api/v1 handlers without a token. Every route is protected unless it
+    // says `access: 'public'`; a request that matched no route goes to the 404 handler.
     const access = req.routeOptions.config?.access
-    if (!req.url.startsWith('/api/') || req.routeOptions.url === undefined || access === 'public') return
+    if (access === 'public' || req.routeOptions.url === undefined) return
     const principal = authorize(keys, ctx.config.tenants, req.headers.authorization, access ?? 'admin')
     if (principal instanceof HttpProblem) {
       if (principal.status === 401) reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
