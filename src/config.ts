@@ -24,8 +24,17 @@ export interface Config {
   readonly logLevel: string
   /** Largest AMQP message body accepted; larger ones are answered DENIED. */
   readonly maxMessageBytes: number
-  /** How many messages one intake transaction takes (also the AMQP prefetch). */
+  /**
+   * How many messages one intake transaction takes (also the AMQP prefetch): HERALD_INTAKE_BATCH_SIZE,
+   * lowered so that a full prefetch of messages of the largest accepted size fits in `intakeMemoryBytes`.
+   */
   readonly intakeBatchSize: number
+  /** Bound on what one intake queue's prefetch may hold: prefetch × maxMessageBytes ≤ this. */
+  readonly intakeMemoryBytes: number
+  /** How often a notifier instance records that it is alive. */
+  readonly heartbeatMs: number
+  /** Silence after which an instance counts as gone and its claimed deliveries go back to PENDING. */
+  readonly heartbeatGraceMs: number
   /** How many deliveries one claim takes for one recipient. */
   readonly deliveryBatchSize: number
   /** Days a completed request stays in the history before it is purged. */
@@ -98,6 +107,16 @@ function intFrom(value: string | undefined, fallback: number, name: string): num
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tenants = env.HERALD_TENANTS?.split(',').map((t) => t.trim()).filter(Boolean)
   const amqp = parseAmqpUrls(env.HERALD_AMQP_URL || DEFAULT_AMQP_URL)
+  const maxMessageBytes = intFrom(env.HERALD_MAX_MESSAGE_BYTES, 10 * 1024 * 1024, 'HERALD_MAX_MESSAGE_BYTES')
+  const intakeMemoryBytes = intFrom(env.HERALD_INTAKE_MEMORY_BYTES, 512 * 1024 * 1024, 'HERALD_INTAKE_MEMORY_BYTES')
+  // 10 MiB messages and 512 MiB: a prefetch of 51 instead of 500.
+  const intakeBatchSize = Math.max(1, Math.min(intFrom(env.HERALD_INTAKE_BATCH_SIZE, 500, 'HERALD_INTAKE_BATCH_SIZE'), Math.floor(intakeMemoryBytes / Math.max(1, maxMessageBytes))))
+  const heartbeatMs = Math.max(1, intFrom(env.HERALD_HEARTBEAT_MS, 1000, 'HERALD_HEARTBEAT_MS'))
+  const heartbeatGraceMs = intFrom(env.HERALD_HEARTBEAT_GRACE_MS, 3000, 'HERALD_HEARTBEAT_GRACE_MS')
+  // A grace of less than two beats takes over instances that are merely one beat late.
+  if (heartbeatGraceMs < 2 * heartbeatMs) {
+    throw new ConfigError(`HERALD_HEARTBEAT_GRACE_MS (${heartbeatGraceMs}) must be at least twice HERALD_HEARTBEAT_MS (${heartbeatMs})`)
+  }
   return Object.freeze({
     amqpUrl: amqp.url,
     amqpHosts: Object.freeze(amqp.hosts),
@@ -111,8 +130,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtJwksFile: env.HERALD_JWT_JWKS_FILE ? path.resolve(env.HERALD_JWT_JWKS_FILE) : undefined,
     instanceName: env.HERALD_INSTANCE_NAME || 'REGARDS',
     logLevel: env.HERALD_LOG_LEVEL || 'info',
-    maxMessageBytes: intFrom(env.HERALD_MAX_MESSAGE_BYTES, 10 * 1024 * 1024, 'HERALD_MAX_MESSAGE_BYTES'),
-    intakeBatchSize: intFrom(env.HERALD_INTAKE_BATCH_SIZE, 500, 'HERALD_INTAKE_BATCH_SIZE'),
+    maxMessageBytes,
+    intakeBatchSize,
+    intakeMemoryBytes,
+    heartbeatMs,
+    heartbeatGraceMs,
     deliveryBatchSize: intFrom(env.HERALD_DELIVERY_BATCH_SIZE, 200, 'HERALD_DELIVERY_BATCH_SIZE'),
     historyRetentionDays: intFrom(env.HERALD_HISTORY_RETENTION_DAYS, 30, 'HERALD_HISTORY_RETENTION_DAYS'),
   })

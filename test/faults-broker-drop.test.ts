@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RELAY_BATCH } from '../src/amqp/outbox-relay.ts'
+import { RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
 import { describeBacklog } from './support/ledger.ts'
 import { startFaultRig, type FaultRig } from './support/fault-rig.ts'
 
@@ -50,8 +50,8 @@ describe('postgres: broker connections dropped mid-run', () => {
     // The producer re-sends what the broker did not confirm before the drop; the broker had usually taken
     // them, so Herald rightly answers those twice (after SUCCESS a re-sent id is a new request, as in
     // REGARDS). Herald's own duplicate events are those its outbox relay had unconfirmed at a drop (it
-    // publishes up to RELAY_BATCH at once): sent again, since the broker may or may not have routed them.
-    expect(report.duplicateEvents - report.duplicateEventsOfResent).toBeLessThanOrEqual(drops.length * RELAY_BATCH)
+    // publishes up to RELAY_WINDOW at once): sent again, since the broker may or may not have routed them.
+    expect(report.duplicateEvents - report.duplicateEventsOfResent).toBeLessThanOrEqual(drops.length * RELAY_WINDOW)
     // Herald never makes a second delivery for a request it already delivered; it only sends a delivery
     // again when its publish was unconfirmed at a drop: at most what can be in flight then, per drop
     // 2 recipients × 2 batches in flight (maxBatchesInFlight) × 200 (HERALD_DELIVERY_BATCH_SIZE).

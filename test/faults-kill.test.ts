@@ -27,8 +27,8 @@ describe('postgres: kill -9 of a Herald process with 10,000 requests in flight, 
     const doneAtKill = ledger.done
 
     // The killed process held claims on the deliveries it was sending. They go back to PENDING once it has
-    // been silent for 15 s (no heartbeat), long before their 120 s lease ends: the settling below is given
-    // 70 s, so it only passes if the heartbeat recovery works.
+    // been silent for the heartbeat grace (3 s), long before their 120 s lease ends: the settling below is
+    // given 70 s, so it only passes if the heartbeat recovery works.
     const db = new pg.Client({ connectionString: storage.databaseUrl })
     await db.connect()
     const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from delivery where state = 'SENDING'`)
@@ -51,7 +51,7 @@ describe('postgres: kill -9 of a Herald process with 10,000 requests in flight, 
     expect(report.conflictingEvents).toBe(0)
     expect(report.strangers).toBe(0)
     // Every duplicate has a cause the kill explains: a delivery the killed process had claimed (sent, not yet
-    // recorded) and an outbox batch it had published but not yet deleted (at most one relay batch, 500).
+    // recorded) and outbox events it had published but not yet deleted (at most one relay window, 50).
     // With the default policy (batches of 200, 2 in flight per recipient) that is at most 800 deliveries
     // + 500 events: usually well under 2 % of the 30,000 messages, 4.3 % at worst.
     expect(report.duplicateDeliveries).toBeLessThanOrEqual(leased)

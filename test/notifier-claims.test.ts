@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.ts'
 import type { Ctx } from '../src/context.ts'
 import { createLogger } from '../src/log.ts'
 import { claimDeliveries } from '../src/notifier/claim-deliveries.ts'
@@ -19,7 +20,7 @@ for (const backend of BACKENDS) {
 
     beforeAll(async () => {
       database = await openTestDatabase(backend)
-      ctx = { instanceId: live, db: database.db, log: createLogger('silent'), signals: { deliveries() {}, outbox() {} } } as unknown as Ctx
+      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, outbox() {} } } as unknown as Ctx
     })
     afterAll(async () => database?.drop())
 

@@ -2,9 +2,10 @@ import { sql } from 'kysely'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Broker, type OutgoingMessage } from '../src/amqp/broker.ts'
-import { insertOutbox, OutboxRelay } from '../src/amqp/outbox-relay.ts'
+import { eventMessageId, insertOutbox, OutboxRelay, RELAY_CONFIRM_WAIT_MS, RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
 import { createLogger } from '../src/log.ts'
 import { waitFor } from './support/sender-rig.ts'
+import { startStallingProxy, type StallingProxy } from './support/stalling-proxy.ts'
 import { BACKENDS, createVhost, openTestDatabase, type TestDatabase } from './support/services.ts'
 
 const EXCHANGE = 'test.outbox-relay'
@@ -59,5 +60,93 @@ for (const backend of BACKENDS) {
       expect([...received].sort()).toEqual(['e1', 'e2', 'e3', 'refused-1', 'refused-2'])
       expect(relay.published).toBe(5)
     })
+  })
+
+  describe(`${backend}: outbox relay with a broker that stops confirming (as under a memory alarm)`, () => {
+    const exchange = `${EXCHANGE}.stall`
+    let database: TestDatabase
+    let vhost: Awaited<ReturnType<typeof createVhost>>
+    let proxy: StallingProxy
+    let stalling: Broker
+    let direct: Broker
+    let consumer: { close(): Promise<void> } | undefined
+    const received: { body: string; messageId: string | undefined }[] = []
+
+    beforeAll(async () => {
+      database = await openTestDatabase(backend)
+      vhost = await createVhost()
+      proxy = await startStallingProxy()
+      stalling = new Broker(proxy.urlFor(vhost.url), 'test', createLogger('silent'))
+      direct = new Broker(vhost.url, 'test', createLogger('silent'))
+      await direct.connection.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+      await direct.connection.queueDeclare({ queue: `${exchange}.q`, durable: true })
+      await direct.connection.queueBind({ queue: `${exchange}.q`, exchange })
+      consumer = direct.connection.createConsumer({ queue: `${exchange}.q`, queueOptions: { passive: true } }, (msg: AsyncMessage) => {
+        received.push({ body: Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : String(msg.body), messageId: msg.messageId })
+      })
+      // Its publisher's channel opens on the first publish: opened here, before the broker stops answering.
+      await stalling.publish({ exchange: '', routingKey: 'nowhere', headers: {}, body: 'warm-up' })
+    })
+
+    afterAll(async () => {
+      proxy?.resume()
+      await consumer?.close()
+      await stalling?.close()
+      await direct?.close()
+      await proxy?.close()
+      await vhost?.drop()
+      await database?.drop()
+    })
+
+    it(`keeps at most ${RELAY_WINDOW} unconfirmed, holds its transaction at most ${RELAY_CONFIRM_WAIT_MS} ms, and a re-send carries the same message id`, async () => {
+      const db = database.db
+      const bodies = Array.from({ length: 3 * RELAY_WINDOW }, (_, i) => `s${i}`)
+      await db.transaction().execute((tx) => insertOutbox(tx, bodies.map((body) => ({ exchange, headers: {}, body }))))
+      const ids = (await sql<{ id: number }>`select id from outbox order by id`.execute(db)).rows.map((r) => r.id)
+      const relay = new OutboxRelay(db, stalling, createLogger('silent'))
+
+      proxy.stall()
+      const started = Date.now()
+      const round = relay.relayOnce()
+      // The database stays usable while the broker does not answer (on PGlite this query needs the one
+      // connection the round's transaction holds).
+      const probe = await sql<{ n: number }>`select count(*)::int as n from outbox`.execute(db)
+      const probeMs = Date.now() - started
+      expect(await round).toBe(RELAY_WINDOW)
+      const roundMs = Date.now() - started
+      console.log(`${backend}: broker stalled → round committed after ${roundMs} ms, a concurrent query answered after ${probeMs} ms`)
+      expect(probe.rows[0].n).toBe(bodies.length)
+      expect(roundMs).toBeLessThan(RELAY_CONFIRM_WAIT_MS + 1500)
+      expect(probeMs).toBeLessThan(RELAY_CONFIRM_WAIT_MS + 1500)
+
+      // The window is full: nothing more is published until the broker confirms.
+      expect(relay.unconfirmed).toBe(RELAY_WINDOW)
+      expect(await relay.relayOnce()).toBe(0)
+      await waitFor(() => received.length >= RELAY_WINDOW, 'the first window in the queue')
+      await new Promise((r) => setTimeout(r, 300))
+      expect(received).toHaveLength(RELAY_WINDOW)
+      expect(received.map((m) => m.messageId)).toEqual(ids.slice(0, RELAY_WINDOW).map(eventMessageId))
+      expect((await sql`select 1 from outbox`.execute(db)).rows).toHaveLength(bodies.length)
+
+      // Another instance relays the rows meanwhile: the first window is published again, with the same ids.
+      const other = new OutboxRelay(db, direct, createLogger('silent'))
+      while ((await other.relayOnce()) > 0);
+      expect((await sql`select 1 from outbox`.execute(db)).rows).toHaveLength(0)
+
+      // The broker answers again: the late confirms come in, nothing more is published.
+      proxy.resume()
+      await waitFor(() => relay.unconfirmed === 0, 'the late confirms')
+      await waitFor(() => received.length >= bodies.length + RELAY_WINDOW, 'every event, the first window twice')
+      await new Promise((r) => setTimeout(r, 300))
+      expect(received).toHaveLength(bodies.length + RELAY_WINDOW)
+      const byId = new Map<string, string[]>()
+      for (const m of received) byId.set(m.messageId!, [...(byId.get(m.messageId!) ?? []), m.body])
+      expect([...byId.keys()].sort()).toEqual(ids.map(eventMessageId).sort())
+      for (const [id, copies] of byId) {
+        const i = ids.map(eventMessageId).indexOf(id)
+        expect(copies).toEqual(i < RELAY_WINDOW ? [bodies[i], bodies[i]] : [bodies[i]])
+      }
+      expect(relay.published + other.published).toBe(bodies.length + RELAY_WINDOW)
+    }, 30_000)
   })
 }

@@ -19,6 +19,10 @@ interface RecipientRuntime {
 // The poll is the safety net for work this instance was not told about (another instance's intake,
 // retries coming due); new work from this instance wakes the worker at once.
 const POLL_MS = 250
+// At a clean stop, batches being sent get this long to finish and be recorded; the claims of those still
+// running are then handed back (sent again by another instance: the price of not waiting for a slow
+// recipient's 30 s timeout).
+const STOP_DRAIN_MS = 2_000
 
 /**
  * Delivers claimed batches, per recipient: each recipient has its own claims, its own batches in flight
@@ -198,8 +202,17 @@ export class DeliveryWorker {
     this.#stopped = true
     this.#wake?.()
     await this.#loop
-    await Promise.allSettled([...this.#batches])
+    let timer: NodeJS.Timeout | undefined
+    const drained = await Promise.race([
+      Promise.allSettled([...this.#batches]).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_DRAIN_MS))),
+    ])
+    clearTimeout(timer)
+    if (!drained) this.#ctx.log.warn({ batches: this.#batches.size, waitedMs: STOP_DRAIN_MS }, 'stopping: batches still being sent, their claims are handed back')
     await this.#completer.stop()
-    await Promise.allSettled([...this.#runtimes.values()].map((r) => r.sender.close?.()))
+    // A sender closes once its requests are done (undici's agent waits for them): not waited for when a
+    // batch is still running.
+    const closed = Promise.allSettled([...this.#runtimes.values()].map((r) => r.sender.close?.()))
+    if (drained) await closed
   }
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { completeRequests } from './complete-requests.ts'
-import { forgetSilentInstances, HEARTBEAT_MS, SILENT_AFTER_SECONDS, type Heartbeat } from './instance-heartbeat.ts'
+import { forgetSilentInstances, type Heartbeat } from './instance-heartbeat.ts'
 import { matchRequests } from './match-requests.ts'
 
 const BATCH = 500
@@ -41,7 +41,7 @@ export async function matchDueRequests(ctx: Ctx): Promise<number> {
 
 /**
  * Deliveries claimed by an instance that is gone go back to PENDING (at-least-once): an instance that
- * stopped beating for SILENT_AFTER_SECONDS (killed, its host lost) or left, and, whatever the instance,
+ * stopped beating for the heartbeat grace (killed, its host lost) or left, and, whatever the instance,
  * a claim whose lease expired (a batch stuck for 120 s). Rows locked by a transaction in progress are
  * skipped, never waited for. Claims made before instances beat (claimed_by null) wait for their lease.
  */
@@ -52,7 +52,7 @@ export async function recoverAbandonedClaims(ctx: Ctx): Promise<number> {
       where d.lease_until is not null and d.state = 'SENDING'
         and (d.lease_until < now()
           or (d.claimed_by is not null and not exists (select 1 from herald_instance i
-            where i.id = d.claimed_by and i.heartbeat_at > now() - make_interval(secs => ${SILENT_AFTER_SECONDS}))))
+            where i.id = d.claimed_by and i.heartbeat_at > now() - make_interval(secs => ${ctx.config.heartbeatGraceMs / 1000}))))
       for update skip locked)`.execute(ctx.db)
   const count = Number(result.numAffectedRows ?? 0)
   if (count > 0) {
@@ -116,10 +116,10 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
     )
   }
   every(200, 'match-due', () => matchDueRequests(ctx))
-  // Claims are taken back only while this instance has been beating steadily for SILENT_AFTER_SECONDS:
-  // after an outage the others first get as long to beat again.
-  every(HEARTBEAT_MS, 'recover-claims', async () => {
-    if (heartbeat.steadyForMs() < SILENT_AFTER_SECONDS * 1000) return
+  // Claims are taken back only while this instance has been beating steadily for the grace: after an
+  // outage the others first get as long to beat again.
+  every(ctx.config.heartbeatMs, 'recover-claims', async () => {
+    if (heartbeat.steadyForMs() < ctx.config.heartbeatGraceMs) return
     // An instance that is gone also left requests whose deliveries it had recorded but not yet completed:
     // complete them now rather than at the next 30 s pass.
     if ((await recoverAbandonedClaims(ctx)) > 0) await completeStalledRequests(ctx)
