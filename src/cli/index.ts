@@ -9,6 +9,7 @@ import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY } fro
 import { runRulesTest } from './rules-test.ts'
 import { catalogCommand } from '../catalog/cli.ts'
 import { maskSecrets, restoreMaskedSecrets } from '../http/secrets.ts'
+import { registerConsoleCommand } from './console.ts'
 import { registerDlqCommands } from './dlq.ts'
 import { registerRecipientsCommands } from './recipients.ts'
 import { registerRequestsCommands } from './requests.ts'
@@ -138,6 +139,7 @@ registerTokenCommand(program)
 registerRequestsCommands(program)
 registerRecipientsCommands(program)
 registerDlqCommands(program)
+registerConsoleCommand(program)
 program.addCommand(catalogCommand())
 
 await program.parseAsync(process.argv)

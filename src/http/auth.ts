@@ -158,6 +158,11 @@ export function authorize(
   if (!m) return ERR_TOKEN_INVALID('the authorization header must be "Bearer <token>"')
   const principal = verifyToken(keys, m[1])
   if (principal instanceof HttpProblem) return principal
+  return admit(principal, tenants, access)
+}
+
+/** Whether an authenticated principal may call a route: its tenant is served and its role suffices. */
+export function admit(principal: Principal, tenants: ReadonlySet<string> | undefined, access: Access): Principal | HttpProblem {
   if (tenants && !tenants.has(principal.tenant)) return ERR_TENANT_NOT_ACCEPTED(`tenant ${principal.tenant} is not in HERALD_TENANTS`)
   if (!ALLOWED[access].includes(principal.role)) return ERR_FORBIDDEN(`this operation requires the role ${ALLOWED[access].join(' or ')}`)
   return principal

@@ -54,6 +54,8 @@ export const ERR_RULE_TOO_SLOW = defineError('HERALD_ERR_RULE_TOO_SLOW', 'The ru
 export const ERR_RECIPIENT_BUSY = defineError('HERALD_ERR_RECIPIENT_BUSY', 'The recipient has deliveries waiting or in progress', 409)
 export const ERR_IMPORT_REJECTED = defineError('HERALD_ERR_IMPORT_REJECTED', 'The configuration was not imported, nothing changed', 409)
 export const ERR_BROKER_UNAVAILABLE = defineError('HERALD_ERR_BROKER_UNAVAILABLE', 'The message broker is unreachable', 503)
+export const ERR_SIGN_IN_REFUSED = defineError('HERALD_ERR_SIGN_IN_REFUSED', 'The console sign-in code was refused', 401)
+export const ERR_CONSOLE_NOT_BUILT = defineError('HERALD_ERR_CONSOLE_NOT_BUILT', 'The console is not built: run npm run build:console', 503)
 export const ERR_INTERNAL = defineError('HERALD_ERR_INTERNAL', 'Internal error', 500)
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'

@@ -4,7 +4,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Ctx } from '../context.ts'
 import { isDatabaseReachable } from '../db/client.ts'
-import { authorize, loadTokenKeys, type TokenKeys } from './auth.ts'
+import { admit, authorize, loadTokenKeys, type TokenKeys } from './auth.ts'
+import { consoleRoutes, consoleSessionPrincipal, isConsoleSessionHeader, registerConsoleAssets } from './console.ts'
 import { HttpProblem, installProblemHandlers, sendProblem } from './errors.ts'
 import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
@@ -63,7 +64,10 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
     // says `access: 'public'`; a request that matched no route goes to the 404 handler.
     const access = req.routeOptions.config?.access
     if (access === 'public' || req.routeOptions.url === undefined) return
-    const principal = authorize(keys, ctx.config.tenants, req.headers.authorization, access ?? 'admin')
+    const { authorization } = req.headers
+    const principal = isConsoleSessionHeader(authorization)
+      ? await consoleSessionPrincipal(ctx, authorization).then((p) => (p instanceof HttpProblem ? p : admit(p, ctx.config.tenants, access ?? 'admin')))
+      : authorize(keys, ctx.config.tenants, authorization, access ?? 'admin')
     if (principal instanceof HttpProblem) {
       if (principal.status === 401) reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
       return sendProblem(reply, principal)
@@ -90,6 +94,7 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await requestsRoutes(routes, routeDeps)
       await deadLettersRoutes(routes, routeDeps)
       await productsRoutes(routes, routeDeps)
+      await consoleRoutes(routes, { ctx, tokenKeys: keys })
     },
     { prefix: '/api/v1' },
   )
@@ -101,6 +106,7 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
     const up = Object.values(checks).every(Boolean)
     return reply.code(up ? 200 : 503).send({ status: up ? 'UP' : 'DOWN', checks })
   })
+  registerConsoleAssets(app as unknown as FastifyInstance)
   registerDatabaseGauges(deps.metrics, ctx.db, ctx.log.child({ module: 'metrics' }))
   app.get('/metrics', { ...operations, schema: { ...operations.schema, summary: 'Prometheus metrics' } }, async (_req, reply) =>
     reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),

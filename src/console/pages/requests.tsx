@@ -1,0 +1,124 @@
+import { useState } from 'preact/hooks'
+import { api, query } from '../api.ts'
+import { Link, navigate } from '../router.tsx'
+import { Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
+
+interface RequestSummary {
+  requestId: string
+  requestOwner: string | null
+  requestDate: string
+  receivedAt: string
+  completedAt?: string | null
+  state: string
+  deliveries: { pending: number; sending: number; success: number; error: number }
+}
+
+const STATES = ['', 'GRANTED', 'SCHEDULED', 'RULE_ERROR', 'ERROR', 'SUCCESS']
+const FILTERS = ['state', 'recipient', 'owner', 'requestId', 'from', 'to'] as const
+type Filters = Partial<Record<(typeof FILTERS)[number] | 'cursor', string>>
+
+function filtersOf(search: string): Filters {
+  const q = new URLSearchParams(search)
+  const f: Filters = {}
+  for (const k of [...FILTERS, 'cursor'] as const) if (q.get(k)) f[k] = q.get(k)!
+  return f
+}
+
+/** `datetime-local` gives a local wall time without zone; the API wants an instant. */
+const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined)
+
+/** Every notification request of the tenant, newest first, filtered; the filters live in the URL. */
+export function Requests(props: { search: string }) {
+  const filters = filtersOf(props.search)
+  const page = useLoad(
+    `requests${props.search}`,
+    () => api<{ items: RequestSummary[]; nextCursor?: string }>(`/requests${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), limit: 50 })}`),
+    5000,
+  )
+  const [draft, setDraft] = useState<Filters>(filters)
+  const apply = (e: Event) => {
+    e.preventDefault()
+    const { cursor: _, ...rest } = draft
+    navigate(`/requests${query(rest)}`)
+  }
+  const field = (name: (typeof FILTERS)[number], label: string, when = false) => {
+    const value = draft[name] ?? ''
+    const onInput = (e: Event) => setDraft({ ...draft, [name]: (e.target as HTMLInputElement).value })
+    return (
+      <label>
+        {label}
+        {when ? <input type="datetime-local" name={name} value={value} onInput={onInput} /> : <input type="text" name={name} value={value} onInput={onInput} />}
+      </label>
+    )
+  }
+  return (
+    <section>
+      <h1>Requests</h1>
+      <form class="filters" onSubmit={apply} aria-label="Filters">
+        <label>
+          State
+          <select name="state" value={draft.state ?? ''} onChange={(e) => setDraft({ ...draft, state: (e.target as HTMLSelectElement).value })}>
+            {STATES.map((s) => (
+              <option key={s} value={s}>
+                {s || 'any'}
+              </option>
+            ))}
+          </select>
+        </label>
+        {field('recipient', 'Recipient (businessId)')}
+        {field('owner', 'Owner')}
+        {field('requestId', 'Request id')}
+        {field('from', 'From (local time)', true)}
+        {field('to', 'To (local time)', true)}
+        <button type="submit">Apply</button>
+      </form>
+      <ErrorBox error={page.error} />
+      {page.data && page.data.items.length === 0 && <Empty>No request matches these filters.</Empty>}
+      {page.data && page.data.items.length > 0 && (
+        <table>
+          <caption>Notification requests, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Request id</th>
+              <th scope="col">State</th>
+              <th scope="col">Owner</th>
+              <th scope="col">Request date</th>
+              <th scope="col">Completed</th>
+              <th scope="col" class="num">Deliveries (ok / waiting / error)</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.data.items.map((r) => (
+              <tr key={r.requestId + r.receivedAt}>
+                <td>
+                  <Link href={`/requests/${encodeURIComponent(r.requestId)}`}>{r.requestId}</Link>
+                </td>
+                <td>
+                  <span class={`badge state-${r.state}`}>{r.state}</span>
+                </td>
+                <td class="clip">{r.requestOwner ?? '—'}</td>
+                <td>
+                  <Time value={r.requestDate} />
+                </td>
+                <td>
+                  <Time value={r.completedAt} />
+                </td>
+                <td class="num">
+                  {r.deliveries.success} / {r.deliveries.pending + r.deliveries.sending} / {r.deliveries.error}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <nav class="pager" aria-label="Pages">
+        {filters.cursor && (
+          <button type="button" onClick={() => history.back()}>
+            Previous page
+          </button>
+        )}
+        {page.data?.nextCursor && <Link href={`/requests${query({ ...filters, cursor: page.data.nextCursor })}`}>Next page</Link>}
+      </nav>
+    </section>
+  )
+}

@@ -1,0 +1,111 @@
+import type { ComponentChildren } from 'preact'
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
+import { ApiError } from './api.ts'
+
+/** A time in UTC, with the browser's local time on hover. */
+export function Time(props: { value: string | null | undefined }) {
+  if (!props.value) return <span class="muted">—</span>
+  const d = new Date(props.value)
+  const utc = d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+  return (
+    <time dateTime={d.toISOString()} title={d.toLocaleString()}>
+      {utc}
+    </time>
+  )
+}
+
+/** An error of the API as the operator needs it: what failed, the API's explanation, its stable code. */
+export function ErrorBox(props: { error: unknown }) {
+  if (!props.error) return null
+  const e = props.error
+  const text = e instanceof ApiError ? e.title : e instanceof Error ? e.message : String(e)
+  return (
+    <div class="error" role="alert">
+      <strong>{text}</strong>
+      {e instanceof ApiError && e.detail && e.detail !== e.title && <div>{e.detail}</div>}
+      {e instanceof ApiError && Array.isArray(e.errors) && (
+        <ul>
+          {e.errors.slice(0, 20).map((x, i) => (
+            <li key={i}>{typeof x === 'string' ? x : JSON.stringify(x)}</li>
+          ))}
+        </ul>
+      )}
+      {e instanceof ApiError && e.code && <div class="muted">{e.code}</div>}
+    </div>
+  )
+}
+
+export function Empty(props: { children: ComponentChildren }) {
+  return <p class="empty">{props.children}</p>
+}
+
+/** JSON shown as text (never as HTML), long values wrapped. */
+export function Json(props: { value: unknown; label: string }) {
+  return (
+    <pre class="json" aria-label={props.label} tabIndex={0}>
+      {JSON.stringify(props.value, null, 2)}
+    </pre>
+  )
+}
+
+export interface Loaded<T> {
+  data: T | undefined
+  error: unknown
+  loading: boolean
+  reload: () => void
+}
+
+/**
+ * Loads `fetcher()` whenever `key` changes, and again every `refreshMs` while the tab is visible (the
+ * screens without an event stream stay current this way; 0 turns it off).
+ */
+export function useLoad<T>(key: string, fetcher: () => Promise<T>, refreshMs = 0): Loaded<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true })
+  const generation = useRef(0)
+  const run = useCallback(() => {
+    const mine = ++generation.current
+    setState((s) => ({ ...s, loading: true }))
+    fetcher().then(
+      (data) => mine === generation.current && setState({ data, error: undefined, loading: false }),
+      (error) => mine === generation.current && setState((s) => ({ data: s.data, error, loading: false })),
+    )
+  }, [key])
+  useEffect(() => {
+    setState({ data: undefined, error: undefined, loading: true })
+    run()
+    if (!refreshMs) return
+    const timer = setInterval(() => document.visibilityState === 'visible' && run(), refreshMs)
+    return () => clearInterval(timer)
+  }, [run, refreshMs])
+  return { ...state, reload: run }
+}
+
+/** A button that runs an action, shows it running, and reports its failure next to it. */
+export function ActionButton(props: { label: string; run: () => Promise<unknown>; danger?: boolean; confirm?: string; disabled?: boolean }) {
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>()
+  return (
+    <span class="action">
+      <button
+        type="button"
+        class={props.danger ? 'danger' : undefined}
+        disabled={busy || props.disabled}
+        onClick={async () => {
+          if (props.confirm && !confirm(props.confirm)) return
+          setBusy(true)
+          setError(undefined)
+          try {
+            await props.run()
+          } catch (e) {
+            setError(e)
+          } finally {
+            setBusy(false)
+          }
+        }}
+      >
+        {busy ? `${props.label}…` : props.label}
+      </button>
+      <ErrorBox error={error} />
+    </span>
+  )
+}
