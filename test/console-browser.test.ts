@@ -7,6 +7,7 @@ import { loadTokenKeys, signToken } from '../src/http/auth.ts'
 import { CONSOLE_DIR } from '../src/http/console.ts'
 import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
+import { CatalogClient } from './support/catalog-client.ts'
 import { freePort, launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
@@ -19,6 +20,8 @@ describe('the web console in a real browser', () => {
   let storage: TestStorage
   let herald: Herald
   let client: RegardsClient
+  let catalog: CatalogClient
+  let productUrn: string
   let browser: Browser
   let origin: string
   let secret: Buffer
@@ -32,10 +35,10 @@ describe('the web console in a real browser', () => {
     storage = await createTestStorage('postgres')
     const port = await freePort()
     origin = `http://127.0.0.1:${port}`
-    herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier', 'http'], env: { HERALD_HTTP_PORT: String(port) } })
+    herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier', 'catalog', 'http'], env: { HERALD_HTTP_PORT: String(port) } })
     secret = loadTokenKeys(herald.ctx.config).hs256
     await importConfig(herald, TENANT, [
-      pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a' }),
+      pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a', ackRequired: true }),
       pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
       association('created', ['mission-a']),
     ])
@@ -49,6 +52,14 @@ describe('the web console in a real browser', () => {
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload, metadata: { action: 'CREATED' } } })
     }
     await waitFor(() => requestIds.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'the requests to succeed', 30_000)
+    // A catalog product sent to mission-a and acknowledged by it, and one acknowledgement that is not one.
+    catalog = new CatalogClient(vhost.url)
+    await catalog.listenResponses()
+    await catalog.create(TENANT, 'feature-1', { type: 'Feature', id: 'passport-product', properties: { level: 'L1' } })
+    await catalog.waitFor(() => catalog.responsesFor('feature-1').some((r) => r.type === 'NOTIFICATION'), 30_000, 'the product to be notified')
+    productUrn = catalog.responsesFor('feature-1').find((r) => r.urn)!.urn
+    await catalog.ack(TENANT, productUrn, 'mission-a')
+    await catalog.ack(TENANT, productUrn, 'mission-a', { rawBody: Buffer.from('{"urn": 42') })
     browser = await launchBrowser()
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
     console.log(`console screenshots: ${SCREENSHOT_DIR}`)
@@ -57,6 +68,7 @@ describe('the web console in a real browser', () => {
   afterAll(async () => {
     await browser?.close()
     await client?.close()
+    await catalog?.close()
     await herald?.stop()
     await storage?.drop()
     await vhost?.drop()
@@ -135,6 +147,55 @@ describe('the web console in a real browser', () => {
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('alert').filter({ hasText: /invalid/ }).waitFor()
     await shot(page, 'sign-in')
+    await context.close()
+  })
+
+  it('dry-runs a rule against a pasted product: a match, and the clause that fails', async () => {
+    const { context, page } = await newPage()
+    await page.goto(link())
+    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    await page.getByRole('link', { name: 'Rules' }).click()
+    await page.getByRole('link', { name: 'created' }).click()
+    await page.getByRole('heading', { name: /Rule created/ }).waitFor()
+    await page.getByRole('button', { name: 'Dry run' }).click()
+    await page.getByRole('status').filter({ hasText: /Matches: this product would be sent to mission-a/ }).waitFor()
+    await page.getByLabel(/Product to test/).fill(JSON.stringify({ metadata: { action: 'DELETED' }, payload: {} }))
+    await page.getByRole('button', { name: 'Dry run' }).click()
+    await page.getByRole('status').filter({ hasText: /Does not match: .*action/ }).waitFor()
+    await shot(page, 'rule')
+    await context.close()
+  })
+
+  it('shows the product passport: the recipient, its acknowledgement and the requests about the product', async () => {
+    const { context, page } = await newPage()
+    await page.goto(link('EXPLOIT'))
+    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    await page.getByRole('link', { name: 'Products' }).click()
+    await page.getByRole('link', { name: 'passport-product' }).click()
+    await page.getByRole('heading', { name: /Product passport-product/ }).waitFor()
+    const row = page.getByRole('row').filter({ hasText: 'mission-a' })
+    await row.filter({ hasText: 'DONE' }).waitFor()
+    expect(await row.locator('time').count()).toBe(2)
+    await page.getByRole('cell', { name: 'feature-1' }).first().waitFor()
+    expect(page.url()).toBe(`${origin}/console/products/${encodeURIComponent(productUrn)}`)
+    await shot(page, 'product')
+    await context.close()
+  })
+
+  it('lists a dead-lettered message, shows its body, and discards it', async () => {
+    const { context, page } = await newPage()
+    await page.goto(link())
+    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    await page.getByRole('link', { name: 'Dead letters' }).click()
+    const entry = page.getByRole('row').filter({ hasText: /invalid DisseminationAckEvent/ })
+    await entry.waitFor({ timeout: 20_000 })
+    await entry.getByRole('link').click()
+    await page.getByLabel('Body').filter({ hasText: '{"urn": 42' }).waitFor()
+    await shot(page, 'dead-letter')
+    page.once('dialog', (d) => d.accept())
+    await page.getByRole('button', { name: 'Discard' }).click()
+    await page.getByRole('heading', { name: 'Dead letters' }).waitFor()
+    await page.getByText(/No dead letter/).waitFor()
     await context.close()
   })
 

@@ -1,9 +1,12 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, whenUnauthorized } from './api.ts'
+import { DeadLetterPage, DeadLetters } from './pages/dead-letters.tsx'
 import { Overview } from './pages/overview.tsx'
+import { ProductPage, Products } from './pages/products.tsx'
 import { RequestPage } from './pages/request.tsx'
 import { Requests } from './pages/requests.tsx'
+import { RulePage, Rules } from './pages/rules.tsx'
 import { SignIn } from './pages/sign-in.tsx'
 import { Link, navigate, useLocation } from './router.tsx'
 import { currentSession, forgetSession, rememberNext, takeNext, type Session } from './session.ts'
@@ -11,14 +14,28 @@ import { currentSession, forgetSession, rememberNext, takeNext, type Session } f
 const SCREENS = [
   { href: '/', label: 'Overview' },
   { href: '/requests', label: 'Requests' },
+  { href: '/rules', label: 'Rules' },
+  { href: '/products', label: 'Products' },
+  { href: '/dead-letters', label: 'Dead letters' },
 ]
 
 function Screen(props: { path: string; session: Session }) {
   const [pathname, search = ''] = props.path.split('?')
-  const request = /^\/requests\/([^/]+)$/.exec(pathname)
+  const one = (prefix: string) => new RegExp(`^/${prefix}/([^/]+)$`).exec(pathname)?.[1]
+  const id = (prefix: string) => {
+    const raw = one(prefix)
+    return raw === undefined ? undefined : decodeURIComponent(raw)
+  }
+  const s = props.session
   if (pathname === '/') return <Overview />
   if (pathname === '/requests') return <Requests search={`?${search}`} />
-  if (request) return <RequestPage requestId={decodeURIComponent(request[1])} session={props.session} />
+  if (id('requests')) return <RequestPage requestId={id('requests')!} session={s} />
+  if (pathname === '/rules') return <Rules />
+  if (id('rules')) return <RulePage businessId={id('rules')!} session={s} />
+  if (pathname === '/products') return <Products search={`?${search}`} />
+  if (id('products')) return <ProductPage urn={id('products')!} />
+  if (pathname === '/dead-letters') return <DeadLetters search={`?${search}`} />
+  if (id('dead-letters')) return <DeadLetterPage id={id('dead-letters')!} session={s} />
   return (
     <section>
       <h1>Not found</h1>
