@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // The Herald processes the tests spawn (bin/herald.js) run the sources, never a dist/ build of another version.
+    env: { HERALD_FROM_SOURCE: '1' },
   },
 })

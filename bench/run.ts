@@ -57,6 +57,14 @@ const sizes = quick ? [500, 1000, 2000] : [2500, 5000, 10_000]
 const latencySeconds = quick ? 1 : 5
 const sections: Section[] = [
   {
+    name: 'startup',
+    estimateS: 45,
+    async run() {
+      const m = await optional<typeof import('./startup.ts')>('startup.ts')
+      return m ? await m.benchStartup() : []
+    },
+  },
+  {
     name: 'rules',
     estimateS: 8,
     async run() {

@@ -39,6 +39,8 @@ export interface Config {
   readonly deliveryBatchSize: number
   /** Days a completed request stays in the history before it is purged. */
   readonly historyRetentionDays: number
+  /** How long `herald start` waits for an unreachable broker or database before it exits (seconds). */
+  readonly startupTimeoutS: number
 }
 
 /** A setting Herald cannot use: its message is the one line `herald start` prints before it exits 1. */
@@ -137,5 +139,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatGraceMs,
     deliveryBatchSize: intFrom(env.HERALD_DELIVERY_BATCH_SIZE, 200, 'HERALD_DELIVERY_BATCH_SIZE'),
     historyRetentionDays: intFrom(env.HERALD_HISTORY_RETENTION_DAYS, 30, 'HERALD_HISTORY_RETENTION_DAYS'),
+    startupTimeoutS: intFrom(env.HERALD_STARTUP_TIMEOUT_S, 60, 'HERALD_STARTUP_TIMEOUT_S'),
   })
 }

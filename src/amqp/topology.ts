@@ -46,12 +46,19 @@ export async function declareConsumerTopology(
   /** `<queue>.DLQ` (dedicated, the default) or `regards.DLQ` for the REGARDS handlers that use the global one. */
   deadLetterRoutingKey = dedicatedDlq(queue),
 ): Promise<void> {
-  await rabbit.exchangeDeclare({ exchange: DLX, type: 'topic', durable: true })
-  await rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
-  await rabbit.queueDeclare({ queue: deadLetterRoutingKey, durable: true, arguments: { 'x-max-priority': 255 } })
-  await rabbit.queueBind({ queue: deadLetterRoutingKey, exchange: DLX, routingKey: deadLetterRoutingKey })
-  await rabbit.queueDeclare({ queue, durable: true, arguments: regardsQueueArguments(deadLetterRoutingKey) })
-  await rabbit.queueBind({ queue, exchange, routingKey: '' })
+  // A channel of its own: the broker runs one channel's declarations one after another, so the consumers that
+  // start together (9 with every role) are declared in parallel instead of queueing on the shared channel.
+  const channel = await rabbit.acquire()
+  try {
+    await channel.exchangeDeclare({ exchange: DLX, type: 'topic', durable: true })
+    await channel.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+    await channel.queueDeclare({ queue: deadLetterRoutingKey, durable: true, arguments: { 'x-max-priority': 255 } })
+    await channel.queueBind({ queue: deadLetterRoutingKey, exchange: DLX, routingKey: deadLetterRoutingKey })
+    await channel.queueDeclare({ queue, durable: true, arguments: regardsQueueArguments(deadLetterRoutingKey) })
+    await channel.queueBind({ queue, exchange, routingKey: '' })
+  } finally {
+    await channel.close()
+  }
 }
 
 /** The response exchange the notifier publishes NotifierEvents to. */

@@ -46,12 +46,15 @@ import {
  */
 export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
   const rabbit = ctx.broker.connection
-  // The outbox publishes to these: they must exist even when no notifier runs on this broker yet.
-  for (const exchange of [FEATURE_REQUEST_EVENT_EXCHANGE, NOTIFIER_EVENT_EXCHANGE]) await declareBroadcastExchange(rabbit, exchange)
-  // The notifier's intake queues too, with rs-notifier's own arguments: on a first start before any notifier, what
-  // the catalog sends waits in them instead of being dropped by an exchange with no queue bound.
-  await declareConsumerTopology(rabbit, NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE)
-  await declareConsumerTopology(rabbit, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_QUEUE)
+  const topology = [
+    // The outbox publishes to these: they must exist even when no notifier runs on this broker yet.
+    declareBroadcastExchange(rabbit, FEATURE_REQUEST_EVENT_EXCHANGE),
+    declareBroadcastExchange(rabbit, NOTIFIER_EVENT_EXCHANGE),
+    // The notifier's intake queues too, with rs-notifier's own arguments: on a first start before any notifier, what
+    // the catalog sends waits in them instead of being dropped by an exchange with no queue bound.
+    declareConsumerTopology(rabbit, NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE),
+    declareConsumerTopology(rabbit, SPECIFIC_RECIPIENT_REQUEST_EXCHANGE, SPECIFIC_RECIPIENT_REQUEST_QUEUE),
+  ]
   const worker = new CatalogWorker(ctx)
   const wake = () => worker.notify()
   const consumer = (
@@ -89,10 +92,17 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
     if (workerStarted) await worker.stop()
   }
   try {
-    for (const c of consumers) {
-      await c.start()
-      started.push(c)
-    }
+    // Everything declared at once (each declaration is a round trip, a new priority queue ~0.5 s of the broker's
+    // time), and all of it before the worker sends anything.
+    const declared = await Promise.allSettled([
+      ...topology,
+      ...consumers.map(async (c) => {
+        await c.start()
+        started.push(c)
+      }),
+    ])
+    const failed = declared.find((d) => d.status === 'rejected')
+    if (failed) throw failed.reason
     worker.start()
     workerStarted = true
   } catch (err) {

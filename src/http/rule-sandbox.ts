@@ -57,8 +57,11 @@ export class RuleSandbox {
   }
 
   #start(): Promise<void> {
-    const target = new URL('./rule-test-worker.ts', import.meta.url).href
-    const code = `(async () => { const { register } = await import(${JSON.stringify(tsxRegisterUrl())}); register(); await import(${JSON.stringify(target)}) })()`
+    // Compiled (dist/), the worker is JavaScript; from the sources (tests, development) it is loaded through tsx.
+    const compiled = import.meta.url.endsWith('.js')
+    const target = new URL(compiled ? './rule-test-worker.js' : './rule-test-worker.ts', import.meta.url).href
+    const register = compiled ? '' : `const { register } = await import(${JSON.stringify(tsxRegisterUrl())}); register();`
+    const code = `(async () => { ${register} await import(${JSON.stringify(target)}) })()`
     const worker = new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 256 } })
     worker.unref()
     this.#worker = worker

@@ -1,0 +1,108 @@
+/**
+ * Start-up time: `npx herald start` (all roles, PostgreSQL) until `/health/ready` answers 200, and
+ * `herald --help`, each the median of 5 runs. The same starts from the TypeScript sources (through tsx, as
+ * the tests run) are measured in the same run as the reference, so the ratio holds on a busy machine.
+ *
+ *   node --import tsx bench/startup.ts      # this section alone; `npm run bench` runs it too
+ */
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createTestStorage, createVhost } from '../test/support/services.ts'
+import { freePort, median, progress, type Figure } from './harness.ts'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const RUNS = 5
+// A start that takes longer is a failure, not a figure (the start-up timeout waits for the broker 60 s).
+const START_LIMIT_MS = 30_000
+
+interface Run {
+  command: string
+  args: string[]
+  env: Record<string, string>
+}
+
+/** Runs a command to its end; resolves with its wall time in ms. */
+function timeToExit({ command, args, env }: Run): Promise<number> {
+  const started = performance.now()
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim()}`)))),
+  )
+}
+
+/** Starts Herald, polls /health/ready until 200, then stops it (SIGTERM to its process group). Resolves with the ms to ready. */
+async function timeToReady({ command, args, env }: Run): Promise<number> {
+  const port = await freePort()
+  const started = performance.now()
+  // detached: npx runs Herald as a grandchild; the whole group gets the signal.
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env, HERALD_HTTP_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  let exitCode: number | null | undefined
+  void exited.then((code) => (exitCode = code))
+  try {
+    while (performance.now() - started < START_LIMIT_MS) {
+      if (exitCode !== undefined) throw new Error(`herald exited ${exitCode} before ready: ${stderr.trim()}`)
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false)
+      if (ready) return performance.now() - started
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    throw new Error(`herald not ready after ${START_LIMIT_MS} ms: ${stderr.trim()}`)
+  } finally {
+    if (exitCode === undefined) {
+      process.kill(-child.pid!, 'SIGTERM')
+      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+async function medianOf(times: number, measure: () => Promise<number>): Promise<{ median: number; all: number[] }> {
+  const all: number[] = []
+  for (let i = 0; i < times; i++) all.push(await measure())
+  return { median: median(all), all }
+}
+
+const rounded = (values: number[]) => values.map((v) => Math.round(v)).join(', ')
+
+export async function benchStartup(): Promise<Figure[]> {
+  const vhost = await createVhost()
+  const storage = await createTestStorage('postgres')
+  const env = { HERALD_AMQP_URL: vhost.url, HERALD_DATABASE_URL: storage.databaseUrl!, HERALD_DATA_DIR: storage.dataDir, HERALD_LOG_LEVEL: 'warn' }
+  const compiled: Run = { command: 'npx', args: ['herald', 'start'], env }
+  const fromSource: Run = { ...compiled, env: { ...env, HERALD_FROM_SOURCE: '1' } }
+  const bin = path.join(repoRoot, 'bin/herald.js')
+  try {
+    // The first start on an empty database also runs the migrations; the medians are of restarts.
+    const first = await timeToReady(compiled)
+    progress(`startup: first start (migrations) ${Math.round(first)} ms`)
+    const ready = await medianOf(RUNS, () => timeToReady(compiled))
+    const sourceReady = await medianOf(RUNS, () => timeToReady(fromSource))
+    progress(`startup: ready ${rounded(ready.all)} ms; from source ${rounded(sourceReady.all)} ms`)
+    const help = await medianOf(RUNS, () => timeToExit({ command: process.execPath, args: [bin, '--help'], env: {} }))
+    const sourceHelp = await medianOf(RUNS, () => timeToExit({ command: process.execPath, args: [bin, '--help'], env: { HERALD_FROM_SOURCE: '1' } }))
+    const npxHelp = await medianOf(RUNS, () => timeToExit({ command: 'npx', args: ['herald', '--help'], env: {} }))
+    const bareNode = await medianOf(RUNS, () => timeToExit({ command: process.execPath, args: ['-e', ''], env: {} }))
+    progress(`startup: help ${rounded(help.all)} ms; from source ${rounded(sourceHelp.all)}; through npx ${rounded(npxHelp.all)}; node -e '' ${rounded(bareNode.all)}`)
+    return [
+      { name: 'startup.first_ready_ms', value: first, unit: 'ms' },
+      { name: 'startup.ready_ms.median', value: ready.median, unit: 'ms', reference: sourceReady.median, referenceName: 'from source (tsx)', target: '≤ 1500' },
+      { name: 'startup.help_ms.median', value: help.median, unit: 'ms', reference: sourceHelp.median, referenceName: 'from source (tsx)', target: '≤ 300' },
+      { name: 'startup.npx_help_ms.median', value: npxHelp.median, unit: 'ms', reference: help.median, referenceName: 'herald --help without npx' },
+      { name: 'startup.node_ms.median', value: bareNode.median, unit: 'ms', referenceName: "node -e '' (the floor)" },
+    ]
+  } finally {
+    await storage.drop()
+    await vhost.drop()
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const f of await benchStartup()) console.log(`${f.name.padEnd(32)} ${Math.round(f.value).toString().padStart(6)} ${f.unit}${f.reference ? `  (${f.referenceName}: ${Math.round(f.reference)}, ${(f.value / f.reference).toFixed(2)}×)` : ''}`)
+  process.exit(0)
+}

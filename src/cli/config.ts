@@ -1,0 +1,61 @@
+import fs from 'node:fs'
+import type { Command } from 'commander'
+import { loadConfig } from '../config.ts'
+import { migrateOrThrow } from '../db/migrate.ts'
+import { maskSecrets, restoreMaskedSecrets } from '../http/secrets.ts'
+import { openDatabase } from '../main.ts'
+import { exportNotifierConfig } from '../notifier/config-export.ts'
+import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY } from '../notifier/config-import.ts'
+
+/** Opens the configured database, migrated, for a one-shot command. */
+async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
+  const database = await openDatabase(loadConfig())
+  try {
+    await migrateOrThrow(database.db)
+    return await fn(database.db)
+  } finally {
+    await database.close()
+  }
+}
+
+export function registerConfigCommands(program: Command): void {
+  const configCommand = program.command('config').description('import or export the REGARDS notifier configuration (rules and recipients)')
+  configCommand
+    .command('import')
+    .description('import a REGARDS notifier configuration file for a tenant (all or nothing)')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .argument('<file>', 'JSON file in the REGARDS import format ("-" for stdin)')
+    .action(async (file: string, opts: { tenant: string }) => {
+      const text = fs.readFileSync(file === '-' ? 0 : file, 'utf8')
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch (err) {
+        console.error(`${file} is not JSON: ${(err as Error).message}`)
+        process.exit(2)
+      }
+      try {
+        const report = await withDatabase(async (db) => importNotifierConfig(db, opts.tenant, await restoreMaskedSecrets(db, opts.tenant, parsed as any)))
+        console.log(`imported ${report.plugins} plugin configurations and ${report.associations} rule associations for tenant ${opts.tenant}${report.reset ? ' (previous configuration and requests reset)' : ''}`)
+      } catch (err) {
+        if (err instanceof ConfigImportError) {
+          console.error('configuration not imported, nothing changed:')
+          for (const e of err.errors) console.error(`  - ${e}`)
+          process.exit(1)
+        }
+        throw err
+      }
+    })
+  configCommand
+    .command('export')
+    .description('print a tenant configuration in the REGARDS import format')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .action(async (opts: { tenant: string }) => {
+      const file = await withDatabase((db) => exportNotifierConfig(db, opts.tenant))
+      // Also masks passwords inside URLs (amqp://user:pass@…), as the REST export does.
+      for (const entry of file.modules[0].configuration) {
+        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.parameters)
+      }
+      process.stdout.write(`${JSON.stringify(file, null, 2)}\n`)
+    })
+}
