@@ -116,6 +116,17 @@ describe('the web console in a real browser', () => {
     await context.close()
   })
 
+  it('shows a new request on the requests page without a reload (the event stream; the page polls only every 30 s)', async () => {
+    const { context, page } = await newPage()
+    await page.goto(link())
+    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    await page.goto(`${origin}/console/requests`)
+    await page.getByRole('link', { name: 'console-req-0' }).waitFor()
+    await client.publishRequest({ tenant: TENANT, requestId: 'console-live-1', owner: 'rs-fem', body: { payload: { id: 'live' }, metadata: { action: 'CREATED' } } })
+    await page.getByRole('link', { name: 'console-live-1' }).waitFor({ timeout: 10_000 })
+    await context.close()
+  })
+
   it('refuses a link used twice', async () => {
     const once = link()
     const first = await newPage()

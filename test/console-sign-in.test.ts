@@ -3,7 +3,8 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSignInCode } from '../src/console-sessions/sign-in-code.ts'
-import { luceneRule, startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { RegardsClient } from './support/amqp-client.ts'
 import { BACKENDS } from './support/services.ts'
 
 const run = promisify(execFile)
@@ -67,6 +68,41 @@ for (const backend of BACKENDS) {
       const after = await withSession('GET', '/api/v1/requests', exploit)
       expect([after.statusCode, after.json().detail]).toEqual([401, expect.stringMatching(/session has ended/)])
       expect((await withSession('GET', '/api/v1/requests', `hcs_${'x'.repeat(43)}`)).statusCode).toBe(401)
+    })
+
+    it('streams the request changes of the session’s tenant only, and ends the stream at sign-out', async () => {
+      const address = await f.app.listen({ host: '127.0.0.1', port: 0 })
+      const token = (await signIn(code('project1', 'EXPLOIT'))).json().token
+      const res = await fetch(`${address}/api/v1/console/events`, { headers: { authorization: `Bearer ${token}` } })
+      expect([res.status, res.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8'])
+      const events: { event: string; data: any }[] = []
+      const reading = (async () => {
+        let buffer = ''
+        for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
+          buffer += chunk
+          for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
+            const block = buffer.slice(0, cut)
+            buffer = buffer.slice(cut + 2)
+            const event = /^event: (.*)$/m.exec(block)?.[1]
+            if (event) events.push({ event, data: JSON.parse(/^data: (.*)$/m.exec(block)![1]) })
+          }
+        }
+      })()
+      await waitUntil(() => events.some((e) => e.event === 'ready'), 10_000, 'the stream to open')
+      const client = new RegardsClient(f.vhost.url)
+      try {
+        // No rule matches them: each is registered, then completed at once.
+        await client.publishRequest({ tenant: 'project2', requestId: 'other-tenant-req', owner: 'o', body: { payload: {}, metadata: {} } })
+        await client.publishRequest({ tenant: 'project1', requestId: 'own-tenant-req', owner: 'o', body: { payload: {}, metadata: {} } })
+        const seen = () => events.filter((e) => e.event === 'requests').flatMap((e) => e.data)
+        await waitUntil(() => seen().some((c) => c.requestId === 'own-tenant-req' && c.state === 'SUCCESS'), 20_000, 'the completion event')
+        expect(seen().map((c) => c.requestId)).not.toContain('other-tenant-req')
+      } finally {
+        await client.close()
+      }
+      expect((await withSession('POST', '/api/v1/console/sign-out', token)).statusCode).toBe(204)
+      await reading
+      expect(events.at(-1)).toEqual({ event: 'end', data: { reason: 'the session has ended' } })
     })
 
     it('herald console prints a link whose code sits in the fragment, never in the path or query', async () => {

@@ -1,6 +1,7 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, whenUnauthorized } from './api.ts'
+import { startLive, stopLive, whenStreamEnds } from './live.ts'
 import { DeadLetterPage, DeadLetters } from './pages/dead-letters.tsx'
 import { Overview } from './pages/overview.tsx'
 import { ProductPage, Products } from './pages/products.tsx'
@@ -49,7 +50,18 @@ function Screen(props: { path: string; session: Session }) {
 function App() {
   const [session, setSession] = useState(currentSession())
   const path = useLocation()
-  useEffect(() => whenUnauthorized(() => setSession(undefined)), [])
+  useEffect(() => {
+    const ended = () => {
+      forgetSession()
+      setSession(undefined)
+    }
+    whenUnauthorized(ended)
+    whenStreamEnds(ended)
+  }, [])
+  useEffect(() => {
+    if (session) startLive()
+    return stopLive
+  }, [session?.token])
 
   if (!session) {
     if (path !== '/' && !path.startsWith('/sign-in')) rememberNext(path)

@@ -6,6 +6,7 @@ import type { Ctx } from '../context.ts'
 import { isDatabaseReachable } from '../db/client.ts'
 import { admit, authorize, loadTokenKeys, type TokenKeys } from './auth.ts'
 import { consoleRoutes, consoleSessionPrincipal, isConsoleSessionHeader, registerConsoleAssets } from './console.ts'
+import { consoleEventRoutes } from './console-events.ts'
 import { HttpProblem, installProblemHandlers, sendProblem } from './errors.ts'
 import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
@@ -95,6 +96,7 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await deadLettersRoutes(routes, routeDeps)
       await productsRoutes(routes, routeDeps)
       await consoleRoutes(routes, { ctx, tokenKeys: keys })
+      await consoleEventRoutes(routes, { ctx })
     },
     { prefix: '/api/v1' },
   )

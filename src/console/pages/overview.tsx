@@ -1,4 +1,5 @@
 import { api } from '../api.ts'
+import { useRequestChanges } from '../live.ts'
 import { Link } from '../router.tsx'
 import { Empty, ErrorBox, useLoad } from '../ui.tsx'
 
@@ -26,9 +27,10 @@ export function age(seconds: number): string {
   return `${Math.floor(seconds / 86_400)} d`
 }
 
-/** Per recipient: what waits, for how long, what failed; refreshed every 3 s. */
+/** Per recipient: what waits, for how long, what failed; refreshed on every request change, and every 10 s. */
 export function Overview() {
-  const recipients = useLoad('recipients', () => api<{ items: RecipientView[] }>('/recipients?limit=500'), 3000)
+  const recipients = useLoad('recipients', () => api<{ items: RecipientView[] }>('/recipients?limit=500'), 10_000)
+  useRequestChanges(() => recipients.reload())
   const list = recipients.data?.items ?? []
   return (
     <section>

@@ -1,4 +1,5 @@
 import { api } from '../api.ts'
+import { useRequestChanges } from '../live.ts'
 import { navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
 import { ActionButton, ErrorBox, Json, Time, useLoad } from '../ui.tsx'
@@ -40,7 +41,8 @@ interface RequestDetail {
 /** One request: what was asked, what each recipient got, every attempt; retry and delete. */
 export function RequestPage(props: { requestId: string; session: Session }) {
   const path = `/requests/${encodeURIComponent(props.requestId)}`
-  const request = useLoad(path, () => api<RequestDetail>(path), 3000)
+  const request = useLoad(path, () => api<RequestDetail>(path), 30_000)
+  useRequestChanges((changes) => changes.some((c) => c.requestId === props.requestId) && request.reload(), [props.requestId])
   const r = request.data
   const admin = props.session.role === 'ADMIN'
   const retry = async (recipient?: string) => {

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
+import { useRequestChanges } from '../live.ts'
 import { Link, navigate } from '../router.tsx'
 import { Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
 
@@ -33,8 +34,10 @@ export function Requests(props: { search: string }) {
   const page = useLoad(
     `requests${props.search}`,
     () => api<{ items: RequestSummary[]; nextCursor?: string }>(`/requests${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), limit: 50 })}`),
-    5000,
+    30_000,
   )
+  // New and changed requests show at once on the first page; a later page stays still while it is read.
+  useRequestChanges(() => filters.cursor === undefined && page.reload(), [props.search])
   const [draft, setDraft] = useState<Filters>(filters)
   const apply = (e: Event) => {
     e.preventDefault()
