@@ -5,11 +5,16 @@
  * recipient failing for 20 s (its exchange re-declared as another type, then restored). Then the ledger: lost must be 0;
  * duplicates are reported.
  *
- * Loopback only, and it restarts the shared RabbitMQ and PostgreSQL: never while test suites run (it
- * waits for `pgrep -f vitest` to find nothing). Bounded: about 5 minutes (2 with --quick); a killed
- * instance's claimed deliveries come back after their 120 s lease, so the final wait allows for it.
+ * `npm run chaos -- --scenario takeover`: three instances, 20,000 requests at 1,000/s, kill -9 of one
+ * instance every 5 s (restarted a second later) until the last publish, nothing else. Targets: lost 0,
+ * duplicate events and each recipient's duplicate deliveries ≤ 1 % each, everything settled ≤ 30 s after
+ * the last publish (about 1 minute).
+ *
+ * Loopback only, and the default scenario restarts the shared RabbitMQ and PostgreSQL: never while test
+ * suites run (it waits for `pgrep -f vitest` to find nothing). Bounded: about 5 minutes (2 with --quick).
  */
 import { execFile } from 'node:child_process'
+import os from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { Connection } from 'rabbitmq-client'
@@ -20,11 +25,16 @@ import { progress, spawnHerald, waitConsumers, writeJson, type HeraldProcess } f
 
 const run = promisify(execFile)
 const quick = process.argv.includes('--quick')
-const REQUESTS = quick ? 5_000 : 50_000
-const RATE = quick ? 150 : 300 // requests/s offered by the producer
-const KILL_EVERY_MS = quick ? 6_000 : 8_000
-// < the 120 s delivery lease: a killed instance's claims must come back through the heartbeat (~20 s).
+const scenarioArg = process.argv.indexOf('--scenario')
+const takeover = scenarioArg > 0 && process.argv[scenarioArg + 1] === 'takeover'
+const REQUESTS = takeover ? 20_000 : quick ? 5_000 : 50_000
+const RATE = takeover ? 1_000 : quick ? 150 : 300 // requests/s offered by the producer
+const KILL_EVERY_MS = takeover ? 5_000 : quick ? 6_000 : 8_000
+// < the 120 s delivery lease: a killed instance's claims must come back through the heartbeat (≤ 4 s).
 const SETTLE_MS = 90_000
+/** The takeover scenario's targets. */
+const MAX_DUPLICATE_RATIO = 0.01
+const MAX_SETTLE_AFTER_LAST_PUBLISH_MS = 30_000
 const at = (fraction: number) => (REQUESTS / RATE) * 1000 * fraction
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -89,7 +99,8 @@ async function failRecipient(url: string, recipient: string, ms: number) {
 }
 
 async function main() {
-  await waitForQuietServices()
+  // The takeover scenario restarts no shared service: it may run beside test suites.
+  if (!takeover) await waitForQuietServices()
   const vhost = await createVhost()
   const storage = await createTestStorage('postgres')
   const heralds: HeraldProcess[] = []
@@ -103,7 +114,7 @@ async function main() {
     for (let i = 0; i < 3; i++) start(i)
     await client.listen(FAULT_RECIPIENTS)
     await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 3)
-    event(`3 instances up; publishing ${REQUESTS} requests at ${RATE}/s`)
+    event(`${takeover ? 'takeover scenario: ' : ''}3 instances up; publishing ${REQUESTS} requests at ${RATE}/s`)
 
     // The producer: a steady rate, each publish retried until confirmed (across the broker restart).
     const producer = (async () => {
@@ -118,6 +129,7 @@ async function main() {
       }
       await Promise.all(pending)
       event(`producer: ${REQUESTS} published and confirmed (${client.republished} publishes retried)`)
+      return Date.now()
     })()
 
     let crashes = 0
@@ -143,6 +155,7 @@ async function main() {
     })()
 
     const faults = (async () => {
+      if (takeover) return
       await sleep(at(0.25))
       await restartRabbit()
       await sleep(at(0.15))
@@ -151,22 +164,50 @@ async function main() {
       await failRecipient(vhost.url, 'rcp-b', 20_000)
     })()
 
-    await Promise.all([producer, faults])
+    const [lastPublishAt] = await Promise.all([producer, faults])
     stopChaos = true
+    event(`chaos over; waiting for the ledger to settle (≤ ${SETTLE_MS / 1000} s: killed instances' claims come back within 4 s of their death)`)
+    const settling = ledger.waitSettled(SETTLE_MS, (n) => event(`settled ${n}/${REQUESTS}`)).then((ok) => ({ ok, at: Date.now() }))
     const kills = await killer
-    event(`chaos over (${kills} kills); waiting for the ledger to settle (≤ ${SETTLE_MS / 1000} s: killed instances' claims come back 15 s after their last heartbeat)`)
-    const settled = await ledger.waitSettled(SETTLE_MS, (n) => event(`settled ${n}/${REQUESTS}`))
+    const { ok: settled, at: settledAt } = await settling
+    const settledAfterMs = settledAt - lastPublishAt
+    event(`settled ${settled ? '' : 'NOT '}${(settledAfterMs / 1000).toFixed(1)} s after the last publish`)
     await sleep(2000)
     if (!settled) event(`not settled:\n${await describeBacklog(storage.databaseUrl!, vhost.name)}`)
     const report = ledger.report()
-    const text = ledger.format(`chaos: ${REQUESTS} requests, 3 instances, ${kills} kills, RabbitMQ and PostgreSQL restarted, a recipient down 20 s`)
+    const text = ledger.format(
+      takeover
+        ? `chaos --scenario takeover: ${REQUESTS} requests at ${RATE}/s, 3 instances, ${kills} kills (one every ${KILL_EVERY_MS / 1000} s)`
+        : `chaos: ${REQUESTS} requests, 3 instances, ${kills} kills, RabbitMQ and PostgreSQL restarted, a recipient down 20 s`,
+    )
     console.log(text)
     console.log(`missing per recipient: ${JSON.stringify(ledger.missingByRecipient())}`)
+    const perRecipient = ledger.duplicatesByRecipient()
+    const eventRatio = report.duplicateEvents / REQUESTS
+    const recipientRatios = Object.fromEntries(Object.entries(perRecipient).map(([r, d]) => [r, d.duplicates / REQUESTS]))
+    console.log(`duplicate events ${report.duplicateEvents} (${(100 * eventRatio).toFixed(2)} %); duplicate deliveries per recipient: ${Object.entries(perRecipient).map(([r, d]) => `${r} ${d.duplicates} (${((100 * d.duplicates) / REQUESTS).toFixed(2)} %)`).join(', ')}`)
+    console.log(`settled ${(settledAfterMs / 1000).toFixed(1)} s after the last publish; machine load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
     console.log(`peak RSS of the instances: ${heralds.map((h) => `${h.peakRssMiB().toFixed(0)} MiB`).join(', ')}`)
     console.log(`instances that exited by themselves: ${crashes}`)
-    writeJson(new URL('./chaos-report.json', import.meta.url).pathname, { quick, settled, report, kills, crashes, timeline: log, seconds: (Date.now() - t0) / 1000 })
-    const ok = settled && report.lost === 0 && report.conflictingEvents === 0 && crashes === 0
-    console.log(ok ? 'CHAOS PASSED: lost = 0' : 'CHAOS FAILED')
+    const reportFile = takeover ? './chaos-takeover-report.json' : './chaos-report.json'
+    writeJson(new URL(reportFile, import.meta.url).pathname, {
+      scenario: takeover ? 'takeover' : 'faults',
+      quick,
+      settled,
+      settledAfterLastPublishS: settledAfterMs / 1000,
+      report,
+      duplicatesByRecipient: perRecipient,
+      kills,
+      crashes,
+      loadAverage: os.loadavg(),
+      timeline: log,
+      seconds: (Date.now() - t0) / 1000,
+    })
+    const targets = takeover
+      ? eventRatio <= MAX_DUPLICATE_RATIO && Object.values(recipientRatios).every((r) => r <= MAX_DUPLICATE_RATIO) && settledAfterMs <= MAX_SETTLE_AFTER_LAST_PUBLISH_MS
+      : true
+    const ok = settled && report.lost === 0 && report.conflictingEvents === 0 && crashes === 0 && targets
+    console.log(ok ? `CHAOS PASSED: lost = 0${takeover ? ', duplicates ≤ 1 %, settled ≤ 30 s after the last publish' : ''}` : 'CHAOS FAILED')
     return ok
   } finally {
     stopChaos = true

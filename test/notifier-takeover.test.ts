@@ -85,30 +85,41 @@ describe('postgres: a dead or stopping instance\'s claims go back to work', () =
     await vhost?.drop()
   })
 
-  /** Starts `holder`, has it claim one delivery (sent, never answered), then starts `taker` and gives it `settleMs`. */
-  async function claimedBy(env: Record<string, string>, settleMs: number): Promise<{ holder: HeraldProcess; taker: HeraldProcess; webhookId: string }> {
-    const t0 = Date.now()
-    const holder = start(env)
-    await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 1)
+  /**
+   * Starts two instances, has one of them claim one delivery (sent, never answered) and tells which: the
+   * holder, whose claim the other, the taker, must take over.
+   */
+  async function claimedBy(env: Record<string, string>, steadyMs: number): Promise<{ holder: HeraldProcess; taker: HeraldProcess; webhookId: string }> {
+    const instances = [start(env), start(env)]
+    await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 2)
+    await new Promise((r) => setTimeout(r, steadyMs))
     const before = new Set(arrivals.keys())
     const requestId = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: { id: requestId }, metadata: { action: 'CREATED' } } })
     const deadline = Date.now() + 15_000
     while ([...arrivals.keys()].every((k) => before.has(k))) {
-      if (Date.now() > deadline) throw new Error('the holder never sent the delivery')
+      if (Date.now() > deadline) throw new Error('no instance sent the delivery')
       await new Promise((r) => setTimeout(r, 10))
     }
     const webhookId = [...arrivals.keys()].find((k) => !before.has(k))!
-    const taker = start(env)
-    await waitConsumers(vhost.url, NOTIFICATION_REQUEST_QUEUE, 2)
-    await new Promise((r) => setTimeout(r, settleMs))
-    expect(arrivals.get(webhookId)).toHaveLength(1)
-    return { holder, taker, webhookId }
+    const db = new pg.Client({ connectionString: storage.databaseUrl })
+    await db.connect()
+    try {
+      const { rows } = await db.query<{ pid: number }>(`select i.pid from delivery d join herald_instance i on i.id = d.claimed_by
+        where d.id = $1 and d.state = 'SENDING'`, [Number(webhookId.replace('herald-', ''))])
+      const holder = instances.find((h) => h.pid === rows[0]?.pid)
+      if (!holder) throw new Error(`delivery ${webhookId} is claimed by no instance of this test: ${JSON.stringify(rows)}`)
+      return { holder, taker: instances.find((h) => h !== holder)!, webhookId }
+    } finally {
+      await db.end()
+    }
   }
 
   it(`a killed instance's claim is sent again by another within the grace and a few beats (heartbeat ${HEARTBEAT_MS} ms, grace ${GRACE_MS} ms)`, async () => {
-    // The taker takes over only once it has itself beaten steadily for the grace.
-    const { holder, taker, webhookId } = await claimedBy({ HERALD_HEARTBEAT_MS: String(HEARTBEAT_MS), HERALD_HEARTBEAT_GRACE_MS: String(GRACE_MS) }, GRACE_MS + 500)
+    const { holder, taker, webhookId } = await claimedBy({ HERALD_HEARTBEAT_MS: String(HEARTBEAT_MS), HERALD_HEARTBEAT_GRACE_MS: String(GRACE_MS) },
+      // A taker takes over only once it has itself beaten steadily for the grace.
+      GRACE_MS + 500,
+    )
     const killedAt = Date.now()
     await holder.kill()
     const resentAt = await waitArrivals(webhookId, 2, 20_000)
@@ -122,7 +133,7 @@ describe('postgres: a dead or stopping instance\'s claims go back to work', () =
 
   it('SIGTERM hands the claims back at once: another instance sends them long before the grace', async () => {
     // A grace of a minute: only the hand-back can explain a quick re-send.
-    const { holder, webhookId } = await claimedBy({ HERALD_HEARTBEAT_MS: '1000', HERALD_HEARTBEAT_GRACE_MS: '60000' }, 1000)
+    const { holder, taker, webhookId } = await claimedBy({ HERALD_HEARTBEAT_MS: '1000', HERALD_HEARTBEAT_GRACE_MS: '60000' }, 500)
     const stoppedAt = Date.now()
     holder.child.kill('SIGTERM')
     expect(await holder.exited).toBe(0)
@@ -138,5 +149,6 @@ describe('postgres: a dead or stopping instance\'s claims go back to work', () =
     } finally {
       await db.end()
     }
+    await taker.kill()
   }, 120_000)
 })

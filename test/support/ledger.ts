@@ -135,6 +135,17 @@ export class Ledger {
     return n
   }
 
+  /** Per recipient: copies received and copies beyond the first of a product. */
+  duplicatesByRecipient(): Record<string, { received: number; duplicates: number }> {
+    const out: Record<string, { received: number; duplicates: number }> = {}
+    for (const [recipient, byProduct] of this.deliveries) {
+      let received = 0
+      for (const copies of byProduct.values()) received += copies.length
+      out[recipient] = { received, duplicates: received - byProduct.size }
+    }
+    return out
+  }
+
   /** Completed requests each recipient never received. */
   missingByRecipient(): Record<string, number> {
     const missing: Record<string, number> = {}
