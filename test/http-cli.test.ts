@@ -48,8 +48,9 @@ for (const backend of BACKENDS) {
       else delete env.HERALD_DATABASE_URL
       await withDb(async ({ db }) => {
         for (const id of ['cli-a', 'cli-b']) {
-          await savePlugin(db, 't1', 'RECIPIENT', id, { pluginId: 'RabbitMQSender', label: id, parameters: [param('exchange', `ext.${id}`), param('password', 'cli-secret')] }, 'create')
+          await savePlugin(db, 't1', 'RECIPIENT', id, { pluginId: 'RabbitMQSender', label: id, parameters: [param('exchange', `ext.${id}`)] }, 'create')
         }
+        await savePlugin(db, 't1', 'RECIPIENT', 'cli-hook', { pluginId: 'WebhookSender', label: 'hook', parameters: [param('url', 'https://partner.example/hook'), param('secrets', 'cli-secret')] }, 'create')
         for (const requestId of ['cli-req-1', 'cli-req-2']) {
           const { rows } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
             values ('t1', ${requestId}, 'ops', now(), now(), 'RULES', 'ERROR', '{}', '{}') returning id`.execute(db)

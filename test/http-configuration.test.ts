@@ -84,32 +84,32 @@ for (const backend of BACKENDS) {
       expect((await f.call('PUT', '/api/v1/recipients/nope', { body: { pluginId: 'RabbitMQSender', label: 'n', parameters: [param('exchange', 'e')] } })).statusCode).toBe(404)
     })
 
-    it('never returns secrets, and keeps them when an update sends the mask back', async () => {
-      const body = rabbitRecipient('secretive', {
-        password: 'hunter2',
-        token: 'tok-123',
-        amqpUrl: 'amqp://user:pa55@broker.example:5672/vh',
-        headers: { Authorization: 'Bearer abc', accept: 'json' },
-      })
+    it('never returns secrets (sensitive parameters, URL passwords), and keeps them when an update sends the mask back', async () => {
+      const body = {
+        businessId: 'secretive',
+        pluginId: 'WebhookSender',
+        label: 'recipient secretive',
+        parameters: [param('url', 'https://user:pa55@partner.example/hook'), param('secrets', 'hunter2,tok-123'), param('recipientLabel', 'secretive')],
+      }
       const created = (await f.call('POST', '/api/v1/recipients', { body })).json()
       const shown = JSON.stringify(created)
-      for (const secret of ['hunter2', 'tok-123', 'pa55', 'Bearer abc']) expect(shown).not.toContain(secret)
+      for (const secret of ['hunter2', 'tok-123', 'pa55']) expect(shown).not.toContain(secret)
       const params = Object.fromEntries(created.parameters.map((p: any) => [p.name, p.value]))
-      expect(params).toMatchObject({ password: MASK, token: MASK, amqpUrl: `amqp://user:${MASK}@broker.example:5672/vh`, headers: { Authorization: MASK, accept: 'json' } })
+      expect(params).toMatchObject({ secrets: MASK, url: `https://user:${MASK}@partner.example/hook`, recipientLabel: 'secretive' })
       for (const url of ['/api/v1/recipients', '/api/v1/recipients/secretive', '/api/v1/configuration']) {
         const text = (await f.call('GET', url)).body
-        for (const secret of ['hunter2', 'tok-123', 'pa55', 'Bearer abc']) expect([url, text.includes(secret)]).toEqual([url, false])
+        for (const secret of ['hunter2', 'tok-123', 'pa55']) expect([url, text.includes(secret)]).toEqual([url, false])
       }
       // GET, change the label, PUT everything back: the masked secrets keep their stored values.
       const { businessId: _id, state: _s, updatedAt: _u, recipientLabel: _l, description: _d, directNotificationEnabled: _n, ackRequired: _a, blockingRequired: _b, ...editable } = created
       const updated = await f.call('PUT', '/api/v1/recipients/secretive', { body: { ...editable, label: 'renamed' } })
       expect(updated.statusCode).toBe(200)
-      expect(await storedParameters('secretive')).toMatchObject({ password: 'hunter2', token: 'tok-123', amqpUrl: 'amqp://user:pa55@broker.example:5672/vh', headers: { Authorization: 'Bearer abc' } })
+      expect(await storedParameters('secretive')).toMatchObject({ secrets: 'hunter2,tok-123', url: 'https://user:pa55@partner.example/hook' })
       // A new value replaces the secret; the mask for a secret never stored is refused.
-      const changed = editable.parameters.map((p: any) => (p.name === 'password' ? { ...p, value: 'new-pass' } : p))
+      const changed = editable.parameters.map((p: any) => (p.name === 'secrets' ? { ...p, value: 'new-pass' } : p))
       await f.call('PUT', '/api/v1/recipients/secretive', { body: { ...editable, parameters: changed } })
-      expect((await storedParameters('secretive')).password).toBe('new-pass')
-      const bogus = await f.call('POST', '/api/v1/recipients', { body: rabbitRecipient('masked', { password: MASK }) })
+      expect((await storedParameters('secretive')).secrets).toBe('new-pass')
+      const bogus = await f.call('POST', '/api/v1/recipients', { body: { ...body, businessId: 'masked', parameters: [param('url', 'https://partner.example/hook'), param('secrets', MASK)] } })
       expect([bogus.statusCode, bogus.json().detail]).toEqual([400, expect.stringMatching(/secret mask/)])
     })
 
@@ -171,7 +171,7 @@ for (const backend of BACKENDS) {
       expect(file.modules[0].module.id).toBe('notifier')
       const imported = await f.call('POST', '/api/v1/configuration', { body: file })
       expect([imported.statusCode, imported.json()]).toEqual([201, expect.objectContaining({ reset: true })])
-      expect(await storedParameters('secretive')).toMatchObject({ password: 'new-pass', token: 'tok-123', amqpUrl: 'amqp://user:pa55@broker.example:5672/vh' })
+      expect(await storedParameters('secretive')).toMatchObject({ secrets: 'new-pass', url: 'https://user:pa55@partner.example/hook' })
 
       const broken = structuredClone(file)
       broken.modules[0].configuration.push(
@@ -180,7 +180,8 @@ for (const backend of BACKENDS) {
       )
       const rejected = await f.call('POST', '/api/v1/configuration', { body: broken })
       expect([rejected.statusCode, rejected.json().code]).toEqual([409, 'HERALD_ERR_IMPORT_REJECTED'])
-      expect(rejected.json().errors).toEqual([expect.stringMatching(/unknown plugin id Nope/)])
+      // Every error of the file at once: the bad entry and the association to a rule that does not exist.
+      expect(rejected.json().errors).toEqual([expect.stringMatching(/unknown plugin id Nope/), expect.stringMatching(/Unknown RULE plugin business id ghost-rule/)])
       expect((await f.call('GET', '/api/v1/recipients')).json().items.map((r: any) => r.businessId)).toContain('secretive')
       expect((await f.call('POST', '/api/v1/configuration', { body: { modules: 'x' } })).statusCode).toBe(400)
     })

@@ -89,13 +89,13 @@ describe('DisseminationAckSender', () => {
         item({ type: 'Feature', id: 'dataset', urn: 'URN:DATASET:DATA:originA:abc:V1' }),
       ]
       const results = await sender.send(items)
-      expect(results[0]).toEqual({ ok: true })
+      expect(results[0]).toMatchObject({ ok: true })
       expect(results[1]).toMatchObject({ ok: false, permanent: true, errorClass: 'ACK_INVALID_URN' })
       expect((results[1] as { message: string }).message).toContain('URN:FEATURE:DATA:originA:not-a-version')
-      expect(results[2]).toEqual({ ok: true })
+      expect(results[2]).toMatchObject({ ok: true })
       expect(results[3]).toEqual({ ok: false, permanent: true, errorClass: 'ACK_NO_URN', message: 'no URN in payload.urn or payload.originUrn: nothing to acknowledge' })
-      expect(results[4]).toEqual({ ok: true })
-      expect(results[5]).toEqual({ ok: true })
+      expect(results[4]).toMatchObject({ ok: true })
+      expect(results[5]).toMatchObject({ ok: true })
       expect(results[6]).toMatchObject({ ok: false, permanent: true, errorClass: 'ACK_INVALID_URN' })
 
       // The queues exist with REGARDS' arguments: re-declaring them identically is accepted.
@@ -140,7 +140,7 @@ describe('DisseminationAckSender', () => {
         item({ urn: featureUrn('local'), properties: { origin: { urn: { nested: true } } } }),
         item({ properties: { origin: { urn: aipUrn() } } }),
       ])
-      expect(results[0]).toEqual({ ok: true })
+      expect(results[0]).toMatchObject({ ok: true })
       expect(results[1]).toEqual({ ok: false, permanent: true, errorClass: 'ACK_NO_URN', message: 'no URN at payload path properties.origin.urn: nothing to acknowledge' })
       expect(results[2]).toMatchObject({ ok: false, permanent: true, errorClass: 'ACK_NO_URN' })
       expect(results[3]).toMatchObject({ ok: false, permanent: true, errorClass: 'ACK_NO_TARGET' })

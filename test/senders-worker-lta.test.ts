@@ -78,8 +78,8 @@ describe('LtaRequestSender files', () => {
   })
 
   it('validates its parameters', () => {
-    expect(ltaRequestSender.validate({})).toEqual(['parameter exchange is mandatory', 'parameter dataType is mandatory', 'parameter replaceMode is mandatory (true or false)'])
-    expect(ltaRequestSender.validate({ exchange: 'x', dataType: 'T', replaceMode: 'maybe' })).toEqual(['parameter replaceMode must be true or false, got "maybe"'])
+    expect(ltaRequestSender.validate({})).toEqual(['parameter exchange is mandatory', 'parameter dataType is mandatory', 'parameter replaceMode is mandatory'])
+    expect(ltaRequestSender.validate({ exchange: 'x', dataType: 'T', replaceMode: 'maybe' })).toEqual(['parameter replaceMode must be a BOOLEAN (true or false), got "maybe"'])
     expect(ltaRequestSender.validate({ exchange: 'x', dataType: 'T', replaceMode: false, blockingRequired: true })).toHaveLength(1)
     expect(workerManagerSender.validate({ exchange: 'x' })).toEqual(['parameter contentType is mandatory'])
     expect(workerManagerSender.describe({ exchange: 'x', contentType: 'c', recipientLabel: 'wm', ackRequired: true, blockingRequired: true })).toEqual({
@@ -122,7 +122,7 @@ describe('WorkerManagerSender and LtaRequestSender against RabbitMQ', () => {
     const withMetadata = item(feature())
     const withoutSession = item(feature(), { action: 'CREATED' })
     const { results, messages } = await sendAndRead(workerManagerSender, params, [withMetadata, withoutSession], 1)
-    expect(results[0]).toEqual({ ok: true })
+    expect(results[0]).toMatchObject({ ok: true })
     expect(results[1]).toEqual({
       ok: false,
       permanent: true,
@@ -149,7 +149,7 @@ describe('WorkerManagerSender and LtaRequestSender against RabbitMQ', () => {
   it('WorkerManagerSender: session from sessionNamePattern', async () => {
     const params = { exchange: 'wm.pattern', queueName: 'wm.pattern.q', contentType: 'ct', sessionNamePattern: '{properties.data.type}-#day-nrt' }
     const { results, messages } = await sendAndRead(workerManagerSender, params, [item(feature(), {}), item(feature({ properties: {} }), {})], 2)
-    expect(results).toEqual([{ ok: true }, { ok: true }])
+    expect(results).toMatchObject([{ ok: true }, { ok: true }])
     expect(messages.map((m) => [m.headers?.['regards.request.owner'], m.headers?.['regards.request.session'], m.headers?.['regards.tenant']])).toEqual([
       [`REGARDS-${TENANT}`, `L2_RAD-${today()}-nrt`, TENANT],
       [`REGARDS-${TENANT}`, `sessionNamePatternError-${today()}`, TENANT],
@@ -162,9 +162,9 @@ describe('WorkerManagerSender and LtaRequestSender against RabbitMQ', () => {
     const noFiles = item(feature({ files: [] }))
     const noUrn = item(feature({ urn: undefined, geometry: undefined }))
     const { results, messages } = await sendAndRead(ltaRequestSender, params, [good, noFiles, noUrn], 2)
-    expect(results[0]).toEqual({ ok: true })
+    expect(results[0]).toMatchObject({ ok: true })
     expect(results[1]).toEqual({ ok: false, permanent: true, errorClass: 'LTA_INVALID_PRODUCT', message: `feature "${noFiles.payload.id}" has no files: an LTA submission needs at least one` })
-    expect(results[2]).toEqual({ ok: true })
+    expect(results[2]).toMatchObject({ ok: true })
     const [first, second] = messages
     // Key order is the Gson field order of SubmissionRequestDto.
     expect(Object.keys(body(first))).toEqual(['correlationId', 'productId', 'datatype', 'geometry', 'files', 'tags', 'originUrn', 'properties', 'session', 'replaceMode'])

@@ -25,7 +25,8 @@ export function registerConfigCommands(program: Command): void {
     .description('import a REGARDS notifier configuration file for a tenant (all or nothing)')
     .requiredOption('--tenant <tenant>', 'tenant')
     .argument('<file>', 'JSON file in the REGARDS import format ("-" for stdin)')
-    .action(async (file: string, opts: { tenant: string }) => {
+    .option('--lenient', 'unknown parameter names are warnings (and left out) instead of errors, for files of other REGARDS versions')
+    .action(async (file: string, opts: { tenant: string; lenient?: boolean }) => {
       const text = fs.readFileSync(file === '-' ? 0 : file, 'utf8')
       let parsed: unknown
       try {
@@ -35,7 +36,8 @@ export function registerConfigCommands(program: Command): void {
         process.exit(2)
       }
       try {
-        const report = await withDatabase(async (db) => importNotifierConfig(db, opts.tenant, await restoreMaskedSecrets(db, opts.tenant, parsed as any)))
+        const report = await withDatabase(async (db) => importNotifierConfig(db, opts.tenant, await restoreMaskedSecrets(db, opts.tenant, parsed as any), { lenient: opts.lenient }))
+        for (const warning of report.warnings) console.error(`warning: ${warning}`)
         console.log(`imported ${report.plugins} plugin configurations and ${report.associations} rule associations for tenant ${opts.tenant}${report.reset ? ' (previous configuration and requests reset)' : ''}`)
       } catch (err) {
         if (err instanceof ConfigImportError) {
@@ -54,7 +56,7 @@ export function registerConfigCommands(program: Command): void {
       const file = await withDatabase((db) => exportNotifierConfig(db, opts.tenant))
       // Also masks passwords inside URLs (amqp://user:pass@…), as the REST export does.
       for (const entry of file.modules[0].configuration) {
-        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.parameters)
+        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.pluginId, entry.value.parameters)
       }
       process.stdout.write(`${JSON.stringify(file, null, 2)}\n`)
     })

@@ -29,7 +29,7 @@ export function registerRecipientsCommands(program: Command): void {
             if (opts.json) {
               const info = recipientInfo(row)
               process.stdout.write(
-                `${JSON.stringify({ businessId: row.business_id, pluginId: row.plugin_id, label: row.label, active: row.active, recipientLabel: info.recipientLabel ?? null, directNotificationEnabled: info.directNotificationEnabled, parameters: maskSecrets(row.parameters), state })}\n`,
+                `${JSON.stringify({ businessId: row.business_id, pluginId: row.plugin_id, label: row.label, active: row.active, recipientLabel: info.recipientLabel ?? null, directNotificationEnabled: info.directNotificationEnabled, parameters: maskSecrets(row.plugin_id, row.parameters), state })}\n`,
               )
             } else {
               table.push([row.business_id, row.plugin_id, row.active ? 'yes' : 'no', state.parked ? 'PARKED' : '', String(state.backlog), String(state.oldestWaitingSeconds), String(state.errors), state.lastError?.message.slice(0, 80) ?? ''])

@@ -1,33 +1,30 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { MASK, SECRET_PARAMETERS } from '../notifier/config-export.ts'
+import { MASK } from '../notifier/config-export.ts'
 import { PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../notifier/config-import.ts'
+import { isSensitiveParameter } from '../plugins/registry.ts'
 import type { PluginParameter } from '../senders/sender.ts'
 
 /**
- * Secrets are write-only: the API never returns them. A parameter (or a key of a MAP parameter) named
- * like a secret is replaced by the mask, and so is the password of a URL with credentials
+ * Secrets are write-only: the API never returns them. A parameter its plugin declares sensitive (or one
+ * no plugin declares) is replaced by the mask, and so is the password of a URL with credentials
  * (`amqp://user:pass@host` → `amqp://user:********@host`). An update that sends the mask back keeps the
  * stored value, so a client can GET, edit one field and PUT the whole configuration.
  */
-const SECRET_NAMES = new Set([...SECRET_PARAMETERS].map((n) => n.toLowerCase()))
 const URL_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*):([^@/?#\s]+)@/i
-
-const isSecretName = (name: string) => SECRET_NAMES.has(name.toLowerCase())
 
 function maskValue(value: unknown, secret: boolean): unknown {
   if (value === undefined || value === null) return value
   if (secret) return MASK
   if (typeof value === 'string') return value.replace(URL_CREDENTIALS, (_m, head: string) => `${head}:${MASK}@`)
   if (Array.isArray(value)) return value.map((v) => maskValue(v, false))
-  if (typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskValue(v, isSecretName(k))]))
-  }
+  if (typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskValue(v, false)]))
   return value
 }
 
-export function maskSecrets(parameters: PluginParameter[]): PluginParameter[] {
-  return parameters.map((p) => ({ ...p, value: maskValue(p.value, isSecretName(p.name)) }))
+/** The parameters of a configuration of `pluginId`, secrets masked. */
+export function maskSecrets(pluginId: string, parameters: PluginParameter[]): PluginParameter[] {
+  return parameters.map((p) => ({ ...p, value: maskValue(p.value, isSensitiveParameter(pluginId, p.name)) }))
 }
 
 /** The incoming value, with every masked part taken from the stored value it stands for. */

@@ -1,14 +1,14 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
+import { isSensitiveParameter } from '../plugins/registry.ts'
 import type { PluginParameter } from '../senders/sender.ts'
 import { ASSOCIATION_KEY, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from './config-import.ts'
 
-/** Parameters that hold secrets: exported masked, so an export can be shared without leaking them. */
-export const SECRET_PARAMETERS = new Set(['secret', 'secrets', 'password', 'smtpPassword', 'authorization', 'token'])
 export const MASK = '********'
 
-export function maskParameters(parameters: PluginParameter[]): PluginParameter[] {
-  return parameters.map((p) => (SECRET_PARAMETERS.has(p.name) && p.value !== undefined && p.value !== null ? { ...p, value: MASK } : p))
+/** Sensitive parameters (plugin declarations) are exported masked, so an export can be shared without leaking them. */
+export function maskParameters(pluginId: string, parameters: PluginParameter[]): PluginParameter[] {
+  return parameters.map((p) => (isSensitiveParameter(pluginId, p.name) && p.value !== undefined && p.value !== null ? { ...p, value: MASK } : p))
 }
 
 /**
@@ -50,7 +50,7 @@ export async function exportNotifierConfig(db: Db, tenant: string): Promise<Noti
               version: p.version,
               priorityOrder: p.priority_order,
               active: true,
-              parameters: maskParameters(p.parameters),
+              parameters: maskParameters(p.plugin_id, p.parameters),
             },
           })),
           ...rules.map((r) => ({ key: ASSOCIATION_KEY, value: { ruleId: r.rule, recipientIds: r.recipients } })),

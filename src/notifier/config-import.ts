@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db, Tx } from '../db/client.ts'
-import { compileRule, RULE_PLUGIN_IDS } from '../rules/compile-rule.ts'
-import { validatePolicy } from '../senders/policy.ts'
-import { SENDER_PLUGINS } from '../senders/registry.ts'
+import { pluginKind, PLUGINS } from '../plugins/registry.ts'
+import { checkParameters, type UnknownNames } from '../plugins/validate-parameters.ts'
+import { compileRule } from '../rules/compile-rule.ts'
 import { parametersToMap, type PluginParameter } from '../senders/sender.ts'
 
 export const PLUGIN_CONFIGURATION_KEY = 'fr.cnes.regards.framework.modules.plugins.domain.PluginConfiguration'
@@ -39,64 +39,100 @@ export interface ImportReport {
   plugins: number
   associations: number
   reset: boolean
+  /** Unknown parameter names dropped by a lenient import, each naming the entry. */
+  warnings: string[]
+}
+
+export interface ImportOptions {
+  /**
+   * Unknown parameter names become warnings and are left out of what is stored, for files written for
+   * other REGARDS versions. Wrong values and missing mandatory parameters are refused all the same.
+   */
+  lenient?: boolean
+}
+
+export interface ConfigurationCheck {
+  errors: string[]
+  warnings: string[]
+  /** The parameters to store: the given ones, less the unknown names a lenient check dropped. */
+  parameters: PluginParameter[]
 }
 
 const BUSINESS_ID = /^[0-9a-zA-Z_-]{1,36}$/
 
-/** Whether a plugin id is a rule matcher or a recipient sender; undefined when Herald does not know it. */
-export function pluginKind(pluginId: string): 'RULE' | 'RECIPIENT' | undefined {
-  if (RULE_PLUGIN_IDS.includes(pluginId)) return 'RULE'
-  if (SENDER_PLUGINS.has(pluginId)) return 'RECIPIENT'
-  return undefined
+export { pluginKind }
+
+/** Problems with one plugin configuration, each naming the configuration (businessId) and the parameter. */
+export function validatePluginConfiguration(conf: PluginConfigurationInput): string[] {
+  return checkPluginConfiguration(conf, 'refuse').errors
 }
 
-/** Problems with one plugin configuration, each naming the configuration. */
-export function validatePluginConfiguration(conf: PluginConfigurationInput): string[] {
+/**
+ * Checks one plugin configuration against its plugin's declaration: the entry itself (plugin id,
+ * businessId, label, a list of named parameters, each at most once), then its parameters, then for a
+ * rule matcher the rule expressions.
+ */
+export function checkPluginConfiguration(conf: PluginConfigurationInput, unknown: UnknownNames): ConfigurationCheck {
+  if (!conf || typeof conf !== 'object') return { errors: ['a PluginConfiguration value must be an object'], warnings: [], parameters: [] }
   const name = `plugin configuration ${conf.businessId ?? conf.label ?? '(unnamed)'}`
-  if (!conf || typeof conf !== 'object') return ['a PluginConfiguration value must be an object']
-  if (typeof conf.pluginId !== 'string') return [`${name}: pluginId is mandatory`]
-  const kind = pluginKind(conf.pluginId)
-  if (!kind) return [`${name}: unknown plugin id ${conf.pluginId}`]
+  const refuse = (...errors: string[]): ConfigurationCheck => ({ errors, warnings: [], parameters: [] })
+  if (typeof conf.pluginId !== 'string') return refuse(`${name}: pluginId is mandatory`)
+  const declaration = PLUGINS.get(conf.pluginId)
+  if (!declaration) return refuse(`${name}: unknown plugin id ${conf.pluginId} (herald plugins list shows the plugins)`)
+  const where = `${name} (${conf.pluginId})`
   const errors: string[] = []
   if (conf.businessId !== undefined && !BUSINESS_ID.test(conf.businessId)) {
-    errors.push(`${name}: businessId must be 1 to 36 characters among [0-9a-zA-Z_-]`)
+    errors.push(`${where}: businessId must be 1 to 36 characters among [0-9a-zA-Z_-]`)
   }
-  if (typeof conf.label !== 'string' || conf.label.trim() === '') errors.push(`${name}: label is mandatory`)
-  if (conf.parameters !== undefined && !Array.isArray(conf.parameters)) errors.push(`${name}: parameters must be a list`)
-  if (errors.length > 0) return errors
-  const parameters = conf.parameters ?? []
-  if (kind === 'RULE') {
+  if (typeof conf.label !== 'string' || conf.label.trim() === '') errors.push(`${where}: label is mandatory`)
+  const list: unknown = conf.parameters ?? []
+  if (!Array.isArray(list)) return refuse(...errors, `${where}: parameters must be a list`)
+  const seen = new Set<string>()
+  for (const [i, p] of list.entries()) {
+    if (!p || typeof p !== 'object' || typeof p.name !== 'string' || p.name === '') errors.push(`${where}: parameter ${i + 1} needs a name`)
+    else if (seen.has(p.name)) errors.push(`${where}: parameter ${p.name} is given twice`)
+    else seen.add(p.name)
+  }
+  if (errors.length > 0) return refuse(...errors)
+  const checked = checkParameters(declaration, parametersToMap(list), unknown)
+  const known = declaration.parameters.properties as Record<string, unknown>
+  const parameters = unknown === 'warn' ? (list as PluginParameter[]).filter((p) => Object.hasOwn(known, p.name)) : (list as PluginParameter[])
+  errors.push(...checked.errors.map((e) => `${where}: ${e}`))
+  const warnings = checked.warnings.map((w) => `${where}: ${w}, left out`)
+  // The expressions are compiled once the parameters themselves are right (a missing one is said once).
+  if (declaration.kind === 'RULE' && checked.errors.every((e) => e.startsWith('unknown parameter'))) {
     try {
       compileRule({ pluginId: conf.pluginId, businessId: conf.businessId, label: conf.label, parameters })
     } catch (err) {
       errors.push(`${name}: ${(err as Error).message}`)
     }
-  } else {
-    const params = parametersToMap(parameters)
-    for (const problem of [...SENDER_PLUGINS.get(conf.pluginId)!.validate(params), ...validatePolicy(params)]) {
-      errors.push(`${name}: ${problem}`)
-    }
   }
-  return errors
+  return { errors, warnings, parameters }
 }
 
 /**
  * Imports a REGARDS notifier configuration for one tenant in one transaction: all of it, or nothing and
- * an error naming each bad entry. Re-importing the same file changes nothing (update by businessId).
+ * every error of the file at once, each naming its entry. Re-importing the same file changes nothing
+ * (update by businessId).
  */
-export async function importNotifierConfig(db: Db, tenant: string, file: NotifierConfigFile): Promise<ImportReport> {
+export async function importNotifierConfig(db: Db, tenant: string, file: NotifierConfigFile, options: ImportOptions = {}): Promise<ImportReport> {
   if (!file || !Array.isArray(file.modules)) throw new ConfigImportError(['the file must have a "modules" list'])
   const module = file.modules.find((m) => m?.module?.id === 'notifier') ?? (file.modules.length === 1 ? file.modules[0] : undefined)
   if (!module || !Array.isArray(module.configuration)) throw new ConfigImportError(['no "notifier" module with a "configuration" list in the file'])
 
   const plugins: PluginConfigurationInput[] = []
+  const refused = new Set<string>()
   const associations: { ruleId: string; recipientIds: string[] }[] = []
   const errors: string[] = []
+  const warnings: string[] = []
   module.configuration.forEach((entry, i) => {
     if (entry?.key === PLUGIN_CONFIGURATION_KEY) {
       const conf = { ...entry.value, businessId: entry.value?.businessId ?? randomUUID() }
-      errors.push(...validatePluginConfiguration(conf))
-      plugins.push(conf)
+      const checked = checkPluginConfiguration(conf, options.lenient ? 'warn' : 'refuse')
+      errors.push(...checked.errors)
+      warnings.push(...checked.warnings)
+      if (checked.errors.length > 0) refused.add(String(conf.businessId))
+      else plugins.push({ ...conf, parameters: checked.parameters })
     } else if (entry?.key === ASSOCIATION_KEY) {
       const v = entry.value
       if (typeof v?.ruleId !== 'string' || !Array.isArray(v?.recipientIds)) errors.push(`configuration[${i}]: an association needs ruleId and recipientIds`)
@@ -105,17 +141,24 @@ export async function importNotifierConfig(db: Db, tenant: string, file: Notifie
       errors.push(`configuration[${i}]: unknown key ${JSON.stringify(entry?.key)}`)
     }
   })
-  if (errors.length > 0) throw new ConfigImportError(errors)
 
-  return db.transaction().execute(async (tx) => {
-    const reset = module.resetBeforeImport === true
-    if (reset) await resetTenantConfig(tx, tenant)
-    for (const conf of plugins) await upsertPluginConfiguration(tx, tenant, conf, errors)
-    for (const association of associations) await replaceAssociation(tx, tenant, association.ruleId, association.recipientIds, errors)
-    if (errors.length > 0) throw new ConfigImportError(errors)
-    await bumpConfigVersion(tx, tenant)
-    return { plugins: plugins.length, associations: associations.length, reset }
-  })
+  // The valid entries are written too, so that the associations are checked against them, then all is
+  // rolled back if anything was wrong: one answer lists every error of the file.
+  const rollback = new Error('rollback')
+  try {
+    return await db.transaction().execute(async (tx) => {
+      const reset = module.resetBeforeImport === true
+      if (reset) await resetTenantConfig(tx, tenant)
+      for (const conf of plugins) await upsertPluginConfiguration(tx, tenant, conf, errors)
+      for (const association of associations) await replaceAssociation(tx, tenant, association.ruleId, association.recipientIds, errors, refused)
+      if (errors.length > 0) throw rollback
+      await bumpConfigVersion(tx, tenant)
+      return { plugins: plugins.length, associations: associations.length, reset, warnings }
+    })
+  } catch (err) {
+    if (err === rollback) throw new ConfigImportError(errors)
+    throw err
+  }
 }
 
 /** REGARDS resetConfiguration: deletes the tenant's requests, rules and recipients. */
@@ -143,21 +186,23 @@ export async function upsertPluginConfiguration(tx: Tx, tenant: string, conf: Pl
   }
 }
 
-export async function replaceAssociation(tx: Tx, tenant: string, ruleId: string, recipientIds: string[], errors: string[]): Promise<void> {
+/** `refused`: businessIds of entries already reported as invalid, not reported again as unknown here. */
+export async function replaceAssociation(tx: Tx, tenant: string, ruleId: string, recipientIds: string[], errors: string[], refused: ReadonlySet<string> = new Set()): Promise<void> {
   const { rows } = await sql<{ id: number; business_id: string; kind: string }>`
     select id, business_id, kind from plugin_configuration
     where tenant = ${tenant} and business_id = any(${[ruleId, ...recipientIds]}::text[])`.execute(tx)
   const byId = new Map(rows.map((r) => [r.business_id, r]))
   const rule = byId.get(ruleId)
   if (!rule || rule.kind !== 'RULE') {
-    errors.push(`Unknown RULE plugin business id ${ruleId} in rule/recipient association`)
+    if (!refused.has(ruleId)) errors.push(`Unknown RULE plugin business id ${ruleId} in rule/recipient association`)
     return
   }
   const recipients: number[] = []
   for (const recipientId of recipientIds) {
     const recipient = byId.get(recipientId)
-    if (!recipient || recipient.kind !== 'RECIPIENT') errors.push(`Unknown RECIPIENT plugin business id ${recipientId} in association with RULE ${ruleId}`)
-    else recipients.push(recipient.id)
+    if (!recipient || recipient.kind !== 'RECIPIENT') {
+      if (!refused.has(recipientId)) errors.push(`Unknown RECIPIENT plugin business id ${recipientId} in association with RULE ${ruleId}`)
+    } else recipients.push(recipient.id)
   }
   await sql`insert into rule (plugin_configuration_id, tenant) values (${rule.id}, ${tenant}) on conflict do nothing`.execute(tx)
   await sql`delete from rule_recipient where rule_id = ${rule.id}`.execute(tx)

@@ -13,8 +13,8 @@
  * `warnings`, so a typo such as `payloadRule` is visible without rejecting a REGARDS export.
  */
 import v8 from 'node:v8'
-import { compileDefaultRule } from './default-rule-matcher.ts'
-import { compileLuceneExpression, type CompiledExpression } from './lucene-rule-matcher.ts'
+import { compileDefaultRule, DEFAULT_RULE_MATCHER } from './default-rule-matcher.ts'
+import { compileLuceneExpression, LUCENE_RULE_MATCHER, type CompiledExpression } from './lucene-rule-matcher.ts'
 import { RuleSyntaxError } from './lucene-parse.ts'
 import { describeValue, isObject } from './json-values.ts'
 
@@ -71,10 +71,10 @@ export const HERALD_EXTENSIONS = 'herald_extensions'
 export const ATTRIBUTE_TO_SEEK = 'attributeToSeek'
 export const ATTRIBUTE_VALUE_TO_SEEK = 'attributeValueToSeek'
 
-const KNOWN: Record<string, readonly string[]> = {
-  DefaultRuleMatcher: [ATTRIBUTE_TO_SEEK, ATTRIBUTE_VALUE_TO_SEEK],
-  LuceneRuleMatcher: [PAYLOAD_RULE, METADATA_RULE, HERALD_EXTENSIONS],
-}
+/** The parameters each matcher declares; imports refuse the others, rules stored before are warned about. */
+const KNOWN: Record<string, readonly string[]> = Object.fromEntries(
+  [DEFAULT_RULE_MATCHER, LUCENE_RULE_MATCHER].map((d) => [d.pluginId, Object.keys(d.parameters.properties)]),
+)
 
 const MATCH: MatchResult = Object.freeze({ match: true })
 

@@ -16,7 +16,21 @@
  * JavaScript objects list integer-like keys first, which can change which of a match and an error comes
  * first only when both exist under sibling keys of which one is integer-like.
  */
+import { Type } from 'typebox'
+import { declarePlugin, P } from '../plugins/declaration.ts'
 import { describeValue, gsonAsString, isObject, MatchError, type JsonObject } from './json-values.ts'
+
+export const DEFAULT_RULE_MATCHER = declarePlugin({
+  pluginId: 'DefaultRuleMatcher',
+  kind: 'RULE',
+  version: '1.0.0',
+  author: 'Herald',
+  description: 'Matches when some entry of the payload, at any depth of nested objects, has a given key and value (REGARDS DefaultRuleMatcher).',
+  parameters: Type.Object({
+    attributeToSeek: P.string('Key to look for in the payload, at any depth of nested objects (arrays are not searched).', { label: 'Attribute' }),
+    attributeValueToSeek: P.string('Value that key must have, compared as text (46 matches "46"), case-sensitive.', { label: 'Value' }),
+  }),
+})
 
 export interface CompiledDefaultRule {
   /** @throws MatchError where REGARDS throws. */

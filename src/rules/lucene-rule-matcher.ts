@@ -18,12 +18,27 @@
  * Rules are compiled once per configuration change into closures; evaluation allocates nothing on the
  * non-array path (bench/rules.ts measures it).
  */
+import { Type } from 'typebox'
+import { declarePlugin, P } from '../plugins/declaration.ts'
 import type { RangeNode, RegexNode, RuleNode, TermNode } from './lucene-ast.ts'
 import { parseRule, RuleSyntaxError, type RuleProblem } from './lucene-parse.ts'
 import { printRule } from './lucene-print.ts'
 import { compileJavaRegex, RegexTranslationError } from './java-regex.ts'
 import { globPredicate, hasWildcard, rangePredicate } from './herald-extensions.ts'
 import { describeValue, getOwn, gsonAsString, isObject, isPrimitive, needsOwnCheck, primitiveString, type JsonObject } from './json-values.ts'
+
+export const LUCENE_RULE_MATCHER = declarePlugin({
+  pluginId: 'LuceneRuleMatcher',
+  kind: 'RULE',
+  version: '1.0.0',
+  author: 'Herald',
+  description: 'Matches when both Lucene expressions hold, on the metadata and on the payload; an absent expression holds (REGARDS LuceneRuleMatcher).',
+  parameters: Type.Object({
+    payload_rule: P.optional(P.string('Lucene expression on the payload, e.g. properties.type:/L2_.+/ AND properties.is_valid:true.', { label: 'Payload rule' })),
+    metadata_rule: P.optional(P.string('Lucene expression on the metadata, evaluated first, e.g. action:CREATED.', { label: 'Metadata rule' })),
+    herald_extensions: P.optional(P.boolean('Herald only: ranges, * and ? wildcards, *:* and paths through arrays.', { label: 'Herald extensions', default: false })),
+  }),
+})
 
 export interface LuceneOptions {
   /** Herald extensions (ranges, wildcards, array-any, `*:*`); off means REGARDS semantics exactly. */

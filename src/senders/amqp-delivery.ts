@@ -1,6 +1,7 @@
 import { DLX, GLOBAL_DLQ } from '../amqp/topology.ts'
 import { UnroutableError, type Broker, type OutgoingMessage } from '../amqp/broker.ts'
-import { stringParam, type DeliveryItem, type Parameters, type SendResult, type Sender, type SenderContext } from './sender.ts'
+import { P } from '../plugins/declaration.ts'
+import type { DeliveryItem, SendResult, SenderContext } from './sender.ts'
 
 /** Where an AMQP sender publishes: REGARDS AbstractRabbitMQSender's `exchange`, `queueName`, `queueDeadLetterRoutingKey`. */
 export interface AmqpTarget {
@@ -9,16 +10,15 @@ export interface AmqpTarget {
   deadLetterRoutingKey: string
 }
 
-export function amqpTargetFrom(params: Parameters): AmqpTarget {
-  return {
-    exchange: stringParam(params, 'exchange')!,
-    queueName: stringParam(params, 'queueName'),
-    deadLetterRoutingKey: stringParam(params, 'queueDeadLetterRoutingKey') ?? GLOBAL_DLQ,
-  }
+/** REGARDS AbstractRabbitMQSender's target parameters. */
+export const AMQP_TARGET_PARAMETERS = {
+  exchange: P.amqpName('Exchange to publish to, declared durable fanout when absent.', { label: 'Exchange' }),
+  queueName: P.optional(P.amqpName('Queue declared durable (x-max-priority 255, x-dead-letter-exchange regards.DLX) and bound to the exchange.', { label: 'Queue' })),
+  queueDeadLetterRoutingKey: P.optional(P.amqpName('Dead-letter routing key of that queue.', { label: 'Dead-letter routing key', default: GLOBAL_DLQ })),
 }
 
-export function validateAmqpTarget(params: Parameters): string[] {
-  return stringParam(params, 'exchange') ? [] : ['parameter exchange is mandatory']
+export function amqpTargetFrom(values: { exchange: string; queueName?: string; queueDeadLetterRoutingKey?: string }): AmqpTarget {
+  return { exchange: values.exchange, queueName: values.queueName, deadLetterRoutingKey: values.queueDeadLetterRoutingKey ?? GLOBAL_DLQ }
 }
 
 /** What a sender made of one item: a message for a target, or the item's own (permanent) failure. */
@@ -100,7 +100,7 @@ export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopolog
           messageId: b.message.messageId ?? `herald-delivery-${item.deliveryId}`,
           mandatory: true,
         })
-        return { ok: true }
+        return { ok: true, answer: 'confirmed by the broker' }
       } catch (err) {
         const errorClass = err instanceof UnroutableError ? 'AMQP_UNROUTABLE' : 'AMQP_PUBLISH'
         return { ok: false, permanent: false, errorClass, message: (err as Error).message }
@@ -108,14 +108,3 @@ export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopolog
     }),
   )
 }
-
-/**
- * The sender of a configuration that does not validate (imports refuse such configurations; this covers
- * rows written by other means): every item fails permanently with the problems, instead of the worker
- * failing to build a sender on every scan.
- */
-export function misconfiguredSender(problems: string[]): Sender {
-  const message = `recipient configuration is invalid: ${problems.join('; ')}`
-  return { send: async (items) => items.map(() => ({ ok: false, permanent: true, errorClass: 'CONFIGURATION', message })) }
-}
-

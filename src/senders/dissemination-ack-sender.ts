@@ -1,16 +1,10 @@
+import { Type } from 'typebox'
 import { GLOBAL_DLQ } from '../amqp/topology.ts'
-import { DeclaredTopology, misconfiguredSender, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
+import { declarePlugin, P, type ParameterValues } from '../plugins/declaration.ts'
+import { DeclaredTopology, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
+import { POLICY_PARAMETERS } from './policy.ts'
 import { primitiveText } from './session-name.ts'
-import {
-  boolParam,
-  commonRecipientInfo,
-  stringParam,
-  type DeliveryItem,
-  type Parameters,
-  type RecipientInfo,
-  type Sender,
-  type SenderPlugin,
-} from './sender.ts'
+import { commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type RecipientInfo, type Sender } from './sender.ts'
 
 export const FEATURE_ACK_TYPE = 'fr.cnes.regards.modules.feature.dto.event.in.DisseminationAckEvent'
 export const AIP_ACK_TYPE = 'fr.cnes.regards.modules.ingest.dto.request.event.DisseminationAckEvent'
@@ -45,23 +39,45 @@ export function originUrn(payload: Record<string, unknown>, propertyPathToUrn: s
   return primitiveText(payload.urn) ?? primitiveText(payload.originUrn)
 }
 
+// REGARDS' plugin has no ackRequired nor blockingRequired parameter: it reports both false.
+export const DISSEMINATION_ACK_SENDER = declarePlugin({
+  pluginId: 'DisseminationAckSender',
+  kind: 'RECIPIENT',
+  version: '2.0.0',
+  author: 'Herald',
+  description: 'Acknowledges each notified product to the catalog it came from with a DisseminationAckEvent (REGARDS DisseminationAckSender).',
+  parameters: Type.Object({
+    senderLabel: P.string('Written as recipientLabel in the acknowledgement: the recipientLabel of the recipient that disseminated the product in the origin catalog.', { label: 'Sender label', minLength: 1 }),
+    propertyPathToUrn: P.optional(P.string('Dot path in the payload to the origin URN; unset: payload.urn, else payload.originUrn.', { label: 'Path to the URN' })),
+    featureDisseminationExchange: P.optional(P.amqpName('Exchange of feature acknowledgements.', { label: 'Feature exchange' })),
+    featureDisseminationQueueName: P.optional(P.amqpName('Queue of feature acknowledgements.', { label: 'Feature queue' })),
+    featureDisseminationUseDedicatedDlq: P.optional(P.boolean('Dead-letter routing key <featureQueue>.DLQ instead of regards.DLQ.', { label: 'Feature dedicated DLQ', default: false })),
+    aipDisseminationExchange: P.optional(P.amqpName('Exchange of AIP/SIP/DIP acknowledgements.', { label: 'AIP exchange' })),
+    aipDisseminationQueueName: P.optional(P.amqpName('Queue of AIP/SIP/DIP acknowledgements.', { label: 'AIP queue' })),
+    aipDisseminationUseDedicatedDlq: P.optional(P.boolean('Dead-letter routing key <aipQueue>.dlq (lower case, as REGARDS) instead of regards.DLQ.', { label: 'AIP dedicated DLQ', default: false })),
+    ...reportingParameters('Ack dissemination sender'),
+    ...POLICY_PARAMETERS,
+  }),
+  checks: (values) => {
+    const targets = ackTargets(values)
+    return !targets.FEATURE && !targets.OAIS ? ['Bad configuration, missing cohesive exchange and queue names'] : []
+  },
+})
+
 interface AckTargets {
   FEATURE: AmqpTarget | undefined
   OAIS: AmqpTarget | undefined
 }
 
-function ackTargets(params: Parameters): AckTargets {
-  const featureExchange = stringParam(params, 'featureDisseminationExchange')
-  const featureQueue = stringParam(params, 'featureDisseminationQueueName')
-  const aipExchange = stringParam(params, 'aipDisseminationExchange')
-  const aipQueue = stringParam(params, 'aipDisseminationQueueName')
+function ackTargets(values: ParameterValues<typeof DISSEMINATION_ACK_SENDER>): AckTargets {
+  const { featureDisseminationExchange: featureExchange, featureDisseminationQueueName: featureQueue, aipDisseminationExchange: aipExchange, aipDisseminationQueueName: aipQueue } = values
   return {
     FEATURE:
       featureExchange && featureQueue
         ? {
             exchange: featureExchange,
             queueName: featureQueue,
-            deadLetterRoutingKey: boolParam(params, 'featureDisseminationUseDedicatedDlq') ? `${featureQueue}.DLQ` : GLOBAL_DLQ,
+            deadLetterRoutingKey: values.featureDisseminationUseDedicatedDlq ? `${featureQueue}.DLQ` : GLOBAL_DLQ,
           }
         : undefined,
     OAIS:
@@ -70,7 +86,7 @@ function ackTargets(params: Parameters): AckTargets {
             exchange: aipExchange,
             queueName: aipQueue,
             // Lower case: REGARDS' own suffix for the ingest acknowledgement queue.
-            deadLetterRoutingKey: boolParam(params, 'aipDisseminationUseDedicatedDlq') ? `${aipQueue}.dlq` : GLOBAL_DLQ,
+            deadLetterRoutingKey: values.aipDisseminationUseDedicatedDlq ? `${aipQueue}.dlq` : GLOBAL_DLQ,
           }
         : undefined,
   }
@@ -88,25 +104,14 @@ function ackTargets(params: Parameters): AckTargets {
  * - A URN whose kind (feature or AIP) has no configured exchange and queue fails that request only,
  *   with a message naming the missing parameters; REGARDS failed the whole batch on a null exchange.
  */
-export const disseminationAckSender: SenderPlugin = {
-  pluginId: 'DisseminationAckSender',
-  validate(params: Parameters): string[] {
-    const errors: string[] = []
-    if (!stringParam(params, 'senderLabel')?.trim()) errors.push('parameter senderLabel is mandatory')
-    const targets = ackTargets(params)
-    if (!targets.FEATURE && !targets.OAIS) errors.push('Bad configuration, missing cohesive exchange and queue names')
-    return errors
+export const disseminationAckSender = defineSender({
+  declaration: DISSEMINATION_ACK_SENDER,
+  describe(values): RecipientInfo {
+    return { ...commonRecipientInfo(values, 'Ack dissemination sender'), ackRequired: false, blockingRequired: false }
   },
-  // REGARDS' plugin has no ackRequired nor blockingRequired parameter: both are false whatever is set.
-  describe(params: Parameters): RecipientInfo {
-    return { ...commonRecipientInfo(params, 'Ack dissemination sender'), ackRequired: false, blockingRequired: false }
-  },
-  create(params, ctx): Sender {
-    const problems = disseminationAckSender.validate(params)
-    if (problems.length > 0) return misconfiguredSender(problems)
-    const senderLabel = stringParam(params, 'senderLabel')!
-    const propertyPathToUrn = stringParam(params, 'propertyPathToUrn')
-    const targets = ackTargets(params)
+  create(values, ctx): Sender {
+    const { senderLabel, propertyPathToUrn } = values
+    const targets = ackTargets(values)
     const topology = new DeclaredTopology(ctx.broker)
     const build = (item: DeliveryItem): Built => {
       const urn = originUrn(item.payload, propertyPathToUrn)
@@ -132,4 +137,4 @@ export const disseminationAckSender: SenderPlugin = {
     }
     return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
-}
+})

@@ -1,17 +1,9 @@
 import nodemailer from 'nodemailer'
-import { misconfiguredSender } from './amqp-delivery.ts'
+import { Type } from 'typebox'
+import { declarePlugin, emailAddresses, P } from '../plugins/declaration.ts'
+import { POLICY_PARAMETERS } from './policy.ts'
 import { receiverAnswer } from './receiver-answer.ts'
-import {
-  boolParam,
-  commonRecipientInfo,
-  stringParam,
-  validateCommon,
-  type DeliveryItem,
-  type Parameters,
-  type SendResult,
-  type Sender,
-  type SenderPlugin,
-} from './sender.ts'
+import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
 export const DEFAULT_SUBJECT_TEMPLATE = '[Herald] {{metadata.action}} {{payload.id}}'
 export const DEFAULT_TEXT_TEMPLATE = [
@@ -58,25 +50,36 @@ export function templateContext(item: DeliveryItem): Record<string, unknown> {
   }
 }
 
-const addressList = (value: string | undefined) => (value ?? '').split(',').map((a) => a.trim()).filter(Boolean)
-const looksLikeAddress = (a: string) => /^[^\s@<>]+@[^\s@<>]+$/.test(a) || /^[^<>]*<[^\s@<>]+@[^\s@<>]+>$/.test(a)
+const DESCRIPTION = 'E-mail sender'
 
-export function validateEmail(params: Parameters): string[] {
-  const errors = validateCommon(params)
-  if (!stringParam(params, 'host')) errors.push('parameter host is mandatory')
-  const port = stringParam(params, 'port')
-  if (port !== undefined && !(Number.isInteger(Number(port)) && Number(port) > 0 && Number(port) < 65536)) errors.push(`parameter port must be an integer between 1 and 65535, got ${JSON.stringify(port)}`)
-  const from = stringParam(params, 'from')
-  if (!from) errors.push('parameter from is mandatory')
-  else if (!looksLikeAddress(from)) errors.push(`parameter from is not an e-mail address: ${JSON.stringify(from)}`)
-  const to = addressList(stringParam(params, 'to'))
-  if (to.length === 0) errors.push('parameter to is mandatory (comma-separated addresses)')
-  for (const address of to) if (!looksLikeAddress(address)) errors.push(`parameter to: ${JSON.stringify(address)} is not an e-mail address`)
-  if (Boolean(stringParam(params, 'user')) !== Boolean(stringParam(params, 'password'))) errors.push('parameters user and password must be given together')
-  const timeout = stringParam(params, 'timeoutMs')
-  if (timeout !== undefined && !(Number.isInteger(Number(timeout)) && Number(timeout) > 0)) errors.push(`parameter timeoutMs must be a positive integer, got ${JSON.stringify(timeout)}`)
-  return errors
-}
+export const EMAIL_SENDER = declarePlugin({
+  pluginId: 'EmailSender',
+  kind: 'RECIPIENT',
+  version: '1.0.0',
+  author: 'Herald',
+  description: 'Mails each product through an SMTP server; delivered when the server accepted the message (250).',
+  parameters: Type.Object({
+    host: P.string('SMTP server.', { label: 'SMTP host' }),
+    port: P.optional(P.integer('SMTP port; unset: 465 with secure, else 587.', { label: 'Port', minimum: 1, maximum: 65535 })),
+    secure: P.optional(P.boolean('TLS from the first byte (SMTPS, usually port 465).', { label: 'TLS from the start', default: false })),
+    requireTLS: P.optional(P.boolean('Require STARTTLS before authenticating; refuse to go on in clear.', { label: 'Require STARTTLS', default: false })),
+    tlsRejectUnauthorized: P.optional(P.boolean('false accepts a self-signed server certificate.', { label: 'Verify the certificate', default: true })),
+    user: P.optional(P.string('SMTP user, given with password.', { label: 'User' })),
+    password: P.optional(P.string('SMTP password, given with user; never logged nor shown in errors.', { label: 'Password', sensitive: true })),
+    from: P.string('Sender address: address@domain or Name <address@domain>.', { label: 'From', format: 'email-address' }),
+    to: P.string('Comma-separated recipient addresses.', { label: 'To', format: 'email-address-list' }),
+    subjectTemplate: P.optional(P.string('Subject; {{path}} placeholders are replaced by the product fields.', { label: 'Subject template', default: DEFAULT_SUBJECT_TEMPLATE })),
+    textTemplate: P.optional(P.string('Body; {{path}} placeholders are replaced by the product fields (default: request id, owner, tenant, date, metadata and payload).', { label: 'Text template' })),
+    timeoutMs: P.optional(P.integer('Connection, greeting and socket timeouts.', { label: 'Timeout (ms)', minimum: 1, default: DEFAULT_TIMEOUT_MS })),
+    ...reportingParameters(DESCRIPTION),
+    ...ackParameters,
+    ...POLICY_PARAMETERS,
+  }),
+  checks: (values) => [
+    ...checkBlocking(values),
+    ...(Boolean(values.user) !== Boolean(values.password) ? ['parameters user and password must be given together'] : []),
+  ],
+})
 
 /** Removes a secret, and the base64 forms SMTP AUTH would carry it in, from a message. */
 export function redact(text: string, secrets: (string | undefined)[]): string {
@@ -140,37 +143,31 @@ export function partialRefusal(info: SentInfo, secrets: (string | undefined)[]):
  * sender and keeps a single connection, so a batch is one SMTP session carrying many messages; it is
  * closed with the sender. A delivery is done when the server accepted the message (250) for every address.
  */
-export const emailSender: SenderPlugin = {
-  pluginId: 'EmailSender',
-  validate: validateEmail,
-  describe: (params) => commonRecipientInfo(params, 'E-mail sender'),
-  create(params, ctx): Sender {
-    const problems = validateEmail(params)
-    if (problems.length > 0) return misconfiguredSender(problems)
-    const secure = boolParam(params, 'secure')
-    const timeoutMs = Number(stringParam(params, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS)
-    const user = stringParam(params, 'user')
-    const password = stringParam(params, 'password')
+export const emailSender = defineSender({
+  declaration: EMAIL_SENDER,
+  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
+  create(values, ctx): Sender {
+    const { secure = false, timeoutMs = DEFAULT_TIMEOUT_MS, user, password } = values
     const secrets = [password]
     const transport = nodemailer.createTransport({
       pool: true,
       maxConnections: 1,
       maxMessages: MESSAGES_PER_CONNECTION,
-      host: stringParam(params, 'host'),
-      port: Number(stringParam(params, 'port') ?? (secure ? 465 : 587)),
+      host: values.host,
+      port: values.port ?? (secure ? 465 : 587),
       secure,
-      requireTLS: boolParam(params, 'requireTLS'),
+      requireTLS: values.requireTLS,
       auth: user ? { user, pass: password } : undefined,
-      tls: { rejectUnauthorized: boolParam(params, 'tlsRejectUnauthorized', true) },
+      tls: { rejectUnauthorized: values.tlsRejectUnauthorized },
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
       socketTimeout: timeoutMs,
       logger: false,
     })
-    const from = stringParam(params, 'from')!
-    const to = addressList(stringParam(params, 'to'))
-    const subjectTemplate = stringParam(params, 'subjectTemplate') ?? DEFAULT_SUBJECT_TEMPLATE
-    const textTemplate = stringParam(params, 'textTemplate') ?? DEFAULT_TEXT_TEMPLATE
+    const from = values.from
+    const to = emailAddresses(values.to)
+    const subjectTemplate = values.subjectTemplate ?? DEFAULT_SUBJECT_TEMPLATE
+    const textTemplate = values.textTemplate ?? DEFAULT_TEXT_TEMPLATE
 
     async function mail(item: DeliveryItem): Promise<SendResult> {
       const context = templateContext(item)
@@ -185,7 +182,7 @@ export const emailSender: SenderPlugin = {
           // Stable across attempts, so a receiver can drop a duplicate after a lost 250.
           messageId: `<herald-${item.deliveryId}@${from.split('@').pop()!.replace(/>$/, '')}>`,
         })
-        return info.rejected.length > 0 ? partialRefusal(info, secrets) : { ok: true }
+        return info.rejected.length > 0 ? partialRefusal(info, secrets) : { ok: true, answer: receiverAnswer(redact(info.response, secrets)) }
       } catch (err) {
         return classifySmtpError(err, secrets)
       }
@@ -196,4 +193,4 @@ export const emailSender: SenderPlugin = {
       close: async () => transport.close(),
     }
   },
-}
+})

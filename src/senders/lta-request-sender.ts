@@ -1,16 +1,30 @@
-import { amqpTargetFrom, DeclaredTopology, misconfiguredSender, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
+import { Type } from 'typebox'
+import { declarePlugin, P } from '../plugins/declaration.ts'
+import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, type Built } from './amqp-delivery.ts'
+import { POLICY_PARAMETERS } from './policy.ts'
 import { computeSessionNameAndOwner, primitiveText } from './session-name.ts'
-import {
-  boolParam,
-  commonRecipientInfo,
-  stringParam,
-  validateCommon,
-  type DeliveryItem,
-  type Parameters,
-  type Sender,
-  type SenderPlugin,
-} from './sender.ts'
-import { missingSession } from './worker-manager-sender.ts'
+import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type Sender } from './sender.ts'
+import { missingSession, SESSION_PARAMETERS } from './worker-manager-sender.ts'
+
+const DESCRIPTION = 'Rabbit MQ sender'
+
+export const LTA_REQUEST_SENDER = declarePlugin({
+  pluginId: 'LtaRequestSender',
+  kind: 'RECIPIENT',
+  version: '1.0.0',
+  author: 'Herald',
+  description: 'Submits each GeoJSON feature to the LTA manager as a SubmissionRequestDto (REGARDS LtaRequestSender).',
+  parameters: Type.Object({
+    ...AMQP_TARGET_PARAMETERS,
+    dataType: P.string('datatype of the submission.', { label: 'Data type' }),
+    replaceMode: P.boolean('Behaviour when the product already exists in the LTA: replace it.', { label: 'Replace mode' }),
+    ...SESSION_PARAMETERS,
+    ...reportingParameters(DESCRIPTION),
+    ...ackParameters,
+    ...POLICY_PARAMETERS,
+  }),
+  checks: checkBlocking,
+})
 
 /** LTA manager `LtaDataType`: the feature file's dataType when it is one of these, else RAWDATA. */
 const LTA_DATA_TYPES = new Set(['ZIP', 'RAWDATA', 'QUICKLOOK_SD', 'QUICKLOOK_MD', 'QUICKLOOK_HD', 'DOCUMENT', 'THUMBNAIL', 'OTHER', 'AIP', 'DESCRIPTION'])
@@ -52,25 +66,12 @@ export function productFiles(payload: Record<string, unknown>): { files: Record<
  * and the other products of the batch are submitted. A feature without `urn` is submitted without
  * `originUrn` (REGARDS threw on it as well).
  */
-export const ltaRequestSender: SenderPlugin = {
-  pluginId: 'LtaRequestSender',
-  validate(params: Parameters): string[] {
-    const errors = [...validateCommon(params), ...validateAmqpTarget(params)]
-    if (!stringParam(params, 'dataType')) errors.push('parameter dataType is mandatory')
-    const replaceMode = params.replaceMode
-    if (replaceMode === undefined || replaceMode === null || replaceMode === '') errors.push('parameter replaceMode is mandatory (true or false)')
-    else if (!['true', 'false'].includes(String(replaceMode).toLowerCase())) errors.push(`parameter replaceMode must be true or false, got ${JSON.stringify(replaceMode)}`)
-    return errors
-  },
-  describe: (params) => commonRecipientInfo(params, 'Rabbit MQ sender'),
-  create(params, ctx): Sender {
-    const problems = ltaRequestSender.validate(params)
-    if (problems.length > 0) return misconfiguredSender(problems)
-    const target = amqpTargetFrom(params)
-    const dataType = stringParam(params, 'dataType')!
-    const replaceMode = boolParam(params, 'replaceMode')
-    const sessionNamePattern = stringParam(params, 'sessionNamePattern')
-    const recipientTenant = stringParam(params, 'recipientTenant')
+export const ltaRequestSender = defineSender({
+  declaration: LTA_REQUEST_SENDER,
+  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
+  create(values, ctx): Sender {
+    const target = amqpTargetFrom(values)
+    const { dataType, replaceMode, sessionNamePattern, recipientTenant } = values
     const topology = new DeclaredTopology(ctx.broker)
     const build = (item: DeliveryItem): Built => {
       const { payload } = item
@@ -105,4 +106,4 @@ export const ltaRequestSender: SenderPlugin = {
     }
     return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
-}
+})

@@ -1,3 +1,6 @@
+import { Type } from 'typebox'
+import { P } from '../plugins/declaration.ts'
+import { checkParameters } from '../plugins/validate-parameters.ts'
 import type { Parameters } from './sender.ts'
 
 /**
@@ -33,26 +36,28 @@ export const DEFAULT_POLICY: DeliveryPolicy = Object.freeze({
   ratePerSecond: 0,
 })
 
-export const POLICY_PARAMETERS = Object.keys(DEFAULT_POLICY) as (keyof DeliveryPolicy)[]
+const positive = (description: string, name: keyof DeliveryPolicy, label: string) =>
+  P.optional(P.integer(description, { label, minimum: 1, default: DEFAULT_POLICY[name] }))
 
-/** The recipient's policy; invalid values are reported by {@link validatePolicy}, not silently replaced. */
-export function policyFrom(params: Parameters, defaults: Partial<DeliveryPolicy> = {}): DeliveryPolicy {
-  const policy = { ...DEFAULT_POLICY, ...defaults }
-  for (const name of POLICY_PARAMETERS) {
-    const value = params[name]
-    if (value !== undefined && value !== null && value !== '' && Number.isInteger(Number(value)) && Number(value) > 0) {
-      policy[name] = Number(value)
-    }
-  }
-  return policy
+/** The delivery policy's parameters, part of every sender's declaration (Herald only). */
+export const POLICY_PARAMETERS = {
+  maxAttempts: positive('Attempts before a delivery is in ERROR; 1 = no automatic retry.', 'maxAttempts', 'Attempts'),
+  retryInitialDelayMs: positive('Wait before attempt 2; attempt n+1 waits min(retryMaxDelayMs, retryInitialDelayMs · 2^(n-1)), ±25 % jitter.', 'retryInitialDelayMs', 'First retry delay (ms)'),
+  retryMaxDelayMs: positive('Ceiling of the wait between attempts.', 'retryMaxDelayMs', 'Longest retry delay (ms)'),
+  // No default here: HERALD_DELIVERY_BATCH_SIZE is the default (200 unless set).
+  batchSize: P.optional(P.integer('Largest batch handed to the sender at once; default HERALD_DELIVERY_BATCH_SIZE (200).', { label: 'Batch size', minimum: 1 })),
+  maxBatchesInFlight: positive('Batches of this recipient being sent at the same time.', 'maxBatchesInFlight', 'Batches in flight'),
+  parkAfterFailures: positive('Consecutive failed attempts after which the recipient is parked (its deliveries wait).', 'parkAfterFailures', 'Park after failures'),
+  probeIntervalMs: positive('While parked, one delivery is tried this often; a success un-parks the recipient.', 'probeIntervalMs', 'Probe interval (ms)'),
+  ratePerSecond: P.optional(P.integer('Deliveries per second to this recipient, per instance; 0 = no limit.', { label: 'Rate limit (/s)', minimum: 0, default: 0 })),
 }
 
-export function validatePolicy(params: Parameters): string[] {
-  const errors: string[] = []
-  for (const name of POLICY_PARAMETERS) {
-    const value = params[name]
-    if (value === undefined || value === null || value === '') continue
-    if (!Number.isInteger(Number(value)) || Number(value) <= 0) errors.push(`parameter ${name} must be a positive integer, got ${JSON.stringify(value)}`)
-  }
-  return errors
+const POLICY = { pluginId: 'delivery policy', parameters: Type.Object(POLICY_PARAMETERS) }
+const NAMES = Object.keys(POLICY_PARAMETERS) as (keyof DeliveryPolicy)[]
+
+/** The recipient's policy: its valid policy parameters over `defaults` over {@link DEFAULT_POLICY}. */
+export function policyFrom(params: Parameters, defaults: Partial<DeliveryPolicy> = {}): DeliveryPolicy {
+  const { values } = checkParameters(POLICY, params, 'ignore')
+  const given = NAMES.filter((name) => params[name] !== undefined && params[name] !== null && params[name] !== '' && (values as DeliveryPolicy)[name] !== undefined)
+  return { ...DEFAULT_POLICY, ...defaults, ...Object.fromEntries(given.map((name) => [name, (values as DeliveryPolicy)[name]])) }
 }

@@ -1,5 +1,7 @@
 import type { Broker } from '../amqp/broker.ts'
 import type { Logger } from '../log.ts'
+import { P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
+import { checkParameters } from '../plugins/validate-parameters.ts'
 
 /** One product to deliver to one recipient (a claimed delivery row with its request). */
 export interface DeliveryItem {
@@ -16,7 +18,11 @@ export interface DeliveryItem {
 
 /** The outcome of one item. A failure is retried by the delivery policy unless it is permanent. */
 export type SendResult =
-  | { ok: true }
+  | {
+      ok: true
+      /** What the receiver answered (`HTTP 204`, the SMTP server's reply, the broker's confirm), when known. */
+      answer?: string
+    }
   | {
       ok: false
       permanent: boolean
@@ -51,13 +57,52 @@ export interface SenderContext {
 /** Parameters as a name → value map (REGARDS sends a list of `{name, type, value}`). */
 export type Parameters = Record<string, unknown>
 
-/** A recipient plugin: REGARDS' plugin id, its parameters, and how to build a sender from them. */
+/**
+ * A recipient plugin: its declaration (REGARDS plugin id, parameters), what it reports about a
+ * recipient, and how to build a sender. Made with {@link defineSender}, which checks the parameters
+ * against the declaration before the plugin reads them.
+ */
 export interface SenderPlugin {
   pluginId: string
-  /** Problems with the parameters, each naming the parameter; empty when the configuration is valid. */
+  declaration: PluginDeclaration
+  /** Problems with the parameters, each naming the parameter (unknown names included); empty when valid. */
   validate(params: Parameters): string[]
   describe(params: Parameters): RecipientInfo
+  /** A configuration that does not validate gives a sender whose every item fails with the problems. */
   create(params: Parameters, ctx: SenderContext): Sender
+}
+
+/**
+ * Builds a {@link SenderPlugin} from its declaration and two functions of the typed, checked values.
+ * At run time unknown names are ignored: a row stored before a parameter was renamed keeps working.
+ */
+export function defineSender<D extends PluginDeclaration<any>>(spec: {
+  declaration: D
+  describe(values: ParameterValues<D>): RecipientInfo
+  create(values: ParameterValues<D>, ctx: SenderContext): Sender
+}): SenderPlugin {
+  const { declaration } = spec
+  return {
+    pluginId: declaration.pluginId,
+    declaration,
+    validate: (params) => checkParameters(declaration, params, 'refuse').errors,
+    // Invalid values are left out (the defaults stand in): what a recipient reports never throws.
+    describe: (params) => spec.describe(checkParameters(declaration, params, 'ignore').values),
+    create(params, ctx) {
+      const { errors, values } = checkParameters(declaration, params, 'ignore')
+      return errors.length > 0 ? misconfiguredSender(errors) : spec.create(values, ctx)
+    },
+  }
+}
+
+/**
+ * The sender of a configuration that does not validate (imports refuse such configurations; this covers
+ * rows written by other means or before a check existed): every item fails permanently with the
+ * problems, instead of the worker failing to build a sender on every scan.
+ */
+export function misconfiguredSender(problems: string[]): Sender {
+  const message = `recipient configuration is invalid: ${problems.join('; ')}`
+  return { send: async (items) => items.map(() => ({ ok: false, permanent: true, errorClass: 'CONFIGURATION', message })) }
 }
 
 export interface PluginParameter {
@@ -73,32 +118,39 @@ export function parametersToMap(parameters: PluginParameter[]): Parameters {
   return map
 }
 
-export const stringParam = (params: Parameters, name: string): string | undefined => {
-  const v = params[name]
-  return v === undefined || v === null || v === '' ? undefined : String(v)
+/** What REGARDS' IRecipientNotifier getters report, shared by every sender except DisseminationAckSender's acks. */
+export const reportingParameters = (defaultDescription: string) => ({
+  recipientLabel: P.optional(P.string('Reported as NotifierEvent.recipients[].label; blank: the recipient is delivered but never listed in events.', { label: 'Recipient label' })),
+  description: P.optional(P.string('Shown by GET /recipients and the console.', { label: 'Description', default: defaultDescription })),
+  directNotificationEnabled: P.optional(P.boolean('The recipient may be named in a SpecificRecipientNotificationRequestEvent.', { label: 'Direct notification', default: false })),
+})
+
+export const ackParameters = {
+  ackRequired: P.optional(P.boolean('The catalog waits for a DisseminationAckEvent from this recipient (product pending).', { label: 'Acknowledgement required', default: false })),
+  blockingRequired: P.optional(P.boolean('The catalog blocks deletion of the product until the acknowledgement; requires ackRequired=true.', { label: 'Blocking', default: false })),
 }
 
-export const boolParam = (params: Parameters, name: string, fallback = false): boolean => {
-  const v = params[name]
-  if (v === undefined || v === null || v === '') return fallback
-  return v === true || String(v).toLowerCase() === 'true'
+interface ReportingValues {
+  recipientLabel?: string
+  description?: string
+  directNotificationEnabled?: boolean
+  ackRequired?: boolean
+  blockingRequired?: boolean
 }
 
-/** The parameters every REGARDS sender shares (AbstractRabbitMQSender). */
-export function commonRecipientInfo(params: Parameters, defaultDescription: string): RecipientInfo {
+export function commonRecipientInfo(values: ReportingValues, defaultDescription: string): RecipientInfo {
   return {
-    recipientLabel: stringParam(params, 'recipientLabel')?.trim() || undefined,
-    ackRequired: boolParam(params, 'ackRequired'),
-    blockingRequired: boolParam(params, 'blockingRequired'),
-    directNotificationEnabled: boolParam(params, 'directNotificationEnabled'),
-    description: stringParam(params, 'description') ?? defaultDescription,
+    recipientLabel: values.recipientLabel?.trim() || undefined,
+    ackRequired: values.ackRequired ?? false,
+    blockingRequired: values.blockingRequired ?? false,
+    directNotificationEnabled: values.directNotificationEnabled ?? false,
+    description: values.description ?? defaultDescription,
   }
 }
 
-/** Checks shared by every sender: a blocking recipient must require an acknowledgement (DESIGN §4). */
-export function validateCommon(params: Parameters): string[] {
-  const info = commonRecipientInfo(params, '')
-  return info.blockingRequired && !info.ackRequired
+/** Shared by every sender that has both: a blocking recipient must require an acknowledgement (DESIGN §4). */
+export function checkBlocking(values: ReportingValues): string[] {
+  return values.blockingRequired && !values.ackRequired
     ? ['parameter blockingRequired=true requires ackRequired=true (a blocking recipient must acknowledge)']
     : []
 }

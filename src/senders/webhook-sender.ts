@@ -1,21 +1,12 @@
 import { createHmac } from 'node:crypto'
 import dns from 'node:dns'
 import net from 'node:net'
+import { Type } from 'typebox'
 import { Agent, request } from 'undici'
-import { misconfiguredSender } from './amqp-delivery.ts'
-import { policyFrom } from './policy.ts'
+import { declarePlugin, P, type ParameterValues } from '../plugins/declaration.ts'
+import { DEFAULT_POLICY, POLICY_PARAMETERS } from './policy.ts'
 import { primitiveText } from './session-name.ts'
-import {
-  boolParam,
-  commonRecipientInfo,
-  stringParam,
-  validateCommon,
-  type DeliveryItem,
-  type Parameters,
-  type SendResult,
-  type Sender,
-  type SenderPlugin,
-} from './sender.ts'
+import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
 const DEFAULT_TIMEOUT_MS = 10_000
 // Items of one batch in flight at once: enough to hide a 50 ms round trip behind a 200-item batch
@@ -27,6 +18,35 @@ const EXCERPT_CHARS = 512
 const MAX_RETRY_AFTER_MS = 24 * 3600_000
 const BODY_TEMPLATES = ['default', 'cloudevents', 'cnm'] as const
 type BodyTemplate = (typeof BODY_TEMPLATES)[number]
+const DESCRIPTION = 'Webhook sender'
+
+export const WEBHOOK_SENDER = declarePlugin({
+  pluginId: 'WebhookSender',
+  kind: 'RECIPIENT',
+  version: '1.0.0',
+  author: 'Herald',
+  description: 'POSTs each notification to an HTTP endpoint, signed per Standard Webhooks; delivered on a 2xx answer.',
+  parameters: Type.Object({
+    url: P.string('http:// or https:// URL to POST to; redirects are not followed.', { label: 'URL', format: 'http-url' }),
+    secrets: P.optional(
+      P.stringOrList('Signing secrets, comma-separated or a JSON array: whsec_<base64> (Standard Webhooks) or any text; several give several signatures, for key rotation.', { label: 'Signing secrets', sensitive: true }),
+    ),
+    timeoutMs: P.optional(P.integer('Connect, response headers and body timeout, and the limit of one request as a whole.', { label: 'Timeout (ms)', minimum: 1, default: DEFAULT_TIMEOUT_MS })),
+    allowPrivateNetwork: P.optional(P.boolean('Allow destinations on loopback, private, link-local and unspecified addresses.', { label: 'Allow private network', default: false })),
+    bodyTemplate: P.optional(P.oneOf(BODY_TEMPLATES, 'Body: default, cloudevents (CloudEvents 1.0) or cnm (NASA Cumulus Message 1.6).', { label: 'Body template', default: 'default' })),
+    cnmProvider: P.optional(P.string('CNM provider (bodyTemplate cnm); unset: the request owner, else herald.', { label: 'CNM provider' })),
+    cnmCollection: P.optional(P.string('CNM collection (bodyTemplate cnm); unset: the feature model.', { label: 'CNM collection' })),
+    ...reportingParameters(DESCRIPTION),
+    ...ackParameters,
+    ...POLICY_PARAMETERS,
+  }),
+  checks: (values) => {
+    const secrets = parseSecrets(values.secrets)
+    return [...checkBlocking(values), ...('error' in secrets ? [secrets.error] : [])]
+  },
+})
+
+type WebhookValues = ParameterValues<typeof WEBHOOK_SENDER>
 
 // ---------------------------------------------------------------- Standard Webhooks signature
 
@@ -136,9 +156,9 @@ export interface WebhookBody {
  * QUICKLOOK_* and THUMBNAIL → browse, DESCRIPTION/AIP → metadata, DOCUMENT → ancillary), uri = first
  * location url, name = filename, checksumType = algorithm in lower case without dashes, checksum, size = filesize.
  */
-export function cnmMessage(item: DeliveryItem, params: Parameters): Record<string, unknown> | { error: string } {
+export function cnmMessage(item: DeliveryItem, values: Pick<WebhookValues, 'cnmProvider' | 'cnmCollection'>): Record<string, unknown> | { error: string } {
   const p = item.payload
-  const collection = stringParam(params, 'cnmCollection') ?? primitiveText(p.model)
+  const collection = values.cnmCollection ?? primitiveText(p.model)
   if (!collection) return { error: 'CNM body needs a collection: set parameter cnmCollection or notify features that have a model' }
   const version = /:V(\d{1,3})(,\d+)?(:REV.+)?$/.exec(primitiveText(p.urn) ?? '')?.[1]
   const files = (Array.isArray(p.files) ? p.files : []).map((file: any) => {
@@ -156,7 +176,7 @@ export function cnmMessage(item: DeliveryItem, params: Parameters): Record<strin
   })
   return {
     version: '1.6.0',
-    provider: stringParam(params, 'cnmProvider') ?? item.requestOwner ?? 'herald',
+    provider: values.cnmProvider ?? item.requestOwner ?? 'herald',
     collection,
     identifier: item.requestId,
     submissionTime: item.requestDate.toISOString(),
@@ -164,7 +184,7 @@ export function cnmMessage(item: DeliveryItem, params: Parameters): Record<strin
   }
 }
 
-export function webhookBody(template: BodyTemplate, item: DeliveryItem, webhookId: string, params: Parameters): WebhookBody | { error: string } {
+export function webhookBody(template: BodyTemplate, item: DeliveryItem, webhookId: string, values: Pick<WebhookValues, 'cnmProvider' | 'cnmCollection'>): WebhookBody | { error: string } {
   if (template === 'cloudevents') {
     const subject = primitiveText(item.payload.urn) ?? primitiveText(item.payload.id)
     return {
@@ -183,7 +203,7 @@ export function webhookBody(template: BodyTemplate, item: DeliveryItem, webhookI
     }
   }
   if (template === 'cnm') {
-    const message = cnmMessage(item, params)
+    const message = cnmMessage(item, values)
     return 'error' in message && typeof message.error === 'string' ? { error: message.error } : { contentType: 'application/json', body: JSON.stringify(message) }
   }
   return {
@@ -242,55 +262,27 @@ function networkFailure(err: unknown, target: string, timeoutMs: number): SendRe
 
 // ---------------------------------------------------------------- the plugin
 
-export function validateWebhook(params: Parameters): string[] {
-  const errors = validateCommon(params)
-  const url = stringParam(params, 'url')
-  if (!url) errors.push('parameter url is mandatory')
-  else {
-    let parsed: URL | undefined
-    try {
-      parsed = new URL(url)
-    } catch {
-      errors.push('parameter url is not a valid URL')
-    }
-    if (parsed && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') errors.push(`parameter url must be http or https, got ${parsed.protocol}`)
-  }
-  const secrets = parseSecrets(params.secrets)
-  if ('error' in secrets) errors.push(secrets.error)
-  const timeout = params.timeoutMs
-  if (timeout !== undefined && timeout !== null && timeout !== '' && !(Number.isInteger(Number(timeout)) && Number(timeout) > 0)) {
-    errors.push(`parameter timeoutMs must be a positive integer, got ${JSON.stringify(timeout)}`)
-  }
-  const template = stringParam(params, 'bodyTemplate')
-  if (template && !BODY_TEMPLATES.includes(template as BodyTemplate)) errors.push(`parameter bodyTemplate must be one of ${BODY_TEMPLATES.join(', ')}, got ${JSON.stringify(template)}`)
-  return errors
-}
-
 /**
  * POSTs each notification to an HTTP endpoint, signed per Standard Webhooks (`webhook-id`, stable across
  * retries, `webhook-timestamp`, `webhook-signature`). 2xx is delivered; 408, 429, 5xx and network errors
  * are retried by the delivery policy (honouring Retry-After); redirects and other 4xx are permanent.
  * Private, loopback and link-local destinations are refused unless `allowPrivateNetwork` is true.
  */
-export const webhookSender: SenderPlugin = {
-  pluginId: 'WebhookSender',
-  validate: validateWebhook,
-  describe: (params) => commonRecipientInfo(params, 'Webhook sender'),
-  create(params, ctx): Sender {
-    const problems = validateWebhook(params)
-    if (problems.length > 0) return misconfiguredSender(problems)
-    const url = new URL(stringParam(params, 'url')!)
+export const webhookSender = defineSender({
+  declaration: WEBHOOK_SENDER,
+  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
+  create(values, ctx): Sender {
+    const url = new URL(values.url)
     const target = displayUrl(url)
-    const secrets = parseSecrets(params.secrets)
+    const secrets = parseSecrets(values.secrets)
     const keys = 'keys' in secrets ? secrets.keys : []
-    const timeoutMs = Number(stringParam(params, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS)
-    const allowPrivate = boolParam(params, 'allowPrivateNetwork')
-    const template = (stringParam(params, 'bodyTemplate') ?? 'default') as BodyTemplate
+    const { timeoutMs = DEFAULT_TIMEOUT_MS, allowPrivateNetwork: allowPrivate = false } = values
+    const template: BodyTemplate = values.bodyTemplate ?? 'default'
     const literalHost = url.hostname.replace(/^\[|\]$/g, '')
     const literalRefused = !allowPrivate && net.isIP(literalHost) !== 0 && isPrivateAddress(literalHost)
     // One pooled agent per sender: a batch reuses its keep-alive connections. Each batch in flight has its
     // own lanes: with `connections: 16` alone, 4 batches shared 16 sockets (measured by bench/senders.ts).
-    const batchesInFlight = policyFrom(params).maxBatchesInFlight
+    const batchesInFlight = values.maxBatchesInFlight ?? DEFAULT_POLICY.maxBatchesInFlight
     const agent = new Agent({
       connections: CONCURRENCY * batchesInFlight,
       headersTimeout: timeoutMs,
@@ -300,7 +292,7 @@ export const webhookSender: SenderPlugin = {
 
     async function post(item: DeliveryItem): Promise<SendResult> {
       const webhookId = `herald-${item.deliveryId}`
-      const built = webhookBody(template, item, webhookId, params)
+      const built = webhookBody(template, item, webhookId, values)
       if ('error' in built) return { ok: false, permanent: true, errorClass: 'WEBHOOK_BODY', message: built.error }
       if (literalRefused) {
         return { ok: false, permanent: true, errorClass: 'HTTP_DESTINATION_REFUSED', message: `refused destination ${target}: ${literalHost} is a private address; set allowPrivateNetwork=true to allow it` }
@@ -328,7 +320,7 @@ export const webhookSender: SenderPlugin = {
         text = ''
         if (status < 200 || status >= 300) ctx.log.debug({ err: String(err), target }, 'webhook response body unreadable')
       }
-      if (status >= 200 && status < 300) return { ok: true }
+      if (status >= 200 && status < 300) return { ok: true, answer: `HTTP ${status}` }
       if (status >= 300 && status < 400) {
         const location = response.headers.location
         return { ok: false, permanent: true, errorClass: 'HTTP_REDIRECT', message: `${target} answered ${status} redirecting to ${location ?? '(no Location)'}: redirects are not followed, configure the final URL` }
@@ -357,4 +349,4 @@ export const webhookSender: SenderPlugin = {
       close: () => agent.close(),
     }
   },
-}
+})

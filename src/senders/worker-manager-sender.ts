@@ -1,15 +1,35 @@
 import { randomUUID } from 'node:crypto'
-import { amqpTargetFrom, DeclaredTopology, misconfiguredSender, permanentFailure, publishBuilt, validateAmqpTarget, type Built } from './amqp-delivery.ts'
+import { Type } from 'typebox'
+import { declarePlugin, P } from '../plugins/declaration.ts'
+import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, type Built } from './amqp-delivery.ts'
+import { POLICY_PARAMETERS } from './policy.ts'
 import { computeSessionNameAndOwner } from './session-name.ts'
-import {
-  commonRecipientInfo,
-  stringParam,
-  validateCommon,
-  type DeliveryItem,
-  type Parameters,
-  type Sender,
-  type SenderPlugin,
-} from './sender.ts'
+import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type Sender } from './sender.ts'
+
+/** Shared with LtaRequestSender (REGARDS AbstractWorkerManagerSender and SessionUtils). */
+export const SESSION_PARAMETERS = {
+  sessionNamePattern: P.optional(P.string('{<jsonPath>}-#day<suffix>: session named from the payload and the date; unset: metadata.sessionOwner and metadata.session.', { label: 'Session name pattern' })),
+  recipientTenant: P.optional(P.string('Tenant written in regards.tenant; unset: the request\'s tenant.', { label: 'Recipient tenant' })),
+}
+
+const DESCRIPTION = 'Rabbit MQ sender'
+
+export const WORKER_MANAGER_SENDER = declarePlugin({
+  pluginId: 'WorkerManagerSender',
+  kind: 'RECIPIENT',
+  version: '1.0.0',
+  author: 'Herald',
+  description: 'Hands each product (the payload JSON) to the REGARDS worker manager as a request (REGARDS WorkerManagerSender).',
+  parameters: Type.Object({
+    ...AMQP_TARGET_PARAMETERS,
+    contentType: P.string('Header regards.request.content_type: selects the worker.', { label: 'Content type' }),
+    ...SESSION_PARAMETERS,
+    ...reportingParameters(DESCRIPTION),
+    ...ackParameters,
+    ...POLICY_PARAMETERS,
+  }),
+  checks: checkBlocking,
+})
 
 /**
  * Hands each product to the REGARDS worker manager (WorkerManagerSender 1.0.0, reference/regards-notifier.md
@@ -22,21 +42,12 @@ import {
  * `metadata.sessionOwner`/`metadata.session`) fails on its own, permanently: the worker manager would
  * refuse it, and REGARDS failed the whole batch on it.
  */
-export const workerManagerSender: SenderPlugin = {
-  pluginId: 'WorkerManagerSender',
-  validate(params: Parameters): string[] {
-    const errors = [...validateCommon(params), ...validateAmqpTarget(params)]
-    if (!stringParam(params, 'contentType')) errors.push('parameter contentType is mandatory')
-    return errors
-  },
-  describe: (params) => commonRecipientInfo(params, 'Rabbit MQ sender'),
-  create(params, ctx): Sender {
-    const problems = workerManagerSender.validate(params)
-    if (problems.length > 0) return misconfiguredSender(problems)
-    const target = amqpTargetFrom(params)
-    const contentType = stringParam(params, 'contentType')!
-    const sessionNamePattern = stringParam(params, 'sessionNamePattern')
-    const recipientTenant = stringParam(params, 'recipientTenant')
+export const workerManagerSender = defineSender({
+  declaration: WORKER_MANAGER_SENDER,
+  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
+  create(values, ctx): Sender {
+    const target = amqpTargetFrom(values)
+    const { contentType, sessionNamePattern, recipientTenant } = values
     const topology = new DeclaredTopology(ctx.broker)
     const build = (item: DeliveryItem): Built => {
       const tenant = recipientTenant ?? item.tenant
@@ -60,7 +71,7 @@ export const workerManagerSender: SenderPlugin = {
     }
     return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
-}
+})
 
 export function missingSession(sessionOwner: string | undefined, session: string | undefined): Built {
   const missing = [sessionOwner === undefined ? 'metadata.sessionOwner' : undefined, session === undefined ? 'metadata.session' : undefined].filter(Boolean)

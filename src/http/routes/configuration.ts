@@ -34,7 +34,7 @@ export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise
     async (req, reply) => {
       const file = await exportNotifierConfig(ctx.db, req.principal.tenant)
       for (const entry of file.modules[0].configuration) {
-        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.parameters)
+        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.pluginId, entry.value.parameters)
       }
       // Serialized as exported (REGARDS member order), not through the response schema.
       return reply.header('content-disposition', 'attachment; filename="config-rs-notifier.json"').serializer(JSON.stringify).send(file)

@@ -48,7 +48,7 @@ export function recipientView(row: PluginRow, state: RecipientState) {
     directNotificationEnabled: info.directNotificationEnabled,
     ackRequired: info.ackRequired,
     blockingRequired: info.blockingRequired,
-    parameters: maskSecrets(row.parameters),
+    parameters: maskSecrets(row.plugin_id, row.parameters),
     updatedAt: iso(row.updated_at)!,
     state,
   }

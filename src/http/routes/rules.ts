@@ -48,7 +48,7 @@ const ruleView = (row: PluginRow, recipients: string[]) => ({
   version: row.version,
   priorityOrder: row.priority_order,
   active: row.active,
-  parameters: maskSecrets(row.parameters),
+  parameters: maskSecrets(row.plugin_id, row.parameters),
   recipients,
   updatedAt: iso(row.updated_at)!,
 })
