@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnHerald, waitConsumers, type HeraldProcess } from '../bench/harness.ts'
 import { RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
+import { loadConfig } from '../src/config.ts'
 import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
 import { FAULT_RECIPIENTS, Ledger, LedgerClient, describeBacklog, prepareFaultStorage } from './support/ledger.ts'
 import { startRabbitCluster, type RabbitCluster } from './support/rabbit-cluster.ts'
@@ -10,8 +11,8 @@ import { createTestStorage, type TestStorage } from './support/services.ts'
 const REQUESTS = 3_000
 /** Requests per second the producer publishes: the kill falls in the middle of a stream, not after it. */
 const RATE = 300
-/** Herald's intake prefetch (HERALD_INTAKE_BATCH_SIZE's default): what the broker may deliver again. */
-const INTAKE_BATCH = 500
+/** Herald's intake prefetch (its default): what the broker may deliver again. */
+const INTAKE_BATCH = loadConfig({}).intakeBatchSize
 /**
  * Classic mirrored queues (RabbitMQ 3.10): every REGARDS queue Herald declares has x-max-priority, which
  * quorum queues do not support there. Mirrored on every node, synchronised at once, so that a lost node
@@ -104,7 +105,7 @@ describe('postgres: Herald on a three-node RabbitMQ cluster, kill -9 of the node
     expect(reconnectedTo).not.toBe(node)
     expect(herald.child.exitCode).toBeNull()
     // What can be in flight when Herald's node dies, and so come again:
-    // - events: the outbox batch the relay had published and not yet seen confirmed (RELAY_WINDOW, the events in flight), and the
+    // - events: the outbox window the relay had published and not yet seen confirmed (RELAY_WINDOW), and the
     //   SUCCESS of requests the broker delivers again (the intake prefetch, INTAKE_BATCH, unacked at the kill);
     // - deliveries sent again with the same message id: the batches in flight, 2 recipients × 2 batches × 200;
     // - a second delivery for one request: only a request delivered again after it completed (INTAKE_BATCH),
