@@ -1,4 +1,6 @@
+import { PassThrough, Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runRulesTest } from '../src/cli/rules-test.ts'
 import { luceneRule, param, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
 
@@ -104,9 +106,33 @@ for (const backend of BACKENDS) {
       expect(slow.json()).toMatchObject({ match: false })
       expect(health.statusCode).toBe(200)
       expect(Date.now() - started).toBeLessThan(5_000)
-      // The sandbox is replaced: the next test evaluates normally.
       const ok = await f.call('POST', '/api/v1/rules/test', { body: { rule, payload: { name: 'aab' } } })
       expect(ok.json()).toMatchObject({ match: true })
+    })
+
+    it('stops a rule that runs away at the deadline, as herald rules test does, and stays responsive', async () => {
+      const rule = { pluginId: 'LuceneRuleMatcher', businessId: 'lookahead', parameters: [param('payload_rule', 'properties.title:/(?=a).*.*.*.*.*.*.*b/')] }
+      const runaway = { properties: { title: 'a'.repeat(3000) } }
+      const [api, other] = await Promise.all([
+        f.call('POST', '/api/v1/rules/test', { body: { rule, payload: runaway } }),
+        new Promise((r) => setTimeout(r, 50)).then(() => f.call('GET', '/api/v1/recipients')),
+      ])
+      expect(other.statusCode).toBe(200)
+      expect(problem(api)).toEqual([400, 'HERALD_ERR_RULE_TOO_SLOW'])
+      const cli = async (payload: object) => {
+        const out = new PassThrough()
+        const chunks: Buffer[] = []
+        out.on('data', (c: Buffer) => chunks.push(c))
+        await runRulesTest(Readable.from([JSON.stringify({ rule, metadata: {}, payload })]), out)
+        return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      }
+      const line = await cli(runaway)
+      expect(line).toEqual({ error: expect.stringMatching(/^the evaluation did not finish within 500 ms and was stopped .*look-ahead "\(\?=" at offset 0/) })
+      expect(api.json().detail).toBe(`${line.error}: simplify the rule`)
+      // On an ordinary title, the same verdict from both, evaluated in a worker with a warning saying so.
+      const ok = await f.call('POST', '/api/v1/rules/test', { body: { rule, payload: { properties: { title: 'aab' } } } })
+      expect(ok.json()).toEqual({ match: true, warnings: [expect.stringMatching(/look-ahead .* evaluated in a worker thread, stopped after 500 ms/)] })
+      expect(await cli({ properties: { title: 'aab' } })).toEqual({ match: true })
     })
 
     it('tests rules: match, non-match with an explanation, evaluation error, warnings', async () => {

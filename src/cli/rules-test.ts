@@ -8,7 +8,8 @@
  */
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
-import { compileRule, RuleConfigError, type CompiledRule, type RuleConfig } from '../rules/compile-rule.ts'
+import { compileRuleInLine, RuleConfigError, type InLineRule, type RuleConfig } from '../rules/compile-rule.ts'
+import { matchSamples } from '../rules/rule-workers.ts'
 
 // The same rule usually repeats over many lines: compile it once (the notifier's rule, too, is compiled
 // once per configuration change). Bounded so that a stream of distinct rules cannot grow memory.
@@ -23,7 +24,7 @@ type Output = { match: true } | { match: false; explain: string } | { error: str
  *   // stdout: {"match":true}
  */
 export async function runRulesTest(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
-  const cache = new Map<string, CompiledRule | RuleConfigError>()
+  const cache = new Map<string, InLineRule | RuleConfigError>()
   const lines = createInterface({ input, crlfDelay: Infinity })
   // A reader that goes away (`herald rules test < cases | head`) ends the command quietly (EPIPE);
   // any other write error is the caller's to report.
@@ -39,7 +40,7 @@ export async function runRulesTest(input: NodeJS.ReadableStream, output: NodeJS.
       lineNumber++
       if (failure) break
       if (line.trim() === '') continue
-      const { id, result } = evaluateLine(line, lineNumber, cache)
+      const { id, result } = await evaluateLine(line, lineNumber, cache)
       const text = JSON.stringify(id === undefined ? result : { id, ...result }) + '\n'
       if (!output.write(text)) await once(output, 'drain').catch(onError)
     }
@@ -49,7 +50,7 @@ export async function runRulesTest(input: NodeJS.ReadableStream, output: NodeJS.
   if (failure && failure.code !== 'EPIPE') throw failure
 }
 
-function evaluateLine(line: string, lineNumber: number, cache: Map<string, CompiledRule | RuleConfigError>): { id?: unknown; result: Output } {
+async function evaluateLine(line: string, lineNumber: number, cache: Map<string, InLineRule | RuleConfigError>): Promise<{ id?: unknown; result: Output }> {
   let input: unknown
   try {
     input = JSON.parse(line)
@@ -65,15 +66,17 @@ function evaluateLine(line: string, lineNumber: number, cache: Map<string, Compi
   }
   const compiled = compileCached(rule as RuleConfig, cache)
   if (compiled instanceof Error) return { id, result: { error: compiled.message } }
-  return { id, result: compiled.match(metadata, payload) }
+  // In line, or in a worker thread stopped at the notifier's deadline: the notifier's verdict.
+  const [result] = await matchSamples(compiled, [{ metadata, payload }])
+  return { id, result: 'timedOut' in result ? { error: result.error } : result }
 }
 
-function compileCached(rule: RuleConfig, cache: Map<string, CompiledRule | RuleConfigError>): CompiledRule | Error {
+function compileCached(rule: RuleConfig, cache: Map<string, InLineRule | RuleConfigError>): InLineRule | Error {
   const key = JSON.stringify(rule)
   let compiled = cache.get(key)
   if (compiled === undefined) {
     try {
-      compiled = compileRule(rule)
+      compiled = compileRuleInLine(rule)
     } catch (e) {
       if (!(e instanceof RuleConfigError)) return e instanceof Error ? e : new Error(String(e))
       compiled = e

@@ -3,14 +3,12 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import { Type, type TSchema } from 'typebox'
 import type { Ctx } from '../context.ts'
 import type { Access, Principal } from './auth.ts'
-import type { RuleSandbox } from './rule-sandbox.ts'
 
 /** The fastify instance routes are registered on: TypeBox schemas give typed params, query and body. */
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
 
 export interface RouteDeps {
   ctx: Ctx
-  ruleSandbox: RuleSandbox
 }
 
 declare module 'fastify' {

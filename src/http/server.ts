@@ -10,7 +10,6 @@ import { consoleEventRoutes } from './console-events.ts'
 import { HttpProblem, installProblemHandlers, sendProblem } from './errors.ts'
 import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
-import { RuleSandbox } from './rule-sandbox.ts'
 import { configurationRoutes } from './routes/configuration.ts'
 import { deadLettersRoutes } from './routes/dead-letters.ts'
 import { productsRoutes } from './routes/products.ts'
@@ -83,12 +82,10 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
   })
 
   await registerOpenApi(app, process.env.npm_package_version ?? '0.1.0')
-  const ruleSandbox = new RuleSandbox(ctx.log.child({ module: 'rule-sandbox' }))
-  app.addHook('onClose', () => ruleSandbox.close())
   await app.register(
     async (api) => {
       const routes = api as unknown as App
-      const routeDeps = { ctx, ruleSandbox }
+      const routeDeps = { ctx }
       await recipientsRoutes(routes, routeDeps)
       await rulesRoutes(routes, routeDeps)
       await configurationRoutes(routes, routeDeps)

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Tx } from '../db/client.ts'
 import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import { notifierEvent } from './notifier-event.ts'
+import { matchSamples, type Sample } from '../rules/rule-workers.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 /** A request in state GRANTED, due for matching. */
@@ -37,16 +38,23 @@ export interface RuleVerdict {
   errors: RuleError[]
 }
 
-/** Evaluates the tenant's rules on one request, in memory. */
-export function evaluateRules(config: TenantConfig, metadata: Record<string, unknown>, payload: Record<string, unknown>): RuleVerdict {
-  const recipients = new Set<number>()
-  const errors: RuleError[] = []
-  for (const rule of config.rules) {
-    const result = 'compileError' in rule.compiled ? { error: rule.compiled.compileError } : rule.compiled.match(metadata, payload)
-    if ('error' in result) errors.push({ rule: rule.businessId, error: result.error })
-    else if (result.match) for (const id of rule.recipientIds) recipients.add(id)
-  }
-  return { recipientIds: [...recipients].filter((id) => config.recipientsById.get(id)?.active), errors }
+/**
+ * Evaluates the tenant's rules on a batch of requests, in memory: on the event loop, except the
+ * evaluations that could hold it (rule-workers.ts), which go to a worker thread in one call per rule for
+ * the whole batch and are stopped at their deadline (a rule error naming the rule).
+ */
+export async function evaluateRules(config: TenantConfig, samples: Sample[]): Promise<RuleVerdict[]> {
+  const perRule = await Promise.all(config.rules.map((rule) => ('compileError' in rule.compiled ? undefined : matchSamples(rule.compiled, samples))))
+  return samples.map((_, s) => {
+    const recipients = new Set<number>()
+    const errors: RuleError[] = []
+    config.rules.forEach((rule, r) => {
+      const result = 'compileError' in rule.compiled ? { error: rule.compiled.compileError } : perRule[r]![s]
+      if ('error' in result) errors.push({ rule: rule.businessId, error: result.error })
+      else if (result.match) for (const id of rule.recipientIds) recipients.add(id)
+    })
+    return { recipientIds: [...recipients].filter((id) => config.recipientsById.get(id)?.active), errors }
+  })
 }
 
 /** The ERROR event of a request whose rules could not all be evaluated, naming each rule. */
@@ -72,8 +80,9 @@ export async function matchRequests(tx: Tx, config: TenantConfig, requests: Requ
   if (requests.length === 0) return outcome
   const deliveries: { request_pk: number; recipient_id: number; priority: number; request_date: string; tenant: string }[] = []
   const updates: { id: number; state: string; rule_errors: RuleError[] | null }[] = []
-  for (const request of requests) {
-    const { recipientIds, errors } = evaluateRules(config, request.metadata, request.payload)
+  const verdicts = await evaluateRules(config, requests)
+  requests.forEach((request, i) => {
+    const { recipientIds, errors } = verdicts[i]
     for (const id of recipientIds) {
       deliveries.push({ request_pk: request.id, recipient_id: id, priority: request.priority, request_date: request.requestDate.toISOString(), tenant: request.tenant })
     }
@@ -85,7 +94,7 @@ export async function matchRequests(tx: Tx, config: TenantConfig, requests: Requ
       updates.push({ id: request.id, state: 'SCHEDULED', rule_errors: null })
       outcome.scheduled.push(request.id)
     }
-  }
+  })
   if (deliveries.length > 0) {
     // A retried request keeps its deliveries: successes are never sent twice, errors were reset by the retry.
     await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date)

@@ -140,10 +140,13 @@ async function insertRequests(
   reg: Registration,
   completeNow: number[],
 ): Promise<void> {
+  // A request dated in the future waits for its date (seed 002: "can be in the future to delay").
+  const due = direct ? [] : toInsert.filter((item) => item.requestDate <= now)
+  const dueVerdicts = await evaluateRules(config, due.map((item) => item.body))
+  const matched = new Map(due.map((item, i) => [item, dueVerdicts[i]]))
   const verdicts = toInsert.map((item): RuleVerdict | undefined => {
     if (direct) return { recipientIds: (item.body.recipients ?? []).map((businessId) => config.recipientsByBusinessId.get(businessId)!.id), errors: [] }
-    // A request dated in the future waits for its date (seed 002: "can be in the future to delay").
-    return item.requestDate <= now ? evaluateRules(config, item.body.metadata, item.body.payload) : undefined
+    return matched.get(item)
   })
   const rows = toInsert.map((item, i) => {
     const verdict = verdicts[i]

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import type { Logger } from '../log.ts'
-import { compileRule, type CompiledRule } from '../rules/compile-rule.ts'
+import { compileRuleInLine, type InLineRule } from '../rules/compile-rule.ts'
 import { SENDER_PLUGINS } from '../senders/registry.ts'
 import { parametersToMap, type Parameters, type PluginParameter, type RecipientInfo, type SenderPlugin } from '../senders/sender.ts'
 
@@ -25,7 +25,7 @@ export interface RuleEntry {
   label: string
   recipientIds: number[]
   /** A rule that failed to compile gives a matching error on every request it meets. */
-  compiled: CompiledRule | { compileError: string }
+  compiled: InLineRule | { compileError: string }
 }
 
 export interface TenantConfig {
@@ -83,7 +83,7 @@ export async function loadTenantConfig(db: Db, tenant: string, version: number):
     } else if (row.active && row.is_rule) {
       let compiled: RuleEntry['compiled']
       try {
-        compiled = compileRule({ pluginId: row.plugin_id, businessId: row.business_id, label: row.label, parameters: row.parameters })
+        compiled = compileRuleInLine({ pluginId: row.plugin_id, businessId: row.business_id, label: row.label, parameters: row.parameters })
       } catch (err) {
         compiled = { compileError: (err as Error).message }
       }

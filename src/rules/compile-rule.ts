@@ -12,16 +12,11 @@
  * Parameters that neither plugin knows are ignored (as REGARDS' plugin injection does) and listed in
  * `warnings`, so a typo such as `payloadRule` is visible without rejecting a REGARDS export.
  */
-import v8 from 'node:v8'
 import { compileDefaultRule, DEFAULT_RULE_MATCHER } from './default-rule-matcher.ts'
 import { compileLuceneExpression, LUCENE_RULE_MATCHER, type CompiledExpression } from './lucene-rule-matcher.ts'
 import { RuleSyntaxError } from './lucene-parse.ts'
 import { describeValue, isObject } from './json-values.ts'
-
-// The compiler refuses nested quantifiers, but polynomial backtracking (`.*.*.*.*.*b` on 200 characters ran
-// for minutes) slips through. V8's linear-time engine takes over a regexp that backtracks excessively: the
-// same match then answers in about 2 ms. Set here, where every process that evaluates rules gets it.
-v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks')
+import { OffLoop, RULE_DEADLINE_MS } from './linear-regex.ts'
 
 export interface PluginParameter {
   name: string
@@ -38,13 +33,25 @@ export interface RuleConfig {
 }
 
 export type MatchResult = { match: true } | { match: false; explain: string } | { error: string }
+/** An in-line evaluation that reached a regular expression it must not run on the event loop, and why. */
+export type OffLoopResult = { offLoop: string }
 
 export interface CompiledRule {
   readonly pluginId: string
   /** Accepted but suspicious: unknown parameters, AND/OR mixed without parentheses, literal `*` … */
   readonly warnings: readonly string[]
-  /** Never throws. */
+  /** Never throws; runs to completion, however long: on the event loop, use an `InLineRule`. */
   match(metadata: unknown, payload: unknown): MatchResult
+}
+
+/** A rule compiled for the event loop: evaluations that could hold it are handed back as `{ offLoop }`. */
+export interface InLineRule {
+  readonly pluginId: string
+  readonly warnings: readonly string[]
+  /** The configuration it was compiled from: a worker compiles it again to evaluate what cannot run in line. */
+  readonly config: RuleConfig
+  /** Never throws; bounded time (linear-regex.ts). */
+  match(metadata: unknown, payload: unknown): MatchResult | OffLoopResult
 }
 
 /** A rule configuration that cannot be used; the message names the rule, the parameter and the position. */
@@ -90,6 +97,20 @@ const MATCH: MatchResult = Object.freeze({ match: true })
  * @throws RuleConfigError
  */
 export function compileRule(config: RuleConfig): CompiledRule {
+  // Without `inLine`, no evaluation answers `offLoop`.
+  return build(config, false) as unknown as CompiledRule
+}
+
+/**
+ * Compiles a rule for evaluation on the event loop (the notifier, the rule test API and CLI); what it
+ * hands back as `{ offLoop }` is evaluated by `RuleWorkers` (rule-workers.ts).
+ * @throws RuleConfigError
+ */
+export function compileRuleInLine(config: RuleConfig): InLineRule {
+  return build(config, true)
+}
+
+function build(config: RuleConfig, inLine: boolean): InLineRule {
   const id = ruleId(config)
   const name = id === '' ? 'rule' : `rule "${id}"`
   if (!isObject(config)) throw new RuleConfigError(`rule configuration must be an object, got ${describeValue(config)}`, id)
@@ -117,6 +138,7 @@ export function compileRule(config: RuleConfig): CompiledRule {
     return {
       pluginId,
       warnings,
+      config,
       match(_metadata, payload) {
         try {
           return rule.test(payload) ? MATCH : { match: false, explain: rule.explain(payload) }
@@ -132,8 +154,11 @@ export function compileRule(config: RuleConfig): CompiledRule {
     const source = str(param, false)
     if (source === undefined) return undefined
     try {
-      const compiled = compileLuceneExpression(source, { extensions })
+      const compiled = compileLuceneExpression(source, { extensions, inLine })
       for (const w of compiled.warnings) warnings.push(`${param}: ${w.message}`)
+      for (const r of compiled.notLinear) {
+        warnings.push(`${param}: ${r}, which V8's linear-time engine cannot run: it is evaluated in a worker thread, stopped after ${RULE_DEADLINE_MS} ms`)
+      }
       return compiled
     } catch (e) {
       if (!(e instanceof RuleSyntaxError)) throw e
@@ -145,6 +170,7 @@ export function compileRule(config: RuleConfig): CompiledRule {
   return {
     pluginId,
     warnings,
+    config,
     match(metadata, payload) {
       try {
         // LuceneRuleMatcher.match: metadata first, and the payload is not looked at when it fails.
@@ -157,11 +183,16 @@ export function compileRule(config: RuleConfig): CompiledRule {
 }
 
 /** `undefined` when the expression holds (or is absent), else the non-match or error to return. */
-function evaluate(param: string, what: string, rule: CompiledExpression | undefined, root: unknown): MatchResult | undefined {
+function evaluate(param: string, what: string, rule: CompiledExpression | undefined, root: unknown): MatchResult | OffLoopResult | undefined {
   if (rule === undefined) return undefined
   // JsonObjectMatchVisitor throws on a null object; a non-object cannot reach REGARDS (typed JsonObject).
   if (!isObject(root)) return { error: `${param}: the ${what} is ${describeValue(root)}, not a JSON object` }
-  if (rule.test(root)) return undefined
+  try {
+    if (rule.test(root)) return undefined
+  } catch (e) {
+    if (e instanceof OffLoop) return { offLoop: `${param}: ${e.reason}` }
+    throw e
+  }
   return { match: false, explain: `${param}: ${rule.explain(root)}` }
 }
 

@@ -9,9 +9,14 @@
  * that can match in several ways, i.e. a quantifier whose minimum and maximum differ, or an alternation —
  * `(a+)+`, `(a|aa)*`, `(a?){20}`, `(\w+\s?)*` — the shapes that make a backtracking engine exponential.
  * That is conservative (it also rejects the harmless `(ab|cd)+`) but simple to explain and to check; the
- * error message says how to rewrite. Polynomial patterns such as `.*a.*a.*` remain allowed: payload
- * values are short, and they stay polynomial.
+ * error message says how to rewrite. Polynomial patterns such as `.*a.*a.*` remain allowed: V8's
+ * linear-time engine takes them over when they backtrack (linear-regex.ts).
+ *
+ * The translation also says whether V8's linear-time engine can run the pattern, and if not, which
+ * construct keeps it out (look-around, back-reference, a counted repetition too large to unroll): such a
+ * pattern is evaluated off the event loop under a deadline (rule-workers.ts).
  */
+import { linearEngineCanRun } from './linear-regex.ts'
 
 export class RegexTranslationError extends Error {
   constructor(message: string, readonly offset: number) {
@@ -30,20 +35,50 @@ interface Frame {
   start: number
 }
 
+export interface JavaRegex {
+  re: RegExp
+  /** Why V8's linear-time engine cannot run the pattern (the construct and its offset); undefined when it can. */
+  notLinear: string | undefined
+}
+
+/** A construct V8's linear-time engine may refuse, met while translating. */
+interface Construct {
+  what: string
+  offset: number
+  /** Look-arounds and back-references are always refused (Infinity); a counted repetition by its count. */
+  weight: number
+}
+
 /**
  * @example compileJavaRegex('L[1-3]_RAD_GD[A-Z]').test('L2_RAD_GDR') // true (whole-value match)
  * @throws RegexTranslationError with the offset (in `pattern`) of the construct it rejects.
  */
 export function compileJavaRegex(pattern: string): RegExp {
-  const out = translate(pattern)
+  return translateJavaRegex(pattern).re
+}
+
+/**
+ * @example translateJavaRegex('(?=a).*b').notLinear // 'look-ahead "(?=" at offset 0'
+ * @throws RegexTranslationError with the offset (in `pattern`) of the construct it rejects.
+ */
+export function translateJavaRegex(pattern: string): JavaRegex {
+  const constructs: Construct[] = []
+  const source = `^(?:${translate(pattern, constructs)})$`
+  let re: RegExp
   try {
-    return new RegExp(`^(?:${out})$`)
+    re = new RegExp(source)
   } catch (e) {
     throw new RegexTranslationError(`invalid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`, 0)
   }
+  if (linearEngineCanRun(source)) return { re, notLinear: undefined }
+  // V8 only says "cannot be executed in linear time": name the construct, the one always refused first.
+  const blamed = constructs.reduce<Construct | undefined>((a, c) => (a && a.weight >= c.weight ? a : c), undefined)
+  return { re, notLinear: blamed ? `${blamed.what} at offset ${blamed.offset}` : 'construct outside V8\'s linear-time subset' }
 }
 
-function translate(p: string): string {
+const LOOKAROUNDS: Record<string, string> = { '(?=': 'look-ahead', '(?!': 'negative look-ahead', '(?<=': 'look-behind', '(?<!': 'negative look-behind' }
+
+function translate(p: string, constructs: Construct[]): string {
   let out = ''
   const stack: Frame[] = [{ variable: false, start: 0 }]
   // What the next quantifier applies to: a group that just closed (with its frame), or a single atom.
@@ -53,6 +88,7 @@ function translate(p: string): string {
     const c = p[i]
     if (c === '\\') {
       const [text, next] = translateEscape(p, i, false)
+      if (/^\\[1-9]$/.test(text)) constructs.push({ what: `back-reference "${text}"`, offset: i, weight: Infinity })
       out += text
       i = next
       lastAtom = { group: null }
@@ -63,6 +99,7 @@ function translate(p: string): string {
       lastAtom = { group: null }
     } else if (c === '(') {
       const [text, next] = translateGroupOpen(p, i)
+      if (LOOKAROUNDS[text]) constructs.push({ what: `${LOOKAROUNDS[text]} "${text}"`, offset: i, weight: Infinity })
       out += text
       i = next
       stack.push({ variable: false, start: i })
@@ -93,6 +130,8 @@ function translate(p: string): string {
         )
       }
       if (q.min !== q.max) stack[stack.length - 1].variable = true
+      // V8's linear engine unrolls counted repetitions and gives up beyond a small size ({17} already).
+      if (p[i] === '{') constructs.push({ what: `counted repetition "${p.slice(i, q.end)}"`, offset: i, weight: q.max === Infinity ? q.min : q.max })
       let end = q.end
       if (p[end] === '?') end++ // lazy: same syntax and meaning in JS
       out += p.slice(i, end)

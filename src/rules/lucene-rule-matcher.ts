@@ -17,13 +17,18 @@
  *
  * Rules are compiled once per configuration change into closures; evaluation allocates nothing on the
  * non-array path (bench/rules.ts measures it).
+ *
+ * With `inLine`, a regular expression that could hold the event loop (one V8's linear-time engine cannot
+ * run, or a long value: linear-regex.ts) is not run: the evaluation throws `OffLoop` and is redone in a
+ * worker under a deadline. A clause decided before reaching it (AND, OR short-circuit) never offloads.
  */
 import { Type } from 'typebox'
 import { declarePlugin, P } from '../plugins/declaration.ts'
 import type { RangeNode, RegexNode, RuleNode, TermNode } from './lucene-ast.ts'
 import { parseRule, RuleSyntaxError, type RuleProblem } from './lucene-parse.ts'
 import { printRule } from './lucene-print.ts'
-import { compileJavaRegex, RegexTranslationError } from './java-regex.ts'
+import { RegexTranslationError, translateJavaRegex, type JavaRegex } from './java-regex.ts'
+import { fitsInLine, OffLoop } from './linear-regex.ts'
 import { globPredicate, hasWildcard, rangePredicate } from './herald-extensions.ts'
 import { describeValue, getOwn, gsonAsString, isObject, isPrimitive, needsOwnCheck, primitiveString, type JsonObject } from './json-values.ts'
 
@@ -43,12 +48,16 @@ export const LUCENE_RULE_MATCHER = declarePlugin({
 export interface LuceneOptions {
   /** Herald extensions (ranges, wildcards, array-any, `*:*`); off means REGARDS semantics exactly. */
   extensions: boolean
+  /** Throw `OffLoop` instead of running a regular expression that could hold the event loop. Default false. */
+  inLine?: boolean
 }
 
 /** One compiled expression. `test` may throw `MatchError`; `explain` is only meaningful after a false `test`. */
 export interface CompiledExpression {
   readonly source: string
   readonly warnings: readonly RuleProblem[]
+  /** The regular expressions V8's linear-time engine cannot run, each with the construct that keeps it out. */
+  readonly notLinear: readonly string[]
   test(root: JsonObject): boolean
   explain(root: JsonObject): string
 }
@@ -62,6 +71,7 @@ interface Context {
   options: LuceneOptions
   errors: RuleProblem[]
   warnings: RuleProblem[]
+  notLinear: string[]
 }
 
 /**
@@ -72,13 +82,13 @@ interface Context {
  */
 export function compileLuceneExpression(source: string, options: LuceneOptions): CompiledExpression {
   const parsed = parseRule(source, { extensions: options.extensions })
-  const ctx: Context = { options, errors: [...parsed.problems], warnings: [...parsed.warnings] }
+  const ctx: Context = { options, errors: [...parsed.problems], warnings: [...parsed.warnings], notLinear: [] }
   const compiled = compileNode(parsed.ast, ctx)
   if (ctx.errors.length > 0) {
     const first = ctx.errors.reduce((a, b) => (b.position < a.position ? b : a))
     throw new RuleSyntaxError(first.message, first.position)
   }
-  return { source, warnings: ctx.warnings, test: compiled.test, explain: compiled.explain }
+  return { source, warnings: ctx.warnings, notLinear: ctx.notLinear, test: compiled.test, explain: compiled.explain }
 }
 
 function compileNode(node: RuleNode, ctx: Context): Compiled {
@@ -154,15 +164,30 @@ function compileTerm(node: TermNode, ctx: Context): Compiled {
 }
 
 function compileRegex(node: RegexNode, ctx: Context): Compiled {
-  let re: RegExp
+  let translated: JavaRegex
   try {
-    re = compileJavaRegex(node.pattern)
+    translated = translateJavaRegex(node.pattern)
   } catch (e) {
     if (!(e instanceof RegexTranslationError)) throw e
     reject(ctx, node.span.start, `regular expression /${node.pattern}/: ${e.message}`)
-    re = /$^/
+    translated = { re: /$^/, notLinear: undefined }
   }
-  const pred = (leaf: unknown) => isPrimitive(leaf) && re.test(primitiveString(leaf))
+  const { re, notLinear } = translated
+  const where = `/${node.pattern}/ (column ${node.span.start + 1})`
+  if (notLinear) ctx.notLinear.push(`${where} uses a ${notLinear}`)
+  let test = (s: string) => re.test(s)
+  if (ctx.options.inLine) {
+    const size = node.pattern.length
+    test = notLinear
+      ? () => {
+          throw new OffLoop(`${where} uses a ${notLinear}, which V8's linear-time engine cannot run`)
+        }
+      : (s) => {
+          if (!fitsInLine(size, s.length)) throw new OffLoop(`${where} meets a ${s.length}-character value, too long to run in line`)
+          return re.test(s)
+        }
+  }
+  const pred = (leaf: unknown) => isPrimitive(leaf) && test(primitiveString(leaf))
   const path = splitPath(node.field)
   const resolve = makeResolver(path)
   return { test: ctx.options.extensions ? makeAnyLeaf(path, pred) : (o) => pred(resolve(o)), explain: leafExplain(node, resolve) }

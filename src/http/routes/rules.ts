@@ -1,8 +1,9 @@
 import { Type } from 'typebox'
-import { compileRule, RuleConfigError } from '../../rules/compile-rule.ts'
+import { compileRuleInLine, RuleConfigError, type InLineRule } from '../../rules/compile-rule.ts'
+import { RULE_DEADLINE_MS } from '../../rules/linear-regex.ts'
+import { matchSamples } from '../../rules/rule-workers.ts'
 import { deleteRule, findPlugin, listPlugins, ruleRecipients, savePlugin, type PluginRow } from '../admin/plugin-configurations.ts'
-import { ERR_INTERNAL, ERR_INVALID_RULE, ERR_NOT_FOUND, ERR_RULE_TOO_SLOW } from '../errors.ts'
-import { RULE_TEST_BUDGET_MS } from '../rule-sandbox.ts'
+import { ERR_INVALID_RULE, ERR_NOT_FOUND, ERR_RULE_TOO_SLOW } from '../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
 import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
@@ -54,7 +55,7 @@ const ruleView = (row: PluginRow, recipients: string[]) => ({
 })
 
 /** Rules: a rule matcher (DefaultRuleMatcher, LuceneRuleMatcher) and the recipients it sends to. */
-export async function rulesRoutes(app: App, { ctx, ruleSandbox }: RouteDeps): Promise<void> {
+export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
   const tags = ['rules']
   const view = async (tenant: string, row: PluginRow) => ruleView(row, (await ruleRecipients(ctx.db, tenant, [row.id])).get(row.id) ?? [])
 
@@ -128,28 +129,26 @@ export async function rulesRoutes(app: App, { ctx, ruleSandbox }: RouteDeps): Pr
         summary: 'Evaluate a rule against sample metadata and payload (nothing is stored)',
         description:
           'A rule that cannot be compiled (syntax, unsafe regular expression …) is answered 400 HERALD_ERR_INVALID_RULE; ' +
-          `one whose evaluation takes more than ${RULE_TEST_BUDGET_MS} ms on the sample, 400 HERALD_ERR_RULE_TOO_SLOW.`,
+          `one whose evaluation takes more than ${RULE_DEADLINE_MS} ms on the sample (the notifier would stop it the same way), 400 HERALD_ERR_RULE_TOO_SLOW.`,
         body: RuleTest,
         response: { 200: RuleTestResult, ...problems(400) },
       },
     },
     async (req) => {
       const config = { ...req.body.rule, parameters: withValues(req.body.rule.parameters) }
+      let rule: InLineRule
       try {
-        compileRule(config)
+        rule = compileRuleInLine(config)
       } catch (err) {
         if (err instanceof RuleConfigError) {
           throw ERR_INVALID_RULE(err.message, { errors: [{ parameter: err.parameter ?? null, position: err.position ?? null, message: err.message }] })
         }
         throw err
       }
-      // Compiling is safe in-process; evaluating runs a regular expression on client data: in the sandbox.
-      const outcome = await ruleSandbox.evaluate(config, req.body.metadata ?? {}, req.body.payload ?? {})
-      if ('timeout' in outcome) {
-        throw ERR_RULE_TOO_SLOW(`the evaluation did not finish within ${RULE_TEST_BUDGET_MS} ms: a regular expression of the rule probably backtracks catastrophically on this value (e.g. .*.*.*x): simplify it`)
-      }
-      if ('error' in outcome) throw ERR_INTERNAL(outcome.error)
-      return { ...outcome.result, warnings: outcome.warnings }
+      // Evaluated as the notifier evaluates it: in line, or in a worker thread with the same deadline.
+      const [result] = await matchSamples(rule, [{ metadata: req.body.metadata ?? {}, payload: req.body.payload ?? {} }])
+      if ('timedOut' in result) throw ERR_RULE_TOO_SLOW(`${result.error}: simplify the rule`)
+      return { ...result, warnings: [...rule.warnings] }
     },
   )
 }
