@@ -41,13 +41,14 @@ async function load(pool: Pool, path: string, authorization: string, expected: n
 async function benchBackend(backend: Backend): Promise<{ name: string; value: number; unit: string }[]> {
   const vhost = await createVhost()
   const storage = await createTestStorage(backend)
-  const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier'] })
+  // The rate limit is off: this measures what the API serves, not how fast it refuses one token.
+  const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier'], env: { HERALD_API_RATE_LIMIT: '0' } })
   try {
     for (let i = 0; i < 20; i++) {
       await savePlugin(herald.ctx.db, 'bench', 'RECIPIENT', `recipient-${i}`, { pluginId: 'RabbitMQSender', label: `r${i}`, parameters: [{ name: 'exchange', value: `ext.${i}` }], active: false }, 'create')
     }
     const keys = loadTokenKeys(herald.ctx.config)
-    const app = await createHttpServer(herald.ctx, { metrics: createMetrics(herald.ctx.events), consuming: () => true, tokenKeys: keys })
+    const app = await createHttpServer(herald.ctx, { metrics: createMetrics(herald.ctx.events, { tenants: undefined, configCache: herald.ctx.configCache }), consuming: () => true, tokenKeys: keys })
     await app.listen({ host: '127.0.0.1', port: 0 })
     const { port } = app.server.address() as AddressInfo
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY, pipelining: 1 })

@@ -41,6 +41,24 @@ export interface Config {
   readonly historyRetentionDays: number
   /** How long `herald start` waits for an unreachable broker or database before it exits (seconds). */
   readonly startupTimeoutS: number
+  /** API requests per minute per token (tenant + subject), or per client address without a valid token; 0: no limit. */
+  readonly apiRateLimit: number
+  /** When set, `/metrics` answers only to `Authorization: Bearer <this token>`. */
+  readonly metricsToken: string | undefined
+  /** PostgreSQL: how long a query waits for a free pooled connection (or a new one) before it fails; 0: no limit. */
+  readonly dbAcquireTimeoutMs: number
+  /** PostgreSQL `statement_timeout` of Herald's connections; 0: the server's setting. */
+  readonly dbStatementTimeoutMs: number
+  /** PostgreSQL `idle_in_transaction_session_timeout` of Herald's connections; 0: the server's setting. */
+  readonly dbIdleInTransactionTimeoutMs: number
+  /** Longest validity of an API token, from now to its `exp`: `herald token` mints no longer, the API refuses longer. */
+  readonly tokenMaxLifetimeSeconds: number
+  /** When set, every API token must carry this `iss`. */
+  readonly jwtIssuer: string | undefined
+  /** When set, every API token must carry this `aud` (or a list holding it). */
+  readonly jwtAudience: string | undefined
+  /** HS256 tokens are accepted along with an external issuer's (public key, JWKS) only when this is true. */
+  readonly jwtAllowHs256: boolean
 }
 
 /** A setting Herald cannot use: its message is the one line `herald start` prints before it exits 1. */
@@ -106,6 +124,31 @@ function intFrom(value: string | undefined, fallback: number, name: string): num
   return n
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
+
+/**
+ * Seconds of a duration written as seconds or with a unit, or undefined when it is not one.
+ *
+ * @example parseDuration('12h') // 43200
+ */
+export function parseDuration(value: string): number | undefined {
+  const m = /^(\d+)([smhd]?)$/.exec(value.trim())
+  return m ? Number(m[1]) * DURATION_UNITS[m[2] || 's'] : undefined
+}
+
+function durationFrom(value: string | undefined, fallbackSeconds: number, name: string): number {
+  if (value === undefined || value === '') return fallbackSeconds
+  const seconds = parseDuration(value)
+  if (!seconds) throw new ConfigError(`${name} must be a positive duration such as 3600, 90m, 12h or 7d, got "${value}"`)
+  return seconds
+}
+
+function booleanFrom(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || value === 'false') return false
+  if (value === 'true') return true
+  throw new ConfigError(`${name} must be true or false, got "${value}"`)
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tenants = env.HERALD_TENANTS?.split(',').map((t) => t.trim()).filter(Boolean)
   const amqp = parseAmqpUrls(env.HERALD_AMQP_URL || DEFAULT_AMQP_URL)
@@ -142,5 +185,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryBatchSize: intFrom(env.HERALD_DELIVERY_BATCH_SIZE, 25, 'HERALD_DELIVERY_BATCH_SIZE'),
     historyRetentionDays: intFrom(env.HERALD_HISTORY_RETENTION_DAYS, 30, 'HERALD_HISTORY_RETENTION_DAYS'),
     startupTimeoutS: intFrom(env.HERALD_STARTUP_TIMEOUT_S, 60, 'HERALD_STARTUP_TIMEOUT_S'),
+    // 1,000 a minute is ~17 a second per token: far above what an operator, a script or a console does, and
+    // ~1.5 % of what the API serves on PostgreSQL (~1,150 req/s, 430 on PGlite: docs/api.md), so one token
+    // cannot keep the database busy for everyone.
+    apiRateLimit: intFrom(env.HERALD_API_RATE_LIMIT, 1000, 'HERALD_API_RATE_LIMIT'),
+    metricsToken: env.HERALD_METRICS_TOKEN || undefined,
+    dbAcquireTimeoutMs: intFrom(env.HERALD_DB_ACQUIRE_TIMEOUT_MS, 10_000, 'HERALD_DB_ACQUIRE_TIMEOUT_MS'),
+    dbStatementTimeoutMs: intFrom(env.HERALD_DB_STATEMENT_TIMEOUT_MS, 30_000, 'HERALD_DB_STATEMENT_TIMEOUT_MS'),
+    dbIdleInTransactionTimeoutMs: intFrom(env.HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS, 60_000, 'HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'),
+    tokenMaxLifetimeSeconds: durationFrom(env.HERALD_TOKEN_MAX_LIFETIME, 7 * 86_400, 'HERALD_TOKEN_MAX_LIFETIME'),
+    jwtIssuer: env.HERALD_JWT_ISSUER || undefined,
+    jwtAudience: env.HERALD_JWT_AUDIENCE || undefined,
+    jwtAllowHs256: booleanFrom(env.HERALD_JWT_ALLOW_HS256, 'HERALD_JWT_ALLOW_HS256'),
   })
 }

@@ -29,7 +29,8 @@ export interface Herald {
 }
 
 export function openDatabase(config: Config, log?: Logger): Promise<Database> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl, undefined, log) : openPglite(config.dataDir)
+  const limits = { acquireTimeoutMs: config.dbAcquireTimeoutMs, statementTimeoutMs: config.dbStatementTimeoutMs, idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs }
+  return config.databaseUrl ? openPostgres(config.databaseUrl, undefined, log, limits) : openPglite(config.dataDir)
 }
 
 /** Wiring only: config → logger → db → amqp → roles → http. */
@@ -77,7 +78,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
         outbox: () => relay?.notify(),
       },
     })
-    const metrics = createMetrics(events)
+    const metrics = createMetrics(events, { tenants: config.tenants, configCache })
 
     relay = new OutboxRelay(database.db, broker, log)
     relay.start()

@@ -4,7 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authorize, loadTokenKeys, resolveJwtSecret, signToken, verifyToken } from '../src/http/auth.ts'
+import { loadConfig } from '../src/config.ts'
+import { authenticate, checkAccess, loadTokenKeys, resolveJwtSecret, signToken, verifyToken, type Access, type TokenKeys } from '../src/http/auth.ts'
 import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
 import { HttpProblem } from '../src/http/errors.ts'
 import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
@@ -20,10 +21,19 @@ function signAsymmetric(alg: 'RS256' | 'ES256', key: KeyObject, payload: Record<
 }
 
 const codeOf = (r: unknown) => (r instanceof HttpProblem ? r.code : 'OK')
+const detailOf = (r: unknown) => (r instanceof HttpProblem ? r.detail : 'OK')
+
+/** The token settings of a Herald started with `env` on `dataDir`. */
+const tokenConfig = (dataDir: string, env: Record<string, string> = {}) => loadConfig({ HERALD_DATA_DIR: dataDir, ...env })
+
+function authorize(keys: TokenKeys, tenants: ReadonlySet<string> | undefined, authorization: string | undefined, access: Access) {
+  const principal = authenticate(keys, authorization)
+  return principal instanceof HttpProblem ? principal : (checkAccess(principal, tenants, access) ?? principal)
+}
 
 describe('bearer tokens', () => {
   const dataDir = tmpDir()
-  const keys = loadTokenKeys({ jwtSecret: undefined, dataDir, jwtPublicKeyFile: undefined, jwtJwksFile: undefined })
+  const keys = loadTokenKeys(tokenConfig(dataDir))
   const now = Math.floor(Date.now() / 1000)
 
   it('generates the HS256 secret once, mode 0600, and reuses it', () => {
@@ -51,10 +61,11 @@ describe('bearer tokens', () => {
       const data = `${b64({ alg: 'HS256' })}.${b64(payload)}`
       return `${data}.${createHmac('sha256', keys.hs256).update(data).digest('base64url')}`
     }
-    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', role: 'ADMIN', nbf: now + 3600 })))).toBe('HERALD_ERR_TOKEN_INVALID')
-    expect(codeOf(verifyToken(keys, hs({ role: 'ADMIN' })))).toBe('HERALD_ERR_TOKEN_INVALID')
-    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', role: 'REGISTERED_USER' })))).toBe('HERALD_ERR_FORBIDDEN')
-    expect(codeOf(verifyToken(keys, hs({ tenant: 't1' })))).toBe('HERALD_ERR_FORBIDDEN')
+    const exp = now + 60
+    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', role: 'ADMIN', exp, nbf: now + 3600 })))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, hs({ role: 'ADMIN', exp })))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', role: 'REGISTERED_USER', exp })))).toBe('HERALD_ERR_FORBIDDEN')
+    expect(codeOf(verifyToken(keys, hs({ tenant: 't1', exp })))).toBe('HERALD_ERR_FORBIDDEN')
     expect(codeOf(verifyToken(keys, 'x'.repeat(10_000)))).toBe('HERALD_ERR_TOKEN_INVALID')
     expect(codeOf(verifyToken(keys, 'not-a-jwt'))).toBe('HERALD_ERR_TOKEN_INVALID')
   })
@@ -75,7 +86,7 @@ describe('bearer tokens', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     fs.writeFileSync(path.join(dir, 'issuer.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }))
     fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] }))
-    const external = loadTokenKeys({ jwtSecret: 's', dataDir: dir, jwtPublicKeyFile: path.join(dir, 'issuer.pem'), jwtJwksFile: path.join(dir, 'jwks.json') })
+    const external = loadTokenKeys(tokenConfig(dir, { HERALD_JWT_SECRET: 's', HERALD_JWT_PUBLIC_KEY_FILE: path.join(dir, 'issuer.pem'), HERALD_JWT_JWKS_FILE: path.join(dir, 'jwks.json') }))
     const claims = { tenant: 'project1', role: 'ADMIN', sub: 'regards-admin', exp: now + 60 }
     expect(verifyToken(external, signAsymmetric('RS256', rsa.privateKey, claims))).toEqual({ tenant: 'project1', role: 'ADMIN', subject: 'regards-admin' })
     expect(verifyToken(external, signAsymmetric('ES256', ec.privateKey, claims, 'k1'))).toMatchObject({ tenant: 'project1' })
@@ -87,6 +98,55 @@ describe('bearer tokens', () => {
     const confused = `${data}.${createHmac('sha256', fs.readFileSync(path.join(dir, 'issuer.pem'))).update(data).digest('base64url')}`
     expect(codeOf(verifyToken(external, confused))).toBe('HERALD_ERR_TOKEN_INVALID')
     expect(createPrivateKey).toBeTypeOf('function')
+  })
+
+  const hsWith = (secret: Buffer, payload: object) => {
+    const data = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`
+    return `${data}.${createHmac('sha256', secret).update(data).digest('base64url')}`
+  }
+
+  it('requires exp, and refuses a token valid for longer than HERALD_TOKEN_MAX_LIFETIME (7 days unless set)', () => {
+    const claims = { tenant: 't1', role: 'ADMIN' }
+    const noExp = verifyToken(keys, hsWith(keys.hs256, claims))
+    expect([codeOf(noExp), detailOf(noExp)]).toEqual(['HERALD_ERR_TOKEN_INVALID', expect.stringMatching(/no exp claim/)])
+    expect(codeOf(verifyToken(keys, hsWith(keys.hs256, { ...claims, exp: String(now + 60) })))).toBe('HERALD_ERR_TOKEN_INVALID')
+    expect(codeOf(verifyToken(keys, signToken(keys.hs256, claims, 7 * 86_400)))).toBe('OK')
+    const tooLong = verifyToken(keys, signToken(keys.hs256, claims, 8 * 86_400))
+    expect([codeOf(tooLong), detailOf(tooLong)]).toEqual(['HERALD_ERR_TOKEN_INVALID', expect.stringMatching(/HERALD_TOKEN_MAX_LIFETIME/)])
+    const hourly = loadTokenKeys(tokenConfig(dataDir, { HERALD_TOKEN_MAX_LIFETIME: '1h' }))
+    expect(codeOf(verifyToken(hourly, signToken(hourly.hs256, claims, 3600)))).toBe('OK')
+    expect(codeOf(verifyToken(hourly, signToken(hourly.hs256, claims, 7200)))).toBe('HERALD_ERR_TOKEN_INVALID')
+  })
+
+  it('checks iss and aud when they are configured, and only then', () => {
+    const strict = loadTokenKeys(tokenConfig(dataDir, { HERALD_JWT_ISSUER: 'https://auth.example', HERALD_JWT_AUDIENCE: 'herald' }))
+    const token = (extra: object) => hsWith(keys.hs256, { tenant: 't1', role: 'ADMIN', exp: now + 60, ...extra })
+    const iss = 'https://auth.example'
+    expect(codeOf(verifyToken(strict, token({ iss, aud: 'herald' })))).toBe('OK')
+    expect(codeOf(verifyToken(strict, token({ iss, aud: ['catalog', 'herald'] })))).toBe('OK')
+    expect(detailOf(verifyToken(strict, token({ aud: 'herald' })))).toMatch(/HERALD_JWT_ISSUER/)
+    expect(detailOf(verifyToken(strict, token({ iss: 'https://evil.example', aud: 'herald' })))).toMatch(/HERALD_JWT_ISSUER/)
+    expect(detailOf(verifyToken(strict, token({ iss })))).toMatch(/HERALD_JWT_AUDIENCE/)
+    expect(detailOf(verifyToken(strict, token({ iss, aud: ['catalog'] })))).toMatch(/HERALD_JWT_AUDIENCE/)
+    expect(detailOf(verifyToken(strict, token({ iss, aud: 'herald-other' })))).toMatch(/HERALD_JWT_AUDIENCE/)
+    expect(codeOf(verifyToken(keys, token({ iss: 'anyone', aud: 'anything' })))).toBe('OK')
+  })
+
+  it('refuses HS256 tokens when an external issuer is configured, unless HERALD_JWT_ALLOW_HS256=true', () => {
+    const dir = tmpDir()
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    fs.writeFileSync(path.join(dir, 'issuer.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }))
+    const env = { HERALD_JWT_SECRET: 'a-secret-of-the-instance-operator', HERALD_JWT_PUBLIC_KEY_FILE: path.join(dir, 'issuer.pem') }
+    const external = loadTokenKeys(tokenConfig(dir, env))
+    const claims = { tenant: 't1', role: 'ADMIN', exp: now + 60 }
+    const hs256 = signToken(external.hs256, claims, 60)
+    const refused = verifyToken(external, hs256)
+    expect([codeOf(refused), detailOf(refused)]).toEqual(['HERALD_ERR_TOKEN_INVALID', expect.stringMatching(/HERALD_JWT_ALLOW_HS256/)])
+    expect(codeOf(verifyToken(external, signAsymmetric('RS256', rsa.privateKey, claims)))).toBe('OK')
+    const both = loadTokenKeys(tokenConfig(dir, { ...env, HERALD_JWT_ALLOW_HS256: 'true' }))
+    expect(codeOf(verifyToken(both, hs256))).toBe('OK')
+    expect(codeOf(verifyToken(both, signAsymmetric('RS256', rsa.privateKey, claims)))).toBe('OK')
+    expect(() => tokenConfig(dir, { HERALD_JWT_ALLOW_HS256: 'yes' })).toThrow(/HERALD_JWT_ALLOW_HS256 must be true or false/)
   })
 })
 
@@ -172,7 +232,8 @@ for (const backend of BACKENDS) {
     }
 
     beforeAll(async () => {
-      f = await startHttpFixture(backend)
+      // Over a thousand requests without a valid token from one address: about authentication, not the rate limit.
+      f = await startHttpFixture(backend, { env: { HERALD_API_RATE_LIMIT: '0' } })
       await seedTenantA()
     })
     afterAll(async () => {
@@ -270,6 +331,39 @@ for (const backend of BACKENDS) {
         expect([r.statusCode, r.json().code]).toEqual([403, 'HERALD_ERR_TENANT_NOT_ACCEPTED'])
       } finally {
         await g.close()
+      }
+    })
+  })
+}
+
+for (const backend of BACKENDS) {
+  describe(`${backend}: token rules of an instance with an external issuer, over HTTP`, () => {
+    let f: HttpFixture
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const iss = 'https://auth.example'
+    const call = (token: string) => f.call('GET', '/api/v1/rules', { as: null, headers: { authorization: `Bearer ${token}` } })
+    const external = (claims: Record<string, unknown>) => signAsymmetric('RS256', rsa.privateKey, { tenant: 't1', role: 'EXPLOIT', iss, aud: 'herald', exp: Math.floor(Date.now() / 1000) + 600, ...claims })
+
+    beforeAll(async () => {
+      const dir = tmpDir()
+      fs.writeFileSync(path.join(dir, 'issuer.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }))
+      f = await startHttpFixture(backend, { env: { HERALD_JWT_PUBLIC_KEY_FILE: path.join(dir, 'issuer.pem'), HERALD_JWT_ISSUER: iss, HERALD_JWT_AUDIENCE: 'herald' } })
+    })
+    afterAll(async () => {
+      await f?.close()
+    })
+
+    it('accepts the issuer’s tokens for this audience, with an exp within HERALD_TOKEN_MAX_LIFETIME, and nothing else', async () => {
+      expect((await call(external({}))).statusCode).toBe(200)
+      for (const [why, token, detail] of [
+        ['no exp', external({ exp: undefined }), /no exp claim/],
+        ['valid 30 days', external({ exp: Math.floor(Date.now() / 1000) + 30 * 86_400 }), /HERALD_TOKEN_MAX_LIFETIME/],
+        ['another issuer', external({ iss: 'https://elsewhere.example' }), /HERALD_JWT_ISSUER/],
+        ['another audience', external({ aud: 'catalog' }), /HERALD_JWT_AUDIENCE/],
+        ['HS256 of the instance', f.token('t1', 'EXPLOIT'), /HERALD_JWT_ALLOW_HS256/],
+      ] as const) {
+        const r = await call(token)
+        expect([why, r.statusCode, r.json().code, r.json().detail]).toEqual([why, 401, 'HERALD_ERR_TOKEN_INVALID', expect.stringMatching(detail)])
       }
     })
   })

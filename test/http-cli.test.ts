@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { Connection } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.ts'
 import { openPglite, openPostgres, type Database } from '../src/db/client.ts'
 import { migrateOrThrow } from '../src/db/migrate.ts'
 import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
@@ -67,19 +70,46 @@ for (const backend of BACKENDS) {
       await storage?.drop()
     })
 
+    const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+    const withEnv = async <T>(extra: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
+      const saved = env
+      env = { ...env, ...extra }
+      try {
+        return await fn()
+      } finally {
+        env = saved
+      }
+    }
+
     it('prints a token the API accepts, signed with the data-directory secret or HERALD_JWT_SECRET', async () => {
       const { stdout } = await herald('token', '--tenant', 't1', '--role', 'EXPLOIT', '--expires-in', '1h')
-      const keys = loadTokenKeys({ jwtSecret: undefined, dataDir: storage.dataDir, jwtPublicKeyFile: undefined, jwtJwksFile: undefined })
+      const keys = loadTokenKeys(loadConfig({ HERALD_DATA_DIR: storage.dataDir }))
       expect(verifyToken(keys, stdout.trim())).toEqual({ tenant: 't1', role: 'EXPLOIT', subject: 'herald-cli' })
-      const payload = JSON.parse(Buffer.from(stdout.split('.')[1], 'base64url').toString())
-      expect(payload.exp - payload.iat).toBe(3600)
-      const saved = env
-      env = { ...env, HERALD_JWT_SECRET: 'shared-secret' }
-      const shared = (await herald('token', '--tenant', 't1', '--role', 'ADMIN')).stdout.trim()
-      env = saved
-      expect(verifyToken({ hs256: Buffer.from('shared-secret'), asymmetric: [] }, shared)).toMatchObject({ role: 'ADMIN' })
+      expect(payloadOf(stdout).exp - payloadOf(stdout).iat).toBe(3600)
+      const shared = await withEnv({ HERALD_JWT_SECRET: 'shared-secret' }, async () => (await herald('token', '--tenant', 't1', '--role', 'ADMIN')).stdout.trim())
+      expect(verifyToken(loadTokenKeys(loadConfig({ HERALD_DATA_DIR: storage.dataDir, HERALD_JWT_SECRET: 'shared-secret' })), shared)).toMatchObject({ role: 'ADMIN' })
       const other = await herald('token', '--tenant', 't1', '--role', 'VISITOR')
       expect(other.stderr).toMatch(/no access/)
+    })
+
+    it('mints tokens valid 12 h by default and never longer than HERALD_TOKEN_MAX_LIFETIME; every token expires', async () => {
+      const byDefault = (await herald('token', '--tenant', 't1', '--role', 'EXPLOIT')).stdout
+      expect(payloadOf(byDefault).exp - payloadOf(byDefault).iat).toBe(12 * 3600)
+      const never = await herald('token', '--tenant', 't1', '--role', 'EXPLOIT', '--expires-in', '0')
+      expect([never.code, never.stdout, never.stderr]).toEqual([1, '', expect.stringMatching(/every token expires/)])
+      const tooLong = await herald('token', '--tenant', 't1', '--role', 'EXPLOIT', '--expires-in', '8d')
+      expect([tooLong.code, tooLong.stdout, tooLong.stderr]).toEqual([1, '', expect.stringMatching(/longer than HERALD_TOKEN_MAX_LIFETIME \(604800 s\)/)])
+    })
+
+    it('writes iss and aud when they are configured, and warns when the API would refuse HS256', async () => {
+      const { stdout } = await withEnv({ HERALD_JWT_ISSUER: 'https://auth.example', HERALD_JWT_AUDIENCE: 'herald' }, () => herald('token', '--tenant', 't1', '--role', 'ADMIN'))
+      expect(payloadOf(stdout)).toMatchObject({ iss: 'https://auth.example', aud: 'herald' })
+      const keys = loadTokenKeys(loadConfig({ HERALD_DATA_DIR: storage.dataDir, HERALD_JWT_ISSUER: 'https://auth.example', HERALD_JWT_AUDIENCE: 'herald' }))
+      expect(verifyToken(keys, stdout.trim())).toMatchObject({ tenant: 't1' })
+      const jwks = path.join(storage.dataDir, 'jwks.json')
+      fs.writeFileSync(jwks, JSON.stringify({ keys: [generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })] }))
+      const refused = await withEnv({ HERALD_JWT_JWKS_FILE: jwks }, () => herald('token', '--tenant', 't1', '--role', 'ADMIN'))
+      expect(refused.stderr).toMatch(/HERALD_JWT_ALLOW_HS256/)
     })
 
     it('lists, parks and unparks recipients', async () => {

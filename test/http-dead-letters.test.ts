@@ -83,6 +83,10 @@ for (const backend of BACKENDS) {
       expect(detail.properties).toMatchObject({ contentType: 'application/json', contentEncoding: 'UTF-8', priority: 3 })
       expect(await list('tenant-b')).toEqual([])
       expect((await f.call('GET', `/api/v1/dead-letters/${item.id}`, { as: ['tenant-b', 'ADMIN'] })).statusCode).toBe(404)
+      expect((await f.call('GET', '/metrics', { as: null })).body).toContain(`herald_dead_letters{tenant="other",queue="${NOTIFICATION_REQUEST_QUEUE}"}`)
+      // A tenant gets its own label once it has a configuration (any AMQP publisher can name a tenant).
+      const recipient = { businessId: 'dl-labels', pluginId: 'RabbitMQSender', label: 'labels', parameters: [{ name: 'exchange', value: 'ext.dl-labels' }], active: false }
+      expect((await f.call('POST', '/api/v1/recipients', { as: [TENANT, 'ADMIN'], body: recipient })).statusCode).toBe(201)
       const metrics = (await f.call('GET', '/metrics', { as: null })).body
       expect(metrics).toContain(`herald_dead_letters{tenant="project1",queue="${NOTIFICATION_REQUEST_QUEUE}"}`)
     })

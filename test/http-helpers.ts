@@ -27,7 +27,7 @@ export async function startHttpFixture(backend: Backend, opts: { env?: Record<st
   const storage = await createTestStorage(backend)
   const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: opts.roles ?? ['notifier'], env: opts.env })
   const keys = loadTokenKeys(herald.ctx.config)
-  const metrics = createMetrics(herald.ctx.events)
+  const metrics = createMetrics(herald.ctx.events, { tenants: herald.ctx.config.tenants, configCache: herald.ctx.configCache })
   const app = await createHttpServer(herald.ctx, { metrics, consuming: () => true, tokenKeys: keys })
   await app.ready()
   const token = (tenant: string, role: string, expiresIn = 3600) => signToken(keys.hs256, { tenant, role }, expiresIn)

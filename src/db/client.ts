@@ -19,8 +19,27 @@ export interface Database {
 // int8 ids and counts fit in a double (2^53); reading them as numbers keeps pg and PGlite alike.
 pg.types.setTypeParser(20, (v) => Number(v))
 
-export async function openPostgres(url: string, poolSize = 10, log?: Logger): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize })
+/** Bounds on what one query may hold of the pool and of the server; 0 leaves a bound to the server's setting. */
+export interface PoolLimits {
+  /** How long a query waits for a free pooled connection (or a new one) before it fails. */
+  acquireTimeoutMs: number
+  /** `statement_timeout` of every connection: a statement running longer is cancelled (SQLSTATE 57014). */
+  statementTimeoutMs: number
+  /** `idle_in_transaction_session_timeout`: a session idle this long inside a transaction is closed. */
+  idleInTransactionTimeoutMs: number
+}
+
+export async function openPostgres(url: string, poolSize = 10, log?: Logger, limits?: PoolLimits): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // Sent as start-up parameters of each connection, so they hold for every statement Herald runs.
+    ...(limits && {
+      connectionTimeoutMillis: limits.acquireTimeoutMs,
+      statement_timeout: limits.statementTimeoutMs,
+      idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
+    }),
+  })
   // Every client gets a listener of its own: a checked-out one (e.g. held by an open transaction while the
   // outbox relay publishes) has no pool listener, and a server restart then emitted an unhandled 'error'
   // that killed the process. Its pending query rejects anyway, so the caller sees the failure; an idle one

@@ -1,13 +1,14 @@
-import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
+import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
 import { ERR_FORBIDDEN, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_EXPIRED, ERR_TOKEN_INVALID, ERR_UNAUTHENTICATED, HttpProblem } from './errors.ts'
 
 /**
- * Bearer tokens of the REST API: JWTs carrying `tenant` and `role`, verified with node:crypto only.
- * HS256 with HERALD_JWT_SECRET (or a secret generated once into the data directory) is always accepted;
- * RS256/ES256 tokens of an external issuer are accepted when its public key (PEM) or JWKS file is given.
+ * Bearer tokens of the REST API: JWTs carrying `tenant`, `role` and `exp`, verified with node:crypto only.
+ * HS256 with HERALD_JWT_SECRET (or a secret generated once into the data directory) is accepted while no
+ * external issuer is configured; RS256/ES256 tokens of an external issuer are accepted when its public key
+ * (PEM) or JWKS file is given, and HS256 along with them only when HERALD_JWT_ALLOW_HS256 says so.
  */
 
 /** What a route may require. `read`: ADMIN or EXPLOIT; `retry`: ADMIN or EXPLOIT; `admin`: ADMIN only. */
@@ -26,9 +27,18 @@ interface VerificationKey {
   key: KeyObject
 }
 
+/** What verification accepts: the keys, and the claims every token must carry. */
 export interface TokenKeys {
   hs256: Buffer
+  /** False when an external issuer is configured and HERALD_JWT_ALLOW_HS256 is not true. */
+  hs256Accepted: boolean
   asymmetric: VerificationKey[]
+  /** HERALD_JWT_ISSUER: the `iss` every token must carry, when set. */
+  issuer: string | undefined
+  /** HERALD_JWT_AUDIENCE: the `aud` every token must carry (or list), when set. */
+  audience: string | undefined
+  /** HERALD_TOKEN_MAX_LIFETIME: a token whose `exp` is further away than this is refused. */
+  maxLifetimeSeconds: number
 }
 
 // REGARDS roles above ADMIN in its hierarchy (INSTANCE_ADMIN > PROJECT_ADMIN > ADMIN > EXPLOIT) carry its
@@ -70,8 +80,13 @@ function algorithmOf(key: KeyObject, declared: string | undefined, source: strin
   throw new Error(`${source}: only RSA keys (RS256) and P-256 EC keys (ES256) are supported, got ${type}${declared ? ` with alg ${declared}` : ''}`)
 }
 
+export type TokenConfig = Pick<
+  Config,
+  'jwtSecret' | 'dataDir' | 'jwtPublicKeyFile' | 'jwtJwksFile' | 'jwtIssuer' | 'jwtAudience' | 'jwtAllowHs256' | 'tokenMaxLifetimeSeconds'
+>
+
 /** Loads every verification key the configuration names; a bad key file stops the start with its reason. */
-export function loadTokenKeys(config: Pick<Config, 'jwtSecret' | 'dataDir' | 'jwtPublicKeyFile' | 'jwtJwksFile'>): TokenKeys {
+export function loadTokenKeys(config: TokenConfig): TokenKeys {
   const asymmetric: VerificationKey[] = []
   if (config.jwtPublicKeyFile) {
     const key = createPublicKey(fs.readFileSync(config.jwtPublicKeyFile, 'utf8'))
@@ -86,19 +101,33 @@ export function loadTokenKeys(config: Pick<Config, 'jwtSecret' | 'dataDir' | 'jw
       asymmetric.push({ kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, alg: algorithmOf(key, jwk.alg as string | undefined, config.jwtJwksFile), key })
     }
   }
-  return { hs256: resolveJwtSecret(config), asymmetric }
+  return {
+    hs256: resolveJwtSecret(config),
+    // An external issuer is where tokens come from: a second, local way in (anyone who can read the data
+    // directory or HERALD_JWT_SECRET mints tokens) stays closed unless the operator opens it on purpose.
+    hs256Accepted: asymmetric.length === 0 || config.jwtAllowHs256,
+    asymmetric,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    maxLifetimeSeconds: config.tokenMaxLifetimeSeconds,
+  }
 }
 
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url')
 
 /**
- * Signs an HS256 token for `herald token` and tests.
+ * Signs an HS256 token for `herald token` and tests; it expires `expiresInSeconds` from `now`.
  *
  * @example signToken(secret, { tenant: 'project1', role: 'ADMIN' }, 3600)
  */
-export function signToken(secret: Buffer, claims: { tenant: string; role: string; sub?: string }, expiresInSeconds: number | undefined, now = Date.now()): string {
+export function signToken(
+  secret: Buffer,
+  claims: { tenant: string; role: string; sub?: string; iss?: string; aud?: string },
+  expiresInSeconds: number,
+  now = Date.now(),
+): string {
   const iat = Math.floor(now / 1000)
-  const payload = { sub: claims.sub ?? 'herald-cli', ...claims, iat, ...(expiresInSeconds ? { exp: iat + expiresInSeconds } : {}) }
+  const payload = { sub: claims.sub ?? 'herald-cli', ...claims, iat, exp: iat + expiresInSeconds }
   const data = `${b64json({ alg: 'HS256', typ: 'JWT' })}.${b64json(payload)}`
   return `${data}.${createHmac('sha256', secret).update(data).digest('base64url')}`
 }
@@ -114,7 +143,7 @@ function parsePart(part: string): Record<string, unknown> | undefined {
 
 function signatureMatches(keys: TokenKeys, header: Record<string, unknown>, data: string, signature: Buffer): boolean {
   const alg = header.alg
-  if (alg === 'HS256') {
+  if (alg === 'HS256' && keys.hs256Accepted) {
     const expected = createHmac('sha256', keys.hs256).update(data).digest()
     return expected.length === signature.length && timingSafeEqual(expected, signature)
   }
@@ -125,6 +154,11 @@ function signatureMatches(keys: TokenKeys, header: Record<string, unknown>, data
   )
 }
 
+function acceptedAlgorithms(keys: TokenKeys): string {
+  const algorithms = [...(keys.hs256Accepted ? ['HS256'] : []), ...new Set(keys.asymmetric.map((k) => k.alg))]
+  return algorithms.join(', ')
+}
+
 /** Verifies a token and returns who it speaks for, or the problem to answer (401 or 403). */
 export function verifyToken(keys: TokenKeys, token: string, now = Date.now()): Principal | HttpProblem {
   if (token.length > MAX_TOKEN_LENGTH) return ERR_TOKEN_INVALID('the token is too long')
@@ -133,12 +167,23 @@ export function verifyToken(keys: TokenKeys, token: string, now = Date.now()): P
   const header = parsePart(parts[0])
   const payload = parsePart(parts[1])
   if (!header || !payload) return ERR_TOKEN_INVALID('the token header or payload is not base64url JSON')
+  if (header.alg === 'HS256' && !keys.hs256Accepted) {
+    return ERR_TOKEN_INVALID('HS256 tokens are not accepted while an external issuer is configured (HERALD_JWT_ALLOW_HS256)')
+  }
   if (!signatureMatches(keys, header, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2], 'base64url'))) {
-    return ERR_TOKEN_INVALID('the signature does not verify (algorithms: HS256, and RS256/ES256 when a public key is configured)')
+    return ERR_TOKEN_INVALID(`the signature does not verify (algorithms: ${acceptedAlgorithms(keys)})`)
   }
   const seconds = now / 1000
-  if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp + CLOCK_LEEWAY_SECONDS < seconds)) return ERR_TOKEN_EXPIRED()
+  if (typeof payload.exp !== 'number') return ERR_TOKEN_INVALID('the token has no exp claim: every token must expire')
+  if (payload.exp + CLOCK_LEEWAY_SECONDS < seconds) return ERR_TOKEN_EXPIRED()
+  if (payload.exp - seconds > keys.maxLifetimeSeconds + CLOCK_LEEWAY_SECONDS) {
+    return ERR_TOKEN_INVALID(`the token is valid for longer than ${keys.maxLifetimeSeconds} s (HERALD_TOKEN_MAX_LIFETIME)`)
+  }
   if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf - CLOCK_LEEWAY_SECONDS > seconds)) return ERR_TOKEN_INVALID('the token is not valid yet')
+  if (keys.issuer !== undefined && payload.iss !== keys.issuer) return ERR_TOKEN_INVALID('the iss claim is not the configured issuer (HERALD_JWT_ISSUER)')
+  if (keys.audience !== undefined && !(payload.aud === keys.audience || (Array.isArray(payload.aud) && payload.aud.includes(keys.audience)))) {
+    return ERR_TOKEN_INVALID('the aud claim does not name this service (HERALD_JWT_AUDIENCE)')
+  }
   if (typeof payload.tenant !== 'string' || payload.tenant === '') return ERR_TOKEN_INVALID('the token carries no tenant claim')
   const role = typeof payload.role === 'string' ? ROLE_OF[payload.role] : undefined
   if (!role) return ERR_FORBIDDEN(`role ${JSON.stringify(payload.role ?? null)} has no access to this API (roles: ADMIN, EXPLOIT)`)
@@ -146,24 +191,30 @@ export function verifyToken(keys: TokenKeys, token: string, now = Date.now()): P
   return { tenant: payload.tenant, role, subject }
 }
 
-/** Authenticates the `authorization` header and checks the role against what the route requires. */
-export function authorize(
-  keys: TokenKeys,
-  tenants: ReadonlySet<string> | undefined,
-  authorization: string | undefined,
-  access: Access,
-): Principal | HttpProblem {
+const BEARER = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i
+
+/** Who the `authorization` header speaks for, or the problem to answer (401, or 403 for an unknown role). */
+export function authenticate(keys: TokenKeys, authorization: string | undefined): Principal | HttpProblem {
   if (!authorization) return ERR_UNAUTHENTICATED()
-  const m = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i.exec(authorization)
+  const m = BEARER.exec(authorization)
   if (!m) return ERR_TOKEN_INVALID('the authorization header must be "Bearer <token>"')
-  const principal = verifyToken(keys, m[1])
-  if (principal instanceof HttpProblem) return principal
-  return admit(principal, tenants, access)
+  return verifyToken(keys, m[1])
 }
 
-/** Whether an authenticated principal may call a route: its tenant is served and its role suffices. */
-export function admit(principal: Principal, tenants: ReadonlySet<string> | undefined, access: Access): Principal | HttpProblem {
+/** The problem to answer when the principal may not do what the route requires (403), else undefined. */
+export function checkAccess(principal: Principal, tenants: ReadonlySet<string> | undefined, access: Access): HttpProblem | undefined {
   if (tenants && !tenants.has(principal.tenant)) return ERR_TENANT_NOT_ACCEPTED(`tenant ${principal.tenant} is not in HERALD_TENANTS`)
   if (!ALLOWED[access].includes(principal.role)) return ERR_FORBIDDEN(`this operation requires the role ${ALLOWED[access].join(' or ')}`)
-  return principal
+  return undefined
+}
+
+/**
+ * True when the header carries the HERALD_METRICS_TOKEN. Both sides are hashed first, so the comparison
+ * takes the same time whatever their lengths.
+ */
+export function metricsTokenMatches(expected: string, authorization: string | undefined): boolean {
+  const given = authorization ? /^Bearer +(.+?) *$/i.exec(authorization)?.[1] : undefined
+  if (given === undefined) return false
+  const digest = (value: string) => createHash('sha256').update(value).digest()
+  return timingSafeEqual(digest(given), digest(expected))
 }

@@ -53,6 +53,7 @@ export const ERR_INVALID_RULE = defineError('HERALD_ERR_INVALID_RULE', 'The rule
 export const ERR_RULE_TOO_SLOW = defineError('HERALD_ERR_RULE_TOO_SLOW', 'The rule took too long to evaluate on this sample', 400)
 export const ERR_RECIPIENT_BUSY = defineError('HERALD_ERR_RECIPIENT_BUSY', 'The recipient has deliveries waiting or in progress', 409)
 export const ERR_IMPORT_REJECTED = defineError('HERALD_ERR_IMPORT_REJECTED', 'The configuration was not imported, nothing changed', 409)
+export const ERR_RATE_LIMITED = defineError('HERALD_ERR_RATE_LIMITED', 'Too many requests: retry after the number of seconds in Retry-After', 429)
 export const ERR_BROKER_UNAVAILABLE = defineError('HERALD_ERR_BROKER_UNAVAILABLE', 'The message broker is unreachable', 503)
 export const ERR_SIGN_IN_REFUSED = defineError('HERALD_ERR_SIGN_IN_REFUSED', 'The console sign-in code was refused', 401)
 export const ERR_CONSOLE_NOT_BUILT = defineError('HERALD_ERR_CONSOLE_NOT_BUILT', 'The console is not built: run npm run build:console', 503)

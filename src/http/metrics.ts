@@ -2,15 +2,16 @@ import { sql } from 'kysely'
 import client, { type Registry } from 'prom-client'
 import type { Db } from '../db/client.ts'
 import type { Logger } from '../log.ts'
+import { OTHER_TENANT } from '../metrics.ts'
 import { countDeadLetters } from './dead-letters/store.ts'
 
 /**
  * Gauges read from the database at scrape time, so every instance reports the same truth whichever
  * did the work: per-recipient backlog and oldest waiting age, outbox lag, dead letters waiting.
- * One scrape costs three grouped queries (a few ms on an idle database, ~50 ms with 100,000 waiting
- * deliveries); a failing query leaves the previous values and logs why.
+ * One scrape costs three grouped queries and a read of the configured tenants (a few ms on an idle
+ * database, ~50 ms with 100,000 waiting deliveries); a failing query leaves the previous values and logs why.
  */
-export function registerDatabaseGauges(registry: Registry, db: Db, log: Logger): void {
+export function registerDatabaseGauges(registry: Registry, db: Db, log: Logger, tenants: ReadonlySet<string> | undefined): void {
   if (registry.getSingleMetric('herald_recipient_backlog')) return
   let snapshot: Promise<Snapshot> | undefined
   // The gauges of one scrape share one read: each collect() awaits the same promise.
@@ -46,7 +47,15 @@ export function registerDatabaseGauges(registry: Registry, db: Db, log: Logger):
   gauge('herald_outbox_rows', 'Events written but not yet published (outbox lag, rows)', [], (g, s) => g.set(s.outbox.rows))
   gauge('herald_outbox_oldest_seconds', 'Age of the oldest unpublished event (outbox lag, time)', [], (g, s) => g.set(s.outbox.oldest))
   gauge('herald_dead_letters', 'Dead-lettered messages collected and not yet replayed or discarded', ['tenant', 'queue'], (g, s) => {
-    for (const d of s.deadLetters) g.set({ tenant: d.tenant ?? '', queue: d.queue }, d.count)
+    // A dead letter's tenant is whatever its message said: unconfigured ones are summed under `other`.
+    const label = (tenant: string | null) => (tenant === null ? '' : tenants?.has(tenant) || s.configured.has(tenant) ? tenant : OTHER_TENANT)
+    const counts = new Map<string, { tenant: string; queue: string; count: number }>()
+    for (const d of s.deadLetters) {
+      const labels = { tenant: label(d.tenant), queue: d.queue }
+      const key = JSON.stringify(labels)
+      counts.set(key, { ...labels, count: (counts.get(key)?.count ?? 0) + d.count })
+    }
+    for (const { count, ...labels } of counts.values()) g.set(labels, count)
   })
 }
 
@@ -54,6 +63,8 @@ interface Snapshot {
   recipients: { tenant: string; recipient: string; backlog: number; errors: number; oldest: number }[]
   outbox: { rows: number; oldest: number }
   deadLetters: { tenant: string | null; queue: string; count: number }[]
+  /** Tenants with a configuration. */
+  configured: Set<string>
 }
 
 async function readSnapshot(db: Db): Promise<Snapshot> {
@@ -71,5 +82,6 @@ async function readSnapshot(db: Db): Promise<Snapshot> {
     recipients: recipients.map((r) => ({ ...r, oldest: Math.max(0, Number(r.oldest ?? 0)) })),
     outbox: { rows: outbox[0]?.rows ?? 0, oldest: Math.max(0, Number(outbox[0]?.oldest ?? 0)) },
     deadLetters: await countDeadLetters(db),
+    configured: new Set((await sql<{ tenant: string }>`select tenant from config_version`.execute(db)).rows.map((r) => r.tenant)),
   }
 }

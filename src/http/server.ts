@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto'
+import helmet from '@fastify/helmet'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Ctx } from '../context.ts'
 import { isDatabaseReachable } from '../db/client.ts'
-import { admit, authorize, loadTokenKeys, type TokenKeys } from './auth.ts'
-import { consoleRoutes, consoleSessionPrincipal, isConsoleSessionHeader, registerConsoleAssets } from './console.ts'
+import { loadTokenKeys, metricsTokenMatches, type TokenKeys } from './auth.ts'
+import { consoleRoutes, registerConsoleAssets } from './console.ts'
 import { consoleEventRoutes } from './console-events.ts'
-import { HttpProblem, installProblemHandlers, sendProblem } from './errors.ts'
+import { ERR_TOKEN_INVALID, ERR_UNAUTHENTICATED, installProblemHandlers, sendProblem } from './errors.ts'
+import { installGuard } from './guard.ts'
 import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
 import { configurationRoutes } from './routes/configuration.ts'
@@ -29,6 +31,15 @@ export interface HttpDeps {
 /** Request bodies above 1 MiB are refused (413): a REGARDS configuration of 500 recipients is ~300 KiB. */
 export const BODY_LIMIT = 1024 * 1024
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+// /health/ready answers within 2 s whatever the database does (a pool held by long transactions, a lock,
+// a server that stopped answering): the database gets 1 s to answer `select 1`, then counts as down.
+const READY_DATABASE_TIMEOUT_MS = 1000
+
+function within<T>(promise: Promise<T>, ms: number, otherwise: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(otherwise), ms)))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
 
 /**
  * The admin HTTP server: the REST API under /api/v1 (bearer JWT, tenant from the token), its OpenAPI
@@ -57,24 +68,13 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
   })
   installProblemHandlers(app)
 
+  // Security headers on every answer, errors and 404s included. No upgrade-insecure-requests: Herald is
+  // often reached over plain HTTP on a private network, where it would break pages it serves.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
-    // Decided on the route the router matched, never on req.url: the router decodes the path, so a raw URL
-    // test let `/%61pi/v1/...` reach /api/v1 handlers without a token. Every route is protected unless it
-    // says `access: 'public'`; a request that matched no route goes to the 404 handler.
-    const access = req.routeOptions.config?.access
-    if (access === 'public' || req.routeOptions.url === undefined) return
-    const { authorization } = req.headers
-    const principal = isConsoleSessionHeader(authorization)
-      ? await consoleSessionPrincipal(ctx, authorization).then((p) => (p instanceof HttpProblem ? p : admit(p, ctx.config.tenants, access ?? 'admin')))
-      : authorize(keys, ctx.config.tenants, authorization, access ?? 'admin')
-    if (principal instanceof HttpProblem) {
-      if (principal.status === 401) reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
-      return sendProblem(reply, principal)
-    }
-    req.principal = principal
-    req.log = reply.log = req.log.child({ tenant: principal.tenant, role: principal.role })
   })
+  await installGuard(app, ctx, keys)
   app.addHook('onResponse', async (req, reply) => {
     const fields = { method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
     if (reply.statusCode >= 500) req.log.error(fields, 'request failed')
@@ -101,14 +101,20 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
   const operations = { config: { access: 'public' as const }, schema: { tags: ['operations'], security: [] } }
   app.get('/health/live', { ...operations, schema: { ...operations.schema, summary: 'The process is up' } }, async () => ({ status: 'UP' }))
   app.get('/health/ready', { ...operations, schema: { ...operations.schema, summary: 'Database, broker and consumers are up (503 otherwise)' } }, async (_req, reply) => {
-    const checks = { database: await isDatabaseReachable(ctx.db), broker: ctx.broker.ready, consumers: deps.consuming() }
+    const checks = { database: await within(isDatabaseReachable(ctx.db), READY_DATABASE_TIMEOUT_MS, false), broker: ctx.broker.ready, consumers: deps.consuming() }
     const up = Object.values(checks).every(Boolean)
     return reply.code(up ? 200 : 503).send({ status: up ? 'UP' : 'DOWN', checks })
   })
   registerConsoleAssets(app as unknown as FastifyInstance)
-  registerDatabaseGauges(deps.metrics, ctx.db, ctx.log.child({ module: 'metrics' }))
-  app.get('/metrics', { ...operations, schema: { ...operations.schema, summary: 'Prometheus metrics' } }, async (_req, reply) =>
-    reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
-  )
+  registerDatabaseGauges(deps.metrics, ctx.db, ctx.log.child({ module: 'metrics' }), ctx.config.tenants)
+  const metricsToken = ctx.config.metricsToken
+  app.get('/metrics', { ...operations, schema: { ...operations.schema, summary: 'Prometheus metrics (bearer HERALD_METRICS_TOKEN when set)' } }, async (req, reply) => {
+    if (metricsToken !== undefined && !metricsTokenMatches(metricsToken, req.headers.authorization)) {
+      reply.header('www-authenticate', 'Bearer realm="herald-metrics"')
+      const detail = '/metrics requires the bearer token set in HERALD_METRICS_TOKEN'
+      return sendProblem(reply, req.headers.authorization ? ERR_TOKEN_INVALID(detail) : ERR_UNAUTHENTICATED(detail))
+    }
+    return reply.type(deps.metrics.contentType).send(await deps.metrics.metrics())
+  })
   return app as unknown as FastifyInstance
 }

@@ -107,6 +107,8 @@ export class ConfigCache {
   readonly #log: Logger
   readonly #configs = new Map<string, Promise<TenantConfig>>()
   readonly #versions = new Map<string, number>()
+  /** Tenants with a configuration (a config_version row) at the last refresh. */
+  #configured = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   /** Called with the tenants whose configuration changed. */
   onChange: (tenants: string[]) => void = () => {}
@@ -134,7 +136,10 @@ export class ConfigCache {
     clearTimeout(this.#timer)
   }
 
-  /** Reads every tenant's version and drops the caches that are out of date. */
+  /**
+   * Reads every tenant's version and drops the caches that are out of date, and those of tenants without a
+   * configuration: a request may name any tenant, and each one kept would grow the cache without bound.
+   */
   async refresh(): Promise<void> {
     const { rows } = await sql<{ tenant: string; version: number }>`select tenant, version from config_version`.execute(this.#db)
     const changed: string[] = []
@@ -146,7 +151,24 @@ export class ConfigCache {
       }
       this.#versions.set(tenant, version)
     }
+    this.#configured = new Set(rows.map((r) => r.tenant))
+    for (const tenant of this.#versions.keys()) {
+      if (!this.#configured.has(tenant)) {
+        this.#versions.delete(tenant)
+        this.#configs.delete(tenant)
+      }
+    }
     if (changed.length > 0) this.onChange(changed)
+  }
+
+  /** True when the tenant had a configuration at the last refresh (at most 500 ms ago). */
+  isConfigured(tenant: string): boolean {
+    return this.#configured.has(tenant)
+  }
+
+  /** How many tenants' configurations are held in memory. */
+  get cachedTenants(): number {
+    return this.#configs.size
   }
 
   get(tenant: string): Promise<TenantConfig> {
