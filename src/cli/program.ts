@@ -29,6 +29,11 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
     register: async (program) => (await import('./recipients.ts')).registerRecipientsCommands(program),
   },
   {
+    name: 'plugins',
+    description: 'recipient senders and rule matchers: list, show their parameters',
+    register: async (program) => (await import('./plugins.ts')).registerPluginsCommands(program),
+  },
+  {
     name: 'dlq',
     description: 'dead-lettered messages: list, replay',
     register: async (program) => (await import('./dlq.ts')).registerDlqCommands(program),

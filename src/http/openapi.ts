@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
+import { PLUGINS } from '../plugins/registry.ts'
 import { DOCS_PAGE } from './docs-page.ts'
 import { PROBLEM_TYPES } from './errors.ts'
 
@@ -20,12 +21,17 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
           '`tenant` claim of the bearer token, its `role` (ADMIN or EXPLOIT) decides what it may do. Errors are RFC 9457 ' +
           `problem documents with a stable \`code\`: ${PROBLEM_TYPES.map((p) => p.code).join(', ')}.`,
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        // Each plugin's parameters as a name → value object (the declaration itself); writeOnly marks a secret.
+        schemas: Object.fromEntries([...PLUGINS.values()].map((d) => [`${d.pluginId}Parameters`, { ...d.parameters, description: `${d.pluginId}: ${d.description}` }])),
+      },
       security: [{ bearer: [] }],
       tags: [
         { name: 'recipients', description: 'Recipient plugin configurations and their live delivery state' },
         { name: 'rules', description: 'Rule matchers and the recipients they send to' },
         { name: 'configuration', description: 'REGARDS import/export file' },
+        { name: 'plugins', description: 'Recipient senders and rule matchers, and the parameters each takes' },
         { name: 'requests', description: 'Notification requests, retry, delete' },
         { name: 'dead letters', description: 'Messages dead-lettered by Herald consumers' },
         { name: 'catalog', description: 'Products, their dissemination status per recipient, catalog requests (read-only)' },

@@ -14,6 +14,7 @@ import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
 import { configurationRoutes } from './routes/configuration.ts'
 import { deadLettersRoutes } from './routes/dead-letters.ts'
+import { pluginsRoutes } from './routes/plugins.ts'
 import { productsRoutes } from './routes/products.ts'
 import { recipientsRoutes } from './routes/recipients.ts'
 import { requestsRoutes } from './routes/requests.ts'
@@ -92,6 +93,7 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await requestsRoutes(routes, routeDeps)
       await deadLettersRoutes(routes, routeDeps)
       await productsRoutes(routes, routeDeps)
+      await pluginsRoutes(routes, routeDeps)
       await consoleRoutes(routes, { ctx, tokenKeys: keys })
       await consoleEventRoutes(routes, { ctx })
     },
