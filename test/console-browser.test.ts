@@ -127,6 +127,27 @@ describe('the web console in a real browser', () => {
     await context.close()
   })
 
+  it('parks a recipient: a new request waits for it; resuming delivers it, live', async () => {
+    const { context, page } = await newPage()
+    await page.goto(link())
+    await page.getByRole('link', { name: 'mission-a' }).first().click()
+    await page.getByRole('heading', { name: /Recipient mission-a/ }).waitFor()
+    await page.getByRole('button', { name: 'Park' }).click()
+    await page.getByRole('button', { name: 'Resume' }).waitFor()
+    await shot(page, 'recipient')
+    await client.publishRequest({ tenant: TENANT, requestId: 'console-parked-1', owner: 'rs-fem', body: { payload: { id: 'parked' }, metadata: { action: 'CREATED' } } })
+    await page.goto(`${origin}/console/requests/console-parked-1`)
+    const delivery = page.getByRole('article', { name: 'Delivery to mission-a' })
+    await delivery.getByText('PENDING').waitFor({ timeout: 15_000 })
+    await page.goto(`${origin}/console/recipients/mission-a`)
+    await page.getByRole('button', { name: 'Resume' }).click()
+    await page.getByRole('button', { name: 'Park' }).waitFor()
+    await page.goto(`${origin}/console/requests/console-parked-1`)
+    await page.getByRole('heading', { name: /Request console-parked-1/ }).waitFor()
+    await page.getByText('SUCCESS').first().waitFor({ timeout: 15_000 })
+    await context.close()
+  })
+
   it('refuses a link used twice', async () => {
     const once = link()
     const first = await newPage()

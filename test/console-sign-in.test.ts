@@ -73,6 +73,8 @@ for (const backend of BACKENDS) {
     it('streams the request changes of the session’s tenant only, and ends the stream at sign-out', async () => {
       const address = await f.app.listen({ host: '127.0.0.1', port: 0 })
       const token = (await signIn(code('project1', 'EXPLOIT'))).json().token
+      expect((await fetch(`${address}/api/v1/console/events`)).status).toBe(401)
+      expect((await fetch(`${address}/api/v1/console/events`, { headers: { authorization: `Bearer hcs_${'x'.repeat(43)}` } })).status).toBe(401)
       const res = await fetch(`${address}/api/v1/console/events`, { headers: { authorization: `Bearer ${token}` } })
       expect([res.status, res.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8'])
       const events: { event: string; data: any }[] = []

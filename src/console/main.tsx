@@ -5,6 +5,7 @@ import { startLive, stopLive, whenStreamEnds } from './live.ts'
 import { DeadLetterPage, DeadLetters } from './pages/dead-letters.tsx'
 import { Overview } from './pages/overview.tsx'
 import { ProductPage, Products } from './pages/products.tsx'
+import { RecipientPage } from './pages/recipient.tsx'
 import { RequestPage } from './pages/request.tsx'
 import { Requests } from './pages/requests.tsx'
 import { RulePage, Rules } from './pages/rules.tsx'
@@ -31,6 +32,8 @@ function Screen(props: { path: string; session: Session }) {
   if (pathname === '/') return <Overview />
   if (pathname === '/requests') return <Requests search={`?${search}`} />
   if (id('requests')) return <RequestPage requestId={id('requests')!} session={s} />
+  if (pathname === '/recipients') return <Overview />
+  if (id('recipients')) return <RecipientPage businessId={id('recipients')!} session={s} />
   if (pathname === '/rules') return <Rules />
   if (id('rules')) return <RulePage businessId={id('rules')!} session={s} />
   if (pathname === '/products') return <Products search={`?${search}`} />

@@ -60,7 +60,7 @@ export function Overview() {
             {list.map((r) => (
               <tr key={r.businessId}>
                 <td>
-                  <Link href={`/requests?recipient=${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
+                  <Link href={`/recipients/${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
                   <div class="muted">{r.businessId}</div>
                 </td>
                 <td>{r.pluginId}</td>

@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import { findPlugin, savePlugin, setPluginActive, type PluginRow } from '../admin/plugin-configurations.ts'
 import { deleteRecipient, listRecipients, recipientInfo, recipientStates, type RecipientState } from '../admin/recipients.ts'
+import { parkRecipient, unparkRecipient } from '../../notifier/recipient-state.ts'
 import { ERR_NOT_FOUND } from '../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
@@ -12,6 +13,8 @@ const StateSchema = Type.Object({
   errors: Type.Integer({ description: 'deliveries in ERROR, waiting for a manual retry' }),
   oldestWaitingSeconds: Type.Number({ description: 'age of the request date of the oldest waiting delivery' }),
   lastError: Nullable(Type.Object({ message: Type.String(), at: DateTime })),
+  parked: Type.Boolean({ description: 'deliveries are held (after consecutive failures, or by an operator); nothing is dropped' }),
+  parkedReason: Nullable(Type.String()),
 })
 
 const Recipient = Type.Object({
@@ -150,6 +153,29 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
         const { tenant } = req.principal
         const row = await setPluginActive(ctx.db, tenant, 'RECIPIENT', req.params.businessId, active)
         changed(tenant)
+        return withState(tenant, row)
+      },
+    )
+  }
+
+  for (const [action, park] of [['park', true], ['unpark', false]] as const) {
+    app.post(
+      `/recipients/:businessId/${action}`,
+      {
+        config: { access: 'admin' },
+        schema: {
+          tags,
+          summary: park ? 'Park a recipient: its deliveries wait (nothing is dropped) until it is unparked' : 'Unpark a recipient: its backlog drains at once',
+          params: BusinessIdParams,
+          response: { 200: Recipient, ...problems(400, 404) },
+        },
+      },
+      async (req) => {
+        const { tenant } = req.principal
+        const row = await findPlugin(ctx.db, tenant, 'RECIPIENT', req.params.businessId)
+        if (!row) throw ERR_NOT_FOUND(`no recipient ${req.params.businessId}`)
+        if (park) await parkRecipient(ctx.db, { id: row.id, tenant }, `parked by ${req.principal.subject ?? 'an operator'} (REST API)`)
+        else if (await unparkRecipient(ctx.db, row.id)) ctx.signals.deliveries()
         return withState(tenant, row)
       },
     )
