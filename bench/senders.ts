@@ -167,6 +167,9 @@ async function publishAll(client: LoadClient, count: number): Promise<void> {
   await Promise.all(window)
 }
 
+// The receiver listens on loopback: the instance must allow it (recipients opt in with allowPrivateNetwork).
+const LOOPBACK_RECEIVER = { HERALD_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8' }
+
 const webhook = (id: string, url: string, extra: Record<string, string> = {}) =>
   pluginConf('WebhookSender', id, { url, allowPrivateNetwork: true, recipientLabel: id, batchSize: '200', maxBatchesInFlight: '4', ...extra })
 
@@ -208,7 +211,7 @@ interface WebhookRun {
 /** Starts Herald with `prepare`, warms up, then sends `count` requests and measures them at the receiver. */
 async function runWebhook(label: string, receiver: Receiver, count: number, prepare: (storage: TestStorage) => Promise<void>, waitSuccess: boolean): Promise<WebhookRun> {
   progress(`senders/${label}: starting Herald`)
-  const herald = await startHeraldProcess('postgres', prepare)
+  const herald = await startHeraldProcess('postgres', prepare, LOOPBACK_RECEIVER)
   const client = new LoadClient(herald.vhost.url)
   try {
     await waitConsumers(herald.vhost.url, NOTIFICATION_REQUEST_QUEUE)
@@ -248,7 +251,7 @@ async function runWebhook(label: string, receiver: Receiver, count: number, prep
 async function drainBacklog(receiver: Receiver, count: number, configuration: unknown[]): Promise<{ deliveries: number; heraldCores: number; maxSockets: number }> {
   progress(`senders/drain: starting Herald on ${count} waiting deliveries`)
   receiver.reset(count)
-  const herald = await startHeraldProcess('postgres', (storage) => configure(storage, configuration, { recipient: 'hook', count, park: false }))
+  const herald = await startHeraldProcess('postgres', (storage) => configure(storage, configuration, { recipient: 'hook', count, park: false }), LOOPBACK_RECEIVER)
   try {
     await receiver.waitCount(1, 60_000)
     const started = performance.now()

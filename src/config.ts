@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { parseNetworkList } from './senders/outbound-network.ts'
 
 /** Everything Herald reads from its environment. `loadConfig` is the only reader of `process.env`. */
 export interface Config {
@@ -59,6 +60,8 @@ export interface Config {
   readonly jwtAudience: string | undefined
   /** HS256 tokens are accepted along with an external issuer's (public key, JWKS) only when this is true. */
   readonly jwtAllowHs256: boolean
+  /** Non-public CIDRs that recipients with `allowPrivateNetwork=true` may reach (src/senders/outbound-network.ts). */
+  readonly allowPrivateNetworks: readonly string[]
 }
 
 /** A setting Herald cannot use: its message is the one line `herald start` prints before it exits 1. */
@@ -115,6 +118,15 @@ export function parseAmqpUrls(value: string): { url: string; hosts: string[] } {
     hosts.push(host)
   })
   return { url: entries[0], hosts }
+}
+
+/** A value parsed by another module: its error becomes a ConfigError (one line, exit 1). */
+function configured<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
 }
 
 function intFrom(value: string | undefined, fallback: number, name: string): number {
@@ -197,5 +209,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtIssuer: env.HERALD_JWT_ISSUER || undefined,
     jwtAudience: env.HERALD_JWT_AUDIENCE || undefined,
     jwtAllowHs256: booleanFrom(env.HERALD_JWT_ALLOW_HS256, 'HERALD_JWT_ALLOW_HS256'),
+    allowPrivateNetworks: Object.freeze(configured(() => parseNetworkList(env.HERALD_ALLOW_PRIVATE_NETWORKS))),
   })
 }

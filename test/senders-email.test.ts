@@ -4,19 +4,18 @@ import type { AddressInfo } from 'node:net'
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser'
 import { SMTPServer } from 'smtp-server'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createLogger } from '../src/log.ts'
 import type { Herald } from '../src/main.ts'
 import { classifySmtpError, emailSender, renderTemplate } from '../src/senders/email-sender.ts'
 import type { DeliveryItem, Parameters as SenderParams, Sender, SenderContext } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { deliveryItem } from './support/sender-rig.ts'
+import { deliveryItem, testSenderContext } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
 const TENANT = 'project1'
 const USER = 'herald'
 const PASSWORD = 's3cret-Pa55word'
-const ctx = { broker: undefined as never, log: createLogger('silent') } as SenderContext
+const ctx = testSenderContext()
 
 const item = (over: Partial<DeliveryItem> = {}): DeliveryItem =>
   deliveryItem({
@@ -85,6 +84,7 @@ async function server(opts?: Parameters<typeof smtpServer>[0]) {
 const smtpParams = (port: number, extra: SenderParams = {}): SenderParams => ({
   host: '127.0.0.1',
   port,
+  allowPrivateNetwork: true,
   user: USER,
   password: PASSWORD,
   from: 'Herald <herald@example.org>',

@@ -1,6 +1,8 @@
+import type { Socket } from 'node:net'
 import nodemailer from 'nodemailer'
 import { Type } from 'typebox'
 import { declarePlugin, emailAddresses, P } from '../plugins/declaration.ts'
+import { isDestinationRefused, isLoopback, MAX_TIMEOUT_MS } from './outbound-network.ts'
 import { POLICY_PARAMETERS } from './policy.ts'
 import { receiverAnswer } from './receiver-answer.ts'
 import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
@@ -62,7 +64,10 @@ export const EMAIL_SENDER = declarePlugin({
     host: P.string('SMTP server.', { label: 'SMTP host' }),
     port: P.optional(P.integer('SMTP port; unset: 465 with secure, else 587.', { label: 'Port', minimum: 1, maximum: 65535 })),
     secure: P.optional(P.boolean('TLS from the first byte (SMTPS, usually port 465).', { label: 'TLS from the start', default: false })),
-    requireTLS: P.optional(P.boolean('Require STARTTLS before authenticating; refuse to go on in clear.', { label: 'Require STARTTLS', default: false })),
+    // No default value: unset means "required unless the server is on this machine", decided per connection.
+    requireTLS: P.optional(
+      P.boolean('Require STARTTLS before authenticating; refuse to go on in clear. Unset: required unless the server is on loopback; false turns it off.', { label: 'Require STARTTLS' }),
+    ),
     tlsRejectUnauthorized: P.optional(P.boolean('false accepts a self-signed server certificate.', { label: 'Verify the certificate', default: true })),
     user: P.optional(P.string('SMTP user, given with password.', { label: 'User' })),
     password: P.optional(P.string('SMTP password, given with user; never logged nor shown in errors.', { label: 'Password', sensitive: true })),
@@ -70,7 +75,10 @@ export const EMAIL_SENDER = declarePlugin({
     to: P.string('Comma-separated recipient addresses.', { label: 'To', format: 'email-address-list' }),
     subjectTemplate: P.optional(P.string('Subject; {{path}} placeholders are replaced by the product fields.', { label: 'Subject template', default: DEFAULT_SUBJECT_TEMPLATE })),
     textTemplate: P.optional(P.string('Body; {{path}} placeholders are replaced by the product fields (default: request id, owner, tenant, date, metadata and payload).', { label: 'Text template' })),
-    timeoutMs: P.optional(P.integer('Connection, greeting and socket timeouts.', { label: 'Timeout (ms)', minimum: 1, default: DEFAULT_TIMEOUT_MS })),
+    timeoutMs: P.optional(P.integer('Connection, greeting and socket timeouts.', { label: 'Timeout (ms)', minimum: 1, maximum: MAX_TIMEOUT_MS, default: DEFAULT_TIMEOUT_MS })),
+    allowPrivateNetwork: P.optional(
+      P.boolean('Allow an SMTP host on a non-public address (loopback, private, link-local…) within the ranges the instance allows (HERALD_ALLOW_PRIVATE_NETWORKS).', { label: 'Allow private network', default: false }),
+    ),
     ...reportingParameters(DESCRIPTION),
     ...ackParameters,
     ...POLICY_PARAMETERS,
@@ -98,12 +106,16 @@ export function redact(text: string, secrets: (string | undefined)[]): string {
  */
 export function classifySmtpError(err: unknown, secrets: (string | undefined)[]): SendResult {
   const e = err as Error & { code?: string; responseCode?: number; response?: string }
+  if (isDestinationRefused(e)) return { ok: false, permanent: true, errorClass: 'SMTP_DESTINATION_REFUSED', message: `refused SMTP host: ${e.message}` }
   const reply = e?.response ? redact(e.response, secrets) : undefined
   const message = redact(e?.message ?? String(err), secrets)
   if (typeof e?.responseCode === 'number') {
     const permanent = e.responseCode >= 500
-    // nodemailer's message says which step failed and usually quotes the reply; add the reply when it does not.
-    const text = reply && !message.includes(reply) ? `${message}; server replied ${reply}` : message
+    // nodemailer's message says which step failed and usually quotes the reply; the reply is kept cut and
+    // cleaned (receiver-answer.ts), in the message or after it.
+    const answer = reply === undefined ? undefined : receiverAnswer(reply)
+    const text =
+      reply === undefined || !answer ? message : message.includes(reply) ? `${message.slice(0, message.indexOf(reply))}${answer}` : `${message}; server replied ${answer}`
     // 530/534/535: the server refuses our credentials: every mail would fail alike, so the recipient is parked.
     const parkRecipient = [530, 534, 535].includes(e.responseCode)
     return { ok: false, permanent, errorClass: `SMTP_${e.responseCode}`, message: text, parkRecipient }
@@ -147,16 +159,24 @@ export const emailSender = defineSender({
   declaration: EMAIL_SENDER,
   describe: (values) => commonRecipientInfo(values, DESCRIPTION),
   create(values, ctx): Sender {
-    const { secure = false, timeoutMs = DEFAULT_TIMEOUT_MS, user, password } = values
+    const { secure = false, timeoutMs = DEFAULT_TIMEOUT_MS, user, password, host, allowPrivateNetwork = false, requireTLS } = values
+    const port = values.port ?? (secure ? 465 : 587)
     const secrets = [password]
     const transport = nodemailer.createTransport({
       pool: true,
       maxConnections: 1,
       maxMessages: MESSAGES_PER_CONNECTION,
-      host: values.host,
-      port: values.port ?? (secure ? 465 : 587),
+      host,
+      port,
       secure,
-      requireTLS: values.requireTLS,
+      // Herald opens the connection itself, under the instance's address policy, to the address it checked;
+      // STARTTLS is required unless that address is loopback or the recipient says requireTLS=false.
+      getSocket: (_options: unknown, callback: (err: Error | null, socketOptions?: { connection: Socket; requireTLS: boolean }) => void) => {
+        ctx.network.connect(host, port, allowPrivateNetwork, timeoutMs).then(
+          (socket) => callback(null, { connection: socket, requireTLS: requireTLS ?? !isLoopback(socket.remoteAddress) }),
+          (err: Error) => callback(err),
+        )
+      },
       auth: user ? { user, pass: password } : undefined,
       tls: { rejectUnauthorized: values.tlsRejectUnauthorized },
       connectionTimeout: timeoutMs,

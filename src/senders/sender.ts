@@ -2,6 +2,7 @@ import type { Broker } from '../amqp/broker.ts'
 import type { Logger } from '../log.ts'
 import { P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
 import { checkParameters } from '../plugins/validate-parameters.ts'
+import type { NetworkPolicy } from './outbound-network.ts'
 
 /** One product to deliver to one recipient (a claimed delivery row with its request). */
 export interface DeliveryItem {
@@ -52,6 +53,8 @@ export interface RecipientInfo {
 export interface SenderContext {
   broker: Broker
   log: Logger
+  /** Where the instance lets recipients connect (HERALD_ALLOW_PRIVATE_NETWORKS). */
+  network: NetworkPolicy
 }
 
 /** Parameters as a name → value map (REGARDS sends a list of `{name, type, value}`). */

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto'
-import dns from 'node:dns'
-import net from 'node:net'
 import { Type } from 'typebox'
 import { Agent, request } from 'undici'
 import { declarePlugin, P, type ParameterValues } from '../plugins/declaration.ts'
+import { isDestinationRefused, MAX_TIMEOUT_MS } from './outbound-network.ts'
 import { DEFAULT_POLICY, POLICY_PARAMETERS } from './policy.ts'
+import { receiverAnswer } from './receiver-answer.ts'
 import { primitiveText } from './session-name.ts'
 import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
@@ -13,7 +13,6 @@ const DEFAULT_TIMEOUT_MS = 10_000
 // (200 / 16 × 50 ms ≈ 0.6 s) without opening more sockets than a small receiver accepts.
 const CONCURRENCY = 16
 const MAX_RESPONSE_BYTES = 64 * 1024
-const EXCERPT_CHARS = 512
 // A Retry-After beyond a day is taken as a day: the policy's own backoff still applies on top.
 const MAX_RETRY_AFTER_MS = 24 * 3600_000
 const BODY_TEMPLATES = ['default', 'cloudevents', 'cnm'] as const
@@ -31,8 +30,10 @@ export const WEBHOOK_SENDER = declarePlugin({
     secrets: P.optional(
       P.stringOrList('Signing secrets, comma-separated or a JSON array: whsec_<base64> (Standard Webhooks) or any text; several give several signatures, for key rotation.', { label: 'Signing secrets', sensitive: true }),
     ),
-    timeoutMs: P.optional(P.integer('Connect, response headers and body timeout, and the limit of one request as a whole.', { label: 'Timeout (ms)', minimum: 1, default: DEFAULT_TIMEOUT_MS })),
-    allowPrivateNetwork: P.optional(P.boolean('Allow destinations on loopback, private, link-local and unspecified addresses.', { label: 'Allow private network', default: false })),
+    timeoutMs: P.optional(P.integer('Connect, response headers and body timeout, and the limit of one request as a whole.', { label: 'Timeout (ms)', minimum: 1, maximum: MAX_TIMEOUT_MS, default: DEFAULT_TIMEOUT_MS })),
+    allowPrivateNetwork: P.optional(
+      P.boolean('Allow a non-public destination (loopback, private, link-local…) within the ranges the instance allows (HERALD_ALLOW_PRIVATE_NETWORKS).', { label: 'Allow private network', default: false }),
+    ),
     bodyTemplate: P.optional(P.oneOf(BODY_TEMPLATES, 'Body: default, cloudevents (CloudEvents 1.0) or cnm (NASA Cumulus Message 1.6).', { label: 'Body template', default: 'default' })),
     cnmProvider: P.optional(P.string('CNM provider (bodyTemplate cnm); unset: the request owner, else herald.', { label: 'CNM provider' })),
     cnmCollection: P.optional(P.string('CNM collection (bodyTemplate cnm); unset: the feature model.', { label: 'CNM collection' })),
@@ -92,48 +93,6 @@ export function webhookSignature(id: string, timestamp: number, body: string, ke
 }
 
 // ---------------------------------------------------------------- destinations
-
-const BLOCKED = new net.BlockList()
-for (const [address, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
-  BLOCKED.addSubnet(address, prefix, 'ipv4')
-}
-for (const [address, prefix] of [['::', 128], ['::1', 128], ['fe80::', 10], ['fc00::', 7]] as const) BLOCKED.addSubnet(address, prefix, 'ipv6')
-
-/** Loopback, private (RFC 1918, ULA), link-local and unspecified addresses, IPv4-mapped ones included. */
-export function isPrivateAddress(address: string): boolean {
-  const family = net.isIP(address)
-  if (family === 4) return BLOCKED.check(address, 'ipv4')
-  if (family !== 6) return false
-  // IPv4-mapped (::ffff:a.b.c.d, which URL parsing writes ::ffff:7f00:1) is checked as the IPv4 address.
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (dotted) return BLOCKED.check(dotted[1], 'ipv4')
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address)
-  if (hex) {
-    const [high, low] = [parseInt(hex[1], 16), parseInt(hex[2], 16)]
-    return BLOCKED.check(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, 'ipv4')
-  }
-  return BLOCKED.check(address, 'ipv6')
-}
-
-const REFUSED = 'HERALD_DESTINATION_REFUSED'
-
-/**
- * Resolves like `dns.lookup` and refuses the connection when any address is private: checked at connect
- * time, on the addresses actually used, so a name cannot resolve to a public address for a check and
- * to a private one for the connection.
- */
-function guardedLookup(hostname: string, options: dns.LookupOptions, callback: (...args: any[]) => void): void {
-  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err)
-    const refused = addresses.filter((a) => isPrivateAddress(a.address))
-    if (refused.length > 0) {
-      const error = Object.assign(new Error(`${hostname} resolves to private address ${refused.map((a) => a.address).join(', ')}`), { code: REFUSED })
-      return callback(error)
-    }
-    if (options.all) callback(null, addresses)
-    else callback(null, addresses[0].address, addresses[0].family)
-  })
-}
 
 /** The URL without credentials nor query string, fit for logs and error messages. */
 export function displayUrl(url: URL): string {
@@ -243,16 +202,11 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Pr
   return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8')
 }
 
-const excerpt = (text: string) => {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat
-}
-
 function networkFailure(err: unknown, target: string, timeoutMs: number): SendResult {
   const e = err as Error & { code?: string; cause?: { code?: string; message?: string } }
   const code = e?.code ?? e?.cause?.code
-  if (code === REFUSED || e?.cause?.code === REFUSED) {
-    return { ok: false, permanent: true, errorClass: 'HTTP_DESTINATION_REFUSED', message: `refused destination ${target}: ${e.message}; set allowPrivateNetwork=true to allow it` }
+  if (isDestinationRefused(e)) {
+    return { ok: false, permanent: true, errorClass: 'HTTP_DESTINATION_REFUSED', message: `refused destination ${target}: ${e.message}` }
   }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || /TIMEOUT/.test(code ?? '')) {
     return { ok: false, permanent: false, errorClass: 'HTTP_TIMEOUT', message: `no answer from ${target} within ${timeoutMs} ms` }
@@ -266,7 +220,8 @@ function networkFailure(err: unknown, target: string, timeoutMs: number): SendRe
  * POSTs each notification to an HTTP endpoint, signed per Standard Webhooks (`webhook-id`, stable across
  * retries, `webhook-timestamp`, `webhook-signature`). 2xx is delivered; 408, 429, 5xx and network errors
  * are retried by the delivery policy (honouring Retry-After); redirects and other 4xx are permanent.
- * Private, loopback and link-local destinations are refused unless `allowPrivateNetwork` is true.
+ * Non-public destinations are refused unless `allowPrivateNetwork` is true and the instance allows their
+ * range (outbound-network.ts).
  */
 export const webhookSender = defineSender({
   declaration: WEBHOOK_SENDER,
@@ -278,8 +233,7 @@ export const webhookSender = defineSender({
     const keys = 'keys' in secrets ? secrets.keys : []
     const { timeoutMs = DEFAULT_TIMEOUT_MS, allowPrivateNetwork: allowPrivate = false } = values
     const template: BodyTemplate = values.bodyTemplate ?? 'default'
-    const literalHost = url.hostname.replace(/^\[|\]$/g, '')
-    const literalRefused = !allowPrivate && net.isIP(literalHost) !== 0 && isPrivateAddress(literalHost)
+    const literalRefusal = ctx.network.literalRefusal(url.hostname, allowPrivate)
     // One pooled agent per sender: a batch reuses its keep-alive connections. Each batch in flight has its
     // own lanes: with `connections: 16` alone, 4 batches shared 16 sockets (measured by bench/senders.ts).
     const batchesInFlight = values.maxBatchesInFlight ?? DEFAULT_POLICY.maxBatchesInFlight
@@ -287,16 +241,14 @@ export const webhookSender = defineSender({
       connections: CONCURRENCY * batchesInFlight,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      connect: allowPrivate ? { timeout: timeoutMs } : { timeout: timeoutMs, lookup: guardedLookup },
+      connect: { timeout: timeoutMs, lookup: ctx.network.lookup(allowPrivate) },
     })
 
     async function post(item: DeliveryItem): Promise<SendResult> {
       const webhookId = `herald-${item.deliveryId}`
       const built = webhookBody(template, item, webhookId, values)
       if ('error' in built) return { ok: false, permanent: true, errorClass: 'WEBHOOK_BODY', message: built.error }
-      if (literalRefused) {
-        return { ok: false, permanent: true, errorClass: 'HTTP_DESTINATION_REFUSED', message: `refused destination ${target}: ${literalHost} is a private address; set allowPrivateNetwork=true to allow it` }
-      }
+      if (literalRefusal) return { ok: false, permanent: true, errorClass: 'HTTP_DESTINATION_REFUSED', message: `refused destination ${target}: ${literalRefusal}` }
       const timestamp = Math.floor(Date.now() / 1000)
       const headers: Record<string, string> = {
         'content-type': built.contentType,
@@ -326,7 +278,8 @@ export const webhookSender = defineSender({
         return { ok: false, permanent: true, errorClass: 'HTTP_REDIRECT', message: `${target} answered ${status} redirecting to ${location ?? '(no Location)'}: redirects are not followed, configure the final URL` }
       }
       const retryable = status === 408 || status === 429 || status >= 500
-      const message = `${target} answered HTTP ${status}${text ? `: ${excerpt(text)}` : ''}`
+      const answer = receiverAnswer(text)
+      const message = `${target} answered HTTP ${status}${answer ? `: ${answer}` : ''}`
       return retryable
         ? { ok: false, permanent: false, errorClass: `HTTP_${status}`, message, retryAfterMs: retryAfterMs(response.headers['retry-after']) }
         : // 401/403: the endpoint refuses Herald itself, not this product: park the recipient.

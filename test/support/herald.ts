@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/log.ts'
 import { startHerald, type Herald, type Role } from '../../src/main.ts'
 import { importNotifierConfig, type NotifierConfigFile } from '../../src/notifier/config-import.ts'
-import type { TestStorage } from './services.ts'
+import { TEST_PRIVATE_NETWORKS, type TestStorage } from './services.ts'
 
 /** Starts Herald in this process on a test vhost and storage. Logs go to stderr only when HERALD_TEST_LOG is set. */
 export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; roles?: Role[]; env?: Record<string, string> }): Promise<Herald> {
@@ -11,6 +11,8 @@ export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; r
     HERALD_DATABASE_URL: opts.storage.databaseUrl,
     HERALD_DATA_DIR: opts.storage.dataDir,
     HERALD_HTTP_PORT: '0',
+    // The webhook and SMTP servers of the tests listen on loopback.
+    HERALD_ALLOW_PRIVATE_NETWORKS: TEST_PRIVATE_NETWORKS,
     ...opts.env,
   })
   const log = createLogger(process.env.HERALD_TEST_LOG ?? 'silent')

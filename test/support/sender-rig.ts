@@ -3,7 +3,8 @@ import { Connection, type AsyncMessage } from 'rabbitmq-client'
 import { Broker } from '../../src/amqp/broker.ts'
 import { createLogger } from '../../src/log.ts'
 import type { DeliveryItem, SenderContext } from '../../src/senders/sender.ts'
-import { createVhost } from './services.ts'
+import { networkPolicy, parseNetworkList } from '../../src/senders/outbound-network.ts'
+import { createVhost, TEST_PRIVATE_NETWORKS } from './services.ts'
 
 let nextDeliveryId = 1
 
@@ -41,6 +42,14 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
   }
 }
 
+/**
+ * A sender's context as a test Herald gives it (TEST_PRIVATE_NETWORKS allowed, silent log); senders that
+ * never publish get no broker.
+ */
+export function testSenderContext(over: Partial<SenderContext> = {}): SenderContext {
+  return { broker: undefined as never, log: createLogger('silent'), network: networkPolicy(parseNetworkList(TEST_PRIVATE_NETWORKS)), ...over }
+}
+
 /** A vhost of its own, the senders' context on it (a Broker), and a plain connection to read what they publish. */
 export interface SenderBroker {
   ctx: SenderContext
@@ -55,7 +64,7 @@ export async function openSenderBroker(): Promise<SenderBroker> {
   const rabbit = new Connection({ url: vhost.url })
   rabbit.on('error', () => {})
   return {
-    ctx: { broker, log },
+    ctx: testSenderContext({ broker }),
     rabbit,
     async close() {
       await broker.close()

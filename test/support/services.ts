@@ -13,6 +13,12 @@ const run = promisify(execFile)
 export const PG_ADMIN_URL = process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const AMQP_BASE_URL = process.env.HERALD_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 
+/**
+ * HERALD_ALLOW_PRIVATE_NETWORKS of every Herald the tests start: their webhook and SMTP servers listen on
+ * loopback, which a recipient reaches only with allowPrivateNetwork=true inside these ranges.
+ */
+export const TEST_PRIVATE_NETWORKS = '127.0.0.0/8,::1/128'
+
 /** Storage backends every storage-touching test runs on; `BACKENDS=pglite npm test` narrows it. */
 export const BACKENDS: Backend[] = (process.env.BACKENDS?.split(',') as Backend[] | undefined) ?? ['postgres', 'pglite']
 
