@@ -86,7 +86,7 @@ for (const backend of BACKENDS) {
       })
       // Its publisher's channel opens on the first publish: opened here, before the broker stops answering.
       await stalling.publish({ exchange: '', routingKey: 'nowhere', headers: {}, body: 'warm-up' })
-    })
+    }, 120_000)
 
     afterAll(async () => {
       proxy?.resume()
@@ -147,6 +147,32 @@ for (const backend of BACKENDS) {
         expect(copies).toEqual(i < RELAY_WINDOW ? [bodies[i], bodies[i]] : [bodies[i]])
       }
       expect(relay.published + other.published).toBe(bodies.length + RELAY_WINDOW)
+    }, 30_000)
+
+    // PostgreSQL only: PGlite's one connection runs the probe after the round, never beside it.
+    it.skipIf(backend === 'pglite')('opens no round while the broker connection is not ready (blocked by an alarm, or down)', async () => {
+      const db = database.db
+      await db.transaction().execute((tx) => insertOutbox(tx, [{ exchange, headers: {}, body: 'waits' }]))
+      // Nothing listens there: the connection never becomes ready, as a blocked one is not.
+      const free = await startStallingProxy()
+      const nowhere = free.urlFor(vhost.url)
+      await free.close()
+      const down = new Broker(nowhere, 'test', createLogger('silent'))
+      down.connection.on('error', () => {})
+      const relay = new OutboxRelay(db, down, createLogger('silent'))
+      relay.start()
+      try {
+        // For 3 s the row is never locked by a round (a round would hold it up to RELAY_CONFIRM_WAIT_MS).
+        for (let t = 0; t < 30; t++) {
+          const free = await db.transaction().execute(async (tx) => (await sql`select id from outbox for update skip locked`.execute(tx)).rows.length)
+          expect(free).toBe(1)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      } finally {
+        await relay.stop()
+        await down.close().catch(() => {})
+      }
+      await sql`delete from outbox`.execute(db)
     }, 30_000)
   })
 }

@@ -93,6 +93,12 @@ export class OutboxRelay {
   async #run(): Promise<void> {
     let failures = 0
     while (!this.#stopped) {
+      // A broker that said it is blocked (memory or disk alarm: rabbitmq-client then holds publishes back)
+      // or a connection being re-opened: no round, so no transaction, until it is back.
+      if (!this.#broker.ready) {
+        await new Promise((r) => setTimeout(r, 200))
+        continue
+      }
       this.#pendingWake = false
       let relayed = 0
       try {
