@@ -66,7 +66,8 @@ const sections: Section[] = [
   },
   {
     name: 'rules',
-    estimateS: 8,
+    // Includes starting the rule worker threads (under 1 s, several seconds on a loaded machine).
+    estimateS: 12,
     async run() {
       const m = await optional<typeof import('./rules.ts')>('rules.ts')
       return m ? await m.benchRules() : []

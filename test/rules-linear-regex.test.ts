@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { compileRule, compileRuleInLine } from '../src/rules/compile-rule.ts'
 import { translateJavaRegex } from '../src/rules/java-regex.ts'
 import { fitsInLine } from '../src/rules/linear-regex.ts'
-import { matchSamples, RuleWorkers } from '../src/rules/rule-workers.ts'
+import { matchSamples, MAX_TIMEOUTS_PER_CALL, RuleWorkers } from '../src/rules/rule-workers.ts'
 
 const lucene = (payloadRule: string) => ({ pluginId: 'LuceneRuleMatcher', businessId: 'r', parameters: [{ name: 'payload_rule', value: payloadRule }] })
 
@@ -121,6 +121,16 @@ describe('rule workers: a hard deadline off the event loop', () => {
     expect(results[1]).toMatchObject({ error: expect.stringMatching(/^the evaluation did not finish within 300 ms and was stopped \(it runs in a worker thread because payload_rule: .*look-ahead/) })
     // The fresh worker evaluates normally.
     expect(await matchSamples(rule, [good('ab')], workers)).toEqual([{ match: true }])
+  }, 60_000)
+
+  it(`gives up on the rest of a call after ${MAX_TIMEOUTS_PER_CALL} samples ran out of time: a batch of crafted requests costs a few deadlines`, async () => {
+    const rule = compileRuleInLine(lucene('properties.title:/(?=a).*.*.*.*.*.*.*b/'))
+    const results = await matchSamples(rule, [runaway, runaway, runaway, good('ab'), runaway], workers)
+    expect(results.map((r) => ('error' in r ? r.error.split(' ').slice(0, 3).join(' ') : r))).toEqual([
+      ...Array(3).fill('the evaluation did'),
+      ...Array(2).fill('not evaluated: the'),
+    ])
+    expect(results.every((r) => 'timedOut' in r)).toBe(true)
   }, 60_000)
 
   it('keeps evaluating other rules while one worker is held by a runaway evaluation', async () => {

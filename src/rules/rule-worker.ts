@@ -10,7 +10,8 @@ export interface WorkerJob {
   seq: number
   key: string
   config: RuleConfig
-  samples: { metadata: unknown; payload: unknown }[]
+  /** JSON text of the samples, or the samples themselves when they are not JSON (a bigint). */
+  samples: { metadata: unknown; payload: unknown }[] | string
 }
 
 export type WorkerAnswer = { seq: number; results: MatchResult[] } | { seq: number; error: string }
@@ -37,14 +38,15 @@ parentPort!.on('message', (job: WorkerJob) => {
   let answer: WorkerAnswer
   try {
     const rule = compiled(job)
+    const samples = typeof job.samples === 'string' ? (JSON.parse(job.samples) as Exclude<WorkerJob['samples'], string>) : job.samples
     const results: MatchResult[] = []
-    for (let i = 0; i < job.samples.length; i++) {
+    for (let i = 0; i < samples.length; i++) {
       // Start time first, index second: the main thread reads the index first, so it never pairs a new
       // index with an old start time.
       Atomics.store(startedAt, 0, BigInt(Date.now()))
       Atomics.store(progress, 0, job.seq)
       Atomics.store(progress, 1, i)
-      results.push(rule.match(job.samples[i].metadata, job.samples[i].payload))
+      results.push(rule.match(samples[i].metadata, samples[i].payload))
     }
     answer = { seq: job.seq, results }
   } catch (err) {
