@@ -19,7 +19,8 @@ import { migrateOrThrow } from '../src/db/migrate.ts'
 import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
 import type { Figure } from './harness.ts'
-import { createTestStorage, createVhost, type TestStorage } from '../test/support/services.ts'
+import { createTestStorage, createVhost, storageSecrets, type TestStorage } from '../test/support/services.ts'
+import type { SecretBox } from '../src/secrets/secret-box.ts'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const TENANT = 'bench'
@@ -47,12 +48,12 @@ interface Instance {
 }
 
 /** A fresh vhost and PostgreSQL database, migrated and prepared by `prepare`, then Herald as its own process. */
-async function startInstance(roles: string, prepare: (db: Db) => Promise<void>): Promise<Instance> {
+async function startInstance(roles: string, prepare: (db: Db, secrets: SecretBox) => Promise<void>): Promise<Instance> {
   const vhost = await createVhost()
   const storage = await createTestStorage('postgres')
   const { db, close } = await openPostgres(storage.databaseUrl!)
   await migrateOrThrow(db)
-  await prepare(db)
+  await prepare(db, storageSecrets(storage))
   debug('prepared', roles)
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin/herald.js'), 'start', '--roles', roles], {
     cwd: repoRoot,
@@ -182,10 +183,11 @@ export async function benchAcks(): Promise<Figure> {
  */
 export async function benchNotifications(): Promise<Figure> {
   let urns: string[] = []
-  const instance = await startInstance('notifier,catalog', async (db) => {
+  const instance = await startInstance('notifier,catalog', async (db, secrets) => {
     urns = await seedProducts(db, NOTIFICATIONS, false)
     await importNotifierConfig(
       db,
+      secrets,
       TENANT,
       configFile([
         pluginConf('RabbitMQSender', 'mission-b', { exchange: 'bench.mission-b', queueName: 'bench.mission-b.q', recipientLabel: 'mission-b', ackRequired: true }),

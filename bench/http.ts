@@ -45,7 +45,7 @@ async function benchBackend(backend: Backend): Promise<{ name: string; value: nu
   const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier'], env: { HERALD_API_RATE_LIMIT: '0' } })
   try {
     for (let i = 0; i < 20; i++) {
-      await savePlugin(herald.ctx.db, 'bench', 'RECIPIENT', `recipient-${i}`, { pluginId: 'RabbitMQSender', label: `r${i}`, parameters: [{ name: 'exchange', value: `ext.${i}` }], active: false }, 'create')
+      await savePlugin(herald.ctx.db, herald.ctx.secrets, 'bench', 'RECIPIENT', `recipient-${i}`, { pluginId: 'RabbitMQSender', label: `r${i}`, parameters: [{ name: 'exchange', value: `ext.${i}` }], active: false }, 'create')
     }
     const keys = loadTokenKeys(herald.ctx.config)
     const app = await createHttpServer(herald.ctx, { metrics: createMetrics(herald.ctx.events, { tenants: undefined, configCache: herald.ctx.configCache }), consuming: () => true, tokenKeys: keys })

@@ -7,7 +7,7 @@ import { migrateOrThrow } from '../src/db/migrate.ts'
 import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import type { Backend } from '../src/db/client.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
-import { createVhost, type TestStorage } from '../test/support/services.ts'
+import { createVhost, storageSecrets, type TestStorage } from '../test/support/services.ts'
 import { cpuPerRequest, cpuSample, LoadClient, percentile, progress, spawnNode, startHeraldProcess, type CpuSample, type Figure } from './harness.ts'
 
 const RECIPIENTS = ['bench-a', 'bench-b']
@@ -68,7 +68,7 @@ async function publishAll(count: number, publish: (id: string) => Promise<void>)
 async function configure(storage: TestStorage) {
   const database = storage.databaseUrl ? await openPostgres(storage.databaseUrl, 2) : await openPglite(storage.dataDir)
   await migrateOrThrow(database.db)
-  await importNotifierConfig(database.db, 'bench', configFile([
+  await importNotifierConfig(database.db, storageSecrets(storage), 'bench', configFile([
     // No queueName: the sender would declare a REGARDS priority queue (x-max-priority 255) that nobody reads,
     // whose growing backlog slows the broker down run after run. The bench binds a bounded plain queue
     // instead (see declareRecipientQueues): the broker still enqueues every delivery.

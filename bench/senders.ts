@@ -11,7 +11,7 @@ import { migrateOrThrow } from '../src/db/migrate.ts'
 import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import { parkRecipient } from '../src/notifier/recipient-state.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
-import type { TestStorage } from '../test/support/services.ts'
+import { storageSecrets, type TestStorage } from '../test/support/services.ts'
 import { LoadClient, progress, sampleRequest, startHeraldProcess, waitConsumers, type Figure } from './harness.ts'
 
 /*
@@ -177,7 +177,7 @@ async function configure(storage: TestStorage, configuration: unknown[], backlog
   const database = await openPostgres(storage.databaseUrl!, 2)
   try {
     await migrateOrThrow(database.db)
-    await importNotifierConfig(database.db, TENANT, configFile(configuration))
+    await importNotifierConfig(database.db, storageSecrets(storage), TENANT, configFile(configuration))
     if (!backlog) return
     const { rows } = await sql<{ id: string }>`select id from plugin_configuration where tenant = ${TENANT} and business_id = ${backlog.recipient}`.execute(database.db)
     const recipientId = Number(rows[0].id)

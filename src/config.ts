@@ -14,8 +14,10 @@ export interface Config {
   readonly httpPort: number
   /** Accepted tenants; undefined accepts every tenant. */
   readonly tenants: ReadonlySet<string> | undefined
-  /** HS256 secret of API tokens; unset ⇒ a random secret generated once into `<dataDir>/jwt-secret` (0600). */
+  /** HS256 secret of API tokens (≥ 32 bytes); unset ⇒ a random secret generated once into `<dataDir>/jwt-secret` (0600). */
   readonly jwtSecret: string | undefined
+  /** Key sealing secret parameters in the database (32 bytes, base64); unset ⇒ generated once into `<dataDir>/secret-key` (0600). */
+  readonly secretKey: string | undefined
   /** PEM file of a public key (RSA or EC): tokens signed RS256/ES256 by an external issuer are accepted too. */
   readonly jwtPublicKeyFile: string | undefined
   /** JWKS file (`{"keys": [...]}`) of the public keys of an external issuer (RS256/ES256, matched by `kid`). */
@@ -183,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: intFrom(env.HERALD_HTTP_PORT, 9039, 'HERALD_HTTP_PORT'),
     tenants: tenants && tenants.length > 0 ? new Set(tenants) : undefined,
     jwtSecret: env.HERALD_JWT_SECRET || undefined,
+    secretKey: env.HERALD_SECRET_KEY || undefined,
     jwtPublicKeyFile: env.HERALD_JWT_PUBLIC_KEY_FILE ? path.resolve(env.HERALD_JWT_PUBLIC_KEY_FILE) : undefined,
     jwtJwksFile: env.HERALD_JWT_JWKS_FILE ? path.resolve(env.HERALD_JWT_JWKS_FILE) : undefined,
     instanceName: env.HERALD_INSTANCE_NAME || 'REGARDS',

@@ -4,6 +4,7 @@ import type { Backend, Db } from './db/client.ts'
 import type { HeraldEvents } from './events.ts'
 import type { Logger } from './log.ts'
 import type { ConfigCache } from './notifier/tenant-config.ts'
+import type { SecretBox } from './secrets/secret-box.ts'
 
 /** Wake-up calls between the stages of one instance: new work is picked up at once, not at the next poll. */
 export interface Signals {
@@ -21,6 +22,8 @@ export interface Ctx {
   readonly backend: Backend
   readonly broker: Broker
   readonly configCache: ConfigCache
+  /** Seals and opens the secret parameters of plugin configurations where they are stored and read. */
+  readonly secrets: SecretBox
   readonly events: HeraldEvents
   readonly signals: Signals
 }

@@ -18,6 +18,9 @@ import { startMaintenance } from './notifier/maintenance.ts'
 import { startCatalog } from './catalog/start-catalog.ts'
 import { ConfigCache } from './notifier/tenant-config.ts'
 import { ROLES, type Role } from './roles.ts'
+import { resolveJwtSecret } from './secrets/jwt-secret.ts'
+import { loadSecretBox } from './secrets/secret-box.ts'
+import { sealStoredSecrets } from './secrets/seal-stored-secrets.ts'
 import { waitForDependencies } from './startup/wait-for-dependencies.ts'
 
 export { ROLES, type Role }
@@ -46,12 +49,16 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     }
   }
   try {
+    // Before anything is opened: a short HS256 secret is the operator's to fix (StartRefusal).
+    if (roles.includes('http')) resolveJwtSecret(config)
     const database = await openDatabase(config, log)
     releasers.push(() => database.close())
     await waitForDependencies(config, database.db, log)
+    const secrets = loadSecretBox(config)
+    await sealStoredSecrets(database.db, secrets, log)
     const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
     releasers.push(() => broker.close())
-    const configCache = new ConfigCache(database.db, log)
+    const configCache = new ConfigCache(database.db, secrets, log)
     configCache.start()
     releasers.push(() => configCache.stop())
     const events = new HeraldEvents(log)
@@ -69,6 +76,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       backend: database.backend,
       broker,
       configCache,
+      secrets,
       events,
       signals: {
         deliveries: () => {

@@ -5,7 +5,8 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { association, configFile, pluginConf } from './support/herald.ts'
-import { createTestStorage, type TestStorage } from './support/services.ts'
+import { openParameters } from '../src/secrets/secret-parameters.ts'
+import { createTestStorage, storageSecrets, type TestStorage } from './support/services.ts'
 
 const run = promisify(execFile)
 const herald = (storage: TestStorage, ...args: string[]) =>
@@ -50,8 +51,10 @@ describe('postgres: herald config import / export', () => {
     expect(hook.value.parameters.find((p: any) => p.name === 'secrets').value).toBe('********')
     expect(exported.modules[0].configuration.find((e: any) => e.value.ruleId === 'created').value.recipientIds).toEqual(['amqp', 'hook'])
     await herald(storage, 'config', 'import', '--tenant', 't1', write(exported))
-    const params = (await stored('hook')).parameters
-    expect(params.find((p: any) => p.name === 'secrets').value).toBe('whsec_c2VjcmV0LXZhbHVlLTE=')
+    const sealed = (await stored('hook')).parameters
+    expect(JSON.stringify(sealed)).not.toContain('whsec_c2VjcmV0LXZhbHVlLTE=')
+    const params = openParameters(storageSecrets(storage), { tenant: 't1', businessId: 'hook', pluginId: 'WebhookSender' }, sealed)
+    expect(params.find((p: any) => p.name === 'secrets')!.value).toBe('whsec_c2VjcmV0LXZhbHVlLTE=')
   })
 
   it('rejects a file with errors as a whole, naming each bad entry, and changes nothing', async () => {

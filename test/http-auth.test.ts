@@ -41,7 +41,8 @@ describe('bearer tokens', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o600)
     expect(resolveJwtSecret({ jwtSecret: undefined, dataDir }).equals(keys.hs256)).toBe(true)
     expect(keys.hs256.length).toBeGreaterThanOrEqual(32)
-    expect(resolveJwtSecret({ jwtSecret: 'from-env', dataDir }).toString()).toBe('from-env')
+    const fromEnv = 'from-env-0123456789abcdef0123456789'
+    expect(resolveJwtSecret({ jwtSecret: fromEnv, dataDir }).toString()).toBe(fromEnv)
   })
 
   it('accepts its own HS256 tokens and maps REGARDS administrator roles to ADMIN', () => {
@@ -86,7 +87,7 @@ describe('bearer tokens', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     fs.writeFileSync(path.join(dir, 'issuer.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }))
     fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] }))
-    const external = loadTokenKeys(tokenConfig(dir, { HERALD_JWT_SECRET: 's', HERALD_JWT_PUBLIC_KEY_FILE: path.join(dir, 'issuer.pem'), HERALD_JWT_JWKS_FILE: path.join(dir, 'jwks.json') }))
+    const external = loadTokenKeys(tokenConfig(dir, { HERALD_JWT_SECRET: 'an-hs256-secret-of-at-least-32-bytes', HERALD_JWT_PUBLIC_KEY_FILE: path.join(dir, 'issuer.pem'), HERALD_JWT_JWKS_FILE: path.join(dir, 'jwks.json') }))
     const claims = { tenant: 'project1', role: 'ADMIN', sub: 'regards-admin', exp: now + 60 }
     expect(verifyToken(external, signAsymmetric('RS256', rsa.privateKey, claims))).toEqual({ tenant: 'project1', role: 'ADMIN', subject: 'regards-admin' })
     expect(verifyToken(external, signAsymmetric('ES256', ec.privateKey, claims, 'k1'))).toMatchObject({ tenant: 'project1' })

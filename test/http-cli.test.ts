@@ -13,10 +13,11 @@ import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
 import { loadTokenKeys, verifyToken } from '../src/http/auth.ts'
 import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
 import { param } from './http-helpers.ts'
-import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { BACKENDS, createTestStorage, createVhost, storageSecrets, type TestStorage } from './support/services.ts'
 
 const run = promisify(execFile)
 const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
+const SHARED_SECRET = 'a-shared-hs256-secret-of-32-bytes-or-more'
 
 for (const backend of BACKENDS) {
   describe(`${backend}: herald token, requests, recipients and dlq commands`, () => {
@@ -51,9 +52,9 @@ for (const backend of BACKENDS) {
       else delete env.HERALD_DATABASE_URL
       await withDb(async ({ db }) => {
         for (const id of ['cli-a', 'cli-b']) {
-          await savePlugin(db, 't1', 'RECIPIENT', id, { pluginId: 'RabbitMQSender', label: id, parameters: [param('exchange', `ext.${id}`)] }, 'create')
+          await savePlugin(db, storageSecrets(storage), 't1', 'RECIPIENT', id, { pluginId: 'RabbitMQSender', label: id, parameters: [param('exchange', `ext.${id}`)] }, 'create')
         }
-        await savePlugin(db, 't1', 'RECIPIENT', 'cli-hook', { pluginId: 'WebhookSender', label: 'hook', parameters: [param('url', 'https://partner.example/hook'), param('secrets', 'cli-secret')] }, 'create')
+        await savePlugin(db, storageSecrets(storage), 't1', 'RECIPIENT', 'cli-hook', { pluginId: 'WebhookSender', label: 'hook', parameters: [param('url', 'https://partner.example/hook'), param('secrets', 'cli-secret')] }, 'create')
         for (const requestId of ['cli-req-1', 'cli-req-2']) {
           const { rows } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
             values ('t1', ${requestId}, 'ops', now(), now(), 'RULES', 'ERROR', '{}', '{}') returning id`.execute(db)
@@ -86,8 +87,8 @@ for (const backend of BACKENDS) {
       const keys = loadTokenKeys(loadConfig({ HERALD_DATA_DIR: storage.dataDir }))
       expect(verifyToken(keys, stdout.trim())).toEqual({ tenant: 't1', role: 'EXPLOIT', subject: 'herald-cli' })
       expect(payloadOf(stdout).exp - payloadOf(stdout).iat).toBe(3600)
-      const shared = await withEnv({ HERALD_JWT_SECRET: 'shared-secret' }, async () => (await herald('token', '--tenant', 't1', '--role', 'ADMIN')).stdout.trim())
-      expect(verifyToken(loadTokenKeys(loadConfig({ HERALD_DATA_DIR: storage.dataDir, HERALD_JWT_SECRET: 'shared-secret' })), shared)).toMatchObject({ role: 'ADMIN' })
+      const shared = await withEnv({ HERALD_JWT_SECRET: SHARED_SECRET }, async () => (await herald('token', '--tenant', 't1', '--role', 'ADMIN')).stdout.trim())
+      expect(verifyToken(loadTokenKeys(loadConfig({ HERALD_DATA_DIR: storage.dataDir, HERALD_JWT_SECRET: SHARED_SECRET })), shared)).toMatchObject({ role: 'ADMIN' })
       const other = await herald('token', '--tenant', 't1', '--role', 'VISITOR')
       expect(other.stderr).toMatch(/no access/)
     })

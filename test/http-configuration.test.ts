@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openParameters } from '../src/secrets/secret-parameters.ts'
+import type { PluginParameter } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { luceneRule, param, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
@@ -13,11 +15,15 @@ for (const backend of BACKENDS) {
     let f: HttpFixture
     let client: RegardsClient
     const received: AsyncMessage[] = []
-    const storedParameters = async (businessId: string) =>
-      Object.fromEntries(
-        ((await sql<{ parameters: { name: string; value: unknown }[] }>`select parameters from plugin_configuration where business_id = ${businessId}`.execute(f.herald.ctx.db)).rows[0]
-          ?.parameters ?? []).map((p) => [p.name, p.value]),
-      )
+    /** The stored parameters, secrets opened (they are sealed in the database). */
+    const storedParameters = async (businessId: string) => {
+      const { rows } = await sql<{ tenant: string; plugin_id: string; parameters: PluginParameter[] }>`select tenant, plugin_id, parameters
+        from plugin_configuration where business_id = ${businessId}`.execute(f.herald.ctx.db)
+      const row = rows[0]
+      if (!row) return {}
+      const clear = openParameters(f.herald.ctx.secrets, { tenant: row.tenant, businessId, pluginId: row.plugin_id }, row.parameters)
+      return Object.fromEntries(clear.map((p) => [p.name, p.value]))
+    }
 
     /** A request already matched to `recipient`: its delivery waits in PENDING (as if matched before a deactivation). */
     async function seedPendingDelivery(recipient: string): Promise<string> {

@@ -10,7 +10,7 @@ import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import { spawnHerald, waitConsumers, type HeraldProcess } from '../bench/harness.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
-import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { createTestStorage, createVhost, storageSecrets, type TestStorage } from './support/services.ts'
 
 const TENANT = 'takeover'
 // Short settings, so that the bound is checked in a second rather than in the defaults' 4 s.
@@ -58,6 +58,7 @@ describe('postgres: a dead or stopping instance\'s claims go back to work', () =
       await migrateOrThrow(database.db)
       await importNotifierConfig(
         database.db,
+        storageSecrets(storage),
         TENANT,
         configFile([
           pluginConf('WebhookSender', 'silent', {

@@ -1,17 +1,20 @@
+import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
 import { HttpProblem } from '../src/http/errors.ts'
 import { ConfigImportError, importNotifierConfig } from '../src/notifier/config-import.ts'
+import { createSecretBox } from '../src/secrets/secret-box.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
 
+const secrets = createSecretBox(randomBytes(32))
 const webhook = (businessId: string, extra: Record<string, unknown> = {}) => pluginConf('WebhookSender', businessId, { url: 'https://partner.example/hook', recipientLabel: businessId, ...extra })
 
 /** Every error of a refused import (or [] when it was accepted). */
 async function importErrors(db: TestDatabase['db'], configuration: unknown[], lenient = false): Promise<string[]> {
   try {
-    await importNotifierConfig(db, 't1', configFile(configuration, false), { lenient })
+    await importNotifierConfig(db, secrets, 't1', configFile(configuration, false), { lenient })
     return []
   } catch (err) {
     if (err instanceof ConfigImportError) return err.errors
@@ -77,11 +80,11 @@ for (const backend of BACKENDS) {
         pluginConf('LtaRequestSender', 'lta', { exchange: 'lta.x', dataType: 'L2', replaceMode: 'false', sessionNamePattern: '{properties.type}-#day', recipientTenant: '' }),
         { key: 'fr.cnes.regards.modules.notifier.dto.conf.RuleRecipientsAssociation', value: { ruleId: 'fem-valid-products-rule', recipientIds: ['external-system-1', 'ack', 'lta'] } },
       ])
-      await expect(importNotifierConfig(database.db, 't1', regards)).resolves.toMatchObject({ plugins: 4, associations: 1, warnings: [] })
+      await expect(importNotifierConfig(database.db, secrets, 't1', regards)).resolves.toMatchObject({ plugins: 4, associations: 1, warnings: [] })
     })
 
     it('with lenient, warns about unknown names and leaves them out; wrong values are still refused', async () => {
-      const report = await importNotifierConfig(database.db, 't1', configFile([webhook('lenient-hook', { secret: 'k', legacyFlag: true })], false), { lenient: true })
+      const report = await importNotifierConfig(database.db, secrets, 't1', configFile([webhook('lenient-hook', { secret: 'k', legacyFlag: true })], false), { lenient: true })
       expect(report.warnings).toEqual([
         'plugin configuration lenient-hook (WebhookSender): unknown parameter "secret": did you mean "secrets"?, left out',
         expect.stringMatching(/unknown parameter "legacyFlag" .*, left out$/),
@@ -95,7 +98,7 @@ for (const backend of BACKENDS) {
 
     it('refuses the same through create and update (REST and CLI use them), with no lenient mode', async () => {
       const save = (businessId: string, parameters: { name: string; value: unknown }[], mode: 'create' | 'update') =>
-        savePlugin(database.db, 't1', 'RECIPIENT', businessId, { pluginId: 'WebhookSender', label: businessId, parameters }, mode).then(
+        savePlugin(database.db, secrets, 't1', 'RECIPIENT', businessId, { pluginId: 'WebhookSender', label: businessId, parameters }, mode).then(
           () => [],
           (err) => {
             if (err instanceof HttpProblem) return [err.code, ...((err.extra.errors as string[] | undefined) ?? [])]

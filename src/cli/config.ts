@@ -1,18 +1,24 @@
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { loadConfig } from '../config.ts'
+import { loadConfig, type Config } from '../config.ts'
 import { migrateOrThrow } from '../db/migrate.ts'
+import { HttpProblem } from '../http/errors.ts'
 import { maskSecrets, restoreMaskedSecrets } from '../http/secrets.ts'
+import { createLogger } from '../log.ts'
 import { openDatabase } from '../main.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY } from '../notifier/config-import.ts'
+import { sealStoredSecrets } from '../secrets/seal-stored-secrets.ts'
+import { loadSecretBox } from '../secrets/secret-box.ts'
+import { StartRefusal } from '../secrets/start-refusal.ts'
 
 /** Opens the configured database, migrated, for a one-shot command. */
-async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
-  const database = await openDatabase(loadConfig())
+async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db'], config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig()
+  const database = await openDatabase(config)
   try {
     await migrateOrThrow(database.db)
-    return await fn(database.db)
+    return await fn(database.db, config)
   } finally {
     await database.close()
   }
@@ -36,13 +42,22 @@ export function registerConfigCommands(program: Command): void {
         process.exit(2)
       }
       try {
-        const report = await withDatabase(async (db) => importNotifierConfig(db, opts.tenant, await restoreMaskedSecrets(db, opts.tenant, parsed as any), { lenient: opts.lenient }))
+        const report = await withDatabase(async (db, config) => {
+          const secrets = loadSecretBox(config)
+          // Refuses a key other than the one the stored secrets were sealed with, before sealing more with it.
+          await sealStoredSecrets(db, secrets, createLogger('warn'))
+          return importNotifierConfig(db, secrets, opts.tenant, await restoreMaskedSecrets(db, secrets, opts.tenant, parsed as any), { lenient: opts.lenient })
+        })
         for (const warning of report.warnings) console.error(`warning: ${warning}`)
         console.log(`imported ${report.plugins} plugin configurations and ${report.associations} rule associations for tenant ${opts.tenant}${report.reset ? ' (previous configuration and requests reset)' : ''}`)
       } catch (err) {
         if (err instanceof ConfigImportError) {
           console.error('configuration not imported, nothing changed:')
           for (const e of err.errors) console.error(`  - ${e}`)
+          process.exit(1)
+        }
+        if (err instanceof HttpProblem || err instanceof StartRefusal) {
+          console.error(`configuration not imported, nothing changed: ${err instanceof HttpProblem ? err.detail : err.message}`)
           process.exit(1)
         }
         throw err

@@ -4,6 +4,7 @@ import pg from 'pg'
 import { Kysely, PostgresDialect, PGliteDialect, sql, type Transaction } from 'kysely'
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
 import type { Logger } from '../log.ts'
+import { prepareDataDir, restrictToOwner } from '../secrets/data-dir.ts'
 
 /** Herald queries are written with Kysely's `sql` tag, so the database type is left open. */
 export type Db = Kysely<any>
@@ -54,17 +55,19 @@ export async function openPostgres(url: string, poolSize = 10, log?: Logger, lim
 /**
  * Opens the embedded database in `dataDir` (or in memory when `dataDir` is undefined).
  * PGlite is one process's database: a lock file with the owner's pid refuses a second process.
+ * The directory is Herald's user's only (0700, see prepareDataDir), and so are the files PGlite creates.
  */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
   let releaseLock = () => {}
   if (dataDir) {
-    fs.mkdirSync(dataDir, { recursive: true })
+    prepareDataDir(dataDir)
     releaseLock = lockDataDir(dataDir)
   }
   try {
     const pglite = await PGlite.create(dataDir ? path.join(dataDir, 'pgdata') : undefined, {
       parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) },
     })
+    if (dataDir) restrictToOwner(dataDir)
     const db = new Kysely<any>({ dialect: new PGliteDialect({ pglite }) })
     return {
       db,
@@ -93,7 +96,7 @@ function lockDataDir(dataDir: string): () => void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  fs.writeFileSync(lockFile, String(process.pid))
+  fs.writeFileSync(lockFile, String(process.pid), { mode: 0o600 })
   return () => fs.rmSync(lockFile, { force: true })
 }
 

@@ -1,7 +1,7 @@
-import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
 import fs from 'node:fs'
-import path from 'node:path'
 import type { Config } from '../config.ts'
+import { resolveJwtSecret } from '../secrets/jwt-secret.ts'
 import { ERR_FORBIDDEN, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_EXPIRED, ERR_TOKEN_INVALID, ERR_UNAUTHENTICATED, HttpProblem } from './errors.ts'
 
 /**
@@ -49,29 +49,7 @@ const ALLOWED: Record<Access, readonly Role[]> = { read: ['ADMIN', 'EXPLOIT'], r
 // Tokens are small: anything longer is refused before any decoding or cryptography.
 const MAX_TOKEN_LENGTH = 8192
 const CLOCK_LEEWAY_SECONDS = 30
-export const SECRET_FILE = 'jwt-secret'
-
-/**
- * The HS256 secret: HERALD_JWT_SECRET, else `<dataDir>/jwt-secret`, created (mode 0600) on first use.
- * Instances that share a PostgreSQL but not a data directory must share HERALD_JWT_SECRET instead.
- */
-export function resolveJwtSecret(config: Pick<Config, 'jwtSecret' | 'dataDir'>): Buffer {
-  if (config.jwtSecret) return Buffer.from(config.jwtSecret, 'utf8')
-  const file = path.join(config.dataDir, SECRET_FILE)
-  try {
-    return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  fs.mkdirSync(config.dataDir, { recursive: true })
-  try {
-    fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' })
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-  }
-  return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'utf8')
-}
+export { resolveJwtSecret } from '../secrets/jwt-secret.ts'
 
 function algorithmOf(key: KeyObject, declared: string | undefined, source: string): 'RS256' | 'ES256' {
   const type = key.asymmetricKeyType

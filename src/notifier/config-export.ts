@@ -1,15 +1,11 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { isSensitiveParameter } from '../plugins/registry.ts'
+import { MASK, mapSecretParts } from '../secrets/secret-parameters.ts'
 import type { PluginParameter } from '../senders/sender.ts'
 import { ASSOCIATION_KEY, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from './config-import.ts'
 
-export const MASK = '********'
-
-/** Sensitive parameters (plugin declarations) are exported masked, so an export can be shared without leaking them. */
-export function maskParameters(pluginId: string, parameters: PluginParameter[]): PluginParameter[] {
-  return parameters.map((p) => (isSensitiveParameter(pluginId, p.name) && p.value !== undefined && p.value !== null ? { ...p, value: MASK } : p))
-}
+/** Secrets are exported masked (they are stored sealed), so an export can be shared without leaking them. */
+const maskParameters = (pluginId: string, parameters: PluginParameter[]) => mapSecretParts(pluginId, parameters, () => MASK)
 
 /**
  * The tenant's rules and recipients in the REGARDS import format: every plugin configuration (forced

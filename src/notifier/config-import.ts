@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
 import { sql } from 'kysely'
 import type { Db, Tx } from '../db/client.ts'
 import { pluginKind, PLUGINS } from '../plugins/registry.ts'
 import { checkParameters, type UnknownNames } from '../plugins/validate-parameters.ts'
 import { compileRule } from '../rules/compile-rule.ts'
+import type { SecretBox } from '../secrets/secret-box.ts'
+import { inspectSecrets, openParameters, sealParameters } from '../secrets/secret-parameters.ts'
 import { parametersToMap, type PluginParameter } from '../senders/sender.ts'
 
 export const PLUGIN_CONFIGURATION_KEY = 'fr.cnes.regards.framework.modules.plugins.domain.PluginConfiguration'
@@ -115,7 +118,7 @@ export function checkPluginConfiguration(conf: PluginConfigurationInput, unknown
  * every error of the file at once, each naming its entry. Re-importing the same file changes nothing
  * (update by businessId).
  */
-export async function importNotifierConfig(db: Db, tenant: string, file: NotifierConfigFile, options: ImportOptions = {}): Promise<ImportReport> {
+export async function importNotifierConfig(db: Db, secrets: SecretBox, tenant: string, file: NotifierConfigFile, options: ImportOptions = {}): Promise<ImportReport> {
   if (!file || !Array.isArray(file.modules)) throw new ConfigImportError(['the file must have a "modules" list'])
   const module = file.modules.find((m) => m?.module?.id === 'notifier') ?? (file.modules.length === 1 ? file.modules[0] : undefined)
   if (!module || !Array.isArray(module.configuration)) throw new ConfigImportError(['no "notifier" module with a "configuration" list in the file'])
@@ -149,7 +152,7 @@ export async function importNotifierConfig(db: Db, tenant: string, file: Notifie
     return await db.transaction().execute(async (tx) => {
       const reset = module.resetBeforeImport === true
       if (reset) await resetTenantConfig(tx, tenant)
-      for (const conf of plugins) await upsertPluginConfiguration(tx, tenant, conf, errors)
+      for (const conf of plugins) await upsertPluginConfiguration(tx, secrets, tenant, conf, errors)
       for (const association of associations) await replaceAssociation(tx, tenant, association.ruleId, association.recipientIds, errors, refused)
       if (errors.length > 0) throw rollback
       await bumpConfigVersion(tx, tenant)
@@ -167,12 +170,14 @@ export async function resetTenantConfig(tx: Tx, tenant: string): Promise<void> {
   await sql`delete from plugin_configuration where tenant = ${tenant}`.execute(tx)
 }
 
-export async function upsertPluginConfiguration(tx: Tx, tenant: string, conf: PluginConfigurationInput, errors: string[]): Promise<void> {
+/** Writes one configuration, its secret parameters sealed (src/secrets). */
+export async function upsertPluginConfiguration(tx: Tx, secrets: SecretBox, tenant: string, conf: PluginConfigurationInput, errors: string[]): Promise<void> {
   const kind = pluginKind(conf.pluginId)!
+  const parameters = await parametersToStore(tx, secrets, tenant, conf)
   const { rows } = await sql<{ kind: string }>`
     insert into plugin_configuration (tenant, business_id, plugin_id, kind, label, version, priority_order, active, parameters)
     values (${tenant}, ${conf.businessId}, ${conf.pluginId}, ${kind}, ${conf.label}, ${conf.version ?? '1.0.0'},
-      ${conf.priorityOrder ?? 0}, ${conf.active ?? true}, ${JSON.stringify(conf.parameters ?? [])}::jsonb)
+      ${conf.priorityOrder ?? 0}, ${conf.active ?? true}, ${JSON.stringify(parameters)}::jsonb)
     on conflict (tenant, business_id) do update set plugin_id = excluded.plugin_id, label = excluded.label,
       version = excluded.version, priority_order = excluded.priority_order, active = excluded.active,
       parameters = excluded.parameters,
@@ -184,6 +189,27 @@ export async function upsertPluginConfiguration(tx: Tx, tenant: string, conf: Pl
   if (previousKind && previousKind !== kind) {
     errors.push(`plugin configuration ${conf.businessId}: it exists as a ${previousKind.toLowerCase()}, it cannot become a ${kind.toLowerCase()}`)
   }
+}
+
+/**
+ * The parameters sealed. Sealing draws a new IV each time, so parameters equal to the stored ones keep their
+ * stored sealed form: re-importing the same file leaves the row (and its updated_at, hence the running
+ * senders) untouched.
+ */
+async function parametersToStore(tx: Tx, secrets: SecretBox, tenant: string, conf: PluginConfigurationInput): Promise<PluginParameter[]> {
+  const place = { tenant, businessId: conf.businessId!, pluginId: conf.pluginId }
+  const parameters: PluginParameter[] = JSON.parse(JSON.stringify(conf.parameters ?? []))
+  const { rows } = await sql<{ parameters: PluginParameter[] }>`select parameters from plugin_configuration
+    where tenant = ${tenant} and business_id = ${conf.businessId} and plugin_id = ${conf.pluginId}`.execute(tx)
+  const stored = rows[0]?.parameters
+  if (stored && inspectSecrets(conf.pluginId, stored, secrets.keyId).clear === 0) {
+    try {
+      if (isDeepStrictEqual(openParameters(secrets, place, stored), parameters)) return stored
+    } catch {
+      // The stored secrets do not open: the new values replace them.
+    }
+  }
+  return sealParameters(secrets, place, parameters)
 }
 
 /** `refused`: businessIds of entries already reported as invalid, not reported again as unknown here. */

@@ -2,6 +2,8 @@ import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import { compileRuleInLine, type InLineRule } from '../rules/compile-rule.ts'
+import type { SecretBox } from '../secrets/secret-box.ts'
+import { openParameters } from '../secrets/secret-parameters.ts'
 import { SENDER_PLUGINS } from '../senders/registry.ts'
 import { parametersToMap, type Parameters, type PluginParameter, type RecipientInfo, type SenderPlugin } from '../senders/sender.ts'
 
@@ -15,8 +17,11 @@ export interface RecipientConfig {
   params: Parameters
   /** Changes whenever the configuration row changes: senders are rebuilt when it does. */
   revision: string
+  /** Undefined when Herald has no such plugin, or when its secrets do not open (see `secretsError`): its deliveries wait. */
   plugin: SenderPlugin | undefined
   info: RecipientInfo
+  /** Why the stored secrets do not open (sealed with another key, or altered), naming the parameter. */
+  secretsError?: string
 }
 
 export interface RuleEntry {
@@ -52,8 +57,8 @@ interface ConfigRow {
   recipient_ids: number[] | null
 }
 
-/** Loads one tenant's rules and recipients, compiling each rule once. */
-export async function loadTenantConfig(db: Db, tenant: string, version: number): Promise<TenantConfig> {
+/** Loads one tenant's rules and recipients, with their secrets opened, compiling each rule once. */
+export async function loadTenantConfig(db: Db, secrets: SecretBox, tenant: string, version: number): Promise<TenantConfig> {
   const { rows } = await sql<ConfigRow>`
     select c.id, c.business_id, c.plugin_id, c.kind, c.label, c.active, c.parameters, c.updated_at,
       r.plugin_configuration_id is not null as is_rule,
@@ -63,9 +68,16 @@ export async function loadTenantConfig(db: Db, tenant: string, version: number):
     order by c.id`.execute(db)
   const config: TenantConfig = { tenant, version, rules: [], recipientsById: new Map(), recipientsByBusinessId: new Map() }
   for (const row of rows) {
+    let secretsError: string | undefined
+    try {
+      row.parameters = openParameters(secrets, { tenant, businessId: row.business_id, pluginId: row.plugin_id }, row.parameters)
+    } catch (err) {
+      secretsError = (err as Error).message
+    }
     if (row.kind === 'RECIPIENT') {
       const params = parametersToMap(row.parameters)
-      const plugin = SENDER_PLUGINS.get(row.plugin_id)
+      const known = SENDER_PLUGINS.get(row.plugin_id)
+      const plugin = secretsError ? undefined : known
       const recipient: RecipientConfig = {
         id: row.id,
         tenant,
@@ -76,13 +88,15 @@ export async function loadTenantConfig(db: Db, tenant: string, version: number):
         params,
         revision: `${row.id}:${row.updated_at.getTime()}`,
         plugin,
-        info: plugin ? plugin.describe(params) : UNKNOWN_INFO,
+        info: known ? known.describe(params) : UNKNOWN_INFO,
+        ...(secretsError ? { secretsError } : {}),
       }
       config.recipientsById.set(row.id, recipient)
       config.recipientsByBusinessId.set(row.business_id, recipient)
     } else if (row.active && row.is_rule) {
       let compiled: RuleEntry['compiled']
       try {
+        if (secretsError) throw new Error(secretsError)
         compiled = compileRuleInLine({ pluginId: row.plugin_id, businessId: row.business_id, label: row.label, parameters: row.parameters })
       } catch (err) {
         compiled = { compileError: (err as Error).message }
@@ -104,6 +118,7 @@ const POLL_MS = 500
  */
 export class ConfigCache {
   readonly #db: Db
+  readonly #secrets: SecretBox
   readonly #log: Logger
   readonly #configs = new Map<string, Promise<TenantConfig>>()
   readonly #versions = new Map<string, number>()
@@ -113,8 +128,9 @@ export class ConfigCache {
   /** Called with the tenants whose configuration changed. */
   onChange: (tenants: string[]) => void = () => {}
 
-  constructor(db: Db, log: Logger) {
+  constructor(db: Db, secrets: SecretBox, log: Logger) {
     this.#db = db
+    this.#secrets = secrets
     this.#log = log
   }
 
@@ -178,7 +194,11 @@ export class ConfigCache {
         const { rows } = await sql<{ version: number }>`select version from config_version where tenant = ${tenant}`.execute(this.#db)
         const version = rows[0]?.version ?? 0
         this.#versions.set(tenant, version)
-        return loadTenantConfig(this.#db, tenant, version)
+        const loaded = await loadTenantConfig(this.#db, this.#secrets, tenant, version)
+        for (const recipient of loaded.recipientsById.values()) {
+          if (recipient.secretsError) this.#log.error({ tenant, recipient: recipient.businessId }, `recipient ${recipient.businessId} waits: ${recipient.secretsError}`)
+        }
+        return loaded
       })()
       config.catch(() => this.#configs.delete(tenant))
       this.#configs.set(tenant, config)

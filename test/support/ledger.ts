@@ -8,7 +8,7 @@ import { openPglite, openPostgres } from '../../src/db/client.ts'
 import { migrateOrThrow } from '../../src/db/migrate.ts'
 import { importNotifierConfig } from '../../src/notifier/config-import.ts'
 import { association, configFile, pluginConf } from './herald.ts'
-import type { TestStorage } from './services.ts'
+import { storageSecrets, type TestStorage } from './services.ts'
 
 /**
  * The fault tests' bank reconciliation. Every published request is an entry; the NotifierEvents and the
@@ -399,6 +399,7 @@ export async function prepareFaultStorage(storage: TestStorage, opts: { tenant?:
     const recipients = Object.keys(FAULT_RECIPIENTS)
     await importNotifierConfig(
       database.db,
+      storageSecrets(storage),
       tenant,
       configFile([
         ...recipients.map((id) => pluginConf('RabbitMQSender', id, { exchange: FAULT_RECIPIENTS[id].exchange, recipientLabel: id, ...Object.fromEntries(Object.entries(opts.policy ?? {}).map(([k, v]) => [k, String(v)])) })),

@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 import { openPglite, openPostgres, type Backend, type Database } from '../../src/db/client.ts'
 import { migrateOrThrow } from '../../src/db/migrate.ts'
+import { loadSecretBox, type SecretBox } from '../../src/secrets/secret-box.ts'
 
 const run = promisify(execFile)
 
@@ -75,6 +76,9 @@ export async function createTestStorage(backend: Backend): Promise<TestStorage> 
     },
   }
 }
+
+/** The key a Herald started on this storage seals secrets with (its data directory's, as HERALD_SECRET_KEY is unset). */
+export const storageSecrets = (storage: Pick<TestStorage, 'dataDir'>): SecretBox => loadSecretBox({ secretKey: undefined, dataDir: storage.dataDir })
 
 /** A migrated database for tests of Herald's code without a Herald: a new PostgreSQL database, or PGlite in memory. */
 export interface TestDatabase extends Database {

@@ -11,7 +11,8 @@ import {
 } from '../../notifier/config-import.ts'
 import type { PluginParameter } from '../../senders/sender.ts'
 import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../errors.ts'
-import { containsMask, keepMaskedSecrets } from '../secrets.ts'
+import type { SecretBox } from '../../secrets/secret-box.ts'
+import { containsMask, keepStoredSecrets } from '../secrets.ts'
 
 /**
  * Rules and recipients are REGARDS plugin configurations of one tenant (table plugin_configuration, kind
@@ -29,6 +30,7 @@ export interface PluginRow {
   version: string
   priority_order: number
   active: boolean
+  /** As stored: secret parts sealed (src/secrets). Shown masked; opened only where a clear value is needed. */
   parameters: PluginParameter[]
   updated_at: Date
 }
@@ -77,6 +79,7 @@ function validate(kind: Kind, conf: PluginConfigurationInput): void {
  */
 export async function savePlugin(
   db: Db,
+  secrets: SecretBox,
   tenant: string,
   kind: Kind,
   businessId: string | undefined,
@@ -86,7 +89,7 @@ export async function savePlugin(
 ): Promise<PluginRow> {
   return db.transaction().execute(async (tx) => {
     const id = businessId ?? randomUUID()
-    const { rows: existingRows } = await sql<PluginRow>`select id, kind, parameters, active, version, priority_order from plugin_configuration
+    const { rows: existingRows } = await sql<PluginRow>`select id, kind, plugin_id, parameters, active, version, priority_order from plugin_configuration
       where tenant = ${tenant} and business_id = ${id} for update`.execute(tx)
     const existing = existingRows[0]
     if (mode === 'create' && existing) throw ERR_ALREADY_EXISTS(`${existing.kind === 'RULE' ? 'a rule' : 'a recipient'} with businessId ${id} already exists`)
@@ -98,11 +101,11 @@ export async function savePlugin(
       version: input.version ?? existing?.version,
       priorityOrder: input.priorityOrder ?? existing?.priority_order,
       active: input.active ?? existing?.active ?? true,
-      parameters: existing ? keepMaskedSecrets(input.parameters, existing.parameters) : input.parameters,
+      parameters: existing ? keepStoredSecrets(secrets, { tenant, businessId: id, pluginId: existing.plugin_id }, input.parameters, existing.parameters) : input.parameters,
     }
     validate(kind, conf)
     const errors: string[] = []
-    await upsertPluginConfiguration(tx, tenant, conf, errors)
+    await upsertPluginConfiguration(tx, secrets, tenant, conf, errors)
     if (kind === 'RULE' && recipients) await replaceAssociation(tx, tenant, id, recipients, errors)
     if (errors.length > 0) throw ERR_INVALID_CONFIGURATION(errors.join('; '), { errors })
     await bumpConfigVersion(tx, tenant)

@@ -59,8 +59,8 @@ export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise
     async (req, reply) => {
       const { tenant } = req.principal
       try {
-        const file = await restoreMaskedSecrets(ctx.db, tenant, req.body as NotifierConfigFile)
-        const report = await importNotifierConfig(ctx.db, tenant, file)
+        const file = await restoreMaskedSecrets(ctx.db, ctx.secrets, tenant, req.body as NotifierConfigFile)
+        const report = await importNotifierConfig(ctx.db, ctx.secrets, tenant, file)
         ctx.configCache.invalidate(tenant)
         ctx.signals.deliveries()
         return reply.code(201).send(report)

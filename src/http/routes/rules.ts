@@ -89,7 +89,7 @@ export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
     async (req, reply) => {
       const { tenant } = req.principal
       const { businessId, recipients, ...input } = req.body
-      const row = await savePlugin(ctx.db, tenant, 'RULE', businessId, { ...input, parameters: withValues(input.parameters) }, 'create', recipients)
+      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RULE', businessId, { ...input, parameters: withValues(input.parameters) }, 'create', recipients)
       ctx.configCache.invalidate(tenant)
       return reply.code(201).send(await view(tenant, row))
     },
@@ -104,7 +104,7 @@ export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
     async (req) => {
       const { tenant } = req.principal
       const { recipients, ...input } = req.body
-      const row = await savePlugin(ctx.db, tenant, 'RULE', req.params.businessId, { ...input, parameters: withValues(input.parameters) }, 'update', recipients)
+      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RULE', req.params.businessId, { ...input, parameters: withValues(input.parameters) }, 'update', recipients)
       ctx.configCache.invalidate(tenant)
       return view(tenant, row)
     },
