@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Runs the compiled CLI in dist/ (built by `npm ci` through the `prepare` script, or by `npm run build`). When
-// dist/ is missing or older than a file of src/ (sources edited or pulled since the build), or when
-// HERALD_FROM_SOURCE=1 (the tests), it runs the TypeScript sources through tsx instead: ~2 s slower to start,
-// never stale.
+// Runs the bundled CLI in dist/server (built by `npm ci` through the `prepare` script, or by `npm run build`).
+// When dist/server is missing or older than a file of src/ (sources edited or pulled since the build), or
+// when HERALD_FROM_SOURCE=1 (the tests), it runs the TypeScript sources through tsx instead: a few seconds
+// slower to start, never stale.
 import fs from 'node:fs'
 
 const root = new URL('../', import.meta.url)
@@ -20,9 +20,9 @@ function newestMtimeMs(dir) {
 }
 
 const fromSource = process.env.HERALD_FROM_SOURCE === '1'
-const built = fromSource ? undefined : fs.statSync(new URL('dist/.built', root), { throwIfNoEntry: false })
+const built = fromSource ? undefined : fs.statSync(new URL('dist/server/.built', root), { throwIfNoEntry: false })
 if (built && built.mtimeMs >= newestMtimeMs(new URL('src/', root))) {
-  await import('../dist/cli/index.js')
+  await import('../dist/server/index.js')
 } else {
   if (built) process.stderr.write('herald: src/ changed since the last build: running the sources (`npm run build` to start faster)\n')
   const { register } = await import('tsx/esm/api')

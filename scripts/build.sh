@@ -1,17 +1,21 @@
 #!/usr/bin/env sh
-# Compiles src/ (less the console, which Vite builds into dist/console) into dist/, which `herald` and
-# `npm start` run (bin/herald.js runs the sources through tsx instead while dist/ is missing or older than
-# src/). Run by `npm ci` (the `prepare` script) and `npm run build`.
+# Bundles Herald's server (src/, less the console that Vite builds into dist/console) into dist/server, which
+# `herald` and `npm start` run: bin/herald.js runs the TypeScript sources through tsx instead while
+# dist/server is missing or older than src/. Run by `npm ci` (the `prepare` script) and `npm run build`.
+#
+# esbuild rather than tsc: start-up is mostly module loading, and one bundle loads in ~0.27 s of CPU where
+# tsc's one file per module (~1,800 with the dependencies) takes ~0.9 s (measured on the 2-core machine,
+# `node -e "await import(…)"`, 3 runs each). Type checking stays with `npm run typecheck`.
 set -eu
 cd "$(dirname "$0")/.."
-if [ ! -x node_modules/.bin/tsc ]; then
-  # npm ci --omit=dev: no TypeScript compiler; tsx (a dependency) runs the sources.
-  echo "build: TypeScript is not installed: herald will run the TypeScript sources (slower to start)"
-  exit 0
-fi
-# A clean output (no module left over from a deleted source), keeping the console that Vite builds into dist/console.
-mkdir -p dist
-find dist -mindepth 1 -maxdepth 1 ! -name console -exec rm -rf {} +
-node_modules/.bin/tsc -p tsconfig.build.json
+rm -rf dist/server
+# Externals: PGlite loads its WebAssembly and data files next to its own module; pg-native is optional.
+# The banner gives the bundled CommonJS packages the require, __filename and __dirname that ESM lacks.
+node_modules/.bin/esbuild src/cli/index.ts src/http/rule-test-worker.ts \
+  --bundle --splitting --format=esm --platform=node --target=node20 \
+  --outdir=dist/server --entry-names='[name]' --sourcemap \
+  --external:@electric-sql/pglite --external:pg-native \
+  --banner:js="import { createRequire as __herald_createRequire } from 'node:module'; import { fileURLToPath as __herald_fileURLToPath } from 'node:url'; const require = __herald_createRequire(import.meta.url); const __filename = __herald_fileURLToPath(import.meta.url); const __dirname = __herald_fileURLToPath(new URL('.', import.meta.url));" \
+  --log-level=warning
 # The build is complete: bin/herald.js compares this file's time with the sources'.
-touch dist/.built
+touch dist/server/.built
