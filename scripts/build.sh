@@ -11,7 +11,11 @@ cd "$(dirname "$0")/.."
 rm -rf dist/server
 # Externals: PGlite loads its WebAssembly and data files next to its own module; pg-native is optional.
 # The banner gives the bundled CommonJS packages the require, __filename and __dirname that ESM lacks.
-node_modules/.bin/esbuild src/cli/index.ts src/http/rule-test-worker.ts \
+# Entry points: the CLI, and every module that runs in a worker thread (it uses parentPort). Workers are
+# started as new URL('./<name>.js', import.meta.url): the flat [name] layout keeps them next to every chunk.
+workers=$(grep -rl --include='*.ts' parentPort src | grep -v '^src/console/' || true)
+# shellcheck disable=SC2086
+node_modules/.bin/esbuild src/cli/index.ts $workers \
   --bundle --splitting --format=esm --platform=node --target=node20 \
   --outdir=dist/server --entry-names='[name]' --sourcemap \
   --external:@electric-sql/pglite --external:pg-native \

@@ -62,7 +62,8 @@ function expectNoStack(outcome: Outcome) {
 const WARN = 40
 const FATAL = 60
 
-describe('herald start with a dependency missing or refusing', () => {
+// Starting from the sources takes up to ~35 s on the shared 2-core machine under load: generous bounds.
+describe('herald start with a dependency missing or refusing', { timeout: 180_000 }, () => {
   let storage: TestStorage
   let vhost: Awaited<ReturnType<typeof createVhost>>
   let closedPort: number
@@ -98,36 +99,36 @@ describe('herald start with a dependency missing or refusing', () => {
     expectNoStack(outcome)
   })
 
-  // Retrying cannot help with the next ones: refused at once, in one line, although the timeout is long.
+  // Retrying cannot help with the next ones: refused at once, in one line, long before the 600 s timeout.
   it('refuses a vhost the broker does not have at once', async () => {
     const missing = uniqueName('herald-missing')
-    const outcome = await heraldStart({ ...database(), HERALD_AMQP_URL: `${AMQP_BASE_URL}/${missing}`, HERALD_STARTUP_TIMEOUT_S: '120' })
+    const outcome = await heraldStart({ ...database(), HERALD_AMQP_URL: `${AMQP_BASE_URL}/${missing}`, HERALD_STARTUP_TIMEOUT_S: '600' })
     expect(outcome.code).toBe(1)
     expect(outcome.problems).toEqual([{ level: FATAL, msg: `RabbitMQ at 127.0.0.1:5672: vhost ${missing} refused (NOT_ALLOWED - vhost ${missing} not found)` }])
-    expect(outcome.elapsedMs).toBeLessThan(60_000)
+    expect(outcome.elapsedMs).toBeLessThan(150_000)
     expectNoStack(outcome)
   })
 
   it('refuses wrong broker credentials at once, without printing the password', async () => {
     const url = new URL(vhost.url)
     url.password = 'wr0ng-pw'
-    const outcome = await heraldStart({ ...database(), HERALD_AMQP_URL: url.toString(), HERALD_STARTUP_TIMEOUT_S: '120' })
+    const outcome = await heraldStart({ ...database(), HERALD_AMQP_URL: url.toString(), HERALD_STARTUP_TIMEOUT_S: '600' })
     expect(outcome.code).toBe(1)
     expect(outcome.problems).toHaveLength(1)
     expect(outcome.problems[0].level).toBe(FATAL)
     expect(outcome.problems[0].msg).toMatch(/^RabbitMQ at 127\.0\.0\.1:5672: login refused for user guest \(ACCESS_REFUSED - Login was refused/)
     expect(outcome.stdout).not.toContain('wr0ng-pw')
-    expect(outcome.elapsedMs).toBeLessThan(60_000)
+    expect(outcome.elapsedMs).toBeLessThan(150_000)
     expectNoStack(outcome)
   })
 
   it('refuses a database that does not exist at once', async () => {
     const url = new URL(PG_ADMIN_URL)
     url.pathname = `/${uniqueName('herald_missing')}`
-    const outcome = await heraldStart({ HERALD_DATABASE_URL: url.toString(), HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: vhost.url, HERALD_STARTUP_TIMEOUT_S: '120' })
+    const outcome = await heraldStart({ HERALD_DATABASE_URL: url.toString(), HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: vhost.url, HERALD_STARTUP_TIMEOUT_S: '600' })
     expect(outcome.code).toBe(1)
     expect(outcome.problems).toEqual([{ level: FATAL, msg: `PostgreSQL at 127.0.0.1:5432: database "${url.pathname.slice(1)}" does not exist` }])
-    expect(outcome.elapsedMs).toBeLessThan(60_000)
+    expect(outcome.elapsedMs).toBeLessThan(150_000)
     expectNoStack(outcome)
   })
 
@@ -136,7 +137,7 @@ describe('herald start with a dependency missing or refusing', () => {
     const url = new URL(storage.databaseUrl!)
     url.username = user
     url.password = 'pg-s3cret'
-    const outcome = await heraldStart({ HERALD_DATABASE_URL: url.toString(), HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: vhost.url, HERALD_STARTUP_TIMEOUT_S: '120' })
+    const outcome = await heraldStart({ HERALD_DATABASE_URL: url.toString(), HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: vhost.url, HERALD_STARTUP_TIMEOUT_S: '600' })
     expect(outcome.code).toBe(1)
     expect(outcome.problems).toEqual([{ level: FATAL, msg: `PostgreSQL at 127.0.0.1:5432: role "${user}" does not exist` }])
     expect(outcome.stdout).not.toContain('pg-s3cret')
