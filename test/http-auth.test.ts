@@ -168,6 +168,7 @@ const routes = (dlId: number): Route[] => [
   ['POST', '/api/v1/recipients/rcp-a/activate', 'admin'],
   ['POST', '/api/v1/recipients/rcp-a/park', 'admin'],
   ['POST', '/api/v1/recipients/rcp-a/unpark', 'admin'],
+  ['POST', '/api/v1/recipients/rcp-a/test', 'admin'],
   ['DELETE', '/api/v1/recipients/rcp-a?force=true', 'admin'],
   ['GET', '/api/v1/rules', 'read'],
   ['GET', '/api/v1/rules/rule-a', 'read'],
@@ -192,6 +193,8 @@ const routes = (dlId: number): Route[] => [
   ['GET', `/api/v1/products/${URN_A}`, 'read'],
   ['GET', '/api/v1/catalog/requests', 'read'],
   ['GET', '/api/v1/catalog/counters', 'read'],
+  ['GET', '/api/v1/plugins', 'read'],
+  ['GET', '/api/v1/plugins/WebhookSender', 'read'],
   ['POST', '/api/v1/console/sign-out', 'read'],
 ]
 
@@ -204,7 +207,7 @@ for (const backend of BACKENDS) {
     /** Tenant A: a recipient, a rule, a request in ERROR with a failed delivery, a dead letter. */
     async function seedTenantA(): Promise<void> {
       const db = f.herald.ctx.db
-      for (const [m, u, b] of [['POST', '/api/v1/recipients', rabbitRecipient('rcp-a', { password: 's3cret' })], ['POST', '/api/v1/rules', luceneRule('rule-a', 'action:CREATED', ['rcp-a'])]] as const) {
+      for (const [m, u, b] of [['POST', '/api/v1/recipients', rabbitRecipient('rcp-a')], ['POST', '/api/v1/rules', luceneRule('rule-a', 'action:CREATED', ['rcp-a'])]] as const) {
         expect((await f.call(m, u, { as: [A, 'ADMIN'], body: b })).statusCode).toBe(201)
       }
       const { rows } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
@@ -250,7 +253,7 @@ for (const backend of BACKENDS) {
         .filter(([p]) => p.startsWith('/api/v1/') && p !== '/api/v1/console/events')
         // Operations declared public (`security: []`, e.g. the console's sign-in) take no token.
         .flatMap(([p, ops]) => Object.entries(ops as Record<string, { security?: unknown[] }>).filter(([, op]) => op.security?.length !== 0).map(([m]) => `${m.toUpperCase()} ${p}`))
-      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}').replace(URN_A, '{urn}')}`))
+      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}').replace(URN_A, '{urn}').replace('WebhookSender', '{pluginId}')}`))
       expect(documented.sort()).toEqual([...tested].sort())
     })
 

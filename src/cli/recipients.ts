@@ -1,4 +1,8 @@
-import type { Command } from 'commander'
+import fs from 'node:fs'
+import { InvalidArgumentError, type Command } from 'commander'
+import { Broker } from '../amqp/broker.ts'
+import { createLogger } from '../log.ts'
+import { testRecipient, type SampleInput } from '../http/admin/test-recipient.ts'
 import { findPlugin } from '../http/admin/plugin-configurations.ts'
 import { ERR_NOT_FOUND } from '../http/errors.ts'
 import { parkRecipient, unparkRecipient } from '../notifier/recipient-state.ts'
@@ -11,7 +15,7 @@ import { maskSecrets } from '../http/secrets.ts'
  * again once it is un-parked; Herald parks a recipient itself after consecutive failures and probes it.
  */
 export function registerRecipientsCommands(program: Command): void {
-  const recipients = program.command('recipients').description('recipients: list with their backlog, park, unpark')
+  const recipients = program.command('recipients').description('recipients: list with their backlog, park, unpark, test')
 
   recipients
     .command('list')
@@ -40,6 +44,34 @@ export function registerRecipientsCommands(program: Command): void {
       ),
     )
 
+  recipients
+    .command('test')
+    .description('send one sample product through the recipient\'s real sender (nothing is recorded) and print the outcome')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .option('--file <file>', 'JSON file {"payload": {…}, "metadata": {…}} ("-" for stdin); default: a built-in GeoJSON feature')
+    .option('--json', 'the JSON object POST /api/v1/recipients/{businessId}/test answers')
+    .argument('<businessId>', 'recipient businessId')
+    .action((businessId: string, opts: { tenant: string; file?: string; json?: boolean }) =>
+      runAdmin(() =>
+        withAdminDatabase(async (db, config) => {
+          const input = opts.file ? readSample(opts.file) : {}
+          const log = createLogger('silent')
+          const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
+          try {
+            const outcome = await testRecipient(db, { broker, log }, opts.tenant, businessId, input)
+            if (opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`)
+            else {
+              const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`
+              process.stdout.write(`recipient ${businessId} (${outcome.pluginId}): ${what} in ${outcome.latencyMs} ms, ${outcome.sample} sample product\n`)
+            }
+            if (!outcome.delivered) process.exitCode = 1
+          } finally {
+            await broker.close()
+          }
+        }),
+      ),
+    )
+
   for (const [name, active] of [['park', false], ['unpark', true]] as const) {
     recipients
       .command(name)
@@ -59,4 +91,19 @@ export function registerRecipientsCommands(program: Command): void {
         ),
       )
   }
+}
+
+function readSample(file: string): SampleInput {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(fs.readFileSync(file === '-' ? 0 : file, 'utf8'))
+  } catch (err) {
+    throw new InvalidArgumentError(`${file}: ${(err as Error).message}`)
+  }
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
+  const sample = parsed as SampleInput
+  if (!isObject(parsed) || (sample.payload !== undefined && !isObject(sample.payload)) || (sample.metadata !== undefined && !isObject(sample.metadata))) {
+    throw new InvalidArgumentError(`${file} must be a JSON object {"payload": {…}, "metadata": {…}}`)
+  }
+  return { payload: sample.payload, metadata: sample.metadata }
 }

@@ -2,6 +2,7 @@ import { Type } from 'typebox'
 import { findPlugin, savePlugin, setPluginActive, type PluginRow } from '../admin/plugin-configurations.ts'
 import { deleteRecipient, listRecipients, recipientInfo, recipientStates, type RecipientState } from '../admin/recipients.ts'
 import { parkRecipient, unparkRecipient } from '../../notifier/recipient-state.ts'
+import { testRecipient } from '../admin/test-recipient.ts'
 import { ERR_NOT_FOUND } from '../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
@@ -32,6 +33,20 @@ const Recipient = Type.Object({
   parameters: Type.Array(PluginParameterSchema),
   updatedAt: DateTime,
   state: StateSchema,
+})
+
+const JsonObject = Type.Record(Type.String(), Type.Unknown())
+const RecipientTest = strict({ payload: Type.Optional(JsonObject), metadata: Type.Optional(JsonObject) }, { description: 'the product to send; no body: a built-in GeoJSON feature' })
+const RecipientTestOutcome = Type.Object({
+  businessId: Type.String(),
+  pluginId: Type.String(),
+  delivered: Type.Boolean(),
+  latencyMs: Type.Number({ description: 'from handing the product to the sender to its answer' }),
+  answer: Type.Optional(Type.String({ description: "the receiver's status, the SMTP server's reply, the broker's confirm" })),
+  errorClass: Type.Optional(Type.String({ description: 'as in delivery attempts: HTTP_503, SMTP_535, AMQP_UNROUTABLE, CONFIGURATION …' })),
+  message: Type.Optional(Type.String()),
+  permanent: Type.Optional(Type.Boolean({ description: 'a failure the delivery policy would not retry' })),
+  sample: Type.Union([Type.Literal('given'), Type.Literal('built-in')]),
 })
 
 const RecipientInput = strict({ businessId: Type.Optional(BusinessId), ...PluginFields })
@@ -180,6 +195,29 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
       },
     )
   }
+
+  app.post(
+    '/recipients/:businessId/test',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags,
+        summary: 'Send one sample product through the real sender (nothing is recorded) and answer the outcome',
+        description:
+          'The product is the body\'s payload and metadata, else a built-in GeoJSON feature. It is sent whatever the ' +
+          'recipient\'s state (inactive, parked); no request, delivery or attempt is created. ADMIN only: it reaches the outside.',
+        params: BusinessIdParams,
+        body: RecipientTest,
+        response: { 200: RecipientTestOutcome, ...problems(400, 404) },
+      },
+      // No body at all means the built-in sample: validated as an empty object.
+      preValidation: async (req) => {
+        req.body ??= {}
+      },
+    },
+    async (req) =>
+      testRecipient(ctx.db, { broker: ctx.broker, log: ctx.log.child({ recipient: req.params.businessId, test: true }) }, req.principal.tenant, req.params.businessId, req.body),
+  )
 
   app.delete(
     '/recipients/:businessId',
