@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { InvalidArgumentError, type Command } from 'commander'
 import { Broker } from '../amqp/broker.ts'
+import { networkPolicy } from '../senders/outbound-network.ts'
 import { createLogger } from '../log.ts'
 import { testRecipient, type SampleInput } from '../http/admin/test-recipient.ts'
 import { findPlugin } from '../http/admin/plugin-configurations.ts'
@@ -58,7 +59,7 @@ export function registerRecipientsCommands(program: Command): void {
           const log = createLogger('silent')
           const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
           try {
-            const outcome = await testRecipient(db, { broker, log }, opts.tenant, businessId, input)
+            const outcome = await testRecipient(db, { broker, log, network: networkPolicy(config.allowPrivateNetworks) }, opts.tenant, businessId, input)
             if (opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`)
             else {
               const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`

@@ -3,6 +3,7 @@ import { findPlugin, savePlugin, setPluginActive, type PluginRow } from '../admi
 import { deleteRecipient, listRecipients, recipientInfo, recipientStates, type RecipientState } from '../admin/recipients.ts'
 import { parkRecipient, unparkRecipient } from '../../notifier/recipient-state.ts'
 import { testRecipient } from '../admin/test-recipient.ts'
+import { senderContext } from '../../senders/sender-context.ts'
 import { ERR_NOT_FOUND } from '../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
@@ -216,7 +217,7 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
       },
     },
     async (req) =>
-      testRecipient(ctx.db, { broker: ctx.broker, log: ctx.log.child({ recipient: req.params.businessId, test: true }) }, req.principal.tenant, req.params.businessId, req.body),
+      testRecipient(ctx.db, senderContext(ctx, { tenant: req.principal.tenant, businessId: req.params.businessId }), req.principal.tenant, req.params.businessId, req.body),
   )
 
   app.delete(
