@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
@@ -107,4 +109,20 @@ describe('herald rules test', () => {
     await expect(runRulesTest(Readable.from([input]), failing('EPIPE'))).resolves.toBeUndefined()
     await expect(runRulesTest(Readable.from([input]), failing('EIO'))).rejects.toThrow(/write EIO/)
   })
+
+  it('ends with its input when a rule ran in a worker and one evaluation ran out of time (the command, as a process)', async () => {
+    const rule = lucene('properties.title:/(?=a).*.*.*.*.*.*.*b/')
+    const input = [
+      { rule, metadata: {}, payload: { properties: { title: 'aab' } } },
+      { rule, metadata: {}, payload: { properties: { title: 'a'.repeat(3000) } } },
+    ].map((l) => JSON.stringify(l) + '\n')
+    const bin = fileURLToPath(new URL('../bin/herald.js', import.meta.url))
+    const child = spawn(process.execPath, [bin, 'rules', 'test'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout!.on('data', (c) => (out += c))
+    child.stdin!.end(input.join(''))
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(0)
+    expect(out.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ match: true }, { error: expect.stringMatching(/did not finish within 500 ms/) }])
+  }, 120_000)
 })

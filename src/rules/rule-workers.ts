@@ -189,8 +189,6 @@ export class RuleWorkers {
   #start(): Slot {
     const shared = new SharedArrayBuffer(16)
     const worker = startWorker(shared)
-    // An idle pool does not keep the process alive; a call in progress does, through its deadline timer.
-    worker.unref()
     const slot: Slot = {
       worker,
       ready: new Promise<void>((resolve, reject) => {
@@ -204,6 +202,9 @@ export class RuleWorkers {
       started: false,
     }
     slot.ready.catch(() => {}) // answered through #run
+    // An idle pool does not keep the process alive (`herald rules test` ends with its input); a call in
+    // progress does, through its deadline timer. After the listeners: adding one refs the worker again.
+    worker.unref()
     slot.progress[0] = -1
     this.#slots.add(slot)
     slot.ready.then(() => {
@@ -218,6 +219,7 @@ export class RuleWorkers {
       })
       worker.on('error', (err) => this.#fail(slot, `the rule worker failed: ${err.message}`))
       worker.on('exit', (code) => this.#fail(slot, `the rule worker stopped (exit code ${code}; out of memory?)`))
+      worker.unref()
     }, () => {})
     return slot
   }
