@@ -26,7 +26,7 @@ export const WEBHOOK_SENDER = declarePlugin({
   author: 'Herald',
   description: 'POSTs each notification to an HTTP endpoint, signed per Standard Webhooks; delivered on a 2xx answer.',
   parameters: Type.Object({
-    url: P.string('http:// or https:// URL to POST to; redirects are not followed.', { label: 'URL', format: 'http-url' }),
+    url: P.string('URL to POST to; redirects are not followed.', { label: 'URL', format: 'http-url' }),
     secrets: P.optional(
       P.stringOrList('Signing secrets, comma-separated or a JSON array: whsec_<base64> (Standard Webhooks) or any text; several give several signatures, for key rotation.', { label: 'Signing secrets', sensitive: true }),
     ),
