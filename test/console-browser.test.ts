@@ -41,9 +41,14 @@ describe('the web console in a real browser', () => {
       pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a', ackRequired: true }),
       pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
       association('created', ['mission-a']),
+      // Sent to an exchange that exists with another type: every delivery fails, and once is enough (maxAttempts 1).
+      pluginConf('RabbitMQSender', 'mission-b', { exchange: 'ext.broken', queueName: 'ext.b.queue', recipientLabel: 'mission-b', maxAttempts: 1 }),
+      pluginConf('LuceneRuleMatcher', 'nature-b', { payload_rule: 'properties.nature:B' }),
+      association('nature-b', ['mission-b']),
     ])
     client = new RegardsClient(vhost.url)
     await client.listenToEvents()
+    await client.rabbit.exchangeDeclare({ exchange: 'ext.broken', type: 'topic', durable: false })
     for (let i = 0; i < 3; i++) {
       const requestId = `console-req-${i}`
       requestIds.push(requestId)
@@ -145,6 +150,32 @@ describe('the web console in a real browser', () => {
     await page.goto(`${origin}/console/requests/console-parked-1`)
     await page.getByRole('heading', { name: /Request console-parked-1/ }).waitFor()
     await page.getByText('SUCCESS').first().waitFor({ timeout: 15_000 })
+    await context.close()
+  })
+
+  it('shows a failed delivery with its attempt; after the recipient is fixed in its form, a retry delivers it', async () => {
+    await client.publishRequest({ tenant: TENANT, requestId: 'console-fix-1', owner: 'rs-fem', body: { payload: { id: 'fix', properties: { nature: 'B' } }, metadata: { action: 'UPDATED' } } })
+    const { context, page } = await newPage()
+    await page.goto(link())
+    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    await page.goto(`${origin}/console/requests/console-fix-1`)
+    const delivery = page.getByRole('article', { name: 'Delivery to mission-b' })
+    await delivery.locator('header .badge', { hasText: 'ERROR' }).waitFor({ timeout: 20_000 })
+    await delivery.getByRole('table', { name: 'Attempts to mission-b' }).getByRole('row').nth(1).waitFor()
+    await shot(page, 'request-failed')
+
+    await page.goto(`${origin}/console/recipients/mission-b`)
+    const exchange = page.getByLabel(/exchange/i).first()
+    await exchange.waitFor()
+    expect(await exchange.inputValue()).toBe('ext.broken')
+    await exchange.fill('ext.fixed')
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
+
+    await page.goto(`${origin}/console/requests/console-fix-1`)
+    await page.getByRole('button', { name: 'Retry mission-b' }).click()
+    await page.getByRole('heading', { name: /Request console-fix-1/ }).waitFor()
+    await page.getByText('SUCCESS').first().waitFor({ timeout: 20_000 })
     await context.close()
   })
 

@@ -15,6 +15,7 @@ interface ParameterDescriptor {
   defaultValue?: unknown
   description?: string
   sensitive: boolean
+  constraints?: { enum?: unknown[]; minimum?: number; maximum?: number; formatDescription?: string }
 }
 
 interface PluginDescription {
@@ -110,7 +111,11 @@ function ConfigurationForm(props: { recipient: Recipient; plugin: PluginDescript
       {props.plugin.parameters.map((d) => {
         const id = `param-${d.name}`
         const set = (v: string) => setValues({ ...values, [d.name]: v })
-        const hint = [d.description, d.defaultValue !== undefined ? `Default: ${JSON.stringify(d.defaultValue)}.` : '', d.optional ? '' : 'Required.'].filter(Boolean).join(' ')
+        const c = d.constraints
+        const range = c?.minimum !== undefined || c?.maximum !== undefined ? `Between ${c.minimum ?? '−∞'} and ${c.maximum ?? '∞'}.` : ''
+        const hint = [d.description, c?.formatDescription, range, d.defaultValue !== undefined ? `Default: ${JSON.stringify(d.defaultValue)}.` : '', d.optional ? '' : 'Required.']
+          .filter(Boolean)
+          .join(' ')
         return (
           <div class="field" key={d.name}>
             <label for={id}>
@@ -121,6 +126,15 @@ function ConfigurationForm(props: { recipient: Recipient; plugin: PluginDescript
                 <option value="">{d.defaultValue !== undefined ? `default (${String(d.defaultValue)})` : 'unset'}</option>
                 <option value="true">true</option>
                 <option value="false">false</option>
+              </select>
+            ) : d.constraints?.enum ? (
+              <select id={id} value={values[d.name]} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
+                <option value="">{d.defaultValue !== undefined ? `default (${String(d.defaultValue)})` : 'unset'}</option>
+                {d.constraints.enum.map((v) => (
+                  <option key={String(v)} value={String(v)}>
+                    {String(v)}
+                  </option>
+                ))}
               </select>
             ) : d.type === 'COLLECTION' || d.type === 'MAP' ? (
               <textarea id={id} rows={3} spellcheck={false} value={values[d.name]} onInput={(e) => set((e.target as HTMLTextAreaElement).value)} />
