@@ -3,7 +3,7 @@ import type { Ctx } from '../context.ts'
 import { findSession } from '../console-sessions/sessions.ts'
 import { currentChangeCursor, readRequestChanges, type ChangeCursor } from '../notifier/request-changes.ts'
 import type { Logger } from '../log.ts'
-import type { App } from './schemas.ts'
+import { problems, type App } from './schemas.ts'
 
 /** How often a tenant's changes are read while someone watches: the console's "live" is this, plus the render. */
 const POLL_MS = 1000
@@ -113,6 +113,7 @@ export async function consoleEventRoutes(app: App, { ctx }: { ctx: Ctx }): Promi
         tags: ['console'],
         summary: 'Server-Sent Events of the tenant’s request changes (event "requests": [{requestId, state, at}])',
         produces: ['text/event-stream'],
+        response: problems(),
       },
     },
     async (req, reply) => {
