@@ -105,4 +105,10 @@ describe('postgres: a Herald whose first RabbitMQ node is down', () => {
     expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['GRANTED', 'SUCCESS'])
     expect(delivered.map((m) => JSON.parse((m.body as Buffer).toString('utf8')).payload.id)).toEqual([requestId])
   })
+
+  it('asks for a 10 s AMQP heartbeat: a node that stops answering is given up after 20 s, not 120 s', async () => {
+    const { stdout } = await run('rabbitmqctl', ['-q', 'list_connections', '-p', vhost.name, 'timeout', 'client_properties', '--formatter', 'json'])
+    const herald = (JSON.parse(stdout) as { timeout: number; client_properties: unknown }[]).find((c) => JSON.stringify(c.client_properties).includes(`"herald-${process.pid}"`))
+    expect(herald?.timeout).toBe(10)
+  })
 })
