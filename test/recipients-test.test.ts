@@ -90,5 +90,6 @@ describe('postgres: testing a recipient sends one product through its real sende
     expect(JSON.parse(stdout)).toEqual({ businessId: 'hook', pluginId: 'WebhookSender', delivered: true, answer: 'HTTP 204', latencyMs: expect.any(Number), sample: 'built-in' })
     const failed = await run(process.execPath, [bin, 'recipients', 'test', '--tenant', 'project1', 'unbound'], { env, timeout: 120_000 }).catch((e) => e)
     expect([failed.code, failed.stdout]).toEqual([1, expect.stringMatching(/^recipient unbound \(RabbitMQSender\): NOT delivered: AMQP_UNROUTABLE .* in [\d.]+ ms, built-in sample product/)])
-  })
+  // Two CLI runs from the sources: up to ~35 s each on this loaded 2-core machine.
+  }, 180_000)
 })
