@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { parseNetworkList } from './senders/outbound-network.ts'
+import { parseCrossTenantRules, type CrossTenantRules } from './senders/tenant-boundary.ts'
 
 /** Everything Herald reads from its environment. `loadConfig` is the only reader of `process.env`. */
 export interface Config {
@@ -64,6 +65,8 @@ export interface Config {
   readonly jwtAllowHs256: boolean
   /** Non-public CIDRs that recipients with `allowPrivateNetwork=true` may reach (src/senders/outbound-network.ts). */
   readonly allowPrivateNetworks: readonly string[]
+  /** Which tenants' recipients may publish as which other tenants (src/senders/tenant-boundary.ts); empty: none. */
+  readonly crossTenantPublish: CrossTenantRules
 }
 
 /** A setting Herald cannot use: its message is the one line `herald start` prints before it exits 1. */
@@ -213,5 +216,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtAudience: env.HERALD_JWT_AUDIENCE || undefined,
     jwtAllowHs256: booleanFrom(env.HERALD_JWT_ALLOW_HS256, 'HERALD_JWT_ALLOW_HS256'),
     allowPrivateNetworks: Object.freeze(configured(() => parseNetworkList(env.HERALD_ALLOW_PRIVATE_NETWORKS))),
+    crossTenantPublish: Object.freeze(configured(() => parseCrossTenantRules(env.HERALD_ALLOW_CROSS_TENANT_PUBLISH))),
   })
 }

@@ -44,7 +44,8 @@ describe('REGARDS to REGARDS with acknowledgement, two instances and two shovels
     storageA = await createTestStorage(backend)
     storageB = await createTestStorage(backend)
     heraldA = await startTestHerald({ storage: storageA, amqpUrl: vhostA.url, roles: ['notifier', 'catalog'], env: { HERALD_INSTANCE_NAME: 'REGARDS-A' } })
-    heraldB = await startTestHerald({ storage: storageB, amqpUrl: vhostB.url, roles: ['notifier', 'catalog'], env: { HERALD_INSTANCE_NAME: 'REGARDS-B' } })
+    // B acknowledges products of A's tenant: its operator allows B's recipients to publish as project-a.
+    heraldB = await startTestHerald({ storage: storageB, amqpUrl: vhostB.url, roles: ['notifier', 'catalog'], env: { HERALD_INSTANCE_NAME: 'REGARDS-B', HERALD_ALLOW_CROSS_TENANT_PUBLISH: `${TENANT_B}:${TENANT_A}` } })
     await importConfig(heraldA, TENANT_A, [
       pluginConf('RabbitMQSender', 'to-regards-b', { exchange: 'a.outgoing', queueName: 'a.to-b', recipientLabel: B_LABEL, ackRequired: true, blockingRequired: true }),
       pluginConf('LuceneRuleMatcher', 'created-in-a', { metadata_rule: 'action:CREATED' }),

@@ -168,7 +168,8 @@ describe('postgres: DisseminationAckSender end to end through the notifier', () 
   beforeAll(async () => {
     vhost = await createVhost()
     storage = await createTestStorage('postgres')
-    herald = await startTestHerald({ storage, amqpUrl: vhost.url })
+    // The acknowledged URNs are project1's: this instance lets project2's recipients publish as project1.
+    herald = await startTestHerald({ storage, amqpUrl: vhost.url, env: { HERALD_ALLOW_CROSS_TENANT_PUBLISH: `${TENANT}:project1` } })
     await importConfig(herald, TENANT, [
       pluginConf('DisseminationAckSender', 'ack-to-a', {
         senderLabel: 'REGARDS-B',

@@ -46,7 +46,7 @@ export function registerConfigCommands(program: Command): void {
           const secrets = loadSecretBox(config)
           // Refuses a key other than the one the stored secrets were sealed with, before sealing more with it.
           await sealStoredSecrets(db, secrets, createLogger('warn'))
-          return importNotifierConfig(db, secrets, opts.tenant, await restoreMaskedSecrets(db, secrets, opts.tenant, parsed as any), { lenient: opts.lenient })
+          return importNotifierConfig(db, secrets, opts.tenant, await restoreMaskedSecrets(db, secrets, opts.tenant, parsed as any), { lenient: opts.lenient, crossTenantPublish: config.crossTenantPublish })
         })
         for (const warning of report.warnings) console.error(`warning: ${warning}`)
         console.log(`imported ${report.plugins} plugin configurations and ${report.associations} rule associations for tenant ${opts.tenant}${report.reset ? ' (previous configuration and requests reset)' : ''}`)

@@ -59,7 +59,7 @@ export function registerRecipientsCommands(program: Command): void {
           const log = createLogger('silent')
           const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
           try {
-            const outcome = await testRecipient(db, { broker, log, network: networkPolicy(config.allowPrivateNetworks) }, opts.tenant, businessId, input)
+            const outcome = await testRecipient(db, { broker, log, network: networkPolicy(config.allowPrivateNetworks), tenant: opts.tenant, crossTenantPublish: config.crossTenantPublish }, opts.tenant, businessId, input)
             if (opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`)
             else {
               const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`

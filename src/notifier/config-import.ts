@@ -8,6 +8,8 @@ import { compileRule } from '../rules/compile-rule.ts'
 import type { SecretBox } from '../secrets/secret-box.ts'
 import { inspectSecrets, openParameters, sealParameters } from '../secrets/secret-parameters.ts'
 import { parametersToMap, type PluginParameter } from '../senders/sender.ts'
+import { boundaryProblems } from '../senders/sender-context.ts'
+import type { CrossTenantRules } from '../senders/tenant-boundary.ts'
 
 export const PLUGIN_CONFIGURATION_KEY = 'fr.cnes.regards.framework.modules.plugins.domain.PluginConfiguration'
 export const ASSOCIATION_KEY = 'fr.cnes.regards.modules.notifier.dto.conf.RuleRecipientsAssociation'
@@ -52,6 +54,8 @@ export interface ImportOptions {
    * other REGARDS versions. Wrong values and missing mandatory parameters are refused all the same.
    */
   lenient?: boolean
+  /** HERALD_ALLOW_CROSS_TENANT_PUBLISH of the instance; unset: recipients publish as their own tenant only. */
+  crossTenantPublish?: CrossTenantRules
 }
 
 export interface ConfigurationCheck {
@@ -132,6 +136,9 @@ export async function importNotifierConfig(db: Db, secrets: SecretBox, tenant: s
     if (entry?.key === PLUGIN_CONFIGURATION_KEY) {
       const conf = { ...entry.value, businessId: entry.value?.businessId ?? randomUUID() }
       const checked = checkPluginConfiguration(conf, options.lenient ? 'warn' : 'refuse')
+      if (checked.errors.length === 0 && pluginKind(conf.pluginId) === 'RECIPIENT') {
+        checked.errors.push(...boundaryProblems(`plugin configuration ${conf.businessId} (${conf.pluginId})`, checked.parameters, tenant, options.crossTenantPublish ?? []))
+      }
       errors.push(...checked.errors)
       warnings.push(...checked.warnings)
       if (checked.errors.length > 0) refused.add(String(conf.businessId))

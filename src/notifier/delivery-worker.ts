@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.ts'
 import { policyFrom, type DeliveryPolicy } from '../senders/policy.ts'
-import { senderContext } from '../senders/sender-context.ts'
+import { createSender, senderContext } from '../senders/sender-context.ts'
 import type { Sender, SendResult } from '../senders/sender.ts'
 import { claimDeliveries, recipientsWithWork, type RecipientWithWork } from './claim-deliveries.ts'
 import { recordResults } from './record-results.ts'
@@ -144,7 +144,7 @@ export class DeliveryWorker {
     const policy = policyFrom(recipient.params, { batchSize: this.#ctx.config.deliveryBatchSize })
     const runtime: RecipientRuntime = {
       revision: recipient.revision,
-      sender: recipient.plugin!.create(recipient.params, senderContext(this.#ctx, recipient)),
+      sender: createSender(recipient.plugin!, recipient.params, senderContext(this.#ctx, recipient)),
       policy,
       inFlight: existing?.inFlight ?? 0,
       tokens: policy.ratePerSecond,

@@ -4,6 +4,7 @@ import { declarePlugin, P, type ParameterValues } from '../plugins/declaration.t
 import { DeclaredTopology, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
 import { POLICY_PARAMETERS } from './policy.ts'
 import { primitiveText } from './session-name.ts'
+import { mayPublishAs, otherTenantReason } from './tenant-boundary.ts'
 import { commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type RecipientInfo, type Sender } from './sender.ts'
 
 export const FEATURE_ACK_TYPE = 'fr.cnes.regards.modules.feature.dto.event.in.DisseminationAckEvent'
@@ -126,10 +127,12 @@ export const disseminationAckSender = defineSender({
         const prefix = kind === 'FEATURE' ? 'featureDissemination' : 'aipDissemination'
         return permanentFailure('ACK_NO_TARGET', `${urn} is ${kind === 'FEATURE' ? 'a feature' : 'an AIP'} URN but parameters ${prefix}Exchange and ${prefix}QueueName are not set`)
       }
+      const tenant = urnTenant(urn)
+      if (!mayPublishAs(ctx.crossTenantPublish, ctx.tenant, tenant)) return permanentFailure('ACK_OTHER_TENANT', `${urn}: the URN's tenant ${otherTenantReason(ctx.tenant, tenant)}`)
       return {
         target,
         message: {
-          headers: { 'regards.tenant': urnTenant(urn), 'regards.type': kind === 'FEATURE' ? FEATURE_ACK_TYPE : AIP_ACK_TYPE, 'regards.converter': 'GSON' },
+          headers: { 'regards.tenant': tenant, 'regards.type': kind === 'FEATURE' ? FEATURE_ACK_TYPE : AIP_ACK_TYPE, 'regards.converter': 'GSON' },
           body: JSON.stringify({ urn, recipientLabel: senderLabel }),
           priority: 0,
         },

@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts'
 import { P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
 import { checkParameters } from '../plugins/validate-parameters.ts'
 import type { NetworkPolicy } from './outbound-network.ts'
+import type { CrossTenantRules } from './tenant-boundary.ts'
 
 /** One product to deliver to one recipient (a claimed delivery row with its request). */
 export interface DeliveryItem {
@@ -55,6 +56,9 @@ export interface SenderContext {
   log: Logger
   /** Where the instance lets recipients connect (HERALD_ALLOW_PRIVATE_NETWORKS). */
   network: NetworkPolicy
+  /** The recipient's tenant, and which other tenants its messages may carry (HERALD_ALLOW_CROSS_TENANT_PUBLISH). */
+  tenant: string
+  crossTenantPublish: CrossTenantRules
 }
 
 /** Parameters as a name → value map (REGARDS sends a list of `{name, type, value}`). */

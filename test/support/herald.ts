@@ -44,6 +44,6 @@ export function configFile(configuration: unknown[], resetBeforeImport = true): 
 
 /** Imports a configuration and waits until the running Herald uses it. */
 export async function importConfig(herald: Herald, tenant: string, configuration: unknown[], resetBeforeImport = true): Promise<void> {
-  await importNotifierConfig(herald.ctx.db, herald.ctx.secrets, tenant, configFile(configuration, resetBeforeImport))
+  await importNotifierConfig(herald.ctx.db, herald.ctx.secrets, tenant, configFile(configuration, resetBeforeImport), { crossTenantPublish: herald.ctx.config.crossTenantPublish })
   herald.ctx.configCache.invalidate(tenant)
 }

@@ -4,6 +4,7 @@ import { Broker } from '../../src/amqp/broker.ts'
 import { createLogger } from '../../src/log.ts'
 import type { DeliveryItem, SenderContext } from '../../src/senders/sender.ts'
 import { networkPolicy, parseNetworkList } from '../../src/senders/outbound-network.ts'
+import { parseCrossTenantRules } from '../../src/senders/tenant-boundary.ts'
 import { createVhost, TEST_PRIVATE_NETWORKS } from './services.ts'
 
 let nextDeliveryId = 1
@@ -43,11 +44,11 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
 }
 
 /**
- * A sender's context as a test Herald gives it (TEST_PRIVATE_NETWORKS allowed, silent log); senders that
- * never publish get no broker.
+ * A sender's context as a test Herald gives it (TEST_PRIVATE_NETWORKS allowed, silent log) for a recipient
+ * of tenant project1 that publishes as no other tenant; senders that never publish get no broker.
  */
 export function testSenderContext(over: Partial<SenderContext> = {}): SenderContext {
-  return { broker: undefined as never, log: createLogger('silent'), network: networkPolicy(parseNetworkList(TEST_PRIVATE_NETWORKS)), ...over }
+  return { broker: undefined as never, log: createLogger('silent'), network: networkPolicy(parseNetworkList(TEST_PRIVATE_NETWORKS)), tenant: 'project1', crossTenantPublish: [], ...over }
 }
 
 /** A vhost of its own, the senders' context on it (a Broker), and a plain connection to read what they publish. */
@@ -64,7 +65,8 @@ export async function openSenderBroker(): Promise<SenderBroker> {
   const rabbit = new Connection({ url: vhost.url })
   rabbit.on('error', () => {})
   return {
-    ctx: testSenderContext({ broker }),
+    // The senders' own tests check what they publish for any tenant (test/tenant-boundary.test.ts checks the boundary).
+    ctx: testSenderContext({ broker, crossTenantPublish: parseCrossTenantRules('*') }),
     rabbit,
     async close() {
       await broker.close()

@@ -13,6 +13,8 @@ import type { PluginParameter } from '../../senders/sender.ts'
 import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../errors.ts'
 import type { SecretBox } from '../../secrets/secret-box.ts'
 import { containsMask, keepStoredSecrets } from '../secrets.ts'
+import { boundaryProblems } from '../../senders/sender-context.ts'
+import type { CrossTenantRules } from '../../senders/tenant-boundary.ts'
 
 /**
  * Rules and recipients are REGARDS plugin configurations of one tenant (table plugin_configuration, kind
@@ -60,7 +62,7 @@ export interface PluginInput {
 const kindName = (kind: Kind) => (kind === 'RULE' ? 'rule matcher' : 'recipient')
 
 /** Throws 400 with every problem of the configuration, each naming it. */
-function validate(kind: Kind, conf: PluginConfigurationInput): void {
+function validate(kind: Kind, conf: PluginConfigurationInput, tenant: string, crossTenantPublish: CrossTenantRules): void {
   const actual = pluginKind(conf.pluginId)
   if (actual && actual !== kind) {
     throw ERR_INVALID_CONFIGURATION(`plugin ${conf.pluginId} is a ${kindName(actual)}, not a ${kindName(kind)}`, { errors: [`plugin ${conf.pluginId} is a ${kindName(actual)}`] })
@@ -68,6 +70,7 @@ function validate(kind: Kind, conf: PluginConfigurationInput): void {
   const masked = containsMask(conf.parameters ?? [])
   const errors = [
     ...validatePluginConfiguration(conf),
+    ...(kind === 'RECIPIENT' ? boundaryProblems(`plugin configuration ${conf.businessId} (${conf.pluginId})`, conf.parameters ?? [], tenant, crossTenantPublish) : []),
     ...(masked ? [`parameter ${masked} holds the secret mask but no secret is stored for it: send the secret itself`] : []),
   ]
   if (errors.length > 0) throw ERR_INVALID_CONFIGURATION(errors.join('; '), { errors })
@@ -86,6 +89,8 @@ export async function savePlugin(
   input: PluginInput,
   mode: 'create' | 'update',
   recipients?: string[],
+  /** HERALD_ALLOW_CROSS_TENANT_PUBLISH of the instance; unset: the recipient publishes as its own tenant only. */
+  crossTenantPublish: CrossTenantRules = [],
 ): Promise<PluginRow> {
   return db.transaction().execute(async (tx) => {
     const id = businessId ?? randomUUID()
@@ -103,7 +108,7 @@ export async function savePlugin(
       active: input.active ?? existing?.active ?? true,
       parameters: existing ? keepStoredSecrets(secrets, { tenant, businessId: id, pluginId: existing.plugin_id }, input.parameters, existing.parameters) : input.parameters,
     }
-    validate(kind, conf)
+    validate(kind, conf, tenant, crossTenantPublish)
     const errors: string[] = []
     await upsertPluginConfiguration(tx, secrets, tenant, conf, errors)
     if (kind === 'RULE' && recipients) await replaceAssociation(tx, tenant, id, recipients, errors)

@@ -5,6 +5,7 @@ import { SENDER_PLUGINS } from '../../senders/registry.ts'
 import { parametersToMap, type DeliveryItem, type SendResult, type SenderContext } from '../../senders/sender.ts'
 import { ERR_NOT_FOUND } from '../errors.ts'
 import { findPlugin } from './plugin-configurations.ts'
+import { createSender } from '../../senders/sender-context.ts'
 
 /** A product to send: given by the operator, else {@link sampleProduct}. */
 export interface SampleInput {
@@ -85,7 +86,7 @@ export async function testRecipient(db: Db, ctx: SenderContext, tenant: string, 
     metadata: input.metadata ?? (given ? {} : sample.metadata),
     attempt: 1,
   }
-  const sender = plugin.create(parametersToMap(row.parameters), ctx)
+  const sender = createSender(plugin, parametersToMap(row.parameters), ctx)
   const started = performance.now()
   let timer: NodeJS.Timeout | undefined
   try {

@@ -60,7 +60,7 @@ export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise
       const { tenant } = req.principal
       try {
         const file = await restoreMaskedSecrets(ctx.db, ctx.secrets, tenant, req.body as NotifierConfigFile)
-        const report = await importNotifierConfig(ctx.db, ctx.secrets, tenant, file)
+        const report = await importNotifierConfig(ctx.db, ctx.secrets, tenant, file, { crossTenantPublish: ctx.config.crossTenantPublish })
         ctx.configCache.invalidate(tenant)
         ctx.signals.deliveries()
         return reply.code(201).send(report)

@@ -127,7 +127,7 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
     async (req, reply) => {
       const { tenant } = req.principal
       const { businessId, ...input } = req.body
-      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RECIPIENT', businessId, { ...input, parameters: withValues(input.parameters) }, 'create')
+      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RECIPIENT', businessId, { ...input, parameters: withValues(input.parameters) }, 'create', undefined, ctx.config.crossTenantPublish)
       changed(tenant)
       return reply.code(201).send(await withState(tenant, row))
     },
@@ -147,7 +147,7 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
     },
     async (req) => {
       const { tenant } = req.principal
-      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RECIPIENT', req.params.businessId, { ...req.body, parameters: withValues(req.body.parameters) }, 'update')
+      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RECIPIENT', req.params.businessId, { ...req.body, parameters: withValues(req.body.parameters) }, 'update', undefined, ctx.config.crossTenantPublish)
       changed(tenant)
       return withState(tenant, row)
     },
