@@ -19,6 +19,8 @@ export interface Config {
   readonly jwtSecret: string | undefined
   /** Key sealing secret parameters in the database (32 bytes, base64); unset ⇒ generated once into `<dataDir>/secret-key` (0600). */
   readonly secretKey: string | undefined
+  /** The key HERALD_SECRET_KEY replaces: secrets it sealed still open, and are sealed again with the new key at start. */
+  readonly secretKeyPrevious: string | undefined
   /** PEM file of a public key (RSA or EC): tokens signed RS256/ES256 by an external issuer are accepted too. */
   readonly jwtPublicKeyFile: string | undefined
   /** JWKS file (`{"keys": [...]}`) of the public keys of an external issuer (RS256/ES256, matched by `kid`). */
@@ -189,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tenants: tenants && tenants.length > 0 ? new Set(tenants) : undefined,
     jwtSecret: env.HERALD_JWT_SECRET || undefined,
     secretKey: env.HERALD_SECRET_KEY || undefined,
+    secretKeyPrevious: env.HERALD_SECRET_KEY_PREVIOUS || undefined,
     jwtPublicKeyFile: env.HERALD_JWT_PUBLIC_KEY_FILE ? path.resolve(env.HERALD_JWT_PUBLIC_KEY_FILE) : undefined,
     jwtJwksFile: env.HERALD_JWT_JWKS_FILE ? path.resolve(env.HERALD_JWT_JWKS_FILE) : undefined,
     instanceName: env.HERALD_INSTANCE_NAME || 'REGARDS',

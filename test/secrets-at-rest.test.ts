@@ -222,5 +222,20 @@ for (const backend of BACKENDS) {
         await herald.stop()
       }
     })
+
+    it('changes the key: HERALD_SECRET_KEY_PREVIOUS opens the old secrets, which are sealed again with the new key', async () => {
+      await withDb((db) => sql`delete from plugin_configuration where business_id = 'legacy'`.execute(db))
+      const previous = fs.readFileSync(path.join(storage.dataDir, 'secret-key'), 'utf8').trim()
+      const env = { HERALD_SECRET_KEY: randomBytes(32).toString('base64') }
+      const changing = await startTestHerald({ storage, amqpUrl: vhost.url, env: { ...env, HERALD_SECRET_KEY_PREVIOUS: previous } })
+      await changing.stop()
+      const changed = await startTestHerald({ storage, amqpUrl: vhost.url, env })
+      try {
+        expect(JSON.stringify(await storedRow(changed.ctx.db, 'other'))).toContain(`"enc:v1:${changed.ctx.secrets.keyId}:`)
+        expect((await changed.ctx.configCache.get('t1')).recipientsByBusinessId.get('other')!.params.secrets).toBe(whsec('other-key'))
+      } finally {
+        await changed.stop()
+      }
+    })
   })
 }

@@ -209,7 +209,7 @@ async function parametersToStore(tx: Tx, secrets: SecretBox, tenant: string, con
   const { rows } = await sql<{ parameters: PluginParameter[] }>`select parameters from plugin_configuration
     where tenant = ${tenant} and business_id = ${conf.businessId} and plugin_id = ${conf.pluginId}`.execute(tx)
   const stored = rows[0]?.parameters
-  if (stored && inspectSecrets(conf.pluginId, stored, secrets.keyId).clear === 0) {
+  if (stored && inspectSecrets(secrets, conf.pluginId, stored).stale === 0) {
     try {
       if (isDeepStrictEqual(openParameters(secrets, place, stored), parameters)) return stored
     } catch {

@@ -57,14 +57,18 @@ export function openParameters(box: SecretBox, place: ConfigurationPlace, parame
   })
 }
 
-/** What sealing found in stored parameters: secrets still in clear, and the ids of foreign keys that sealed others. */
-export function inspectSecrets(pluginId: string, parameters: PluginParameter[], keyId: string): { clear: number; foreignKeys: Set<string> } {
-  let clear = 0
+/**
+ * What stored parameters hold: `stale` secrets to seal again (in clear, or sealed with the previous key), and
+ * the ids of the keys this instance does not have that sealed others.
+ */
+export function inspectSecrets(box: SecretBox, pluginId: string, parameters: PluginParameter[]): { stale: number; foreignKeys: Set<string> } {
+  let stale = 0
   const foreignKeys = new Set<string>()
   mapSecretParts(pluginId, parameters, (part) => {
-    if (!isSealed(part)) clear++
-    else if (sealedKeyId(part) !== keyId) foreignKeys.add(sealedKeyId(part)!)
+    const keyId = isSealed(part) ? sealedKeyId(part)! : undefined
+    if (keyId === undefined || (keyId !== box.keyId && box.opens(keyId))) stale++
+    else if (!box.opens(keyId)) foreignKeys.add(keyId)
     return part
   })
-  return { clear, foreignKeys }
+  return { stale, foreignKeys }
 }
