@@ -10,6 +10,7 @@ import { parkRecipient, unparkRecipient } from '../notifier/recipient-state.ts'
 import { listRecipients, recipientInfo, recipientStates } from '../http/admin/recipients.ts'
 import { printTable, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
 import { maskSecrets } from '../http/secrets.ts'
+import { loadSecretBox } from '../secrets/secret-box.ts'
 
 /**
  * `herald recipients list|park|unpark`. A parked recipient's deliveries wait (nothing is dropped) and flow
@@ -59,7 +60,7 @@ export function registerRecipientsCommands(program: Command): void {
           const log = createLogger('silent')
           const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
           try {
-            const outcome = await testRecipient(db, { broker, log, network: networkPolicy(config.allowPrivateNetworks), tenant: opts.tenant, crossTenantPublish: config.crossTenantPublish }, opts.tenant, businessId, input)
+            const outcome = await testRecipient(db, loadSecretBox(config), { broker, log, network: networkPolicy(config.allowPrivateNetworks), tenant: opts.tenant, crossTenantPublish: config.crossTenantPublish }, opts.tenant, businessId, input)
             if (opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`)
             else {
               const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`

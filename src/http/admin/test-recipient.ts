@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Db } from '../../db/client.ts'
+import type { SecretBox } from '../../secrets/secret-box.ts'
+import { openParameters } from '../../secrets/secret-parameters.ts'
 import { SENDER_PLUGINS } from '../../senders/registry.ts'
-import { parametersToMap, type DeliveryItem, type SendResult, type SenderContext } from '../../senders/sender.ts'
+import { parametersToMap, type DeliveryItem, type PluginParameter, type SendResult, type SenderContext } from '../../senders/sender.ts'
 import { ERR_NOT_FOUND } from '../errors.ts'
 import { findPlugin } from './plugin-configurations.ts'
 import { createSender } from '../../senders/sender-context.ts'
@@ -66,9 +68,9 @@ const testDeliveryId = () => -(lastTestId = Math.max(lastTestId + 1, Date.now())
  * Sends one product to a recipient through its real sender, whatever its state (inactive, parked), and
  * records nothing: no request, no delivery, no attempt. Only the recipient sees it.
  *
- * @example await testRecipient(db, { broker, log }, 'project1', 'partner-hook', {}) // { delivered: true, answer: 'HTTP 204', latencyMs: 12, … }
+ * @example await testRecipient(db, secrets, { broker, log }, 'project1', 'partner-hook', {}) // { delivered: true, answer: 'HTTP 204', latencyMs: 12, … }
  */
-export async function testRecipient(db: Db, ctx: SenderContext, tenant: string, businessId: string, input: SampleInput): Promise<RecipientTestOutcome> {
+export async function testRecipient(db: Db, secrets: SecretBox, ctx: SenderContext, tenant: string, businessId: string, input: SampleInput): Promise<RecipientTestOutcome> {
   const row = await findPlugin(db, tenant, 'RECIPIENT', businessId)
   if (!row) throw ERR_NOT_FOUND(`no recipient ${businessId}`)
   const given = input.payload !== undefined || input.metadata !== undefined
@@ -86,7 +88,13 @@ export async function testRecipient(db: Db, ctx: SenderContext, tenant: string, 
     metadata: input.metadata ?? (given ? {} : sample.metadata),
     attempt: 1,
   }
-  const sender = createSender(plugin, parametersToMap(row.parameters), ctx)
+  let parameters: PluginParameter[]
+  try {
+    parameters = openParameters(secrets, { tenant, businessId, pluginId: row.plugin_id }, row.parameters)
+  } catch (err) {
+    return { ...base, delivered: false, latencyMs: 0, errorClass: 'CONFIGURATION', message: (err as Error).message, permanent: true }
+  }
+  const sender = createSender(plugin, parametersToMap(parameters), ctx)
   const started = performance.now()
   let timer: NodeJS.Timeout | undefined
   try {

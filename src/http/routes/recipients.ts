@@ -217,7 +217,7 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
       },
     },
     async (req) =>
-      testRecipient(ctx.db, senderContext(ctx, { tenant: req.principal.tenant, businessId: req.params.businessId }), req.principal.tenant, req.params.businessId, req.body),
+      testRecipient(ctx.db, ctx.secrets, senderContext(ctx, { tenant: req.principal.tenant, businessId: req.params.businessId }), req.principal.tenant, req.params.businessId, req.body),
   )
 
   app.delete(
