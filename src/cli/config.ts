@@ -1,28 +1,14 @@
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { loadConfig, type Config } from '../config.ts'
-import { migrateOrThrow } from '../db/migrate.ts'
+import { withAdminDatabase } from '../http/admin/cli-support.ts'
 import { HttpProblem } from '../http/errors.ts'
 import { maskSecrets, restoreMaskedSecrets } from '../http/secrets.ts'
 import { createLogger } from '../log.ts'
-import { openDatabase } from '../main.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY } from '../notifier/config-import.ts'
 import { sealStoredSecrets } from '../secrets/seal-stored-secrets.ts'
 import { loadSecretBox } from '../secrets/secret-box.ts'
 import { StartRefusal } from '../secrets/start-refusal.ts'
-
-/** Opens the configured database, migrated, for a one-shot command. */
-async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db'], config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig()
-  const database = await openDatabase(config)
-  try {
-    await migrateOrThrow(database.db)
-    return await fn(database.db, config)
-  } finally {
-    await database.close()
-  }
-}
 
 export function registerConfigCommands(program: Command): void {
   const configCommand = program.command('config').description('import or export the REGARDS notifier configuration (rules and recipients)')
@@ -42,7 +28,7 @@ export function registerConfigCommands(program: Command): void {
         process.exit(2)
       }
       try {
-        const report = await withDatabase(async (db, config) => {
+        const report = await withAdminDatabase(async (db, config) => {
           const secrets = loadSecretBox(config)
           // Refuses a key other than the one the stored secrets were sealed with, before sealing more with it.
           await sealStoredSecrets(db, secrets, createLogger('warn'))
@@ -68,7 +54,7 @@ export function registerConfigCommands(program: Command): void {
     .description('print a tenant configuration in the REGARDS import format')
     .requiredOption('--tenant <tenant>', 'tenant')
     .action(async (opts: { tenant: string }) => {
-      const file = await withDatabase((db) => exportNotifierConfig(db, opts.tenant))
+      const file = await withAdminDatabase((db) => exportNotifierConfig(db, opts.tenant))
       // Also masks passwords inside URLs (amqp://user:pass@…), as the REST export does.
       for (const entry of file.modules[0].configuration) {
         if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.pluginId, entry.value.parameters)
