@@ -87,8 +87,9 @@ for (const backend of BACKENDS) {
       // A tenant gets its own label once it has a configuration (any AMQP publisher can name a tenant).
       const recipient = { businessId: 'dl-labels', pluginId: 'RabbitMQSender', label: 'labels', parameters: [{ name: 'exchange', value: 'ext.dl-labels' }], active: false }
       expect((await f.call('POST', '/api/v1/recipients', { as: [TENANT, 'ADMIN'], body: recipient })).statusCode).toBe(201)
-      const metrics = (await f.call('GET', '/metrics', { as: null })).body
-      expect(metrics).toContain(`herald_dead_letters{tenant="project1",queue="${NOTIFICATION_REQUEST_QUEUE}"}`)
+      // The label follows the configuration cache, which learns of the new configuration asynchronously.
+      const labelled = `herald_dead_letters{tenant="project1",queue="${NOTIFICATION_REQUEST_QUEUE}"}`
+      await waitUntil(async () => (await f.call('GET', '/metrics', { as: null })).body.includes(labelled), 10_000, 'the tenant label of a configured tenant')
     })
 
     it('re-injects it (EXPLOIT) into the queue it failed in: Herald processes it, the row is gone', async () => {
