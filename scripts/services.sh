@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts what Herald and its tests need on loopback: PostgreSQL on 127.0.0.1:5432 (trust for local TCP
 # connections, as the tests connect as postgres without a password) and RabbitMQ on 127.0.0.1:5672 (guest/guest,
-# with the shovel plugin the REGARDS-to-REGARDS scenario uses). Installs Debian's packages when they are missing
+# with the shovel plugin the REGARDS-to-REGARDS scenario uses), and Debian's Chromium for the console's browser
+# tests (playwright-core drives it; it never downloads a browser). Installs Debian's packages when they are missing
 # (needs root, as in a container or CI), leaves running services alone, and waits until both answer.
 #
 #   npm run services
@@ -16,6 +17,8 @@ apt_install() {
   if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
+
+if ! command -v chromium >/dev/null; then log "installing Chromium"; apt_install chromium; fi
 
 if ! port_open 5432; then
   if ! command -v pg_ctlcluster >/dev/null; then log "installing PostgreSQL"; apt_install postgresql; fi

@@ -13,11 +13,12 @@ export class ApiError extends Error {
   }
 }
 
-/** Called when the API says the session is no longer valid (expired, signed out elsewhere, revoked). */
+/** Called when the API or its event stream says the session is no longer valid (expired, signed out elsewhere, revoked). */
 let onUnauthorized: () => void = () => {}
 export function whenUnauthorized(handler: () => void): void {
   onUnauthorized = handler
 }
+export const sessionEnded = () => onUnauthorized()
 
 /** One call of the REST API under /api/v1 with the session's bearer token. */
 export async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {

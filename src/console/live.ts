@@ -1,4 +1,5 @@
 import { useEffect } from 'preact/hooks'
+import { sessionEnded } from './api.ts'
 import { currentSession } from './session.ts'
 
 export interface RequestChange {
@@ -10,12 +11,6 @@ export interface RequestChange {
 type Listener = (changes: RequestChange[]) => void
 const listeners = new Set<Listener>()
 let stream: AbortController | undefined
-let onEnded: () => void = () => {}
-
-/** Called when the server ends the stream because the session ended (signed out elsewhere, expired). */
-export function whenStreamEnds(handler: () => void): void {
-  onEnded = handler
-}
 
 /**
  * The tenant's request changes, read from `GET /api/v1/console/events`. fetch() rather than EventSource:
@@ -28,7 +23,7 @@ async function connect(signal: AbortSignal): Promise<void> {
     if (!token) return
     try {
       const res = await fetch('/api/v1/console/events', { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal })
-      if (res.status === 401) return onEnded()
+      if (res.status === 401) return sessionEnded()
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`)
       delay = 1000
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
@@ -43,7 +38,7 @@ async function connect(signal: AbortSignal): Promise<void> {
           buffer = buffer.slice(cut + 2)
           const event = /^event: (.*)$/m.exec(block)?.[1]
           const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (event === 'end') return onEnded()
+          if (event === 'end') return sessionEnded()
           if (event === 'requests' && data) for (const l of listeners) l(JSON.parse(data))
         }
       }

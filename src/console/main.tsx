@@ -1,7 +1,7 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, whenUnauthorized } from './api.ts'
-import { startLive, stopLive, whenStreamEnds } from './live.ts'
+import { startLive, stopLive } from './live.ts'
 import { DeadLetterPage, DeadLetters } from './pages/dead-letters.tsx'
 import { Overview } from './pages/overview.tsx'
 import { ProductPage, Products } from './pages/products.tsx'
@@ -22,24 +22,25 @@ const SCREENS = [
 ]
 
 function Screen(props: { path: string; session: Session }) {
-  const [pathname, search = ''] = props.path.split('?')
-  const one = (prefix: string) => new RegExp(`^/${prefix}/([^/]+)$`).exec(pathname)?.[1]
-  const id = (prefix: string) => {
-    const raw = one(prefix)
-    return raw === undefined ? undefined : decodeURIComponent(raw)
-  }
+  const [pathname, query = ''] = props.path.split('?')
+  const search = `?${query}`
+  // `/section` or `/section/item`: a list, or one of its entries (the item is URL-encoded).
+  const [, section = '', raw] = /^\/([^/]*)(?:\/([^/]+))?$/.exec(pathname) ?? []
+  const item = raw === undefined ? undefined : decodeURIComponent(raw)
   const s = props.session
-  if (pathname === '/') return <Overview />
-  if (pathname === '/requests') return <Requests search={`?${search}`} />
-  if (id('requests')) return <RequestPage requestId={id('requests')!} session={s} />
-  if (pathname === '/recipients') return <Overview />
-  if (id('recipients')) return <RecipientPage businessId={id('recipients')!} session={s} />
-  if (pathname === '/rules') return <Rules />
-  if (id('rules')) return <RulePage businessId={id('rules')!} session={s} />
-  if (pathname === '/products') return <Products search={`?${search}`} />
-  if (id('products')) return <ProductPage urn={id('products')!} />
-  if (pathname === '/dead-letters') return <DeadLetters search={`?${search}`} />
-  if (id('dead-letters')) return <DeadLetterPage id={id('dead-letters')!} session={s} />
+  if (item === undefined) {
+    if (section === '' || section === 'recipients') return <Overview />
+    if (section === 'requests') return <Requests search={search} />
+    if (section === 'rules') return <Rules />
+    if (section === 'products') return <Products search={search} />
+    if (section === 'dead-letters') return <DeadLetters search={search} />
+  } else {
+    if (section === 'requests') return <RequestPage requestId={item} session={s} />
+    if (section === 'recipients') return <RecipientPage businessId={item} session={s} />
+    if (section === 'rules') return <RulePage businessId={item} session={s} />
+    if (section === 'products') return <ProductPage urn={item} />
+    if (section === 'dead-letters') return <DeadLetterPage id={item} session={s} />
+  }
   return (
     <section>
       <h1>Not found</h1>
@@ -53,14 +54,18 @@ function Screen(props: { path: string; session: Session }) {
 function App() {
   const [session, setSession] = useState(currentSession())
   const path = useLocation()
+  useEffect(
+    () =>
+      whenUnauthorized(() => {
+        forgetSession()
+        setSession(undefined)
+      }),
+    [],
+  )
+  // Signed in with the sign-in page still in the address bar: open the screen asked for before.
   useEffect(() => {
-    const ended = () => {
-      forgetSession()
-      setSession(undefined)
-    }
-    whenUnauthorized(ended)
-    whenStreamEnds(ended)
-  }, [])
+    if (session && path.startsWith('/sign-in')) navigate(takeNext() ?? '/', true)
+  }, [session, path])
   useEffect(() => {
     if (session) startLive()
     return stopLive
@@ -77,7 +82,6 @@ function App() {
       />
     )
   }
-  if (path.startsWith('/sign-in')) navigate(takeNext() ?? '/', true)
   const signOut = async () => {
     // A session opened with a one-time code is revoked on the server; a pasted token is only forgotten.
     if (session.kind === 'code') await api('/console/sign-out', { method: 'POST' }).catch(() => {})
