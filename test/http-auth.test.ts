@@ -5,9 +5,10 @@ import path from 'node:path'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.ts'
-import { authenticate, checkAccess, loadTokenKeys, resolveJwtSecret, signToken, verifyToken, type Access, type TokenKeys } from '../src/http/auth.ts'
+import { authenticate, checkAccess, loadTokenKeys, resolveJwtSecret, signToken, verifyToken, type TokenKeys } from '../src/http/auth.ts'
+import type { Access } from '../src/ops/principal.ts'
 import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
-import { HttpProblem } from '../src/http/errors.ts'
+import { HeraldError } from '../src/errors.ts'
 import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
 
@@ -20,15 +21,15 @@ function signAsymmetric(alg: 'RS256' | 'ES256', key: KeyObject, payload: Record<
   return `${data}.${signature.toString('base64url')}`
 }
 
-const codeOf = (r: unknown) => (r instanceof HttpProblem ? r.code : 'OK')
-const detailOf = (r: unknown) => (r instanceof HttpProblem ? r.detail : 'OK')
+const codeOf = (r: unknown) => (r instanceof HeraldError ? r.code : 'OK')
+const detailOf = (r: unknown) => (r instanceof HeraldError ? r.detail : 'OK')
 
 /** The token settings of a Herald started with `env` on `dataDir`. */
 const tokenConfig = (dataDir: string, env: Record<string, string> = {}) => loadConfig({ HERALD_DATA_DIR: dataDir, ...env })
 
 function authorize(keys: TokenKeys, tenants: ReadonlySet<string> | undefined, authorization: string | undefined, access: Access) {
   const principal = authenticate(keys, authorization)
-  return principal instanceof HttpProblem ? principal : (checkAccess(principal, tenants, access) ?? principal)
+  return principal instanceof HeraldError ? principal : (checkAccess(principal, tenants, access) ?? principal)
 }
 
 describe('bearer tokens', () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
-import { HttpProblem } from '../src/http/errors.ts'
+import { HeraldError } from '../src/errors.ts'
 import { ConfigImportError, importNotifierConfig } from '../src/notifier/config-import.ts'
 import { createSecretBox } from '../src/secrets/secret-box.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
@@ -101,7 +101,7 @@ for (const backend of BACKENDS) {
         savePlugin(database.db, secrets, 't1', 'RECIPIENT', businessId, { pluginId: 'WebhookSender', label: businessId, parameters }, mode).then(
           () => [],
           (err) => {
-            if (err instanceof HttpProblem) return [err.code, ...((err.extra.errors as string[] | undefined) ?? [])]
+            if (err instanceof HeraldError) return [err.code, ...((err.details.errors as string[] | undefined) ?? [])]
             throw err
           },
         )

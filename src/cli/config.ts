@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import type { Command } from 'commander'
 import { withAdminDatabase } from '../http/admin/cli-support.ts'
-import { HttpProblem } from '../http/errors.ts'
+import { HeraldError } from '../errors.ts'
 import { maskSecrets, restoreMaskedSecrets } from '../http/secrets.ts'
 import { createLogger } from '../log.ts'
 import { exportNotifierConfig } from '../notifier/config-export.ts'
@@ -42,8 +42,8 @@ export function registerConfigCommands(program: Command): void {
           for (const e of err.errors) console.error(`  - ${e}`)
           process.exit(1)
         }
-        if (err instanceof HttpProblem || err instanceof StartRefusal) {
-          console.error(`configuration not imported, nothing changed: ${err instanceof HttpProblem ? err.detail : err.message}`)
+        if (err instanceof HeraldError || err instanceof StartRefusal) {
+          console.error(`configuration not imported, nothing changed: ${err instanceof HeraldError ? err.detail : err.message}`)
           process.exit(1)
         }
         throw err

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { getRequest, listRequests, REQUEST_STATES, retryRequests, type RequestState } from '../http/admin/requests.ts'
 import { isoDate, positiveInt, printListing, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
-import { ERR_NOT_FOUND } from '../http/errors.ts'
+import { ERR_NOT_FOUND } from '../errors.ts'
 
 function state(value: string): RequestState {
   if (!(REQUEST_STATES as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${REQUEST_STATES.join(', ')}`)

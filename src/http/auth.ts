@@ -2,7 +2,8 @@ import { createHash, createHmac, createPublicKey, timingSafeEqual, verify, type 
 import fs from 'node:fs'
 import type { Config } from '../config.ts'
 import { resolveJwtSecret } from '../secrets/jwt-secret.ts'
-import { ERR_FORBIDDEN, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_EXPIRED, ERR_TOKEN_INVALID, ERR_UNAUTHENTICATED, HttpProblem } from './errors.ts'
+import type { Access, Principal, UserRole } from '../ops/principal.ts'
+import { ERR_FORBIDDEN, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_EXPIRED, ERR_TOKEN_INVALID, ERR_UNAUTHENTICATED, HeraldError } from '../errors.ts'
 
 /**
  * Bearer tokens of the REST API: JWTs carrying `tenant`, `role` and `exp`, verified with node:crypto only.
@@ -10,16 +11,6 @@ import { ERR_FORBIDDEN, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_EXPIRED, ERR_TOKEN_IN
  * external issuer is configured; RS256/ES256 tokens of an external issuer are accepted when its public key
  * (PEM) or JWKS file is given, and HS256 along with them only when HERALD_JWT_ALLOW_HS256 says so.
  */
-
-/** What a route may require. `read`: ADMIN or EXPLOIT; `retry`: ADMIN or EXPLOIT; `admin`: ADMIN only. */
-export type Access = 'read' | 'retry' | 'admin'
-export type Role = 'ADMIN' | 'EXPLOIT'
-
-export interface Principal {
-  tenant: string
-  role: Role
-  subject: string | undefined
-}
 
 interface VerificationKey {
   kid: string | undefined
@@ -43,8 +34,8 @@ export interface TokenKeys {
 
 // REGARDS roles above ADMIN in its hierarchy (INSTANCE_ADMIN > PROJECT_ADMIN > ADMIN > EXPLOIT) carry its
 // rights, so a token issued by a REGARDS authentication service for a project administrator works here.
-const ROLE_OF: Record<string, Role> = { ADMIN: 'ADMIN', PROJECT_ADMIN: 'ADMIN', INSTANCE_ADMIN: 'ADMIN', EXPLOIT: 'EXPLOIT' }
-const ALLOWED: Record<Access, readonly Role[]> = { read: ['ADMIN', 'EXPLOIT'], retry: ['ADMIN', 'EXPLOIT'], admin: ['ADMIN'] }
+const ROLE_OF: Record<string, UserRole> = { ADMIN: 'ADMIN', PROJECT_ADMIN: 'ADMIN', INSTANCE_ADMIN: 'ADMIN', EXPLOIT: 'EXPLOIT' }
+const ALLOWED: Record<Access, readonly UserRole[]> = { read: ['ADMIN', 'EXPLOIT'], retry: ['ADMIN', 'EXPLOIT'], admin: ['ADMIN'] }
 
 // Tokens are small: anything longer is refused before any decoding or cryptography.
 const MAX_TOKEN_LENGTH = 8192
@@ -138,7 +129,7 @@ function acceptedAlgorithms(keys: TokenKeys): string {
 }
 
 /** Verifies a token and returns who it speaks for, or the problem to answer (401 or 403). */
-export function verifyToken(keys: TokenKeys, token: string, now = Date.now()): Principal | HttpProblem {
+export function verifyToken(keys: TokenKeys, token: string, now = Date.now()): Principal | HeraldError {
   if (token.length > MAX_TOKEN_LENGTH) return ERR_TOKEN_INVALID('the token is too long')
   const parts = token.split('.')
   if (parts.length !== 3) return ERR_TOKEN_INVALID('a JWT has three dot-separated parts')
@@ -172,7 +163,7 @@ export function verifyToken(keys: TokenKeys, token: string, now = Date.now()): P
 const BEARER = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i
 
 /** Who the `authorization` header speaks for, or the problem to answer (401, or 403 for an unknown role). */
-export function authenticate(keys: TokenKeys, authorization: string | undefined): Principal | HttpProblem {
+export function authenticate(keys: TokenKeys, authorization: string | undefined): Principal | HeraldError {
   if (!authorization) return ERR_UNAUTHENTICATED()
   const m = BEARER.exec(authorization)
   if (!m) return ERR_TOKEN_INVALID('the authorization header must be "Bearer <token>"')
@@ -180,7 +171,7 @@ export function authenticate(keys: TokenKeys, authorization: string | undefined)
 }
 
 /** The problem to answer when the principal may not do what the route requires (403), else undefined. */
-export function checkAccess(principal: Principal, tenants: ReadonlySet<string> | undefined, access: Access): HttpProblem | undefined {
+export function checkAccess(principal: Principal, tenants: ReadonlySet<string> | undefined, access: Access): HeraldError | undefined {
   if (tenants && !tenants.has(principal.tenant)) return ERR_TENANT_NOT_ACCEPTED(`tenant ${principal.tenant} is not in HERALD_TENANTS`)
   if (!ALLOWED[access].includes(principal.role)) return ERR_FORBIDDEN(`this operation requires the role ${ALLOWED[access].join(' or ')}`)
   return undefined

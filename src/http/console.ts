@@ -6,8 +6,10 @@ import { Type } from 'typebox'
 import type { Ctx } from '../context.ts'
 import { closeSession, findSession, openSession, SESSION_TOKEN_PREFIX } from '../console-sessions/sessions.ts'
 import { readSignInCode } from '../console-sessions/sign-in-code.ts'
-import type { Principal, TokenKeys } from './auth.ts'
-import { ERR_CONSOLE_NOT_BUILT, ERR_SIGN_IN_REFUSED, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_INVALID, HttpProblem, sendProblem } from './errors.ts'
+import type { Principal } from '../ops/principal.ts'
+import type { TokenKeys } from './auth.ts'
+import { ERR_CONSOLE_NOT_BUILT, ERR_SIGN_IN_REFUSED, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_INVALID, HeraldError } from '../errors.ts'
+import { sendProblem } from './errors.ts'
 import { problems, type App } from './schemas.ts'
 
 /** Built by `npm run build:console` (part of `npm ci`) from src/console. */
@@ -59,7 +61,7 @@ export const isConsoleSessionHeader = (authorization: string | undefined) =>
 const bearer = (authorization: string | undefined) => /^Bearer +(\S+)/i.exec(authorization ?? '')?.[1] ?? ''
 
 /** The principal of a console session token, or the 401 to answer (unknown, expired or signed out). */
-export async function consoleSessionPrincipal(ctx: Ctx, authorization: string | undefined): Promise<Principal | HttpProblem> {
+export async function consoleSessionPrincipal(ctx: Ctx, authorization: string | undefined): Promise<Principal | HeraldError> {
   const session = await findSession(ctx.db, bearer(authorization))
   if (!session) return ERR_TOKEN_INVALID('this console session has ended: sign in again')
   return { tenant: session.tenant, role: session.role, subject: `console:${session.subject}` }

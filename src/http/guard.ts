@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Ctx } from '../context.ts'
 import { authenticate, checkAccess, type TokenKeys } from './auth.ts'
 import { consoleSessionPrincipal, isConsoleSessionHeader } from './console.ts'
-import { ERR_RATE_LIMITED, HttpProblem, sendProblem } from './errors.ts'
+import { ERR_RATE_LIMITED, HeraldError } from '../errors.ts'
+import { sendProblem } from './errors.ts'
 
 const RATE_WINDOW_MS = 60_000
 
@@ -35,7 +36,7 @@ export async function installGuard(app: FastifyInstance<any, any, any, any, any>
     if (access === 'public' || req.routeOptions.url === undefined) return
     const { authorization } = req.headers
     const principal = isConsoleSessionHeader(authorization) ? await consoleSessionPrincipal(ctx, authorization) : authenticate(keys, authorization)
-    if (!(principal instanceof HttpProblem)) req.principal = principal
+    if (!(principal instanceof HeraldError)) req.principal = principal
     if (limit) {
       const counted = await limit(req)
       if (!counted.isAllowed) {
@@ -47,9 +48,9 @@ export async function installGuard(app: FastifyInstance<any, any, any, any, any>
         }
       }
     }
-    const problem = principal instanceof HttpProblem ? principal : checkAccess(principal, ctx.config.tenants, access ?? 'admin')
+    const problem = principal instanceof HeraldError ? principal : checkAccess(principal, ctx.config.tenants, access ?? 'admin')
     if (problem) {
-      if (problem.status === 401) reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
+      if (problem.kind === 'unauthenticated') reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
       return sendProblem(reply, problem)
     }
     req.log = reply.log = req.log.child({ tenant: req.principal.tenant, role: req.principal.role })

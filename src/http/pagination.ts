@@ -1,5 +1,5 @@
 import { Type, type TSchema } from 'typebox'
-import { ERR_BAD_CURSOR } from './errors.ts'
+import { ERR_BAD_CURSOR } from '../errors.ts'
 
 /**
  * Cursor pagination: a cursor is the opaque base64url of the last item's sort key, so a page is one

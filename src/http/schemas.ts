@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 import { Type, type TSchema } from 'typebox'
 import type { Ctx } from '../context.ts'
-import type { Access, Principal } from './auth.ts'
+import type { Access, Principal } from '../ops/principal.ts'
 
 /** The fastify instance routes are registered on: TypeBox schemas give typed params, query and body. */
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>

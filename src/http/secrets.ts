@@ -4,7 +4,7 @@ import { PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../notifier/c
 import type { SecretBox } from '../secrets/secret-box.ts'
 import { MASK, mapSecretParts, openParameters, type ConfigurationPlace } from '../secrets/secret-parameters.ts'
 import type { PluginParameter } from '../senders/sender.ts'
-import { ERR_INVALID_CONFIGURATION } from './errors.ts'
+import { ERR_INVALID_CONFIGURATION } from '../errors.ts'
 
 /**
  * Secrets are write-only: the API never returns them. Every secret part (src/secrets/secret-parameters.ts)

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.ts'
 import { migrateOrThrow } from '../../db/migrate.ts'
 import { openDatabase } from '../../main.ts'
 import { ReplayTargetError } from '../dead-letters/replay.ts'
-import { HttpProblem } from '../errors.ts'
+import { HeraldError } from '../../errors.ts'
 
 /**
  * What the admin CLI commands (src/cli/requests.ts, recipients.ts, dlq.ts) share with each other: the
@@ -47,7 +47,7 @@ export async function runAdmin(action: () => Promise<void>): Promise<void> {
   try {
     await action()
   } catch (err) {
-    if (err instanceof HttpProblem) {
+    if (err instanceof HeraldError) {
       process.stderr.write(`${err.detail ?? err.title} (${err.code})\n`)
       process.exitCode = 1
     } else if (err instanceof InvalidArgumentError) {

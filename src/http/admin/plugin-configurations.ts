@@ -10,7 +10,7 @@ import {
   type PluginConfigurationInput,
 } from '../../notifier/config-import.ts'
 import type { PluginParameter } from '../../senders/sender.ts'
-import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../errors.ts'
+import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../../errors.ts'
 import type { SecretBox } from '../../secrets/secret-box.ts'
 import { containsMask, keepStoredSecrets } from '../secrets.ts'
 import { boundaryProblems } from '../../senders/sender-context.ts'

@@ -6,7 +6,7 @@ import { completeRequests } from '../../notifier/complete-requests.ts'
 import type { TenantConfig } from '../../notifier/tenant-config.ts'
 import { SENDER_PLUGINS } from '../../senders/registry.ts'
 import { parametersToMap, type RecipientInfo } from '../../senders/sender.ts'
-import { ERR_NOT_FOUND, ERR_RECIPIENT_BUSY } from '../errors.ts'
+import { ERR_NOT_FOUND, ERR_RECIPIENT_BUSY } from '../../errors.ts'
 import { listPlugins, type PluginRow } from './plugin-configurations.ts'
 
 /** What a recipient is doing now, from its delivery rows. */

@@ -5,7 +5,7 @@ import type { SecretBox } from '../../secrets/secret-box.ts'
 import { openParameters } from '../../secrets/secret-parameters.ts'
 import { SENDER_PLUGINS } from '../../senders/registry.ts'
 import { parametersToMap, type DeliveryItem, type PluginParameter, type SendResult, type SenderContext } from '../../senders/sender.ts'
-import { ERR_NOT_FOUND } from '../errors.ts'
+import { ERR_NOT_FOUND } from '../../errors.ts'
 import { findPlugin } from './plugin-configurations.ts'
 import { createSender } from '../../senders/sender-context.ts'
 

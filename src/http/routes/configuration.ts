@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import { exportNotifierConfig } from '../../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../../notifier/config-import.ts'
-import { ERR_IMPORT_REJECTED } from '../errors.ts'
+import { ERR_IMPORT_REJECTED } from '../../errors.ts'
 import { maskSecrets, restoreMaskedSecrets } from '../secrets.ts'
 import { problems, type App, type RouteDeps } from '../schemas.ts'
 

@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import { findPluginMetadata, listPluginMetadata } from '../../plugins/registry.ts'
-import { ERR_NOT_FOUND } from '../errors.ts'
+import { ERR_NOT_FOUND } from '../../errors.ts'
 import { problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Parameter = Type.Object({

@@ -3,7 +3,7 @@ import { catalogCounters } from '../../catalog/queries/counters.ts'
 import { getProduct } from '../../catalog/queries/get-product.ts'
 import { listProducts } from '../../catalog/queries/list-products.ts'
 import { listRequests } from '../../catalog/queries/list-requests.ts'
-import { ERR_NOT_FOUND } from '../errors.ts'
+import { ERR_NOT_FOUND } from '../../errors.ts'
 import { PageQuery, pageOf } from '../pagination.ts'
 import { problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 

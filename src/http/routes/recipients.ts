@@ -4,7 +4,7 @@ import { deleteRecipient, listRecipients, recipientInfo, recipientStates, type R
 import { parkRecipient, unparkRecipient } from '../../notifier/recipient-state.ts'
 import { testRecipient } from '../admin/test-recipient.ts'
 import { senderContext } from '../../senders/sender-context.ts'
-import { ERR_NOT_FOUND } from '../errors.ts'
+import { ERR_NOT_FOUND } from '../../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
 import { BusinessId, BusinessIdParams, DateTime, iso, Nullable, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'

@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import { deleteRequest, getRequest, listRequests, REQUEST_STATES, retryRequests, type RequestDetail as Detail, type RequestSummary as Summary, type RetrySelection } from '../admin/requests.ts'
-import { ERR_NOT_FOUND, ERR_VALIDATION } from '../errors.ts'
+import { ERR_NOT_FOUND, ERR_VALIDATION } from '../../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { BusinessId, DateTime, iso, Nullable, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 

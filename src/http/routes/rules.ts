@@ -3,7 +3,7 @@ import { compileRuleInLine, RuleConfigError, type InLineRule } from '../../rules
 import { RULE_DEADLINE_MS } from '../../rules/linear-regex.ts'
 import { matchSamples } from '../../rules/rule-workers.ts'
 import { deleteRule, findPlugin, listPlugins, ruleRecipients, savePlugin, type PluginRow } from '../admin/plugin-configurations.ts'
-import { ERR_INVALID_RULE, ERR_NOT_FOUND, ERR_RULE_TOO_SLOW } from '../errors.ts'
+import { ERR_INVALID_RULE, ERR_NOT_FOUND, ERR_RULE_TOO_SLOW } from '../../errors.ts'
 import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
 import { maskSecrets } from '../secrets.ts'
 import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
