@@ -21,7 +21,8 @@ import { Connection } from 'rabbitmq-client'
 import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
 import { describeBacklog, FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from '../test/support/ledger.ts'
 import { createTestStorage, createVhost } from '../test/support/services.ts'
-import { progress, spawnHerald, waitConsumers, writeJson, type HeraldProcess } from './harness.ts'
+import { progress, writeJson } from './harness.ts'
+import { spawnHerald, waitConsumers, type HeraldProcess } from '../test/support/herald-process.ts'
 
 const run = promisify(execFile)
 const quick = process.argv.includes('--quick')

@@ -1,14 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Connection } from 'rabbitmq-client'
 import { NOTIFICATION_REQUEST_EXCHANGE, NOTIFIER_EVENT_EXCHANGE } from '../src/amqp/topology.ts'
-import { createTestStorage, createVhost, type TestStorage } from '../test/support/services.ts'
-import type { Backend } from '../src/db/client.ts'
 
 export interface Figure {
   name: string
@@ -21,133 +16,11 @@ export interface Figure {
   target?: string
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-
 /** Progress goes to stderr, so the figures on stdout stay machine-readable. */
 export const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 
 export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 export const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50)
-
-/** A running Herald child process: `stop()` drains it (SIGTERM, SIGKILL after 10 s), `kill()` is kill -9. */
-export interface HeraldProcess {
-  child: ChildProcess
-  pid: number
-  exited: Promise<number | null>
-  stop(): Promise<void>
-  kill(): Promise<void>
-  /** Peak resident set size (VmHWM) so far, in MiB; NaN once the process is gone. */
-  peakRssMiB(): number
-}
-
-/**
- * Spawns one Herald process (`herald start --roles …`) on a given vhost and storage: several may share
- * them, as in production. Its stdout is dropped unless BENCH_VERBOSE is set; stderr is inherited.
- */
-export function spawnHerald(opts: { amqpUrl: string; storage: TestStorage; env?: Record<string, string>; roles?: string }): HeraldProcess {
-  return spawnNode([path.join(repoRoot, 'bin/herald.js'), 'start', '--roles', opts.roles ?? 'notifier'], {
-    HERALD_AMQP_URL: opts.amqpUrl,
-    ...(opts.storage.databaseUrl ? { HERALD_DATABASE_URL: opts.storage.databaseUrl } : {}),
-    HERALD_DATA_DIR: opts.storage.dataDir,
-    HERALD_HTTP_PORT: '0',
-    HERALD_LOG_LEVEL: 'warn',
-    ...opts.env,
-  })
-}
-
-/** Spawns a Node.js process of the bench (Herald, or the broker-ceiling worker), killed when the bench exits. */
-export function spawnNode(args: string[], env: Record<string, string> = {}): HeraldProcess {
-  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof': profile the spawned processes.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
-  })
-  const exited = new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode)
-    else child.once('exit', (code) => resolve(code))
-  })
-  liveChildren.add(child)
-  exited.then(() => liveChildren.delete(child))
-  const gone = () => child.exitCode !== null || child.signalCode !== null
-  return {
-    child,
-    pid: child.pid!,
-    exited,
-    async stop() {
-      if (gone()) return
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timer)
-    },
-    async kill() {
-      if (gone()) return
-      child.kill('SIGKILL')
-      await exited
-    },
-    peakRssMiB: () => peakRssMiB(child.pid!),
-  }
-}
-
-/** Every child spawned here and still running: killed (SIGKILL) when this process exits, whatever happened. */
-const liveChildren = new Set<ChildProcess>()
-process.once('exit', () => {
-  for (const child of liveChildren) child.kill('SIGKILL')
-})
-
-/** VmHWM of a process (peak RSS), in MiB, from /proc; NaN when unavailable. */
-export function peakRssMiB(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1]
-    return kb ? Number(kb) / 1024 : NaN
-  } catch {
-    return NaN
-  }
-}
-
-/** Waits until the queue has at least `consumers` consumers (Herald processes finished starting). */
-export async function waitConsumers(url: string, queue: string, consumers = 1, timeoutMs = 60_000): Promise<void> {
-  const rabbit = new Connection({ url, noDelay: true })
-  rabbit.on('error', () => {})
-  try {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      try {
-        const ok = await rabbit.queueDeclare({ queue, passive: true })
-        if (ok.consumerCount >= consumers) return
-      } catch {
-        // not declared yet
-      }
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    throw new Error(`${queue}: fewer than ${consumers} consumers after ${timeoutMs} ms (Herald did not start)`)
-  } finally {
-    await rabbit.close()
-  }
-}
-
-/** A Herald process of its own (as in production), on a fresh vhost and storage. */
-export async function startHeraldProcess(backend: Backend, prepare: (storage: TestStorage) => Promise<void>, env: Record<string, string> = {}) {
-  const vhost = await createVhost()
-  const storage: TestStorage = await createTestStorage(backend)
-  // Before the process starts: PGlite serves one process at a time.
-  await prepare(storage)
-  const herald = spawnHerald({ amqpUrl: vhost.url, storage, env })
-  return {
-    vhost,
-    storage,
-    child: herald.child,
-    herald,
-    async stop() {
-      await herald.stop()
-      await storage.drop()
-      await vhost.drop()
-    },
-  }
-}
 
 /** A REGARDS client for load: confirmed publishing of requests and a counter of terminal events. */
 export class LoadClient {
@@ -242,15 +115,6 @@ export function sampleRequest(requestId: string) {
     metadata: { action: 'CREATED', sessionOwner: 'bench', session: 's1' },
   }
 }
-
-/** A TCP port free on loopback right now, for a spawned Herald's HTTP API. */
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 export const machine = () => ({ cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` })
 

@@ -8,7 +8,8 @@ import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import type { Backend } from '../src/db/client.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
 import { createVhost, storageSecrets, type TestStorage } from '../test/support/services.ts'
-import { cpuPerRequest, cpuSample, LoadClient, percentile, progress, spawnNode, startHeraldProcess, type CpuSample, type Figure } from './harness.ts'
+import { cpuPerRequest, cpuSample, LoadClient, percentile, progress, type CpuSample, type Figure } from './harness.ts'
+import { spawnNode, startHeraldProcess } from '../test/support/herald-process.ts'
 
 const RECIPIENTS = ['bench-a', 'bench-b']
 const here = path.dirname(fileURLToPath(import.meta.url))

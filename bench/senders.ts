@@ -12,7 +12,8 @@ import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import { parkRecipient } from '../src/notifier/recipient-state.ts'
 import { association, configFile, pluginConf } from '../test/support/herald.ts'
 import { storageSecrets, type TestStorage } from '../test/support/services.ts'
-import { LoadClient, progress, sampleRequest, startHeraldProcess, waitConsumers, type Figure } from './harness.ts'
+import { LoadClient, progress, sampleRequest, type Figure } from './harness.ts'
+import { startHeraldProcess, waitConsumers } from '../test/support/herald-process.ts'
 
 /*
  * WebhookSender throughput, against a local receiver whose own ceiling is measured in the same run:

@@ -12,8 +12,9 @@ import fs from 'node:fs'
 import { Connection } from 'rabbitmq-client'
 import { NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
 import { FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from '../test/support/ledger.ts'
-import { createTestStorage, createVhost } from '../test/support/services.ts'
-import { freePort, median, progress, spawnHerald, waitConsumers, writeJson } from './harness.ts'
+import { spawnHerald, waitConsumers } from '../test/support/herald-process.ts'
+import { createTestStorage, createVhost, freePort } from '../test/support/services.ts'
+import { median, progress, writeJson } from './harness.ts'
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)

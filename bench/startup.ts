@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestStorage, createVhost } from '../test/support/services.ts'
-import { freePort, median, progress, type Figure } from './harness.ts'
+import { createTestStorage, createVhost, freePort } from '../test/support/services.ts'
+import { median, progress, type Figure } from './harness.ts'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const RUNS = 5

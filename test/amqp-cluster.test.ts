@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnHerald, waitConsumers, type HeraldProcess } from '../bench/harness.ts'
+import { spawnHerald, waitConsumers, type HeraldProcess } from './support/herald-process.ts'
 import { RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
 import { loadConfig } from '../src/config.ts'
 import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'

@@ -5,12 +5,11 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../bench/harness.ts'
 import { ConfigError, loadConfig } from '../src/config.ts'
 import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
 
 const run = promisify(execFile)
 const herald = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/herald.js')

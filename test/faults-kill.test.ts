@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NOTIFICATION_REQUEST_QUEUE } from '../src/amqp/topology.ts'
-import { spawnHerald, waitConsumers } from '../bench/harness.ts'
+import { spawnHerald, waitConsumers } from './support/herald-process.ts'
 import { describeBacklog } from './support/ledger.ts'
 import { startFaultRig, type FaultRig } from './support/fault-rig.ts'
 

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { Connection, type Consumer } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dedicatedDlq, NOTIFICATION_REQUEST_EXCHANGE, NOTIFICATION_REQUEST_QUEUE, NOTIFIER_EVENT_EXCHANGE } from '../src/amqp/topology.ts'
-import { spawnHerald, waitConsumers, type HeraldProcess } from '../bench/harness.ts'
+import { spawnHerald, waitConsumers, type HeraldProcess } from './support/herald-process.ts'
 import { prepareFaultStorage } from './support/ledger.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, spawnHerald, type HeraldProcess } from '../bench/harness.ts'
-import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { spawnHerald, type HeraldProcess } from './support/herald-process.ts'
+import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
 
 /** A rejected promise that nobody awaits is logged and counted; the process keeps its work. */
 describe('postgres: herald start and an unhandled promise rejection', () => {

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import net from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getRequest } from '../src/http/admin/requests.ts'
 import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { BACKENDS, createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
 
 const TENANT = 'project1'
 // The pattern that froze Herald: a look-ahead keeps it out of V8's linear engine, and on 3,000 characters
@@ -16,14 +15,6 @@ const LOOKAHEAD = 'properties.title:/(?=a).*.*.*.*.*.*.*b/'
 const CANARIES = 20
 // Asked for explicitly: the liveness probe answers under 100 ms while a rule runs away.
 const LIVE_BOUND_MS = 100
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => server.once('listening', r))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 /**
  * Polls /health/live from another process (Herald's own event loop cannot measure itself stalling), one

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../bench/harness.ts'
-import { AMQP_BASE_URL, createTestStorage, createVhost, PG_ADMIN_URL, uniqueName, type TestStorage } from './support/services.ts'
+import { AMQP_BASE_URL, createTestStorage, createVhost, freePort, PG_ADMIN_URL, uniqueName, type TestStorage } from './support/services.ts'
 
 const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 

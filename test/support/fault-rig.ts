@@ -1,7 +1,7 @@
 import { NOTIFICATION_REQUEST_QUEUE } from '../../src/amqp/topology.ts'
-import { freePort, spawnHerald, waitConsumers, type HeraldProcess } from '../../bench/harness.ts'
+import { spawnHerald, waitConsumers, type HeraldProcess } from './herald-process.ts'
 import { FAULT_RECIPIENTS, Ledger, LedgerClient, prepareFaultStorage } from './ledger.ts'
-import { createTestStorage, createVhost, type TestStorage } from './services.ts'
+import { createTestStorage, createVhost, freePort, type TestStorage } from './services.ts'
 
 /** What every fault test starts from: its own vhost and database, Herald processes, a ledger listening. */
 export interface FaultRig {

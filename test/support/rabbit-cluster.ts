@@ -5,7 +5,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from '../../bench/harness.ts'
+import { freePort } from './services.ts'
 
 const run = promisify(execFile)
 

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -97,4 +98,16 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
       await storage?.drop()
     },
   }
+}
+
+/** A TCP port nobody listens on right now, on loopback: for a spawned Herald's HTTP API, a broker node, a closed port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 }
