@@ -14,6 +14,7 @@ import { featureUrn } from '../src/catalog/urn.ts'
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
 
 const TENANT = 'project1'
+const FAILING = 'project2'
 
 /** The catalog worker's passes, on the database alone (no broker): what it sends, in which order, and what it stores. */
 for (const backend of BACKENDS) {
@@ -64,22 +65,49 @@ for (const backend of BACKENDS) {
       expect(Number(waiting[0].count)).toBe(rows.length - due.length)
     })
 
-    it('does not apply a batch twice when the consumer retries it after a partial commit', async () => {
+    it('hands back only the failing tenant\'s messages when another tenant committed, so the retry applies nothing twice', async () => {
       const ctx = { config: loadConfig({}), log: createLogger('silent'), db: database.db, backend, events: new HeraldEvents(createLogger('silent')), signals: { outbox() {}, deliveries() {} } } as unknown as Ctx
       const msg = (headers: Record<string, unknown>, body: unknown) => ({ headers, body: Buffer.from(JSON.stringify(body)), redelivered: false }) as unknown as AsyncMessage
-      const batch = [msg({ 'regards.tenant': TENANT, 'regards.request.id': 'once', 'regards.request.owner': 'o' }, { feature: { id: 'p' }, metadata: { sessionOwner: 'so', session: 's' } })]
-      await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, batch, () => {})
-      await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, batch, () => {})
+      // The other tenant's first registration and its first counter fail (a sequence is not rolled back with them).
+      for (const statement of [
+        'create sequence fails_once_catalog_request',
+        'create sequence fails_once_catalog_counter',
+        `create function fail_once() returns trigger language plpgsql as $$
+          begin
+            if new.tenant = '${FAILING}' and nextval('fails_once_' || tg_table_name) = 1 then raise exception 'tenant ${FAILING} fails once'; end if;
+            return new;
+          end $$`,
+        'create trigger fail_once before insert on catalog_request for each row execute function fail_once()',
+        'create trigger fail_once before insert on catalog_counter for each row execute function fail_once()',
+      ]) {
+        await sql.raw(statement).execute(database.db)
+      }
+      const creation = (tenant: string, requestId: string) =>
+        msg({ 'regards.tenant': tenant, 'regards.request.id': requestId, 'regards.request.owner': 'o' }, { feature: { id: 'p' }, metadata: { sessionOwner: 'so', session: 's' } })
+      const batch = [creation(TENANT, 'once'), creation(FAILING, 'fails-once')]
+      const first = await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, batch, () => {})
+      expect(first[0]).toEqual({ ack: true })
+      expect(first[1]).toHaveProperty('retry')
+      // What the consumer does: only the message handed back goes to the handler again.
+      expect(await handleRequestBatch(ctx, REQUEST_SPECS.CREATION, [batch[1]], () => {})).toEqual([{ ack: true }])
       const states = (await outbox()).map((e) => `${e.body.requestId}:${e.body.state}`)
-      expect(states).toEqual(['once:GRANTED'])
+      expect(states.sort()).toEqual(['fails-once:GRANTED', 'once:GRANTED'])
+
       await processDueRequests(database.db, TENANT, new Date(), 10)
       const urn = featureUrn(TENANT, 'p', 1)
       await sql`insert into catalog_dissemination (product_id, tenant, label, request_date) select id, tenant, 'l', now() - interval '1 minute' from catalog_product`.execute(database.db)
-      const acks = [msg({ 'regards.tenant': TENANT, 'regards.type': FEATURE_ACK_TYPE }, { urn, recipientLabel: 'l' })]
-      await handleAckBatch(ctx, FEATURE_ACK_TYPE, acks, () => {})
-      await handleAckBatch(ctx, FEATURE_ACK_TYPE, acks, () => {})
-      const { rows } = await sql<{ n: number }>`select count(*) as n from catalog_counter where name = 'ack.duplicate'`.execute(database.db)
-      expect(Number(rows[0].n)).toBe(0)
+      const acks = [
+        msg({ 'regards.tenant': TENANT, 'regards.type': FEATURE_ACK_TYPE }, { urn, recipientLabel: 'l' }),
+        msg({ 'regards.tenant': FAILING, 'regards.type': FEATURE_ACK_TYPE }, { urn: featureUrn(FAILING, 'unknown', 1), recipientLabel: 'l' }),
+      ]
+      const firstAcks = await handleAckBatch(ctx, FEATURE_ACK_TYPE, acks, () => {})
+      expect(firstAcks[0]).toEqual({ ack: true })
+      expect(firstAcks[1]).toHaveProperty('retry')
+      expect(await handleAckBatch(ctx, FEATURE_ACK_TYPE, [acks[1]], () => {})).toEqual([{ ack: true }])
+      const { rows } = await sql<{ tenant: string; name: string; value: string }>`select tenant, name, value from catalog_counter order by tenant, name`.execute(database.db)
+      expect(rows.map((r) => `${r.tenant} ${r.name} ${r.value}`)).toEqual([`${FAILING} ack.unknown-urn 1`])
+      await sql`drop trigger fail_once on catalog_request`.execute(database.db)
+      await sql`drop trigger fail_once on catalog_counter`.execute(database.db)
     })
 
     it('numbers several creations of one provider id in one pass, applies a patch and a deletion after them', async () => {

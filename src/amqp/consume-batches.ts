@@ -4,8 +4,13 @@ import type { Logger } from '../log.ts'
 import type { Broker } from './broker.ts'
 import { DLX, declareConsumerTopology, dedicatedDlq, regardsQueueArguments } from './topology.ts'
 
-/** What the batch handler decided for one message. Everything not dead-lettered is acked. */
-export type MessageOutcome = { ack: true } | { deadLetter: string }
+/**
+ * What the batch handler decided for one message: acked, dead-lettered, or handed to the handler again
+ * (its effect was not committed; the others' were and are settled at once, never handed again).
+ */
+export type MessageOutcome = { ack: true } | { deadLetter: string } | { retry: unknown }
+
+type Settled = Exclude<MessageOutcome, { retry: unknown }>
 
 export type BatchHandler = (messages: AsyncMessage[]) => Promise<MessageOutcome[]>
 
@@ -48,7 +53,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * Consumes a queue in batches with group commit: while one batch is being processed, the next one
  * accumulates (up to `batchSize`), so latency stays at one transaction under light load and batches grow
  * under heavy load. Messages are acked only after the handler resolved, i.e. after its transaction
- * committed. A batch that fails is retried; if it keeps failing, its messages are retried one by one and a
+ * committed. A batch that fails is retried (only its messages the handler handed back, when it committed the
+ * others: `retry`); if it keeps failing, its messages are retried one by one and a
  * message that still fails is dead-lettered to `<queue>.DLQ` with `x-exception-message`, so one bad
  * message never holds back the others.
  */
@@ -108,43 +114,63 @@ export class BatchConsumer {
 
   async #process(batch: Pending[]): Promise<void> {
     const { log } = this.#opts
+    let pending = batch
     for (let attempt = 0; ; attempt++) {
-      try {
-        const outcomes = await this.#opts.handler(batch.map((p) => p.msg))
-        await this.#settle(batch, outcomes)
-        return
-      } catch (err) {
-        const unavailable = isUnavailable(err)
-        log.warn({ err: String(err), size: batch.length, attempt, unavailable }, 'batch failed, retrying')
-        if (!unavailable && attempt >= 1) break
-        await sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)])
-        if (this.#consumer === undefined) return
-      }
+      const { retry, err } = await this.#handle(pending)
+      if (retry.length === 0) return
+      pending = retry
+      const unavailable = isUnavailable(err)
+      log.warn({ err: String(err), size: pending.length, attempt, unavailable }, 'batch failed, retrying')
+      if (!unavailable && attempt >= 1) break
+      await sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)])
+      if (this.#consumer === undefined) return
     }
     // The failure follows a message: isolate it so the others go through.
-    for (const pending of batch) await this.#processAlone(pending)
+    for (const one of pending) await this.#processAlone(one)
   }
 
   async #processAlone(pending: Pending): Promise<void> {
     let lastError: unknown
     for (let attempt = 0; attempt < MESSAGE_ATTEMPTS; attempt++) {
-      try {
-        const outcomes = await this.#opts.handler([pending.msg])
-        await this.#settle([pending], outcomes)
-        return
-      } catch (err) {
-        lastError = err
-        if (isUnavailable(err)) attempt-- // never dead-letter a message because the database is down
-        await sleep(RETRY_DELAYS_MS[Math.min(attempt + 1, RETRY_DELAYS_MS.length - 1)])
-      }
+      const { retry, err } = await this.#handle([pending])
+      if (retry.length === 0) return
+      lastError = err
+      if (isUnavailable(err)) attempt-- // never dead-letter a message because the database is down
+      await sleep(RETRY_DELAYS_MS[Math.min(attempt + 1, RETRY_DELAYS_MS.length - 1)])
     }
     await this.#settle([pending], [{ deadLetter: `processing failed ${MESSAGE_ATTEMPTS} times: ${String((lastError as Error)?.message ?? lastError)}` }])
   }
 
-  async #settle(batch: Pending[], outcomes: MessageOutcome[]): Promise<void> {
+  /** Hands messages to the handler and settles what it decided; returns those to hand again, and why. */
+  async #handle(pending: Pending[]): Promise<{ retry: Pending[]; err?: unknown }> {
+    let outcomes: MessageOutcome[]
+    try {
+      outcomes = await this.#opts.handler(pending.map((p) => p.msg))
+    } catch (err) {
+      return { retry: pending, err }
+    }
+    const retry: Pending[] = []
+    let err: unknown
+    const settled: Pending[] = []
+    const decisions: Settled[] = []
+    pending.forEach((p, i) => {
+      const outcome = outcomes[i] ?? { ack: true }
+      if ('retry' in outcome) {
+        retry.push(p)
+        err ??= outcome.retry
+      } else {
+        settled.push(p)
+        decisions.push(outcome)
+      }
+    })
+    await this.#settle(settled, decisions)
+    return { retry, err }
+  }
+
+  async #settle(batch: Pending[], outcomes: Settled[]): Promise<void> {
     await Promise.all(
       batch.map(async (pending, i) => {
-        const outcome = outcomes[i] ?? { ack: true }
+        const outcome = outcomes[i]
         if ('deadLetter' in outcome) {
           try {
             await this.deadLetter(pending.msg, outcome.deadLetter)

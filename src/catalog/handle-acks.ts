@@ -1,12 +1,30 @@
 import type { AsyncMessage } from 'rabbitmq-client'
 import type { MessageOutcome } from '../amqp/consume-batches.ts'
+import { runIntakePipeline } from '../amqp/intake-pipeline.ts'
+import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
-import { applyDisseminationChanges, type DisseminationChange } from './apply-disseminations.ts'
-import { isCommitted, markCommitted } from './committed.ts'
+import { applyDisseminationChanges, type AppliedChanges, type DisseminationChange } from './apply-disseminations.ts'
 import { addCounters } from './counters.ts'
 import { parseAck } from './parse-ack.ts'
 
 const EXAMPLES = 5
+
+interface Ack {
+  change: DisseminationChange
+  /** Without a type header (accepted, counted). */
+  untyped: boolean
+}
+/** A malformed ack whose tenant is known: dead-lettered, and counted in its tenant's counters. */
+const MALFORMED = 'malformed'
+type AckItem = Ack | typeof MALFORMED
+
+interface AckOutcome {
+  /** None: an acknowledgement is answered by nothing. */
+  events: OutboxEvent[]
+  applied: AppliedChanges
+  changes: DisseminationChange[]
+  untyped: number
+}
 
 /**
  * The ack consumers' batch handler (feature exchange and ingest exchange alike). Acks are applied at once, in
@@ -16,51 +34,39 @@ const EXAMPLES = 5
  * acknowledged dissemination (REGARDS), a duplicate ack moves the dates forward (REGARDS). A malformed ack is
  * dead-lettered alone; the rest of its batch is applied.
  */
-export async function handleAckBatch(ctx: Ctx, expectedType: string, messages: AsyncMessage[], onReleased: () => void): Promise<MessageOutcome[]> {
+export function handleAckBatch(ctx: Ctx, expectedType: string, messages: AsyncMessage[], onReleased: () => void): Promise<MessageOutcome[]> {
   const now = new Date()
-  const outcomes: MessageOutcome[] = messages.map(() => ({ ack: true }))
-  const byTenant = new Map<string, { changes: DisseminationChange[]; untyped: number }>()
-  const malformedByTenant = new Map<string, number>()
-  const messagesOf = new Map<string, AsyncMessage[]>()
-  messages.forEach((msg, i) => {
-    if (isCommitted(msg)) return
-    const parsed = parseAck(msg, expectedType, { tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes })
-    if (parsed.kind === 'malformed') {
-      outcomes[i] = { deadLetter: `invalid DisseminationAckEvent: ${parsed.reason}` }
-      const tenant = String(msg.headers?.['regards.tenant'] ?? '')
-      if (tenant) malformedByTenant.set(tenant, (malformedByTenant.get(tenant) ?? 0) + 1)
-      return
-    }
-    if (parsed.kind === 'unknown-tenant') {
-      ctx.log.warn({ tenant: parsed.tenant }, 'acknowledgement for a tenant this Herald does not serve: ignored')
-      ctx.events.safeEmit('request:ignored', { tenant: parsed.tenant, reason: 'unknown-tenant' })
-      return
-    }
-    const group = byTenant.get(parsed.tenant) ?? { changes: [], untyped: 0 }
-    group.changes.push({ kind: 'ACK', urn: parsed.urn, label: parsed.label, date: now })
-    if (parsed.untyped) group.untyped++
-    byTenant.set(parsed.tenant, group)
-    const own = messagesOf.get(parsed.tenant) ?? []
-    own.push(msg)
-    messagesOf.set(parsed.tenant, own)
-  })
-  for (const tenant of malformedByTenant.keys()) if (!byTenant.has(tenant)) byTenant.set(tenant, { changes: [], untyped: 0 })
-
-  await Promise.all(
-    [...byTenant].map(async ([tenant, { changes, untyped }]) => {
-      const malformed = malformedByTenant.get(tenant) ?? 0
-      const applied = await ctx.db.transaction().execute(async (tx) => {
-        const result = await applyDisseminationChanges(tx, tenant, changes)
-        await addCounters(tx, tenant, {
-          'ack.unknown-urn': result.outcomes['unknown-urn'],
-          'ack.unknown-label': result.outcomes['ack-unknown-label'],
-          'ack.duplicate': result.outcomes['ack-duplicate'],
-          'ack.untyped': untyped,
-          'ack.dead-lettered': malformed,
-        })
-        return result
+  return runIntakePipeline<AckItem, AckOutcome>(ctx, messages, {
+    read(msg) {
+      const parsed = parseAck(msg, expectedType, { tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes })
+      if (parsed.kind === 'malformed') {
+        const deadLetter = `invalid DisseminationAckEvent: ${parsed.reason}`
+        const tenant = String(msg.headers?.['regards.tenant'] ?? '')
+        // Counted in its tenant's counters, in the transaction of the tenant's other acks.
+        return tenant ? { tenant, item: MALFORMED, deadLetter } : { deadLetter }
+      }
+      if (parsed.kind === 'unknown-tenant') {
+        ctx.log.warn({ tenant: parsed.tenant }, 'acknowledgement for a tenant this Herald does not serve: ignored')
+        ctx.events.safeEmit('request:ignored', { tenant: parsed.tenant, reason: 'unknown-tenant' })
+        return { ignored: true }
+      }
+      return { tenant: parsed.tenant, item: { change: { kind: 'ACK', urn: parsed.urn, label: parsed.label, date: now }, untyped: parsed.untyped } }
+    },
+    async apply(tx, tenant, items) {
+      const acks = items.filter((item): item is Ack => item !== MALFORMED)
+      const changes = acks.map((a) => a.change)
+      const untyped = acks.filter((a) => a.untyped).length
+      const applied = await applyDisseminationChanges(tx, tenant, changes)
+      await addCounters(tx, tenant, {
+        'ack.unknown-urn': applied.outcomes['unknown-urn'],
+        'ack.unknown-label': applied.outcomes['ack-unknown-label'],
+        'ack.duplicate': applied.outcomes['ack-duplicate'],
+        'ack.untyped': untyped,
+        'ack.dead-lettered': items.length - acks.length,
       })
-      markCommitted(messagesOf.get(tenant) ?? [])
+      return { events: [], applied, changes, untyped }
+    },
+    report(tenant, { applied, changes, untyped }) {
       const log = ctx.log.child({ tenant })
       const examples = (outcome: string) =>
         changes.filter((_, i) => applied.perChange[i] === outcome).slice(0, EXAMPLES).map((c) => ({ urn: c.urn, label: c.label }))
@@ -76,7 +82,6 @@ export async function handleAckBatch(ctx: Ctx, expectedType: string, messages: A
       if (untyped > 0) log.debug({ count: untyped }, 'acknowledgements without a type header accepted')
       log.debug({ applied: applied.outcomes['ack-applied'], released: applied.released }, 'acknowledgements applied')
       if (applied.released > 0) onReleased()
-    }),
-  )
-  return outcomes
+    },
+  })
 }

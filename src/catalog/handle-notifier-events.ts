@@ -2,7 +2,8 @@ import { sql } from 'kysely'
 import type { AsyncMessage } from 'rabbitmq-client'
 import type { MessageOutcome } from '../amqp/consume-batches.ts'
 import { HEADER_TENANT, headerString, parseRequestDate } from '../amqp/envelope.ts'
-import { insertOutbox, type OutboxEvent } from '../amqp/outbox-relay.ts'
+import { runIntakePipeline } from '../amqp/intake-pipeline.ts'
+import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import type { Tx } from '../db/client.ts'
 import { applyDisseminationChanges, type DisseminationChange } from './apply-disseminations.ts'
@@ -112,34 +113,21 @@ export async function applyNotifierEvents(tx: Tx, tenant: string, events: Notifi
   return out
 }
 
-/** The NotifierEvent consumer's batch handler: one transaction per tenant, malformed events dead-lettered alone. */
-export async function handleNotifierEventBatch(ctx: Ctx, messages: AsyncMessage[], onReleased: () => void): Promise<MessageOutcome[]> {
+/** The NotifierEvent consumer's batch handler, through the intake pipeline: malformed events dead-lettered alone. */
+export function handleNotifierEventBatch(ctx: Ctx, messages: AsyncMessage[], onReleased: () => void): Promise<MessageOutcome[]> {
   const now = new Date()
-  const outcomes: MessageOutcome[] = messages.map(() => ({ ack: true }))
-  const byTenant = new Map<string, NotifierEventIn[]>()
-  messages.forEach((msg, i) => {
-    const parsed = parseNotifierEvent(msg, ctx.config.maxMessageBytes)
-    if ('error' in parsed) {
-      outcomes[i] = { deadLetter: `not a NotifierEvent: ${parsed.error}` }
-      return
-    }
-    if (ctx.config.tenants && !ctx.config.tenants.has(parsed.tenant)) return
-    const list = byTenant.get(parsed.tenant) ?? []
-    list.push(parsed.event)
-    byTenant.set(parsed.tenant, list)
-  })
-  await Promise.all(
-    [...byTenant].map(async ([tenant, events]) => {
-      const out = await ctx.db.transaction().execute(async (tx) => {
-        const result = await applyNotifierEvents(tx, tenant, events, now)
-        await insertOutbox(tx, result.events)
-        return result
-      })
-      if (out.events.length > 0) ctx.signals.outbox()
+  return runIntakePipeline<NotifierEventIn, NotifierOutcome>(ctx, messages, {
+    read(msg) {
+      const parsed = parseNotifierEvent(msg, ctx.config.maxMessageBytes)
+      if ('error' in parsed) return { deadLetter: `not a NotifierEvent: ${parsed.error}` }
+      if (ctx.config.tenants && !ctx.config.tenants.has(parsed.tenant)) return { ignored: true }
+      return { tenant: parsed.tenant, item: parsed.event }
+    },
+    apply: (tx, tenant, events) => applyNotifierEvents(tx, tenant, events, now),
+    report(tenant, out) {
       for (const f of out.failed) ctx.log.warn({ tenant, requestId: f.requestId, state: f.state }, 'notifier reported the notification in error')
       if (out.succeeded > 0) ctx.log.debug({ tenant, succeeded: out.succeeded, recorded: out.recorded }, 'notifications succeeded')
       if (out.released > 0) onReleased()
-    }),
-  )
-  return outcomes
+    },
+  })
 }

@@ -1,6 +1,6 @@
 import type { AsyncMessage } from 'rabbitmq-client'
 import { BatchConsumer, type MessageOutcome } from '../amqp/consume-batches.ts'
-import { insertOutbox } from '../amqp/outbox-relay.ts'
+import { runIntakePipeline } from '../amqp/intake-pipeline.ts'
 import {
   NOTIFICATION_REQUEST_EXCHANGE,
   NOTIFICATION_REQUEST_QUEUE,
@@ -9,11 +9,12 @@ import {
 } from '../amqp/topology.ts'
 import type { Ctx } from '../context.ts'
 import { parseRequestMessage, type ParsedMessage } from './parse-request.ts'
-import { registerRequests } from './register-requests.ts'
+import { registerRequests, type Registration } from './register-requests.ts'
+import type { TenantConfig } from './tenant-config.ts'
 
 /**
  * Consumes NotificationRequestEvent (rule mode) and SpecificRecipientNotificationRequestEvent (direct
- * mode) from rs-notifier's queues. Each batch is grouped by tenant and registered in one transaction per
+ * mode) from rs-notifier's queues, through the intake pipeline (amqp/intake-pipeline.ts): one transaction per
  * tenant, so a failing tenant never holds back another; messages are acked after the commit.
  */
 export function createIntakeConsumers(ctx: Ctx): BatchConsumer[] {
@@ -33,36 +34,25 @@ export function createIntakeConsumers(ctx: Ctx): BatchConsumer[] {
   )
 }
 
-export async function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, messages: AsyncMessage[]): Promise<MessageOutcome[]> {
-  const now = new Date()
-  const outcomes: MessageOutcome[] = messages.map(() => ({ ack: true }))
-  const byTenant = new Map<string, Extract<ParsedMessage, { kind: 'request' | 'denied' }>[]>()
-  messages.forEach((msg, i) => {
-    const parsed = parseRequestMessage(msg, { direct, tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes, now })
-    if (parsed.kind === 'dead-letter') {
-      outcomes[i] = { deadLetter: parsed.reason }
-      return
-    }
-    if (parsed.kind === 'unknown-tenant') {
-      ctx.log.warn({ tenant: parsed.tenant, queue }, 'message for a tenant this Herald does not serve: acked and ignored')
-      ctx.events.safeEmit('request:ignored', { tenant: parsed.tenant, reason: 'unknown-tenant' })
-      return
-    }
-    ctx.events.safeEmit('request:received', { tenant: parsed.tenant, queue })
-    const group = byTenant.get(parsed.tenant) ?? []
-    group.push(parsed)
-    byTenant.set(parsed.tenant, group)
-  })
+type Incoming = Extract<ParsedMessage, { kind: 'request' | 'denied' }>
 
-  // Tenants are independent: one tenant's failure fails only its own messages (the consumer retries them).
-  await Promise.all(
-    [...byTenant].map(async ([tenant, items]) => {
-      const config = await ctx.configCache.get(tenant)
-      const reg = await ctx.db.transaction().execute(async (tx) => {
-        const result = await registerRequests(tx, tenant, items, direct, config, now)
-        await insertOutbox(tx, result.events)
-        return result
-      })
+export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, messages: AsyncMessage[]): Promise<MessageOutcome[]> {
+  const now = new Date()
+  return runIntakePipeline<Incoming, Registration, TenantConfig>(ctx, messages, {
+    read(msg) {
+      const parsed = parseRequestMessage(msg, { direct, tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes, now })
+      if (parsed.kind === 'dead-letter') return { deadLetter: parsed.reason }
+      if (parsed.kind === 'unknown-tenant') {
+        ctx.log.warn({ tenant: parsed.tenant, queue }, 'message for a tenant this Herald does not serve: acked and ignored')
+        ctx.events.safeEmit('request:ignored', { tenant: parsed.tenant, reason: 'unknown-tenant' })
+        return { ignored: true }
+      }
+      ctx.events.safeEmit('request:received', { tenant: parsed.tenant, queue })
+      return { tenant: parsed.tenant, item: parsed }
+    },
+    prepare: (tenant) => ctx.configCache.get(tenant),
+    apply: (tx, tenant, items, config) => registerRequests(tx, tenant, items, direct, config, now),
+    report(tenant, reg) {
       const log = ctx.log.child({ tenant })
       for (const d of reg.denied) {
         log.warn({ requestId: d.requestId, reason: d.reason }, 'request DENIED')
@@ -80,8 +70,6 @@ export async function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean
       if (reg.completed.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: reg.completed.succeeded })
       if (reg.completed.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: reg.completed.failed })
       if (reg.deliveries > 0) ctx.signals.deliveries()
-      if (reg.events.length > 0) ctx.signals.outbox()
-    }),
-  )
-  return outcomes
+    },
+  })
 }
