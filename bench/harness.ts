@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import { Connection } from 'rabbitmq-client'
 import { NOTIFICATION_REQUEST_EXCHANGE, NOTIFIER_EVENT_EXCHANGE } from '../src/amqp/topology.ts'
+import { PG_ADMIN_URL } from '../test/support/services.ts'
 
 export interface Figure {
   name: string
@@ -30,8 +32,12 @@ export class LoadClient {
   readonly doneAt = new Map<string, number>()
   /** When GRANTED arrived: Herald's first answer, before any delivery. */
   readonly grantedAt = new Map<string, number>()
+  /** When the last recipient's copy of a request arrived at the recipients' reader (see `readRecipients`). */
+  readonly receivedAt = new Map<string, number>()
+  readonly #copies = new Map<string, number>()
+  #recipients = 0
   #onDone: (() => void) | undefined
-  #consumer: { close(): Promise<void> } | undefined
+  readonly #consumers: { close(): Promise<void> }[] = []
 
   constructor(url: string) {
     this.rabbit = new Connection({ url, noDelay: true })
@@ -54,7 +60,32 @@ export class LoadClient {
       },
     )
     await new Promise<void>((r) => consumer.once('ready', () => r()))
-    this.#consumer = consumer
+    this.#consumers.push(consumer)
+  }
+
+  /**
+   * Reads each recipient exchange through a plain queue of its own, as a recipient that keeps up would
+   * (capped at 10,000 messages, oldest dropped, should it fall behind), and records when the last copy
+   * of each request arrived: the delivery's body is `{ payload, metadata }` and the payload's id is the
+   * request id (`sampleRequest`).
+   */
+  async readRecipients(exchanges: string[]): Promise<void> {
+    this.#recipients = exchanges.length
+    for (const exchange of exchanges) {
+      const queue = `${exchange}.plain`
+      await this.rabbit.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+      await this.rabbit.queueDeclare({ queue, durable: true, arguments: { 'x-max-length': 10_000 } })
+      await this.rabbit.queueBind({ queue, exchange, routingKey: '' })
+      const consumer = this.rabbit.createConsumer({ queue, queueOptions: { passive: true }, qos: { prefetchCount: 2000 }, noAck: true }, (msg) => {
+        const id = JSON.parse((msg.body as Buffer).toString('utf8')).payload?.id
+        if (typeof id !== 'string') return
+        const copies = (this.#copies.get(id) ?? 0) + 1
+        this.#copies.set(id, copies)
+        if (copies === this.#recipients) this.receivedAt.set(id, performance.now())
+      })
+      await new Promise<void>((r) => consumer.once('ready', () => r()))
+      this.#consumers.push(consumer)
+    }
   }
 
   publish(requestId: string, tenant = 'bench'): Promise<void> {
@@ -77,6 +108,8 @@ export class LoadClient {
     this.sentAt.clear()
     this.doneAt.clear()
     this.grantedAt.clear()
+    this.receivedAt.clear()
+    this.#copies.clear()
   }
 
   waitAllDone(count: number, timeoutMs: number): Promise<void> {
@@ -95,7 +128,7 @@ export class LoadClient {
   }
 
   async close(): Promise<void> {
-    await this.#consumer?.close()
+    for (const consumer of this.#consumers) await consumer.close()
     await this.publisher.close()
     await this.rabbit.close()
   }
@@ -123,15 +156,17 @@ export function writeJson(file: string, value: unknown) {
   fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`)
 }
 
-/** CPU time (user + system, in seconds) used so far by each part of a run, read from /proc. */
+/** CPU time (user + system, in seconds) used by each part of a run between two samples, read from /proc. */
 export interface CpuSample {
-  /** RabbitMQ: every beam.smp process. */
+  /** RabbitMQ: every beam.smp process (one node serves every vhost: other users of the broker count too). */
   rabbitmq: number
-  /** PostgreSQL: every postgres process (Herald's pool connections stay open during a run). */
+  /** PostgreSQL: the backends connected to the run's database (Herald's pooled connections), none other. */
   postgresql: number
-  /** The process under test: Herald, or the broker-ceiling worker. */
+  /** PostgreSQL's background processes (WAL writer, checkpointer, background writer, …), shared by the cluster. */
+  postgresqlBackground: number
+  /** The processes under test: Herald's instances, or the broker-ceiling worker. */
   process: number
-  /** This process: the REGARDS load client. */
+  /** This process: the REGARDS load client and the recipients' reader. */
   loadClient: number
 }
 
@@ -149,19 +184,66 @@ function cpuSecondsOf(pid: string): { comm: string; seconds: number } | undefine
   }
 }
 
-export function cpuSample(processPid: number): CpuSample {
-  const sample: CpuSample = { rabbitmq: 0, postgresql: 0, process: cpuSecondsOf(String(processPid))?.seconds ?? NaN, loadClient: cpuSecondsOf(String(process.pid))?.seconds ?? NaN }
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    const cpu = cpuSecondsOf(pid)
-    if (cpu?.comm === 'beam.smp') sample.rabbitmq += cpu.seconds
-    else if (cpu?.comm.startsWith('postgres')) sample.postgresql += cpu.seconds
-  }
-  return sample
-}
+/** CPU seconds (user + system) used so far by one process; NaN once it is gone. */
+export const cpuSeconds = (pid: number) => cpuSecondsOf(String(pid))?.seconds ?? NaN
 
-/** CPU per request of each part between two samples, in µs. */
-export function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number): CpuSample {
-  const per = (k: keyof CpuSample) => ((after[k] - before[k]) / requests) * 1e6
-  return { rabbitmq: per('rabbitmq'), postgresql: per('postgresql'), process: per('process'), loadClient: per('loadClient') }
+type Part = keyof CpuSample
+/** One reading: CPU seconds so far of each process, by the part it belongs to. */
+type Reading = Map<number, { part: Part; seconds: number }>
+
+/**
+ * Per-process CPU of a run: the processes under test, this process, RabbitMQ, and of PostgreSQL only the
+ * backends of `database` (found in pg_stat_activity at each reading) plus the cluster's background
+ * processes apart. Other databases' backends — other test suites on the same server — are not counted. A
+ * backend that connected during the window counts whole; one that exited during it is missed (Herald's
+ * pool keeps its connections while it is busy).
+ */
+export class CpuMeter {
+  readonly #pids: number[]
+  readonly #database: string | undefined
+  #admin: pg.Client | undefined
+
+  constructor(pids: number[], databaseUrl?: string) {
+    this.#pids = pids
+    this.#database = databaseUrl ? decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) : undefined
+  }
+
+  async read(): Promise<Reading> {
+    const reading: Reading = new Map()
+    const add = (pid: number, part: Part) => {
+      const cpu = cpuSecondsOf(String(pid))
+      if (cpu) reading.set(pid, { part, seconds: cpu.seconds })
+    }
+    for (const pid of this.#pids) add(pid, 'process')
+    add(process.pid, 'loadClient')
+    for (const pid of fs.readdirSync('/proc')) {
+      if (/^\d+$/.test(pid) && cpuSecondsOf(pid)?.comm === 'beam.smp') add(Number(pid), 'rabbitmq')
+    }
+    if (this.#database) {
+      if (!this.#admin) {
+        this.#admin = new pg.Client({ connectionString: PG_ADMIN_URL })
+        await this.#admin.connect()
+      }
+      const { rows } = await this.#admin.query<{ pid: number; datname: string | null }>(
+        `select pid, datname from pg_stat_activity
+         where datname = $1 or (datname is null and backend_type in ('walwriter', 'checkpointer', 'background writer', 'autovacuum launcher', 'logical replication launcher', 'archiver'))`,
+        [this.#database],
+      )
+      for (const row of rows) add(row.pid, row.datname ? 'postgresql' : 'postgresqlBackground')
+    }
+    return reading
+  }
+
+  /** CPU per request of each part between two readings, in µs. */
+  static perRequest(before: Reading, after: Reading, requests: number): CpuSample {
+    const sum: CpuSample = { rabbitmq: 0, postgresql: 0, postgresqlBackground: 0, process: 0, loadClient: 0 }
+    for (const [pid, { part, seconds }] of after) sum[part] += seconds - (before.get(pid)?.seconds ?? 0)
+    for (const part of Object.keys(sum) as Part[]) sum[part] = (sum[part] / requests) * 1e6
+    return sum
+  }
+
+  async close(): Promise<void> {
+    await this.#admin?.end()
+    this.#admin = undefined
+  }
 }

@@ -1,26 +1,46 @@
 /**
- * `npm run bench [-- --quick]`: every benchmark of the repository, one report.
+ * `npm run bench [-- --quick] [--runs N] [--only a,b] [--profile] [--parked N]`: every benchmark of the
+ * repository, one report.
  *
  * Prints each figure next to its reference (ratio) and its target (pass/fail), then writes
  * bench/report.md, bench/report.json and bench/report.png (throughput and latency over time of the
  * largest sustained notifier run). Each section is optional: a module that is missing, or that fails, is
- * reported in one line and the others still run. Bounded: about 4 minutes by default, under 1 with --quick.
+ * reported in one line and the others still run. The broker's ceiling and Herald on PostgreSQL run first,
+ * back to back (their ratios are the targets); `--runs N` repeats that pair N times and reports the median
+ * of each figure. `--only notifier,senders` runs the sections whose names start so. `--profile` prints
+ * PostgreSQL's top statements per request over Herald's largest sustained run. Bounded: about 8 minutes by
+ * default (the scale scenarios included), under 1 with --quick (plus ~35 s per extra run).
  */
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { PG_ADMIN_URL } from '../test/support/services.ts'
-import { machine, progress, writeJson, type Figure } from './harness.ts'
+import { machine, median, progress, writeJson, type Figure } from './harness.ts'
+import { describeProfile, type PgProfile } from './pg-profile.ts'
 import { Canvas, drawPanel } from './report-png.ts'
 
 const run = promisify(execFile)
 const here = path.dirname(fileURLToPath(import.meta.url))
-const quick = process.argv.includes('--quick')
-const budgetMs = (quick ? 58 : 295) * 1000
+const argv = process.argv.slice(2)
+const option = (name: string) => {
+  const i = argv.indexOf(name)
+  return i >= 0 ? argv[i + 1] : undefined
+}
+const quick = argv.includes('--quick')
+const profile = argv.includes('--profile')
+const runs = Math.max(1, Number(option('--runs') ?? 1))
+const only = option('--only')?.split(',').filter(Boolean)
+/** Deliveries waiting behind the parked recipient of the scale scenario (full bench). */
+const parkedBacklog = Number(option('--parked') ?? 1_000_000)
+/** Seconds of the ceiling + Herald pair, once. */
+const pairS = quick ? 35 : 80
+const budgetMs = ((quick ? 58 : 480) + (runs - 1) * pairS) * 1000
 const started = Date.now()
+const loadAtStart = os.loadavg()
 
 interface Row extends Figure {
   section: string
@@ -37,6 +57,7 @@ const rows: Row[] = []
 const notes: string[] = []
 let notifierRun: import('./notifier.ts').NotifierBench | undefined
 let ceiling: import('./notifier.ts').BrokerCeiling | undefined
+const profiles: PgProfile[] = []
 
 /** Imports a bench module that may not exist (yet): undefined, with a line, when it does not. */
 async function optional<T>(file: string): Promise<T | undefined> {
@@ -53,15 +74,26 @@ function note(line: string) {
 }
 
 const sizes = quick ? [500, 1000, 2000] : [2500, 5000, 10_000]
-/** Open-loop seconds at 1,000 requests/s, for Herald and for the broker's ceiling alike. */
-const latencySeconds = quick ? 1 : 5
+/** Open-loop seconds at half the broker's ceiling, for Herald and for the bare worker alike. */
+const halfSeconds = quick ? 2 : 5
 const sections: Section[] = [
   {
-    name: 'startup',
-    estimateS: 45,
+    name: 'notifier (postgres)',
+    estimateS: pairS * runs,
     async run() {
-      const m = await optional<typeof import('./startup.ts')>('startup.ts')
-      return m ? await m.benchStartup() : []
+      const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
+      if (!m) return []
+      const perRun: Figure[][] = []
+      for (let i = 1; i <= runs; i++) {
+        if (runs > 1) progress(`── run ${i} of ${runs} (load average ${os.loadavg().map((l) => l.toFixed(1)).join(', ')})`)
+        ceiling = await m.brokerCeiling({ count: sizes[sizes.length - 1], halfSeconds })
+        notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, halfSeconds, ceiling, profile })
+        if (notifierRun.profile) profiles.push(notifierRun.profile)
+        const figures = [...m.ceilingFigures(ceiling), ...notifierRun.figures, ...scalingFigures('postgres', notifierRun.scaling)]
+        perRun.push(figures)
+        if (runs > 1) note(`run ${i}: ${['broker.ceiling', 'notifier.postgres.sustained', 'notifier.postgres.sustained_to_ceiling', 'notifier.postgres.cpu_to_worker', 'notifier.postgres.p99_at_half_ceiling'].map((n) => `${n} ${fmt(figures.find((f) => f.name === n)?.value ?? NaN)}`).join(', ')}`)
+      }
+      return medianFigures(perRun)
     },
   },
   {
@@ -74,27 +106,11 @@ const sections: Section[] = [
     },
   },
   {
-    name: 'broker ceiling',
-    estimateS: quick ? 8 : 25,
+    name: 'startup',
+    estimateS: 45,
     async run() {
-      const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
-      if (!m) return []
-      ceiling = await m.brokerCeiling({ count: sizes[sizes.length - 1], latencyRate: 1000, latencySeconds: latencySeconds })
-      return [
-        { name: 'broker.ceiling', value: ceiling.rate, unit: 'requests/s' },
-        { name: 'broker.ceiling.p50_at_1000', value: ceiling.p50, unit: 'ms' },
-        { name: 'broker.ceiling.p99_at_1000', value: ceiling.p99, unit: 'ms' },
-      ]
-    },
-  },
-  {
-    name: 'notifier (postgres)',
-    estimateS: quick ? 18 : 70,
-    async run() {
-      const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
-      if (!m) return []
-      notifierRun = await m.runNotifierBench({ backend: 'postgres', sizes, latencyRate: 1000, latencySeconds, halfLoadSeconds: quick ? 1 : 4, ceiling })
-      return [...notifierRun.figures, ...scalingFigures('postgres', notifierRun.scaling)]
+      const m = await optional<typeof import('./startup.ts')>('startup.ts')
+      return m ? await m.benchStartup() : []
     },
   },
   {
@@ -103,16 +119,41 @@ const sections: Section[] = [
     async run() {
       const m = await optional<typeof import('./notifier.ts')>('notifier.ts')
       if (!m) return []
-      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 1000], latencyRate: 100, latencySeconds: quick ? 1 : 2, ceiling })
+      const r = await m.runNotifierBench({ backend: 'pglite', sizes: [quick ? 300 : 1000], halfSeconds: quick ? 1 : 2 })
       return r.figures
     },
   },
   {
     name: 'senders',
-    estimateS: fs.existsSync(path.join(here, 'senders.ts')) ? 30 : 0,
+    estimateS: fs.existsSync(path.join(here, 'senders.ts')) ? (quick ? 30 : 60) : 0,
     async run() {
-      const m = await optional<{ benchSenders(): Promise<Figure[]> }>('senders.ts')
-      return m ? await m.benchSenders() : []
+      const m = await optional<typeof import('./senders.ts')>('senders.ts')
+      return m ? await m.benchSenders({ quick }) : []
+    },
+  },
+  {
+    name: 'scale: instances',
+    estimateS: 75,
+    async run() {
+      if (quick) {
+        note('scale: instances: skipped with --quick (about a minute)')
+        return []
+      }
+      const m = await optional<typeof import('./instances.ts')>('instances.ts')
+      return m ? await m.benchInstances({ instances: [1, 2, 3], requests: 5000 }) : []
+    },
+  },
+  {
+    name: 'scale: parked backlog',
+    // Filling the database takes most of it: ~1 min per 1,000,000 deliveries here.
+    estimateS: 30 + (parkedBacklog / 1_000_000) * 120,
+    async run() {
+      if (quick) {
+        note('scale: parked backlog: skipped with --quick')
+        return []
+      }
+      const m = await optional<typeof import('./senders.ts')>('senders.ts')
+      return m && 'benchParkedBacklog' in m ? await (m as any).benchParkedBacklog({ backlog: parkedBacklog }) : []
     },
   },
   {
@@ -141,6 +182,16 @@ const sections: Section[] = [
   },
 ]
 
+/** Each figure's median (and its reference's) over several runs of the same section, in the first run's order. */
+function medianFigures(perRun: Figure[][]): Figure[] {
+  if (perRun.length === 1) return perRun[0]
+  return perRun[0].map((first) => {
+    const same = perRun.map((figures) => figures.find((f) => f.name === first.name)).filter((f): f is Figure => f !== undefined)
+    const references = same.map((f) => f.reference).filter((r): r is number => r !== undefined)
+    return { ...first, value: median(same.map((f) => f.value)), reference: references.length ? median(references) : undefined }
+  })
+}
+
 /** Sustained rate at 1×, 2×, 4×: linear when the rate holds (within 25 %) and memory stays bounded. */
 function scalingFigures(backend: string, scaling: import('./notifier.ts').ScalingPoint[]): Figure[] {
   const figures: Figure[] = scaling.flatMap((p) => [
@@ -164,6 +215,17 @@ function scalingFigures(backend: string, scaling: import('./notifier.ts').Scalin
   return figures
 }
 
+/** Each figure with a numeric target: value, target, PASS/FAIL and how far from its bound. */
+function targetLines(): string[] {
+  return rows.flatMap((r) => {
+    const m = r.target && /^\s*(≥|>=|≤|<=)\s*([\d.]+)/.exec(r.target)
+    if (!m || r.pass === undefined) return []
+    const bound = Number(m[2])
+    const off = r.pass ? '' : ` (${(m[1] === '≤' || m[1] === '<=' ? r.value / bound : bound / r.value).toFixed(2)}× off)`
+    return [`  ${r.name.padEnd(56)} ${fmt(r.value).padStart(10)} ${r.unit.padEnd(12)} target ${(r.target ?? '').padEnd(8)} ${r.pass ? 'PASS' : 'FAIL'}${off}`]
+  })
+}
+
 /** `≥ 3000`, `≤ 250`: pass/fail of a figure against its target. */
 function judge(value: number, target: string | undefined): boolean | undefined {
   const m = target && /^\s*(≥|>=|≤|<=)\s*([\d.]+)/.exec(target)
@@ -177,7 +239,7 @@ const fmt = (v: number) => (!Number.isFinite(v) ? String(v) : Math.abs(v) >= 100
 function line(r: Row): string {
   const ref = r.reference ? `ref ${fmt(r.reference)} (${(r.value / r.reference).toFixed(2)}×${r.referenceName ? `, ${r.referenceName}` : ''})` : ''
   const verdict = r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL'
-  return `${r.name.padEnd(48)} ${fmt(r.value).padStart(12)} ${r.unit.padEnd(14)} ${ref.padEnd(60)} ${(r.target ?? '').padEnd(8)} ${verdict}`
+  return `${r.name.padEnd(58)} ${fmt(r.value).padStart(12)} ${r.unit.padEnd(14)} ${ref.padEnd(60)} ${(r.target ?? '').padEnd(8)} ${verdict}`
 }
 
 async function versions(): Promise<Record<string, string>> {
@@ -224,13 +286,13 @@ function chart(): Buffer | undefined {
   return canvas.png()
 }
 
-function markdown(meta: { machine: ReturnType<typeof machine>; versions: Record<string, string>; seconds: number }): string {
+function markdown(meta: { machine: ReturnType<typeof machine>; versions: Record<string, string>; seconds: number; loadAverage: { start: number[]; end: number[] } }): string {
   const out = [
     `# Herald benchmark report`,
     '',
-    `Generated by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString()} in ${meta.seconds.toFixed(0)} s. See docs/benchmarks.md for what each figure means.`,
+    `Generated by \`npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}\` on ${new Date().toISOString()} in ${meta.seconds.toFixed(0)} s. See docs/benchmarks.md for what each figure means.`,
     '',
-    `Machine: ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.platform}. Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Machine: ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.platform}; load average ${meta.loadAverage.start.map((l) => l.toFixed(1)).join(', ')} at the start, ${meta.loadAverage.end.map((l) => l.toFixed(1)).join(', ')} at the end. Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
     '| figure | value | unit | reference | ratio | target | result |',
     '|---|---:|---|---|---:|---|---|',
@@ -239,10 +301,15 @@ function markdown(meta: { machine: ReturnType<typeof machine>; versions: Record<
         `| ${r.name} | ${fmt(r.value)} | ${r.unit} | ${r.reference ? `${fmt(r.reference)}${r.referenceName ? ` (${r.referenceName})` : ''}` : ''} | ${r.reference ? `${(r.value / r.reference).toFixed(2)}×` : ''} | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'pass' : '**fail**'} |`,
     ),
     '',
+    '## Targets',
+    '',
+    ...targetLines().map((l) => `- ${l.trim()}`),
+    '',
     '## Notes',
     '',
     ...notes.map((n) => `- ${n}`),
     '',
+    ...profiles.flatMap((p) => ['## PostgreSQL per request', '', '```', ...describeProfile(p), '```', '']),
   ]
   if (notifierRun?.series.length) out.push('## Sustained run over time', '', '![throughput and latency of the largest sustained run](report.png)', '')
   return out.join('\n')
@@ -250,6 +317,7 @@ function markdown(meta: { machine: ReturnType<typeof machine>; versions: Record<
 
 async function main() {
   for (const section of sections) {
+    if (only && !only.some((prefix) => section.name.startsWith(prefix))) continue
     const elapsed = Date.now() - started
     if (elapsed + section.estimateS * 1000 > budgetMs) {
       note(`${section.name}: skipped, would exceed the ${budgetMs / 1000} s budget (${(elapsed / 1000).toFixed(0)} s used)`)
@@ -268,10 +336,13 @@ async function main() {
       note(`${section.name}: FAILED — ${(err as Error).stack ?? err}`.split('\n')[0])
     }
   }
-  const meta = { machine: machine(), versions: await versions(), seconds: (Date.now() - started) / 1000 }
+  const loadAverage = { start: loadAtStart, end: os.loadavg() }
+  const meta = { machine: machine(), versions: await versions(), seconds: (Date.now() - started) / 1000, loadAverage }
   const failed = rows.filter((r) => r.pass === false)
+  for (const p of profiles) console.log(['', ...describeProfile(p)].join('\n'))
+  console.log(['', `Targets (load average ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}):`, ...targetLines()].join('\n'))
   console.log(`\n${rows.length} figures, ${rows.filter((r) => r.pass).length} targets met, ${failed.length} missed${failed.length ? `: ${failed.map((r) => r.name).join(', ')}` : ''}; ${meta.seconds.toFixed(0)} s`)
-  writeJson(path.join(here, 'report.json'), { quick, generatedAt: new Date().toISOString(), ...meta, figures: rows, notes, scaling: notifierRun?.scaling, series: notifierRun?.series })
+  writeJson(path.join(here, 'report.json'), { quick, generatedAt: new Date().toISOString(), ...meta, figures: rows, notes, profiles, scaling: notifierRun?.scaling, series: notifierRun?.series })
   fs.writeFileSync(path.join(here, 'report.md'), markdown(meta))
   const png = chart()
   if (png) fs.writeFileSync(path.join(here, 'report.png'), png)

@@ -36,6 +36,25 @@ if ! port_open 5672; then
   rabbitmq-server -detached
 fi
 for _ in $(seq 1 60); do port_open 5672 && port_open 5432 && break; sleep 1; done
+# `npm run bench -- --profile` reads pg_stat_statements, which the server loads only at start: set it and
+# restart once (a restart drops every connection, so never while a test suite runs).
+if port_open 5432 && command -v psql >/dev/null; then
+  libs=$(psql -h 127.0.0.1 -U postgres -Atc "select current_setting('shared_preload_libraries')" 2>/dev/null || true)
+  case ",${libs// /}," in
+    *,pg_stat_statements,*) ;;
+    *)
+      if pgrep -f vitest >/dev/null; then
+        log "pg_stat_statements is not loaded; not restarting PostgreSQL while tests run (run npm run services again later)"
+      else
+        log "loading pg_stat_statements (PostgreSQL restart)"
+        psql -h 127.0.0.1 -U postgres -qc "alter system set shared_preload_libraries = '${libs:+$libs,}pg_stat_statements'"
+        version=$(ls /etc/postgresql | sort -V | tail -n 1)
+        pg_ctlcluster --skip-systemctl-redirect "$version" main restart || log "could not restart PostgreSQL: pg_stat_statements stays unloaded"
+        for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+      fi
+      ;;
+  esac
+fi
 rabbitmqctl -q await_startup >/dev/null 2>&1 || true
 # The REGARDS-to-REGARDS scenario moves acknowledgements between vhosts with a shovel.
 rabbitmq-plugins -q enable rabbitmq_shovel >/dev/null 2>&1 || log "could not enable rabbitmq_shovel"
