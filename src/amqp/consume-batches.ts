@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { AsyncMessage, Consumer } from 'rabbitmq-client'
 import type { Logger } from '../log.ts'
+import { backoffDelay, isRetryable, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
 import type { Broker } from './broker.ts'
 import { DLX, declareConsumerTopology, dedicatedDlq, regardsQueueArguments } from './topology.ts'
 
@@ -37,17 +38,9 @@ interface Pending {
   reject: (err: unknown) => void
 }
 
-// Errors that say "the database (or broker) is unreachable": no message is at fault, so the batch is
-// retried as a whole until it goes through, never dead-lettered.
-const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Client has encountered a connection error|timeout exceeded when trying to connect|CH_CLOSE|CONNECTION_CLOSED/i
-const isUnavailable = (err: unknown) =>
-  UNAVAILABLE.test(String((err as Error)?.message ?? err)) || /^(08|57P)/.test(String((err as { code?: string })?.code ?? ''))
-
-const RETRY_DELAYS_MS = [100, 500, 2000, 5000]
 const MESSAGE_ATTEMPTS = 3
 // A message that could not be dead-lettered is requeued after this pause (it comes back at once otherwise).
 const DEAD_LETTER_RETRY_MS = 1000
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * Consumes a queue in batches with group commit: while one batch is being processed, the next one
@@ -119,10 +112,12 @@ export class BatchConsumer {
       const { retry, err } = await this.#handle(pending)
       if (retry.length === 0) return
       pending = retry
-      const unavailable = isUnavailable(err)
+      // The database (or broker) being away is no message's fault: the batch is retried as a whole until it
+      // goes through, never dead-lettered.
+      const unavailable = isRetryable(err)
       log.warn({ err: String(err), size: pending.length, attempt, unavailable }, 'batch failed, retrying')
       if (!unavailable && attempt >= 1) break
-      await sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)])
+      await sleep(backoffDelay(attempt, TRANSIENT_BACKOFF))
       if (this.#consumer === undefined) return
     }
     // The failure follows a message: isolate it so the others go through.
@@ -135,8 +130,8 @@ export class BatchConsumer {
       const { retry, err } = await this.#handle([pending])
       if (retry.length === 0) return
       lastError = err
-      if (isUnavailable(err)) attempt-- // never dead-letter a message because the database is down
-      await sleep(RETRY_DELAYS_MS[Math.min(attempt + 1, RETRY_DELAYS_MS.length - 1)])
+      if (isRetryable(err)) attempt-- // never dead-letter a message because the database is down
+      await sleep(backoffDelay(attempt + 1, TRANSIENT_BACKOFF))
     }
     await this.#settle([pending], [{ deadLetter: `processing failed ${MESSAGE_ATTEMPTS} times: ${String((lastError as Error)?.message ?? lastError)}` }])
   }

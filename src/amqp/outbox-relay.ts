@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db, Tx } from '../db/client.ts'
 import type { Logger } from '../log.ts'
+import { WakeLoop } from '../wake-loop.ts'
 import type { Broker } from './broker.ts'
 
 /** An event decided inside a transaction, to be published once that transaction committed. */
@@ -35,6 +36,9 @@ export const RELAY_WINDOW = 50
  * answers.
  */
 export const RELAY_CONFIRM_WAIT_MS = 2_000
+const POLL_MS = 500
+// While the broker is blocked or reconnecting.
+const BROKER_WAIT_MS = 200
 
 /** The AMQP message id of an outbox event: the same on every re-send, so a consumer can drop copies. */
 export const eventMessageId = (outboxId: number | string) => `herald-event-${outboxId}`
@@ -58,10 +62,7 @@ export class OutboxRelay {
   readonly #db: Db
   readonly #broker: Broker
   readonly #log: Logger
-  #wake: (() => void) | undefined
-  #pendingWake = false
-  #stopped = false
-  #loop: Promise<void> | undefined
+  readonly #loop: WakeLoop
   /** Published rows whose confirm had not come when their round committed: they still count in the window. */
   readonly #unconfirmed = new Map<number, Promise<unknown>>()
   /** The last round took as many rows as the window had room for: there may be more waiting. */
@@ -73,16 +74,16 @@ export class OutboxRelay {
     this.#db = db
     this.#broker = broker
     this.#log = log
+    this.#loop = new WakeLoop({ name: 'outbox relay', log, pass: () => this.#pass() })
   }
 
   start(): void {
-    this.#loop = this.#run()
+    this.#loop.start()
   }
 
   /** New rows were committed: relay them now rather than at the next poll. */
   notify(): void {
-    this.#pendingWake = true
-    this.#wake?.()
+    this.#loop.notify()
   }
 
   /** Events published and not yet confirmed (late confirms of earlier rounds). */
@@ -90,41 +91,16 @@ export class OutboxRelay {
     return this.#unconfirmed.size
   }
 
-  async #run(): Promise<void> {
-    let failures = 0
-    while (!this.#stopped) {
-      // A broker that said it is blocked (memory or disk alarm: rabbitmq-client then holds publishes back)
-      // or a connection being re-opened: no round, so no transaction, until it is back.
-      if (!this.#broker.ready) {
-        await new Promise((r) => setTimeout(r, 200))
-        continue
-      }
-      this.#pendingWake = false
-      let relayed = 0
-      try {
-        relayed = await this.relayOnce()
-        failures = 0
-      } catch (err) {
-        failures++
-        this.#log.warn({ err }, 'outbox relay failed, will retry')
-        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** failures)))
-        continue
-      }
-      const windowFull = this.#unconfirmed.size >= RELAY_WINDOW
-      if (!windowFull && ((relayed > 0 && this.#lastRoundFull) || this.#pendingWake)) continue
-      // The poll is only the safety net (other instances' rows, a missed wake-up); a full window waits
-      // for a late confirm.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 500)
-        const done = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-        this.#wake = windowFull ? undefined : done
-        if (windowFull) Promise.race(this.#unconfirmed.values()).then(done, done)
-      })
-      this.#wake = undefined
-    }
+  /** One round; returns how long to wait for the next (ms). */
+  async #pass(): Promise<number> {
+    // A broker that said it is blocked (memory or disk alarm: rabbitmq-client then holds publishes back)
+    // or a connection being re-opened: no round, so no transaction, until it is back.
+    if (!this.#broker.ready) return BROKER_WAIT_MS
+    const relayed = await this.relayOnce()
+    // A full window waits for a late confirm (it wakes the loop); a full round may have left more rows.
+    if (this.#unconfirmed.size < RELAY_WINDOW && relayed > 0 && this.#lastRoundFull) return 0
+    // The poll is only the safety net (other instances' rows, a missed wake-up).
+    return POLL_MS
   }
 
   /**
@@ -186,13 +162,18 @@ export class OutboxRelay {
       },
       () => {},
     )
-    this.#unconfirmed.set(id, settled.finally(() => this.#unconfirmed.delete(id)))
+    this.#unconfirmed.set(
+      id,
+      settled.finally(() => {
+        this.#unconfirmed.delete(id)
+        // Room in the window again.
+        this.#loop.notify()
+      }),
+    )
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true
-    this.#wake?.()
-    await this.#loop
+    await this.#loop.stop()
   }
 }
 

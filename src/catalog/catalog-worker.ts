@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Ctx } from '../context.ts'
 import type { Db } from '../db/client.ts'
+import { WakeLoop } from '../wake-loop.ts'
 import { nextDueDate, processDueRequests, tenantsWithDueWork } from './process-due-requests.ts'
 
 // 1000 requests per pass, rs-fem's `regards.feature.max.bulk.size`: one pass of 1000 notifications is one
@@ -28,27 +29,24 @@ export function wakeCatalogWorkers(db: Db): void {
 export class CatalogWorker {
   readonly #ctx: Ctx
   readonly #batch: number
-  #wake: (() => void) | undefined
-  #pendingWake = false
-  #stopped = false
-  #loop: Promise<void> | undefined
+  readonly #loop: WakeLoop
   #lastPurge = 0
 
   constructor(ctx: Ctx, batch = WORKER_BATCH) {
     this.#ctx = ctx
     this.#batch = batch
+    this.#loop = new WakeLoop({ name: 'catalog worker pass', log: ctx.log, pass: () => this.#pass() })
   }
 
   start(): void {
     const set = running.get(this.#ctx.db) ?? new Set()
     set.add(this)
     running.set(this.#ctx.db, set)
-    this.#loop = this.#run()
+    this.#loop.start()
   }
 
   notify(): void {
-    this.#pendingWake = true
-    this.#wake?.()
+    this.#loop.notify()
   }
 
   /** Processes everything due now, across tenants; returns how many requests were processed or sent. */
@@ -63,41 +61,20 @@ export class CatalogWorker {
         log.info({ tenant, requestId: b.requestId, urn: b.urn, labels: b.labels }, 'deletion blocked: waiting for the acknowledgement of a blocking dissemination')
       }
       for (const f of work.failed) log.warn({ tenant, requestId: f.requestId, errors: f.errors }, 'catalog request failed')
-      if (work.released > 0) this.#pendingWake = true
+      // Released deletions are due at once: another pass.
+      if (work.released > 0) this.#loop.notify()
     }
     return total
   }
 
-  async #run(): Promise<void> {
-    let failures = 0
-    while (!this.#stopped) {
-      this.#pendingWake = false
-      const now = new Date()
-      let next: Date | undefined
-      try {
-        const done = await this.runOnce(now)
-        failures = 0
-        if (done > 0 || this.#pendingWake) continue
-        next = await nextDueDate(this.#ctx.db, now)
-        if (Date.now() - this.#lastPurge > PURGE_EVERY_MS) await this.#purge()
-      } catch (err) {
-        failures++
-        this.#ctx.log.warn({ err: String(err) }, 'catalog worker pass failed, will retry')
-        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** failures)))
-        continue
-      }
-      if (this.#stopped) break
-      const delay = Math.max(0, Math.min(POLL_MS, next ? next.getTime() - Date.now() + 1 : POLL_MS))
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay)
-        this.#wake = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-        if (this.#pendingWake || this.#stopped) this.#wake()
-      })
-      this.#wake = undefined
-    }
+  /** One pass; returns how long to sleep: until the next request date, at most the poll. */
+  async #pass(): Promise<number> {
+    const now = new Date()
+    const done = await this.runOnce(now)
+    if (done > 0 || this.#loop.notified) return 0
+    const next = await nextDueDate(this.#ctx.db, now)
+    if (Date.now() - this.#lastPurge > PURGE_EVERY_MS) await this.#purge()
+    return Math.min(POLL_MS, next ? next.getTime() - Date.now() + 1 : POLL_MS)
   }
 
   async #purge(): Promise<void> {
@@ -108,8 +85,6 @@ export class CatalogWorker {
 
   async stop(): Promise<void> {
     running.get(this.#ctx.db)?.delete(this)
-    this.#stopped = true
-    this.#wake?.()
-    await this.#loop
+    await this.#loop.stop()
   }
 }

@@ -2,10 +2,10 @@ import pg from 'pg'
 import { sql } from 'kysely'
 import type { Db } from './client.ts'
 import type { Logger } from '../log.ts'
+import { backoffDelay } from '../retry.ts'
 
 const CHANNEL = 'herald_deliveries'
-const RECONNECT_MIN_MS = 500
-const RECONNECT_MAX_MS = 10_000
+const RECONNECT_BACKOFF = { firstMs: 500, maxMs: 10_000 }
 
 /**
  * New deliveries, announced to the other Herald processes on the same PostgreSQL (LISTEN/NOTIFY), so
@@ -103,7 +103,7 @@ export class InstanceSignals {
     if (this.#stopped || client !== this.#current || this.#reconnectTimer) return
     client.removeAllListeners('end')
     client.end().catch(() => {})
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#failures++)
+    const delay = backoffDelay(this.#failures++, RECONNECT_BACKOFF)
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined
       void this.#listen()

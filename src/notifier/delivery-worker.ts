@@ -1,7 +1,9 @@
 import type { Ctx } from '../context.ts'
+import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
 import { policyFrom, type DeliveryPolicy } from '../senders/policy.ts'
 import { createSender, senderContext } from '../senders/sender-context.ts'
 import type { Sender, SendResult } from '../senders/sender.ts'
+import { WakeLoop } from '../wake-loop.ts'
 import { claimDeliveries, recipientsWithWork, type RecipientWithWork } from './claim-deliveries.ts'
 import { recordResults } from './record-results.ts'
 import { RequestCompleter } from './request-completer.ts'
@@ -32,48 +34,30 @@ const STOP_DRAIN_MS = 2_000
 export class DeliveryWorker {
   readonly #ctx: Ctx
   readonly #runtimes = new Map<number, RecipientRuntime>()
-  #wake: (() => void) | undefined
-  #pendingWake = false
-  #stopped = false
-  #loop: Promise<void> | undefined
-  #timer: NodeJS.Timeout | undefined
+  readonly #loop: WakeLoop
   readonly #batches = new Set<Promise<void>>()
   readonly #completer: RequestCompleter
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx
     this.#completer = new RequestCompleter(ctx)
+    this.#loop = new WakeLoop({ name: 'delivery scan', log: ctx.log, pass: () => this.#scan() })
   }
 
   start(): void {
-    this.#loop = this.#run()
+    this.#loop.start()
   }
 
   notify(): void {
-    this.#pendingWake = true
-    this.#wake?.()
+    this.#loop.notify()
   }
 
-  async #run(): Promise<void> {
-    while (!this.#stopped) {
-      this.#pendingWake = false
-      let sleepMs = POLL_MS
-      try {
-        const recipients = await recipientsWithWork(this.#ctx.db)
-        for (const recipient of recipients) sleepMs = Math.min(sleepMs, await this.#fill(recipient))
-      } catch (err) {
-        this.#ctx.log.warn({ err: String(err) }, 'delivery scan failed, will retry')
-      }
-      if (this.#pendingWake || this.#stopped) continue
-      await new Promise<void>((resolve) => {
-        this.#timer = setTimeout(resolve, sleepMs)
-        this.#wake = () => {
-          clearTimeout(this.#timer)
-          resolve()
-        }
-      })
-      this.#wake = undefined
-    }
+  /** Starts what every recipient with work may take now; returns how soon to look again (ms). */
+  async #scan(): Promise<number> {
+    let sleepMs = POLL_MS
+    const recipients = await recipientsWithWork(this.#ctx.db)
+    for (const recipient of recipients) sleepMs = Math.min(sleepMs, await this.#fill(recipient))
+    return sleepMs
   }
 
   /** Starts batches for a recipient within its limits; returns how soon it may take more (ms). */
@@ -89,7 +73,7 @@ export class DeliveryWorker {
       await this.#start(recipient, runtime, 1, true)
       return POLL_MS
     }
-    while (runtime.inFlight < runtime.policy.maxBatchesInFlight && !this.#stopped) {
+    while (runtime.inFlight < runtime.policy.maxBatchesInFlight && !this.#loop.stopped) {
       const allowed = this.#take(runtime)
       if (allowed === 0) return Math.max(1, Math.ceil(1000 / runtime.policy.ratePerSecond))
       const claimed = await this.#start(recipient, runtime, allowed, false)
@@ -193,16 +177,14 @@ export class DeliveryWorker {
         // The products were sent; losing the record would send them again after the lease. Keep trying
         // while the lease holds.
         ctx.log.warn({ err: String(err), recipient: recipient.businessId, attempt }, 'recording delivery results failed, retrying')
-        if (this.#stopped && attempt > 3) return
-        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)))
+        if (this.#loop.stopped && attempt > 3) return
+        await sleep(backoffDelay(attempt, TRANSIENT_BACKOFF))
       }
     }
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true
-    this.#wake?.()
-    await this.#loop
+    await this.#loop.stop()
     let timer: NodeJS.Timeout | undefined
     const drained = await Promise.race([
       Promise.allSettled([...this.#batches]).then(() => true),

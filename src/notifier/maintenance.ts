@@ -132,8 +132,12 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
     await purgeHistory(ctx)
     await forgetSilentInstances(ctx)
   })
-  ctx.configCache.onChange = (tenants) => {
+  const rematch = (tenants: string[]) => {
     rematchRuleErrors(ctx, tenants).catch((err) => ctx.log.warn({ err: String(err) }, 'rematch after configuration change failed'))
   }
-  return () => timers.forEach(clearInterval)
+  ctx.configCache.on('change', rematch)
+  return () => {
+    timers.forEach(clearInterval)
+    ctx.configCache.off('change', rematch)
+  }
 }

@@ -1,9 +1,8 @@
 import { sql } from 'kysely'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
+import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
 import { completeRequests } from './complete-requests.ts'
-
-const RETRY_DELAYS_MS = [100, 500, 2000, 5000]
 
 /**
  * Completes requests once their deliveries are recorded: the requests whose deliveries reached a final
@@ -68,7 +67,7 @@ export class RequestCompleter {
         // Put back what was not completed, then retry: the requests are still SCHEDULED.
         for (const [tenant, pks] of batch) this.add(tenant, [...pks])
         this.#ctx.log.warn({ err: String(err), failures }, 'completing requests failed, will retry')
-        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[Math.min(failures++, RETRY_DELAYS_MS.length - 1)]))
+        await sleep(backoffDelay(failures++, TRANSIENT_BACKOFF))
       }
     }
   }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import type { Logger } from '../log.ts'
@@ -112,11 +113,20 @@ export async function loadTenantConfig(db: Db, secrets: SecretBox, tenant: strin
 // everywhere within a second, for the price of one indexed read of a tiny table per instance.
 const POLL_MS = 500
 
+/** What the configuration cache announces. */
+export interface ConfigCacheEvents {
+  /** The tenants whose configuration changed since the last refresh (by any instance, or the CLI). */
+  change: [tenants: string[]]
+}
+
 /**
  * Per-tenant configuration cache, rebuilt when the tenant's `config_version` changes. Rules are compiled
- * once per configuration change, never per message.
+ * once per configuration change, never per message. Emits `change` with the tenants whose version changed.
+ *
+ * @example
+ * configCache.on('change', (tenants) => rematchRuleErrors(ctx, tenants))
  */
-export class ConfigCache {
+export class ConfigCache extends EventEmitter<ConfigCacheEvents> {
   readonly #db: Db
   readonly #secrets: SecretBox
   readonly #log: Logger
@@ -125,10 +135,9 @@ export class ConfigCache {
   /** Tenants with a configuration (a config_version row) at the last refresh. */
   #configured = new Set<string>()
   #timer: NodeJS.Timeout | undefined
-  /** Called with the tenants whose configuration changed. */
-  onChange: (tenants: string[]) => void = () => {}
 
   constructor(db: Db, secrets: SecretBox, log: Logger) {
+    super()
     this.#db = db
     this.#secrets = secrets
     this.#log = log
@@ -174,7 +183,13 @@ export class ConfigCache {
         this.#configs.delete(tenant)
       }
     }
-    if (changed.length > 0) this.onChange(changed)
+    if (changed.length === 0) return
+    try {
+      this.emit('change', changed)
+    } catch (err) {
+      // A broken listener must not stop the refreshes: the caches above are already dropped.
+      this.#log.error({ err }, 'a configuration change listener failed')
+    }
   }
 
   /** True when the tenant had a configuration at the last refresh (at most 500 ms ago). */

@@ -1,3 +1,4 @@
+import { TRANSIENT_SQLSTATES } from '../retry.ts'
 import { socketFailure, type Failure } from './wait-until-reachable.ts'
 
 /** `127.0.0.1:5432` of a PostgreSQL URL: what start-up messages name (never the password). */
@@ -12,8 +13,7 @@ export function databaseAddress(url: string): string {
   }
 }
 
-// SQLSTATEs of a server that is there but not ready yet (retry) and of one that refuses this login (do not).
-const NOT_YET = new Set(['57P03', '53300']) // cannot_connect_now (starting, shutting down, recovering), too_many_connections
+// SQLSTATEs of a server that refuses this login: no retry can help (those worth a retry: retry.ts).
 const REFUSED = new Set(['3D000', '42501']) // invalid_catalog_name (no such database), insufficient_privilege (no CONNECT)
 
 /**
@@ -32,7 +32,7 @@ export function explainDatabaseError(err: unknown): Failure | undefined {
     }
     // Class 08 (connection exception) and the server not ready: retry. Class 28 (authentication,
     // pg_hba, unknown role) and a missing database: no retry can help.
-    if (code.startsWith('08') || NOT_YET.has(code) || code === '57P01') return { cause: String(message), retry: true }
+    if (code.startsWith('08') || TRANSIENT_SQLSTATES[code]) return { cause: String(message), retry: true }
     if (code.startsWith('28') || REFUSED.has(code)) return { cause: String(message), retry: false }
   }
   return undefined

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts'
+import { backoffDelay, SOCKET_ERROR_CODES } from '../retry.ts'
 
 /**
  * A dependency Herald cannot start without is unreachable or refuses it: an expected condition, whose message
@@ -31,8 +32,7 @@ export interface WaitOptions<T> {
 
 // 250 ms doubling up to 5 s between attempts: a dependency that comes up is seen within 5 s, and one that
 // stays down costs ~15 connection attempts a minute.
-const FIRST_DELAY_MS = 250
-const MAX_DELAY_MS = 5000
+const ATTEMPT_BACKOFF = { firstMs: 250, maxMs: 5000 }
 
 /**
  * Runs `attempt` until it succeeds. A failure that retrying can help (connection refused, host not found,
@@ -57,7 +57,7 @@ export async function waitUntilReachable<T>(opts: WaitOptions<T>): Promise<T> {
       if (remaining <= 0) throw new StartupError(`${what}: ${failure.cause}; gave up after ${opts.timeoutS} s (HERALD_STARTUP_TIMEOUT_S)`)
       if (failure.cause !== lastCause) log.warn(`${what}: ${failure.cause}; retrying for up to ${opts.timeoutS} s`)
       lastCause = failure.cause
-      await sleep(Math.min(remaining, FIRST_DELAY_MS * 2 ** (attempt - 1), MAX_DELAY_MS), opts.signal)
+      await sleep(Math.min(remaining, backoffDelay(attempt - 1, ATTEMPT_BACKOFF)), opts.signal)
     }
   }
 }
@@ -77,24 +77,12 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   })
 }
 
-/** Node.js socket error codes, as an operator reads them. */
-const SOCKET_CAUSES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed (temporarily)',
-  EPIPE: 'connection closed',
-}
-
 /**
  * The cause of a socket-level failure (the server is not there, or not yet): worth retrying. Undefined when
  * `err` is not one.
  */
 export function socketFailure(err: unknown): Failure | undefined {
   const code = (err as { code?: unknown })?.code
-  const cause = typeof code === 'string' ? SOCKET_CAUSES[code] : undefined
+  const cause = typeof code === 'string' ? SOCKET_ERROR_CODES[code] : undefined
   return cause ? { cause, retry: true } : undefined
 }
