@@ -18,6 +18,8 @@ export interface HeraldEventMap {
   'recipient:parked': [{ tenant: string; recipient: string; reason: string }]
   'recipient:unparked': [{ tenant: string; recipient: string }]
   'process:unhandled-rejection': [{ error: string }]
+  /** Another process on the same PostgreSQL (an instance, the CLI) announced work (src/db/instance-signals.ts). */
+  'instance:signalled': [{ signal: 'deliveries' | 'outbox'; from: string }]
 }
 
 export class HeraldEvents extends EventEmitter<HeraldEventMap> {

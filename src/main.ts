@@ -4,10 +4,10 @@ import { OutboxRelay } from './amqp/outbox-relay.ts'
 import { declareBroadcastExchange, NOTIFIER_EVENT_EXCHANGE } from './amqp/topology.ts'
 import type { Config } from './config.ts'
 import type { Ctx } from './context.ts'
-import { openPglite, openPostgres, type Database } from './db/client.ts'
+import { openDatabase } from './db/open-database.ts'
 import { InstanceSignals } from './db/instance-signals.ts'
 import { HeraldEvents } from './events.ts'
-import { startDeadLetterCollector } from './http/dead-letters/collector.ts'
+import { startDeadLetterCollector } from './dead-letters/collector.ts'
 import { createHttpServer } from './http/server.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createMetrics } from './metrics.ts'
@@ -29,11 +29,6 @@ export interface Herald {
   ctx: Ctx
   /** Drains and stops every part, in the reverse order of start (http → consumers → workers → bus → db). */
   stop(): Promise<void>
-}
-
-export function openDatabase(config: Config, log?: Logger): Promise<Database> {
-  const limits = { acquireTimeoutMs: config.dbAcquireTimeoutMs, statementTimeoutMs: config.dbStatementTimeoutMs, idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs }
-  return config.databaseUrl ? openPostgres(config.databaseUrl, undefined, log, limits) : openPglite(config.dataDir)
 }
 
 /** Wiring only: config → logger → db → amqp → roles → http. */
@@ -102,6 +97,12 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     relay = new OutboxRelay(database.db, broker, log)
     relay.start()
     releasers.push(() => relay!.stop())
+    // Another instance or the CLI changed something: the worker (once started) and the relay look at once.
+    await instanceSignals?.start((signal, from) => {
+      events.safeEmit('instance:signalled', { signal, from })
+      if (signal === 'deliveries') worker?.notify()
+      else relay?.notify()
+    })
 
     if (roles.includes('notifier')) {
       await declareBroadcastExchange(broker.connection, NOTIFIER_EVENT_EXCHANGE)
@@ -116,7 +117,6 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       worker = new DeliveryWorker(ctx)
       worker.start()
       releasers.push(() => worker!.stop())
-      await instanceSignals?.start(() => worker!.notify())
       const stopMaintenance = startMaintenance(ctx, heartbeat)
       releasers.push(stopMaintenance)
       // Declared at once: each declaration is a round trip to the broker, and a new priority queue costs it ~0.5 s.

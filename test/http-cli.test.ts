@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.ts'
 import { openPglite, openPostgres, type Database } from '../src/db/client.ts'
 import { migrateOrThrow } from '../src/db/migrate.ts'
-import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
+import { savePlugin } from '../src/notifier/plugin-configurations.ts'
 import { loadTokenKeys, verifyToken } from '../src/http/auth.ts'
-import { insertDeadLetter } from '../src/http/dead-letters/store.ts'
+import { insertDeadLetter } from '../src/dead-letters/store.ts'
 import { param } from './http-helpers.ts'
 import { BACKENDS, createTestStorage, createVhost, storageSecrets, type TestStorage } from './support/services.ts'
 
@@ -97,9 +97,9 @@ for (const backend of BACKENDS) {
       const byDefault = (await herald('token', '--tenant', 't1', '--role', 'EXPLOIT')).stdout
       expect(payloadOf(byDefault).exp - payloadOf(byDefault).iat).toBe(12 * 3600)
       const never = await herald('token', '--tenant', 't1', '--role', 'EXPLOIT', '--expires-in', '0')
-      expect([never.code, never.stdout, never.stderr]).toEqual([1, '', expect.stringMatching(/every token expires/)])
+      expect([never.code, never.stdout, never.stderr]).toEqual([2, '', expect.stringMatching(/every token expires/)])
       const tooLong = await herald('token', '--tenant', 't1', '--role', 'EXPLOIT', '--expires-in', '8d')
-      expect([tooLong.code, tooLong.stdout, tooLong.stderr]).toEqual([1, '', expect.stringMatching(/longer than HERALD_TOKEN_MAX_LIFETIME \(604800 s\)/)])
+      expect([tooLong.code, tooLong.stdout, tooLong.stderr]).toEqual([2, '', expect.stringMatching(/longer than HERALD_TOKEN_MAX_LIFETIME \(604800 s\)/)])
     })
 
     it('writes iss and aud when they are configured, and warns when the API would refuse HS256', async () => {
@@ -126,7 +126,7 @@ for (const backend of BACKENDS) {
       expect(await withDb(async ({ db }) => (await sql<{ parked: boolean }>`select s.parked from recipient_state s
         join plugin_configuration c on c.id = s.recipient_id where c.business_id = 'cli-b'`.execute(db)).rows[0].parked)).toBe(false)
       const unknown = await herald('recipients', 'park', '--tenant', 't1', 'ghost')
-      expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/no recipient ghost/)])
+      expect([unknown.code, unknown.stderr]).toEqual([3, expect.stringMatching(/no recipient ghost \(HERALD_ERR_NOT_FOUND\)/)])
     })
 
     it('lists, shows and retries requests, with progress lines when not on a terminal', async () => {
@@ -136,7 +136,7 @@ for (const backend of BACKENDS) {
       expect(json.map((l) => JSON.parse(l).requestId)).toEqual(['cli-req-2'])
       const shown = JSON.parse((await herald('requests', 'show', '--tenant', 't1', 'cli-req-1')).stdout)
       expect(shown.deliveries).toEqual([expect.objectContaining({ recipient: 'cli-a', state: 'ERROR', attempts: 5, lastError: 'refused' })])
-      expect((await herald('requests', 'show', '--tenant', 'other', 'cli-req-1')).code).toBe(1)
+      expect((await herald('requests', 'show', '--tenant', 'other', 'cli-req-1')).code).toBe(3)
       expect((await herald('requests', 'retry', '--tenant', 't1')).code).toBe(2)
       const retried = await herald('requests', 'retry', '--tenant', 't1', '--all')
       expect(retried.stderr).toMatch(/^retried 2 requests: 2 deliveries back to PENDING, 0 requests re-matched$/m)

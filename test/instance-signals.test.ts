@@ -20,8 +20,8 @@ describe('postgres: new deliveries announced to the other instances', () => {
     database = await openPostgres(storage.databaseUrl!, 2)
     a = new InstanceSignals(storage.databaseUrl!, database.db, 'instance-a', log)
     b = new InstanceSignals(storage.databaseUrl!, database.db, 'instance-b', log)
-    await a.start(() => woken.a++)
-    await b.start(() => woken.b++)
+    await a.start((signal) => signal === 'deliveries' && woken.a++)
+    await b.start((signal) => signal === 'deliveries' && woken.b++)
   })
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { savePlugin } from '../src/http/admin/plugin-configurations.ts'
+import { savePlugin } from '../src/notifier/plugin-configurations.ts'
 import { HeraldError } from '../src/errors.ts'
 import { ConfigImportError, importNotifierConfig } from '../src/notifier/config-import.ts'
 import { createSecretBox } from '../src/secrets/secret-box.ts'

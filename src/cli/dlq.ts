@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { Broker } from '../amqp/broker.ts'
 import { createLogger } from '../log.ts'
-import { positiveInt, printListing, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
-import { replayDeadLetters, type ReplayTarget } from '../http/dead-letters/replay.ts'
-import { listDeadLetters } from '../http/dead-letters/store.ts'
+import { runAdmin, withAdminDatabase } from './admin-database.ts'
+import { positiveInt, printListing, progressLine } from './output.ts'
+import { encodeCursor, decodeCursor } from '../ops/page.ts'
+import { replayDeadLetters, type ReplayTarget } from '../dead-letters/replay.ts'
+import { listDeadLetters } from '../dead-letters/store.ts'
 
 /**
  * `herald dlq list|replay`: the dead letters the collector moved out of the `<queue>.DLQ` queues (it runs
@@ -27,7 +29,10 @@ export function registerDlqCommands(program: Command): void {
             limit: opts.limit,
             json: opts.json,
             header: ['ID', 'TENANT', 'QUEUE', 'REQUEST ID', 'DEAD-LETTERED', 'REASON'],
-            fetchPage: (limit, after) => listDeadLetters(db, filter, limit, after ?? 0),
+            fetchPage: async (limit, cursor) => {
+              const rows = await listDeadLetters(db, filter, limit, decodeCursor(cursor, ['number'])?.[0] ?? 0)
+              return { items: rows.slice(0, limit), nextCursor: rows.length > limit ? encodeCursor([rows[limit - 1].id]) : undefined }
+            },
             toJson: (m) => m,
             toRow: (m) => [String(m.id), m.tenant ?? '-', m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)],
           })

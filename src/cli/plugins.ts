@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { printTable } from '../http/admin/cli-support.ts'
+import { printTable } from './output.ts'
 import { findPluginMetadata, listPluginMetadata, type PluginMetadata } from '../plugins/registry.ts'
 
 const defaultText = (value: unknown) => (value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value))

@@ -20,7 +20,7 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
   },
   {
     name: 'requests',
-    description: 'notification requests: list, show, retry',
+    description: 'notification requests: list, show, retry, delete',
     register: async (program) => (await import('./requests.ts')).registerRequestsCommands(program),
   },
   {

@@ -1,7 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander'
-import { getRequest, listRequests, REQUEST_STATES, retryRequests, type RequestState } from '../http/admin/requests.ts'
-import { isoDate, positiveInt, printListing, progressLine, runAdmin, withAdminDatabase } from '../http/admin/cli-support.ts'
-import { ERR_NOT_FOUND } from '../errors.ts'
+import { REQUEST_STATES, type RequestState } from '../notifier/request-listing.ts'
+import { requestsDelete } from '../ops/requests-delete.ts'
+import { requestsList } from '../ops/requests-list.ts'
+import { requestsRetry } from '../ops/requests-retry.ts'
+import { requestsShow } from '../ops/requests-show.ts'
+import { isoDate, positiveInt, printJson, printListing, progressLine } from './output.ts'
+import { runOperation } from './run-operation.ts'
 
 function state(value: string): RequestState {
   if (!(REQUEST_STATES as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${REQUEST_STATES.join(', ')}`)
@@ -20,9 +24,9 @@ interface ListOptions {
   json?: boolean
 }
 
-/** `herald requests list|show|retry`: the REST operations on notification requests, for scripts. */
+/** `herald requests list|show|retry|delete`: the operations of src/ops/requests-*.ts, for scripts. */
 export function registerRequestsCommands(program: Command): void {
-  const requests = program.command('requests').description('notification requests: list, show, retry')
+  const requests = program.command('requests').description('notification requests: list, show, retry, delete')
 
   requests
     .command('list')
@@ -37,22 +41,20 @@ export function registerRequestsCommands(program: Command): void {
     .option('--limit <n>', 'at most n requests', positiveInt, 100)
     .option('--json', 'one JSON object per line')
     .action((opts: ListOptions) =>
-      runAdmin(() =>
-        withAdminDatabase(async (db) => {
-          const filter = { state: opts.state, recipient: opts.recipient, requestId: opts.requestId, owner: opts.owner, from: opts.from, to: opts.to }
-          await printListing({
-            limit: opts.limit,
-            json: opts.json,
-            header: ['REQUEST ID', 'STATE', 'MODE', 'OWNER', 'REQUEST DATE', 'PENDING/SENDING/SUCCESS/ERROR'],
-            fetchPage: (limit, before) => listRequests(db, opts.tenant, filter, limit, before),
-            toJson: (r) => ({ ...r, id: undefined }),
-            toRow: (r) => {
-              const d = r.deliveries
-              return [r.requestId, r.state, r.mode, r.requestOwner ?? '', r.requestDate.toISOString(), `${d.pending}/${d.sending}/${d.success}/${d.error}`]
-            },
-          })
-        }),
-      ),
+      runOperation(opts.tenant, async (deps, principal) => {
+        const filter = { state: opts.state, recipient: opts.recipient, requestId: opts.requestId, owner: opts.owner, from: opts.from, to: opts.to }
+        await printListing({
+          limit: opts.limit,
+          json: opts.json,
+          header: ['REQUEST ID', 'STATE', 'MODE', 'OWNER', 'REQUEST DATE', 'PENDING/SENDING/SUCCESS/ERROR'],
+          fetchPage: (limit, cursor) => requestsList(deps, principal, { ...filter, limit, cursor }),
+          toJson: (r) => r,
+          toRow: (r) => {
+            const d = r.deliveries
+            return [r.requestId, r.state, r.mode, r.requestOwner ?? '', r.requestDate.toISOString(), `${d.pending}/${d.sending}/${d.success}/${d.error}`]
+          },
+        })
+      }),
     )
 
   requests
@@ -61,33 +63,38 @@ export function registerRequestsCommands(program: Command): void {
     .requiredOption('--tenant <tenant>', 'tenant')
     .argument('<requestId>', 'regards.request.id')
     .action((requestId: string, opts: { tenant: string }) =>
-      runAdmin(() =>
-        withAdminDatabase(async (db) => {
-          const detail = await getRequest(db, opts.tenant, requestId)
-          if (!detail) throw ERR_NOT_FOUND(`no request ${requestId} in tenant ${opts.tenant}`)
-          process.stdout.write(`${JSON.stringify({ ...detail, id: undefined }, null, 2)}\n`)
-        }),
-      ),
+      runOperation(opts.tenant, async (deps, principal) => printJson(await requestsShow(deps, principal, { requestId }))),
     )
 
   requests
     .command('retry')
-    .description('retry failures: deliveries in ERROR go back to PENDING, RULE_ERROR requests back to matching')
+    .description('retry failures: deliveries in ERROR go back to PENDING, RULE_ERROR requests back to matching; running instances start at once')
     .requiredOption('--tenant <tenant>', 'tenant')
     .option('--all', 'every failure of the tenant')
     .option('--recipient <businessId>', 'only the deliveries to this recipient')
     .argument('[requestIds...]', 'the requests to retry (regards.request.id)')
     .action((requestIds: string[], opts: { tenant: string; all?: boolean; recipient?: string }) =>
-      runAdmin(() =>
-        withAdminDatabase(async (db) => {
-          if (!!opts.all === (requestIds.length > 0)) throw new InvalidArgumentError('give either --all or request ids')
-          const progress = progressLine()
-          const outcome = await retryRequests(db, opts.tenant, { requestIds: opts.all ? undefined : requestIds, recipient: opts.recipient }, (o) =>
-            progress.update(`retried ${o.requests} requests (${o.deliveries} deliveries, ${o.rematched} re-matched)…`),
-          )
-          progress.done(`retried ${outcome.requests} requests: ${outcome.deliveries} deliveries back to PENDING, ${outcome.rematched} requests re-matched`)
-          // A running Herald takes them within its 250 ms poll; nothing to wake from here.
-        }),
-      ),
+      runOperation(opts.tenant, async (deps, principal) => {
+        const progress = progressLine()
+        const outcome = await requestsRetry(deps, principal, {
+          all: opts.all,
+          ...(requestIds.length === 1 ? { requestId: requestIds[0] } : requestIds.length > 1 ? { requestIds } : {}),
+          recipient: opts.recipient,
+          onProgress: (o) => progress.update(`retried ${o.requests} requests (${o.deliveries} deliveries, ${o.rematched} re-matched)…`),
+        })
+        progress.done(`retried ${outcome.requests} requests: ${outcome.deliveries} deliveries back to PENDING, ${outcome.rematched} requests re-matched`)
+      }),
+    )
+
+  requests
+    .command('delete')
+    .description('delete a request: the live one with its deliveries and attempts, and its history')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .argument('<requestId>', 'regards.request.id')
+    .action((requestId: string, opts: { tenant: string }) =>
+      runOperation(opts.tenant, async (deps, principal) => {
+        const { deleted } = await requestsDelete(deps, principal, { requestId })
+        process.stdout.write(`request ${requestId} deleted (${deleted} rows, live and history)\n`)
+      }),
     )
 }

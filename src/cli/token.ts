@@ -24,7 +24,7 @@ export function registerTokenCommand(program: Command): void {
       const config = loadConfig()
       if (opts.expiresIn > config.tokenMaxLifetimeSeconds) {
         process.stderr.write(`error: --expires-in ${opts.expiresIn} s is longer than HERALD_TOKEN_MAX_LIFETIME (${config.tokenMaxLifetimeSeconds} s): the API would refuse the token\n`)
-        process.exitCode = 1
+        process.exitCode = 2
         return
       }
       if (!['ADMIN', 'EXPLOIT', 'PROJECT_ADMIN', 'INSTANCE_ADMIN'].includes(opts.role)) {

@@ -7,13 +7,29 @@ import { backoffDelay } from '../retry.ts'
 const CHANNEL = 'herald_deliveries'
 const RECONNECT_BACKOFF = { firstMs: 500, maxMs: 10_000 }
 
+/** What one instance tells the others: new deliveries to send, new outbox rows to relay. */
+export type InstanceSignal = 'deliveries' | 'outbox'
+
+/** The NOTIFY payload: `<signal> <sender id>` (`deliveries 5f0c…`, `outbox cli:alice:4242`). */
+const payloadOf = (signal: InstanceSignal, from: string) => `${signal} ${from}`
+
 /**
- * New deliveries, announced to the other Herald processes on the same PostgreSQL (LISTEN/NOTIFY), so
- * their workers start at once instead of at their next poll: a retry asked of an HTTP-only instance, or
- * a burst one instance's intake cannot send alone. Within one process the in-process signal does it.
+ * Tells every Herald process listening on this PostgreSQL, at once, and waits for the NOTIFY to be sent:
+ * what a process without a running worker (`herald requests retry`, `herald recipients unpark`) calls
+ * before it exits.
+ */
+export async function signalInstances(db: Db, signal: InstanceSignal, from: string): Promise<void> {
+  await sql`select pg_notify(${CHANNEL}, ${payloadOf(signal, from)})`.execute(db)
+}
+
+/**
+ * New deliveries and outbox rows, announced to the other Herald processes on the same PostgreSQL
+ * (LISTEN/NOTIFY), so their workers start at once instead of at their next poll: a retry asked of an
+ * HTTP-only instance or of the CLI, or a burst one instance's intake cannot send alone. Within one process
+ * the in-process signal does it.
  *
  * A dedicated connection listens (a pooled one would go back to the pool and stop listening). It
- * reconnects after a database restart and then wakes the worker once, for what it missed meanwhile.
+ * reconnects after a database restart and then wakes the workers once, for what they missed meanwhile.
  */
 export class InstanceSignals {
   readonly #url: string
@@ -22,7 +38,7 @@ export class InstanceSignals {
   readonly #log: Logger
   /** The listening connection, or the one being opened. */
   #current: pg.Client | undefined
-  #onDeliveries: () => void = () => {}
+  #onSignal: (signal: InstanceSignal, from: string) => void = () => {}
   #stopped = false
   #reconnectTimer: NodeJS.Timeout | undefined
   #failures = 0
@@ -37,8 +53,8 @@ export class InstanceSignals {
   }
 
   /** Listens for the other instances' announcements; resolves once listening (or retrying in the background). */
-  async start(onDeliveries: () => void): Promise<void> {
-    this.#onDeliveries = onDeliveries
+  async start(onSignal: (signal: InstanceSignal, from: string) => void): Promise<void> {
+    this.#onSignal = onSignal
     await this.#listen()
   }
 
@@ -53,8 +69,7 @@ export class InstanceSignals {
       return
     }
     this.#announcing = true
-    sql`select pg_notify(${CHANNEL}, ${this.#instanceId})`
-      .execute(this.#db)
+    signalInstances(this.#db, 'deliveries', this.#instanceId)
       .catch((err) => this.#log.debug({ err: String(err) }, 'could not announce new deliveries (the others will poll)'))
       .finally(() => {
         this.#announcing = false
@@ -76,7 +91,8 @@ export class InstanceSignals {
     const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 5_000, keepAlive: true })
     this.#current = client
     client.on('notification', (msg) => {
-      if (msg.payload !== this.#instanceId) this.#onDeliveries()
+      const [signal, from = ''] = (msg.payload ?? '').split(' ')
+      if (from !== this.#instanceId && (signal === 'deliveries' || signal === 'outbox')) this.#onSignal(signal, from)
     })
     client.on('error', (err) => {
       this.#log.warn({ err }, 'connection listening to the other instances failed, reconnecting')
@@ -89,7 +105,8 @@ export class InstanceSignals {
       if (this.#failures > 0) {
         this.#log.info('listening to the other instances again')
         // Announcements sent while this connection was down are lost: look for work now.
-        this.#onDeliveries()
+        this.#onSignal('deliveries', 'reconnection')
+        this.#onSignal('outbox', 'reconnection')
       }
       this.#failures = 0
     } catch (err) {

@@ -3,7 +3,7 @@ import client, { type Registry } from 'prom-client'
 import type { Db } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import { OTHER_TENANT } from '../metrics.ts'
-import { countDeadLetters } from './dead-letters/store.ts'
+import { countDeadLetters } from '../dead-letters/store.ts'
 
 /**
  * Gauges read from the database at scrape time, so every instance reports the same truth whichever

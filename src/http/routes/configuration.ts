@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import { exportNotifierConfig } from '../../notifier/config-export.ts'
 import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../../notifier/config-import.ts'
 import { ERR_IMPORT_REJECTED } from '../../errors.ts'
-import { maskSecrets, restoreMaskedSecrets } from '../secrets.ts'
+import { maskSecrets, restoreMaskedSecrets } from '../../secrets/mask-secrets.ts'
 import { problems, type App, type RouteDeps } from '../schemas.ts'
 
 // The REGARDS file is accepted as REGARDS writes it: members this schema does not name are kept (a

@@ -1,8 +1,9 @@
 import { Type } from 'typebox'
-import { replayDeadLetters, ReplayTargetError } from '../dead-letters/replay.ts'
-import { deleteDeadLetters, getDeadLetters, listDeadLetters, type DeadLetter } from '../dead-letters/store.ts'
+import { replayDeadLetters, ReplayTargetError } from '../../dead-letters/replay.ts'
+import { deleteDeadLetters, getDeadLetters, listDeadLetters, type DeadLetter } from '../../dead-letters/store.ts'
 import { ERR_BROKER_UNAVAILABLE, ERR_NOT_FOUND, ERR_VALIDATION } from '../../errors.ts'
-import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
+import { PageQuery, pageOf } from '../pagination.ts'
+import { decodeCursor, PAGE_LIMIT_DEFAULT, toPage } from '../../ops/page.ts'
 import { DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Summary = Type.Object({

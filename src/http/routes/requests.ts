@@ -1,7 +1,10 @@
 import { Type } from 'typebox'
-import { deleteRequest, getRequest, listRequests, REQUEST_STATES, retryRequests, type RequestDetail as Detail, type RequestSummary as Summary, type RetrySelection } from '../admin/requests.ts'
-import { ERR_NOT_FOUND, ERR_VALIDATION } from '../../errors.ts'
-import { decodeCursor, PAGE_LIMIT_DEFAULT, PageQuery, pageOf, toPage } from '../pagination.ts'
+import { REQUEST_STATES, type RequestDetail as Detail, type RequestSummary as Summary } from '../../notifier/request-listing.ts'
+import { requestsDelete } from '../../ops/requests-delete.ts'
+import { requestsList } from '../../ops/requests-list.ts'
+import { requestsRetry } from '../../ops/requests-retry.ts'
+import { requestsShow } from '../../ops/requests-show.ts'
+import { PageQuery, pageOf } from '../pagination.ts'
 import { BusinessId, DateTime, iso, Nullable, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Counts = Type.Object({ pending: Type.Integer(), sending: Type.Integer(), success: Type.Integer(), error: Type.Integer() })
@@ -55,7 +58,7 @@ const RetryResult = Type.Object({
 
 const RequestIdParams = strict({ requestId: RequestId })
 
-const summaryView = (r: Summary) => ({
+const summaryView = (r: Omit<Summary, 'id'>) => ({
   requestId: r.requestId,
   requestOwner: r.requestOwner,
   requestDate: iso(r.requestDate)!,
@@ -66,7 +69,7 @@ const summaryView = (r: Summary) => ({
   deliveries: r.deliveries,
 })
 
-const detailView = (r: Detail) => ({
+const detailView = (r: Omit<Detail, 'id'>) => ({
   ...summaryView({ ...r, deliveries: { pending: 0, sending: 0, success: 0, error: 0 } }),
   deliveries: r.deliveries.map((d) => ({
     ...d,
@@ -84,14 +87,6 @@ const detailView = (r: Detail) => ({
 /** Notification requests: in progress, in error, and completed (history), with retry and delete. */
 export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
   const tags = ['requests']
-  const retry = async (tenant: string, selection: RetrySelection) => {
-    const outcome = await retryRequests(ctx.db, tenant, selection)
-    if (outcome.requests > 0) {
-      ctx.signals.deliveries()
-      ctx.signals.outbox()
-    }
-    return outcome
-  }
 
   app.get(
     '/requests',
@@ -113,17 +108,9 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
       },
     },
     async (req) => {
-      const q = req.query
-      const limit = q.limit ?? PAGE_LIMIT_DEFAULT
-      const before = decodeCursor(q.cursor, ['number'])
-      const rows = await listRequests(
-        ctx.db,
-        req.principal.tenant,
-        { state: q.state, recipient: q.recipient, requestId: q.requestId, owner: q.owner, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined },
-        limit,
-        before?.[0],
-      )
-      return toPage(rows, limit, (r) => [r.id], summaryView)
+      const { from, to, ...q } = req.query
+      const page = await requestsList(ctx, req.principal, { ...q, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined })
+      return { ...page, items: page.items.map(summaryView) }
     },
   )
 
@@ -138,11 +125,7 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         response: { 200: RequestDetail, ...problems(400, 404) },
       },
     },
-    async (req) => {
-      const detail = await getRequest(ctx.db, req.principal.tenant, req.params.requestId)
-      if (!detail) throw ERR_NOT_FOUND(`no request ${req.params.requestId}`)
-      return detailView(detail)
-    },
+    async (req) => detailView(await requestsShow(ctx, req.principal, req.params)),
   )
 
   app.post(
@@ -160,11 +143,7 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         response: { 200: RetryResult, ...problems(400) },
       },
     },
-    async (req) => {
-      const { all, requestIds, recipient } = req.body
-      if ((all === true) === (requestIds !== undefined)) throw ERR_VALIDATION('give either "all": true or "requestIds"')
-      return retry(req.principal.tenant, { requestIds, recipient })
-    },
+    async (req) => requestsRetry(ctx, req.principal, req.body),
   )
 
   app.post(
@@ -179,13 +158,7 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         response: { 200: RetryResult, ...problems(400, 404) },
       },
     },
-    async (req) => {
-      const outcome = await retry(req.principal.tenant, { requestIds: [req.params.requestId], recipient: req.query.recipient })
-      if (outcome.requests === 0 && !(await getRequest(ctx.db, req.principal.tenant, req.params.requestId))) {
-        throw ERR_NOT_FOUND(`no request ${req.params.requestId}`)
-      }
-      return outcome
-    },
+    async (req) => requestsRetry(ctx, req.principal, { requestId: req.params.requestId, recipient: req.query.recipient }),
   )
 
   app.delete(
@@ -195,8 +168,7 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
       schema: { tags, summary: 'Delete a request (live, with its deliveries, and its history)', params: RequestIdParams, response: { 204: Type.Null(), ...problems(400, 404) } },
     },
     async (req, reply) => {
-      const deleted = await deleteRequest(ctx.db, req.principal.tenant, req.params.requestId)
-      if (deleted === 0) throw ERR_NOT_FOUND(`no request ${req.params.requestId}`)
+      await requestsDelete(ctx, req.principal, req.params)
       return reply.code(204).send(null)
     },
   )

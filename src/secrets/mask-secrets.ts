@@ -1,8 +1,8 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import { PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../notifier/config-import.ts'
-import type { SecretBox } from '../secrets/secret-box.ts'
-import { MASK, mapSecretParts, openParameters, type ConfigurationPlace } from '../secrets/secret-parameters.ts'
+import type { SecretBox } from './secret-box.ts'
+import { MASK, mapSecretParts, openParameters, type ConfigurationPlace } from './secret-parameters.ts'
 import type { PluginParameter } from '../senders/sender.ts'
 import { ERR_INVALID_CONFIGURATION } from '../errors.ts'
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Db, Tx } from '../../db/client.ts'
+import type { Db, Tx } from '../db/client.ts'
 import {
   bumpConfigVersion,
   pluginKind,
@@ -8,13 +8,13 @@ import {
   upsertPluginConfiguration,
   validatePluginConfiguration,
   type PluginConfigurationInput,
-} from '../../notifier/config-import.ts'
-import type { PluginParameter } from '../../senders/sender.ts'
-import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../../errors.ts'
-import type { SecretBox } from '../../secrets/secret-box.ts'
-import { containsMask, keepStoredSecrets } from '../secrets.ts'
-import { boundaryProblems } from '../../senders/sender-context.ts'
-import type { CrossTenantRules } from '../../senders/tenant-boundary.ts'
+} from './config-import.ts'
+import type { PluginParameter } from '../senders/sender.ts'
+import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../errors.ts'
+import type { SecretBox } from '../secrets/secret-box.ts'
+import { containsMask, keepStoredSecrets } from '../secrets/mask-secrets.ts'
+import { boundaryProblems } from '../senders/sender-context.ts'
+import type { CrossTenantRules } from '../senders/tenant-boundary.ts'
 
 /**
  * Rules and recipients are REGARDS plugin configurations of one tenant (table plugin_configuration, kind

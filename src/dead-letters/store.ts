@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db } from '../../db/client.ts'
+import type { Db } from '../db/client.ts'
 
 /** A dead-lettered message, as the collector moved it out of its DLQ. */
 export interface DeadLetter {

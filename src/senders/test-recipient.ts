@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { Db } from '../../db/client.ts'
-import type { SecretBox } from '../../secrets/secret-box.ts'
-import { openParameters } from '../../secrets/secret-parameters.ts'
-import { SENDER_PLUGINS } from '../../senders/registry.ts'
-import { parametersToMap, type DeliveryItem, type PluginParameter, type SendResult, type SenderContext } from '../../senders/sender.ts'
-import { ERR_NOT_FOUND } from '../../errors.ts'
-import { findPlugin } from './plugin-configurations.ts'
-import { createSender } from '../../senders/sender-context.ts'
+import type { Db } from '../db/client.ts'
+import type { SecretBox } from '../secrets/secret-box.ts'
+import { openParameters } from '../secrets/secret-parameters.ts'
+import { SENDER_PLUGINS } from './registry.ts'
+import { parametersToMap, type DeliveryItem, type PluginParameter, type SendResult, type SenderContext } from './sender.ts'
+import { ERR_NOT_FOUND } from '../errors.ts'
+import { findPlugin } from '../notifier/plugin-configurations.ts'
+import { createSender } from './sender-context.ts'
 
 /** A product to send: given by the operator, else {@link sampleProduct}. */
 export interface SampleInput {

@@ -1,7 +1,7 @@
 import type { AsyncMessage, Consumer } from 'rabbitmq-client'
-import * as topology from '../../amqp/topology.ts'
-import * as catalogTopology from '../../catalog/topology.ts'
-import type { Ctx } from '../../context.ts'
+import * as topology from '../amqp/topology.ts'
+import * as catalogTopology from '../catalog/topology.ts'
+import type { Ctx } from '../context.ts'
 import { insertDeadLetter, type NewDeadLetter } from './store.ts'
 
 /**

@@ -1,5 +1,5 @@
 import type { Connection } from 'rabbitmq-client'
-import type { Db } from '../../db/client.ts'
+import type { Db } from '../db/client.ts'
 import { originalHeaders } from './collector.ts'
 import { deleteDeadLetters, getDeadLetters, listDeadLetters, type DeadLetterFilter, type DeadLetterMessage } from './store.ts'
 
