@@ -44,6 +44,8 @@ export interface Config {
   /** How many deliveries one claim takes for one recipient (a recipient's `batchSize` overrides it). */
   readonly deliveryBatchSize: number
   /** Days a completed request stays in the history before it is purged. */
+  /** Requests per transaction of a bulk retry job. */
+  readonly retryJobBatchSize: number
   readonly historyRetentionDays: number
   /** How long `herald start` waits for an unreachable broker or database before it exits (seconds). */
   readonly startupTimeoutS: number
@@ -204,6 +206,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // 25 × 2 batches in flight: at most 50 deliveries per recipient sent and not yet recorded, which is
     // what a kill -9 sends again (200 made ~2.5 % of the deliveries arrive twice with a kill every 5 s).
     deliveryBatchSize: intFrom(env.HERALD_DELIVERY_BATCH_SIZE, 25, 'HERALD_DELIVERY_BATCH_SIZE'),
+    // 500 requests per transaction: ~0.1 s each on PostgreSQL, so a bulk retry holds each request's row briefly.
+    retryJobBatchSize: Math.max(1, intFrom(env.HERALD_RETRY_JOB_BATCH_SIZE, 500, 'HERALD_RETRY_JOB_BATCH_SIZE')),
     historyRetentionDays: intFrom(env.HERALD_HISTORY_RETENTION_DAYS, 30, 'HERALD_HISTORY_RETENTION_DAYS'),
     startupTimeoutS: intFrom(env.HERALD_STARTUP_TIMEOUT_S, 60, 'HERALD_STARTUP_TIMEOUT_S'),
     // 1,000 a minute is ~17 a second per token: far above what an operator, a script or a console does, and

@@ -15,6 +15,8 @@ import { DeliveryWorker } from './notifier/delivery-worker.ts'
 import { createIntakeConsumers } from './notifier/intake.ts'
 import { beat, leave, startHeartbeat } from './notifier/instance-heartbeat.ts'
 import { startMaintenance } from './notifier/maintenance.ts'
+import { RetryJobRunner } from './notifier/retry-jobs.ts'
+import { bulkRetryEnded } from './ops/requests-bulk-retry.ts'
 import { startCatalog } from './catalog/start-catalog.ts'
 import { ConfigCache } from './notifier/tenant-config.ts'
 import { ROLES, type Role } from './roles.ts'
@@ -119,6 +121,9 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       releasers.push(() => worker!.stop())
       const stopMaintenance = startMaintenance(ctx, heartbeat)
       releasers.push(stopMaintenance)
+      const retryJobs = new RetryJobRunner({ ...ctx, log: log.child({ module: 'retry-jobs' }), batchSize: config.retryJobBatchSize, onEnd: (job) => bulkRetryEnded(ctx, job) })
+      retryJobs.start()
+      releasers.push(() => retryJobs.stop())
       // Declared at once: each declaration is a round trip to the broker, and a new priority queue costs it ~0.5 s.
       const consumers = createIntakeConsumers(ctx)
       for (const consumer of consumers) releasers.push(() => consumer.stop())

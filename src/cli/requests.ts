@@ -5,6 +5,7 @@ import { requestsList } from '../ops/requests-list.ts'
 import { requestsRetry } from '../ops/requests-retry.ts'
 import { requestsShow } from '../ops/requests-show.ts'
 import { isoDate, positiveInt, printJson, printListing, progressLine } from './output.ts'
+import { registerRetryJobCommands } from './retry-jobs.ts'
 import { runOperation } from './run-operation.ts'
 
 function state(value: string): RequestState {
@@ -20,6 +21,8 @@ interface ListOptions {
   owner?: string
   from?: Date
   to?: Date
+  field?: string
+  value?: string
   limit: number
   json?: boolean
 }
@@ -38,11 +41,13 @@ export function registerRequestsCommands(program: Command): void {
     .option('--owner <owner>', 'this regards.request.owner')
     .option('--from <date>', 'request date at or after (ISO-8601)', isoDate)
     .option('--to <date>', 'request date before (ISO-8601)', isoDate)
+    .option('--field <path>', 'a payload field (properties.mission), with --value')
+    .option('--value <value>', 'the value --field must have')
     .option('--limit <n>', 'at most n requests', positiveInt, 100)
     .option('--json', 'one JSON object per line')
     .action((opts: ListOptions) =>
       runOperation(opts.tenant, async (deps, principal) => {
-        const filter = { state: opts.state, recipient: opts.recipient, requestId: opts.requestId, owner: opts.owner, from: opts.from, to: opts.to }
+        const filter = { state: opts.state, recipient: opts.recipient, requestId: opts.requestId, owner: opts.owner, from: opts.from, to: opts.to, field: opts.field, value: opts.value }
         await printListing({
           limit: opts.limit,
           json: opts.json,
@@ -97,4 +102,6 @@ export function registerRequestsCommands(program: Command): void {
         process.stdout.write(`request ${requestId} deleted (${deleted} rows, live and history)\n`)
       }),
     )
+
+  registerRetryJobCommands(requests)
 }

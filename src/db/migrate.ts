@@ -9,6 +9,7 @@ import * as deliveryLeaseIndex from './migrations/0006-delivery-lease-index.ts'
 import * as instanceHeartbeat from './migrations/0007-instance-heartbeat.ts'
 import * as consoleSessions from './migrations/0008-console-sessions.ts'
 import * as audit from './migrations/0009-audit.ts'
+import * as retryJobs from './migrations/0011-retry-jobs.ts'
 
 /** Forward-only migrations, in order. Add a file in ./migrations and list it here. */
 const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0007-instance-heartbeat': instanceHeartbeat,
   '0008-console-sessions': consoleSessions,
   '0009-audit': audit,
+  '0011-retry-jobs': retryJobs,
 }
 
 /** Brings the schema up to date. Never throws: the result says which migration failed and why. */

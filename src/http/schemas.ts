@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 import { Type, type TSchema } from 'typebox'
 import type { Ctx } from '../context.ts'
+import { FIELD_PATH } from '../ops/request-filter-input.ts'
 import type { Access, Principal } from '../ops/principal.ts'
 
 /** The fastify instance routes are registered on: TypeBox schemas give typed params, query and body. */
@@ -30,6 +31,14 @@ export const BusinessId = Type.String({ pattern: '^[0-9a-zA-Z_-]{1,36}$', descri
 export const RequestId = Type.String({ minLength: 1, maxLength: 36, description: 'regards.request.id of the request' })
 export const DateTime = Type.String({ format: 'date-time' })
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** A payload field and the value it must have (the requests listing, bulk retries): both or neither. */
+export const PayloadField = {
+  field: Type.Optional(
+    Type.String({ pattern: FIELD_PATH.source, maxLength: 329, description: 'a payload field: 1 to 5 names of [A-Za-z0-9_-] separated by dots (properties.mission); with `value`' }),
+  ),
+  value: Type.Optional(Type.String({ maxLength: 1000, description: 'the value `field` must have, compared as text (a number 5 matches "5")' })),
+}
 
 export const Problem = Type.Object(
   {

@@ -20,6 +20,8 @@ import { productsRoutes } from './routes/products.ts'
 import { recipientsRoutes } from './routes/recipients.ts'
 import { requestsRoutes } from './routes/requests.ts'
 import { rulesRoutes } from './routes/rules.ts'
+import { bulkRetryRoutes } from './routes/bulk-retry.ts'
+import { requestDecisionsRoutes } from './routes/request-decisions.ts'
 import type { App } from './schemas.ts'
 
 export interface HttpDeps {
@@ -92,6 +94,8 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await rulesRoutes(routes, routeDeps)
       await configurationRoutes(routes, routeDeps)
       await requestsRoutes(routes, routeDeps)
+      await requestDecisionsRoutes(routes, routeDeps)
+      await bulkRetryRoutes(routes, routeDeps)
       await deadLettersRoutes(routes, routeDeps)
       await productsRoutes(routes, routeDeps)
       await pluginsRoutes(routes, routeDeps)

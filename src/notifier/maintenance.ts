@@ -91,11 +91,12 @@ export async function rematchRuleErrors(ctx: Ctx, tenants: string[]): Promise<vo
     where state = 'RULE_ERROR' and tenant = any(${tenants}::text[])`.execute(ctx.db)
 }
 
-/** Completed requests and audit entries are kept as long as each other: HERALD_HISTORY_RETENTION_DAYS. */
+/** Completed requests, audit entries and finished bulk retries are kept as long as each other: HERALD_HISTORY_RETENTION_DAYS. */
 export async function purgeHistory(ctx: Ctx): Promise<void> {
   const days = ctx.config.historyRetentionDays
   await sql`delete from request_history where completed_at < now() - make_interval(days => ${days})`.execute(ctx.db)
   await sql`delete from audit_entry where at < now() - make_interval(days => ${days})`.execute(ctx.db)
+  await sql`delete from retry_job where finished_at < now() - make_interval(days => ${days})`.execute(ctx.db)
 }
 
 /** Runs the periodic tasks; each one's failure is logged and retried on its next tick. */

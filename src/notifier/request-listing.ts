@@ -20,6 +20,9 @@ export interface RequestFilter {
   /** Request dates in [from, to). */
   from?: Date
   to?: Date
+  /** A payload field (`properties.mission`, checked by the caller: src/ops/request-filter-input.ts) whose value, as text, is `value`. */
+  field?: string
+  value?: string
 }
 
 export interface RequestSummary {
@@ -51,18 +54,27 @@ interface SummaryRow {
 
 const and = (conditions: RawBuilder<unknown>[]) => (conditions.length === 0 ? sql`true` : sql.join(conditions, sql` and `))
 
+/**
+ * The filter's conditions on a live (`r`, notification_request) or completed (`h`, request_history)
+ * request, but its recipient (the caller resolves it). The payload field's path is a parameter (text[]).
+ */
+export function requestConditions(alias: 'r' | 'h', tenant: string, filter: Omit<RequestFilter, 'recipient'>): RawBuilder<unknown>[] {
+  const c: RawBuilder<unknown>[] = [sql`${sql.ref(`${alias}.tenant`)} = ${tenant}`]
+  if (filter.requestId !== undefined) c.push(sql`${sql.ref(`${alias}.request_id`)} = ${filter.requestId}`)
+  if (filter.owner !== undefined) c.push(sql`${sql.ref(`${alias}.request_owner`)} = ${filter.owner}`)
+  if (filter.from) c.push(sql`${sql.ref(`${alias}.request_date`)} >= ${filter.from.toISOString()}::timestamptz`)
+  if (filter.to) c.push(sql`${sql.ref(`${alias}.request_date`)} < ${filter.to.toISOString()}::timestamptz`)
+  if (filter.state) c.push(sql`${sql.ref(`${alias}.state`)} = ${filter.state}`)
+  if (filter.field !== undefined && filter.value !== undefined) c.push(sql`${sql.ref(`${alias}.payload`)} #>> ${filter.field.split('.')}::text[] = ${filter.value}`)
+  return c
+}
+
 /** One page (`limit + 1` rows, for the caller to detect a next page) of requests with id below `beforeId`. */
 export async function listRequests(db: Db, tenant: string, filter: RequestFilter, limit: number, beforeId?: number): Promise<RequestSummary[]> {
-  const common = (alias: string): RawBuilder<unknown>[] => {
-    const c: RawBuilder<unknown>[] = [sql`${sql.ref(`${alias}.tenant`)} = ${tenant}`]
-    if (beforeId !== undefined) c.push(sql`${sql.ref(`${alias}.id`)} < ${beforeId}`)
-    if (filter.requestId !== undefined) c.push(sql`${sql.ref(`${alias}.request_id`)} = ${filter.requestId}`)
-    if (filter.owner !== undefined) c.push(sql`${sql.ref(`${alias}.request_owner`)} = ${filter.owner}`)
-    if (filter.from) c.push(sql`${sql.ref(`${alias}.request_date`)} >= ${filter.from.toISOString()}::timestamptz`)
-    if (filter.to) c.push(sql`${sql.ref(`${alias}.request_date`)} < ${filter.to.toISOString()}::timestamptz`)
-    if (filter.state) c.push(sql`${sql.ref(`${alias}.state`)} = ${filter.state}`)
-    return c
-  }
+  const common = (alias: 'r' | 'h'): RawBuilder<unknown>[] => [
+    ...requestConditions(alias, tenant, filter),
+    ...(beforeId !== undefined ? [sql`${sql.ref(`${alias}.id`)} < ${beforeId}`] : []),
+  ]
   const live = common('r')
   const history = common('h')
   if (filter.recipient !== undefined) {

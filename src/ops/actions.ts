@@ -24,6 +24,13 @@ export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
   { name: 'requests.show', changes: false, rest: [GET('/requests/{requestId}')], cli: 'requests show' },
   { name: 'requests.retry', changes: true, rest: [POST('/requests/retry'), POST('/requests/{requestId}/retry')], cli: 'requests retry' },
   { name: 'requests.delete', changes: true, rest: [DELETE('/requests/{requestId}')], cli: 'requests delete' },
+  { name: 'requests.decisions', changes: false, rest: [GET('/requests/{requestId}/decisions')], cli: 'requests decisions' },
+  { name: 'requests.bulk-retry.estimate', changes: false, rest: [GET('/retry-jobs/estimate')], cli: 'requests bulk-retry estimate' },
+  // Recorded once per job, when it ends (src/ops/requests-bulk-retry.ts), and at once when refused.
+  { name: 'requests.bulk-retry', changes: true, rest: [POST('/retry-jobs')], cli: 'requests bulk-retry start' },
+  { name: 'requests.bulk-retry.list', changes: false, rest: [GET('/retry-jobs')], cli: 'requests bulk-retry list' },
+  { name: 'requests.bulk-retry.show', changes: false, rest: [GET('/retry-jobs/{id}')], cli: 'requests bulk-retry show' },
+  { name: 'requests.bulk-retry.cancel', changes: true, rest: [DELETE('/retry-jobs/{id}')], cli: 'requests bulk-retry cancel' },
 
   { name: 'recipients.list', changes: false, rest: [GET('/recipients')], cli: 'recipients list' },
   { name: 'recipients.show', changes: false, rest: [GET('/recipients/{businessId}')], cli: 'recipients show' },

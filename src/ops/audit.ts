@@ -28,11 +28,20 @@ export interface AuditEntry {
  * written after the operation, in its own statement: a refused or failed operation is recorded too, and an
  * audit write that fails is logged without undoing a change already committed.
  */
-export async function audited<T>(deps: OpsDeps, principal: Principal, subject: AuditSubject, operation: () => Promise<T>): Promise<T> {
+export async function audited<T>(
+  deps: OpsDeps,
+  principal: Principal,
+  subject: AuditSubject,
+  operation: () => Promise<T>,
+  /** What the entry of a success says (counts, what was done). */
+  describe?: (result: T) => string | undefined,
+): Promise<T> {
   let outcome = 'ok'
   let detail: string | undefined
   try {
-    return await operation()
+    const result = await operation()
+    detail = describe?.(result)
+    return result
   } catch (err) {
     outcome = err instanceof HeraldError ? err.code : 'HERALD_ERR_INTERNAL'
     detail = err instanceof Error ? err.message : String(err)

@@ -3,6 +3,7 @@ import { useRequestChanges } from '../live.ts'
 import { navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
 import { ActionButton, ErrorBox, Json, Time, useLoad } from '../ui.tsx'
+import { RequestDecisions } from './request-decisions.tsx'
 
 interface Attempt {
   attempt: number
@@ -155,6 +156,7 @@ export function RequestPage(props: { requestId: string; session: Session }) {
               )}
             </article>
           ))}
+          <RequestDecisions requestId={props.requestId} reloadKey={r.state} />
           <h2>Payload</h2>
           <Json value={r.payload} label="Payload" />
           <h2>Metadata</h2>

@@ -3,6 +3,7 @@ import { api, query } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link, navigate } from '../router.tsx'
 import { Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
+import { BulkRetry } from './bulk-retry.tsx'
 
 interface RequestSummary {
   requestId: string
@@ -15,7 +16,7 @@ interface RequestSummary {
 }
 
 const STATES = ['', 'GRANTED', 'SCHEDULED', 'RULE_ERROR', 'ERROR', 'SUCCESS']
-const FILTERS = ['state', 'recipient', 'owner', 'requestId', 'from', 'to'] as const
+const FILTERS = ['state', 'recipient', 'owner', 'requestId', 'from', 'to', 'field', 'value'] as const
 type Filters = Partial<Record<(typeof FILTERS)[number] | 'cursor', string>>
 
 function filtersOf(search: string): Filters {
@@ -31,9 +32,10 @@ const toIso = (local: string | undefined) => (local ? new Date(local).toISOStrin
 /** Every notification request of the tenant, newest first, filtered; the filters live in the URL. */
 export function Requests(props: { search: string }) {
   const filters = filtersOf(props.search)
+  const { cursor: _cursor, ...selection } = { ...filters, from: toIso(filters.from), to: toIso(filters.to) }
   const page = useLoad(
     `requests${props.search}`,
-    () => api<{ items: RequestSummary[]; nextCursor?: string }>(`/requests${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), limit: 50 })}`),
+    () => api<{ items: RequestSummary[]; nextCursor?: string }>(`/requests${query({ ...selection, cursor: filters.cursor, limit: 50 })}`),
     30_000,
   )
   // New and changed requests show at once on the first page; a later page stays still while it is read.
@@ -73,8 +75,11 @@ export function Requests(props: { search: string }) {
         {field('requestId', 'Request id')}
         {field('from', 'From (local time)', true)}
         {field('to', 'To (local time)', true)}
+        {field('field', 'Payload field (properties.mission)')}
+        {field('value', 'Field value')}
         <button type="submit">Apply</button>
       </form>
+      <BulkRetry filter={selection} />
       <ErrorBox error={page.error} />
       {page.data && page.data.items.length === 0 && <Empty>No request matches these filters.</Empty>}
       {page.data && page.data.items.length > 0 && (

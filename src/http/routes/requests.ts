@@ -5,7 +5,7 @@ import { requestsList } from '../../ops/requests-list.ts'
 import { requestsRetry } from '../../ops/requests-retry.ts'
 import { requestsShow } from '../../ops/requests-show.ts'
 import { PageQuery, pageOf } from '../pagination.ts'
-import { BusinessId, DateTime, iso, Nullable, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+import { BusinessId, DateTime, iso, Nullable, PayloadField, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Counts = Type.Object({ pending: Type.Integer(), sending: Type.Integer(), success: Type.Integer(), error: Type.Integer() })
 const State = Type.Union(REQUEST_STATES.map((s) => Type.Literal(s)), { description: 'SUCCESS: completed (from the history)' })
@@ -102,6 +102,7 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
           owner: Type.Optional(Type.String({ maxLength: 128 })),
           from: Type.Optional({ ...DateTime, description: 'request date ≥ from' }),
           to: Type.Optional({ ...DateTime, description: 'request date < to' }),
+          ...PayloadField,
           ...PageQuery,
         }),
         response: { 200: pageOf(RequestSummary), ...problems(400) },
