@@ -133,6 +133,30 @@ for (const backend of BACKENDS) {
       expect((await get(`/api/v1/requests/${missionB[19]}/decisions`, 'ADMIN', 'project2')).statusCode).toBe(404)
     })
 
+    it('takes over a job whose instance stopped committing batches 30 s ago, from where it was', async () => {
+      // Three new failures, of a recipient of their own, and the job abandoned after the first one.
+      const missionT = ['bulk-t-0', 'bulk-t-1', 'bulk-t-2']
+      await client.rabbit.exchangeDeclare({ exchange: 'ext.flaky-t', type: 'direct', durable: true })
+      expect((await f.call('POST', '/api/v1/recipients', { body: rabbitRecipient('flaky-t', { exchange: 'ext.flaky-t', maxAttempts: '1', parkAfterFailures: '1000' }) })).statusCode).toBe(201)
+      const ruleT = { ...luceneRule('mission-t', 'action:CREATED', ['flaky-t']), parameters: [param('payload_rule', 'properties.mission:T')] }
+      expect((await f.call('POST', '/api/v1/rules', { body: ruleT })).statusCode).toBe(201)
+      for (const requestId of missionT) {
+        await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload: { id: requestId, properties: { mission: 'T' } }, metadata: { action: 'CREATED' } } })
+      }
+      await waitUntil(async () => (await states(missionT)).ERROR === 3, 30_000, 'three more requests in ERROR')
+      await client.rabbit.exchangeDelete({ exchange: 'ext.flaky-t' })
+      const { rows } = await sql<{ id: number }>`insert into retry_job (tenant, filter, state, estimate, estimate_exact, up_to_id, after_id, requests, role, subject, runner, heartbeat_at)
+        select ${TENANT}, '{"field":"properties.mission","value":"T"}', 'running', 3, true, max(id), min(id), 1, 'ADMIN', 'gone-operator', 'a-gone-instance', now() - interval '31 seconds'
+        from notification_request where tenant = ${TENANT} and request_id = any(${missionT}::text[])
+        returning id::int`.execute(f.herald.ctx.db)
+      const job = await follow(rows[0].id)
+      expect(job).toMatchObject({ state: 'done', done: 3, deliveries: 2, startedBy: 'gone-operator' })
+      await waitUntil(async () => (await states(missionT)).SUCCESS === 2, 20_000, 'the two left retried')
+      expect(await states(missionT)).toEqual({ ERROR: 1, SUCCESS: 2 })
+      const audit = await sql<any>`select subject, outcome from audit_entry where target = ${`retry-jobs/${job.id}`}`.execute(f.herald.ctx.db)
+      expect(audit.rows).toEqual([{ subject: 'gone-operator', outcome: 'ok' }])
+    })
+
     // The CLI opens the database; PGlite's is held by the running Herald.
     it.runIf(backend === 'postgres')('does the same from the command line: the count, a job a running Herald takes, the decisions', async () => {
       const env = { ...process.env, HERALD_DATABASE_URL: f.storage.databaseUrl, HERALD_DATA_DIR: f.storage.dataDir, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent' }
@@ -146,11 +170,11 @@ for (const backend of BACKENDS) {
       expect((await herald('requests', 'bulk-retry', 'estimate', '--tenant', TENANT, '--field', 'properties.mission', '--value', 'B')).stdout).toBe(`${left} requests (exact count)\n`)
       const refused = await herald('requests', 'bulk-retry', 'estimate', '--tenant', TENANT, '--field', 'properties.mission')
       expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining('HERALD_ERR_VALIDATION')])
-      const started = await herald('requests', 'bulk-retry', 'start', '--tenant', TENANT, '--state', 'ERROR', '--wait')
+      const started = await herald('requests', 'bulk-retry', 'start', '--tenant', TENANT, '--field', 'properties.mission', '--value', 'B', '--wait')
       expect(started.code).toBe(0)
       expect(started.stderr).toMatch(new RegExp(`bulk retry \\d+ done: ${left} of ${left} requests retried`))
       const listed = await herald('requests', 'bulk-retry', 'list', '--tenant', TENANT, '--json')
-      expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).state)).toEqual(['done', 'cancelled', 'done'])
+      expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).state)).toEqual(['done', 'done', 'cancelled', 'done'])
       const decisions = JSON.parse((await herald('requests', 'decisions', '--tenant', TENANT, missionA[0])).stdout)
       expect(decisions.recipients.find((r: any) => r.recipient === 'other')).toMatchObject({ decision: 'NOT_MATCHED' })
     })
