@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander'
-import { REQUEST_STATES, type RequestState } from '../notifier/request-listing.ts'
+import { REQUEST_STATES, type RequestFilter, type RequestState } from '../notifier/request-listing.ts'
 import { requestsDelete } from '../ops/requests-delete.ts'
 import { requestsList } from '../ops/requests-list.ts'
 import { requestsRetry } from '../ops/requests-retry.ts'
@@ -13,16 +13,8 @@ function state(value: string): RequestState {
   return value as RequestState
 }
 
-interface ListOptions {
+interface ListOptions extends RequestFilter {
   tenant: string
-  state?: RequestState
-  recipient?: string
-  requestId?: string
-  owner?: string
-  from?: Date
-  to?: Date
-  field?: string
-  value?: string
   limit: number
   json?: boolean
 }

@@ -125,15 +125,7 @@ export interface DeliveryDetail {
   history: { attempt: number; at: Date; outcome: string; errorClass: string | null; message: string | null }[]
 }
 
-export interface RequestDetail {
-  id: number
-  requestId: string
-  requestOwner: string | null
-  requestDate: Date
-  receivedAt: Date
-  completedAt: Date | null
-  mode: string
-  state: string
+export interface RequestDetail extends Omit<RequestSummary, 'deliveries'> {
   payload: unknown
   metadata: unknown
   ruleErrors: unknown

@@ -17,16 +17,8 @@ export interface RequestFilterInput {
   value?: string
 }
 
-export interface CheckedRequestFilter {
-  state?: RequestState
-  recipient?: string
-  requestId?: string
-  owner?: string
-  from?: string
-  to?: string
-  field?: string
-  value?: string
-}
+/** The same filter once checked: `state` one of the request states. */
+export type CheckedRequestFilter = Omit<RequestFilterInput, 'state'> & { state?: RequestState }
 
 /** The filter, checked: refused HERALD_ERR_VALIDATION naming the member at fault. */
 export function checkRequestFilter(input: RequestFilterInput): CheckedRequestFilter {
