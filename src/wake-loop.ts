@@ -14,7 +14,7 @@ export interface WakeLoopOptions {
 
 /**
  * The loop of a worker that sleeps between passes and is woken when there is new work: the delivery
- * worker, the outbox relay, the catalog worker. A `notify()` during a pass is kept (the next pass starts at
+ * worker, the outbox relay, the catalog worker, the bulk retry runner. A `notify()` during a pass is kept (the next pass starts at
  * once), so a wake-up is never lost between a pass's last look and its sleep. A pass that throws is logged
  * and the next one waits a backoff (retry.ts), which a `notify()` cuts short: new work means the database
  * answers again.

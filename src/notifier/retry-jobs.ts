@@ -6,6 +6,7 @@ import type { Signals } from '../context.ts'
 import { findPlugin } from './plugin-configurations.ts'
 import { requestConditions, type RequestFilter } from './request-listing.ts'
 import { retryableRequests, retryBatch, type RetryScope } from './retry-requests.ts'
+import { WakeLoop } from '../wake-loop.ts'
 
 /**
  * Bulk retries by filter ("retry everything this filter selects"), run as jobs whose state is a row of
@@ -197,33 +198,27 @@ const MAX_FAILURES = 5
 /** Takes jobs nobody runs (new, or abandoned) and runs them, one at a time per process. */
 export class RetryJobRunner {
   readonly #o: RetryJobRunnerOptions
-  #timer: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
-  #stopping = false
+  readonly #loop: WakeLoop
 
   constructor(options: RetryJobRunnerOptions) {
     this.#o = options
+    this.#loop = new WakeLoop({
+      name: 'bulk retry runner',
+      log: options.log,
+      pass: async () => {
+        await this.#takeAndRun()
+        return POLL_MS
+      },
+    })
   }
 
   start(): void {
-    const tick = () => {
-      if (this.#stopping) return
-      if (!this.#running) {
-        this.#running = this.#takeAndRun()
-          .catch((err: unknown) => this.#o.log.warn({ err }, 'bulk retry runner failed'))
-          .finally(() => (this.#running = undefined))
-      }
-      this.#timer = setTimeout(tick, POLL_MS)
-      this.#timer.unref()
-    }
-    tick()
+    this.#loop.start()
   }
 
   /** Ends after the batch in progress; the job is left to be taken again at once. */
-  async stop(): Promise<void> {
-    this.#stopping = true
-    clearTimeout(this.#timer)
-    await this.#running
+  stop(): Promise<void> {
+    return this.#loop.stop()
   }
 
   async #ended(job: RetryJob): Promise<void> {
@@ -244,7 +239,7 @@ export class RetryJobRunner {
     const { db, signals, instanceId, batchSize, log } = this.#o
     const scope = await scopeOf(db, job.tenant, job.filter, job.up_to_id)
     for (;;) {
-      if (this.#stopping) {
+      if (this.#loop.stopped) {
         await sql`update retry_job set runner = null, heartbeat_at = null where id = ${job.id} and runner = ${instanceId}`.execute(db)
         return
       }
