@@ -7,6 +7,7 @@ import { createLogger } from '../src/log.ts'
 import { claimDeliveries } from '../src/notifier/claim-deliveries.ts'
 import { recoverAbandonedClaims } from '../src/notifier/maintenance.ts'
 import { recordResults } from '../src/notifier/record-results.ts'
+import { parkRecipient } from '../src/notifier/recipient-state.ts'
 import type { RecipientConfig } from '../src/notifier/tenant-config.ts'
 import { DEFAULT_POLICY } from '../src/senders/policy.ts'
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
@@ -99,6 +100,21 @@ for (const backend of BACKENDS) {
         false,
       )
       expect([stranger.sent, (await stateOf(ids.retaken)).state]).toEqual([0, 'SENDING'])
+    })
+    it('does not fail a delivery on its last attempt when another batch parked its recipient meanwhile', async () => {
+      const ids = await deliveries(['flaky'])
+      const recipientId = (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${ids.flaky}`.execute(database.db)).rows[0].recipient_id
+      const recipient = { id: recipientId, tenant: 't', businessId: 'flaky' } as RecipientConfig
+      const policy = { ...DEFAULT_POLICY, maxAttempts: 1 }
+      const [claimed] = await claimDeliveries(database.db, live, recipientId, 10)
+      // Claimed, then parked by a batch of the same recipient recorded first (here: by hand).
+      await parkRecipient(database.db, { id: recipientId, tenant: 't' }, 'parked by a concurrent batch')
+      const down = { ok: false, permanent: false, errorClass: 'HTTP_503', message: 'maintenance' } as const
+      const recorded = await recordResults(database.db, live, [{ ...claimed, result: down }], policy, recipient, false)
+      expect([recorded.failed, recorded.retried, recorded.parked]).toEqual([0, 1, false])
+      const row = (await sql<{ state: string; attempts: number }>`select state, attempts from delivery where id = ${ids.flaky}`.execute(database.db)).rows[0]
+      // Back to waiting with its attempt given back: the recipient, not the product, failed.
+      expect(row).toEqual({ state: 'PENDING', attempts: 0 })
     })
   })
 }

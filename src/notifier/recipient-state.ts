@@ -9,31 +9,33 @@ export interface ParkState {
 /**
  * Counts a sent batch's outcome for its recipient: successes reset the count of consecutive failed
  * attempts, failures add to it. Parks the recipient when the count reaches `parkAfterFailures` or a sender
- * said the recipient itself is unusable (rejected credentials). Returns true when this call parked it.
+ * said the recipient itself is unusable (rejected credentials). `parkedNow`: this call parked it;
+ * `parked`: the recipient is parked, by this call or by a batch recorded since this one was claimed (two
+ * batches of one recipient are in flight at once, so the second must not use up attempts either).
  */
 export async function countOutcome(
   tx: Tx,
   recipient: { id: number; tenant: string },
   outcome: { succeeded: number; failed: number; parkNow: boolean; reason: string | undefined },
   policy: { parkAfterFailures: number; probeIntervalMs: number },
-): Promise<boolean> {
+): Promise<{ parkedNow: boolean; parked: boolean }> {
   if (outcome.succeeded > 0 && !outcome.parkNow) {
     await sql`update recipient_state set consecutive_failures = 0, updated_at = now()
       where recipient_id = ${recipient.id} and consecutive_failures > 0`.execute(tx)
-    return false
+    return { parkedNow: false, parked: false }
   }
-  if (outcome.failed === 0) return false
-  const { rows } = await sql<{ parked_now: boolean }>`
+  if (outcome.failed === 0) return { parkedNow: false, parked: false }
+  const { rows } = await sql<{ parked_now: boolean; parked: boolean }>`
     insert into recipient_state as s (recipient_id, tenant, consecutive_failures)
     values (${recipient.id}, ${recipient.tenant}, ${outcome.failed})
     on conflict (recipient_id) do update set consecutive_failures = s.consecutive_failures + ${outcome.failed}, updated_at = now()
-    returning (not s.parked and (${outcome.parkNow} or s.consecutive_failures >= ${policy.parkAfterFailures})) as parked_now`.execute(tx)
-  if (!rows[0]?.parked_now) return false
+    returning (not s.parked and (${outcome.parkNow} or s.consecutive_failures >= ${policy.parkAfterFailures})) as parked_now, s.parked`.execute(tx)
+  if (!rows[0]?.parked_now) return { parkedNow: false, parked: rows[0]?.parked ?? false }
   await sql`update recipient_state set parked = true, parked_at = now(), parked_by = 'policy',
       parked_reason = ${outcome.reason ?? 'consecutive failures'},
       next_probe_at = now() + make_interval(secs => ${policy.probeIntervalMs / 1000})
     where recipient_id = ${recipient.id}`.execute(tx)
-  return true
+  return { parkedNow: true, parked: true }
 }
 
 /** A probe failed: the recipient stays parked and is probed again later. */

@@ -45,19 +45,22 @@ export async function recordResults(
   return db.transaction().execute(async (tx) => {
     const succeeded = items.length - failures.length
     let parked = false
+    let recipientParked = false
     let unparked = false
     if (probe) {
       if (succeeded > 0) unparked = await unparkRecipient(tx, recipient.id)
       else await postponeProbe(tx, recipient.id, policy.probeIntervalMs, failures[0]?.message)
     } else {
-      parked = await countOutcome(
+      const counted = await countOutcome(
         tx,
         recipient,
         { succeeded, failed: failures.length, parkNow: failures.some((f) => f.parkRecipient), reason: failures[0] && `${failures[0].errorClass}: ${failures[0].message}` },
         policy,
       )
+      parked = counted.parkedNow
+      recipientParked = counted.parked
     }
-    const waitForRecipient = parked || (probe && !unparked)
+    const waitForRecipient = recipientParked || (probe && !unparked)
     const rows = items.map(({ deliveryId, attempt, result }) => {
       if (result.ok) return { id: deliveryId, attempt, state: 'SUCCESS', refund: 0, error: null, error_class: null, retry_after_ms: 0 }
       const waits = waitForRecipient && (!result.permanent || result.parkRecipient === true)
