@@ -41,7 +41,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
       try {
         await release()
       } catch (err) {
-        log.warn({ err: String(err) }, 'error while stopping')
+        log.warn({ err }, 'error while stopping')
       }
     }
   }

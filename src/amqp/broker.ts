@@ -38,7 +38,7 @@ export class Broker {
     // given up after two missed heartbeats: 120 s with the client's 60 s, 20 s with 10 s (measured with a
     // SIGSTOPped node). `?heartbeat=N` in HERALD_AMQP_URL overrides it.
     this.connection = new Connection({ url, hosts: hosts && [...hosts], connectionName: `herald-${process.pid}`, heartbeat: 10, retryLow: 200, retryHigh: 3000, noDelay: true })
-    this.connection.on('error', (err) => log.warn({ err: String(err) }, 'AMQP connection error, reconnecting'))
+    this.connection.on('error', (err) => log.warn({ err }, 'AMQP connection error, reconnecting'))
     this.#publisher = this.connection.createPublisher({ confirm: true, maxAttempts: 3 })
     this.#publisher.on('basic.return', (msg) => {
       if (msg.messageId) this.#returned.set(msg.messageId, `${msg.replyCode} ${msg.replyText}`)

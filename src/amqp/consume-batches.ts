@@ -84,7 +84,7 @@ export class BatchConsumer {
         this.#kick()
       }),
     )
-    this.#consumer.on('error', (err) => log.warn({ err: String(err), queue }, 'consumer error'))
+    this.#consumer.on('error', (err) => log.warn({ err, queue }, 'consumer error'))
     this.#consumer.on('ready', () => log.info({ queue }, 'consuming'))
     this.#consumer.start()
   }
@@ -115,7 +115,7 @@ export class BatchConsumer {
       // The database (or broker) being away is no message's fault: the batch is retried as a whole until it
       // goes through, never dead-lettered.
       const unavailable = isRetryable(err)
-      log.warn({ err: String(err), size: pending.length, attempt, unavailable }, 'batch failed, retrying')
+      log.warn({ err, size: pending.length, attempt, unavailable }, 'batch failed, retrying')
       if (!unavailable && attempt >= 1) break
       await sleep(backoffDelay(attempt, TRANSIENT_BACKOFF))
       if (this.#consumer === undefined) return

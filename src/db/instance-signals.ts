@@ -70,7 +70,7 @@ export class InstanceSignals {
     }
     this.#announcing = true
     signalInstances(this.#db, 'deliveries', this.#instanceId)
-      .catch((err) => this.#log.debug({ err: String(err) }, 'could not announce new deliveries (the others will poll)'))
+      .catch((err) => this.#log.debug({ err }, 'could not announce new deliveries (the others will poll)'))
       .finally(() => {
         this.#announcing = false
         if (this.#announceAgain) {
@@ -110,7 +110,7 @@ export class InstanceSignals {
       }
       this.#failures = 0
     } catch (err) {
-      this.#log.warn({ err: String(err) }, 'cannot listen to the other instances yet (their new work is found by polling)')
+      this.#log.warn({ err }, 'cannot listen to the other instances yet (their new work is found by polling)')
       this.#reconnect(client)
     }
   }

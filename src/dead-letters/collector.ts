@@ -121,14 +121,14 @@ export async function startDeadLetterCollector(ctx: Ctx, roles?: readonly string
           await insertDeadLetter(ctx.db, deadLetterOf(dlq, msg))
         } catch (err) {
           // The database is down: leave the message in its DLQ (requeued), and do not spin on it.
-          log.warn({ err: String(err), dlq }, 'cannot store a dead letter, leaving it in its queue')
+          log.warn({ err, dlq }, 'cannot store a dead letter, leaving it in its queue')
           await sleep(1000)
           throw err
         }
         log.info({ dlq, tenant: msg.headers?.['regards.tenant'], requestId: msg.headers?.['regards.request.id'] }, 'dead letter collected')
       },
     )
-    consumer.on('error', (err) => log.warn({ err: String(err), dlq }, 'dead-letter consumer error'))
+    consumer.on('error', (err) => log.warn({ err, dlq }, 'dead-letter consumer error'))
     consumers.push(consumer)
   }
   return async () => {

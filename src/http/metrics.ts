@@ -31,7 +31,7 @@ export function registerDatabaseGauges(registry: Registry, db: Db, log: Logger, 
           this.reset()
           fill(this, s)
         } catch (err) {
-          log.warn({ err: String(err), metric: name }, 'metrics: database read failed')
+          log.warn({ err, metric: name }, 'metrics: database read failed')
         }
       },
     })

@@ -103,7 +103,7 @@ export class DeliveryWorker {
   async #start(recipient: RecipientConfig, runtime: RecipientRuntime, limit: number, probe: boolean): Promise<number> {
     runtime.inFlight++
     const items = await claimDeliveries(this.#ctx.db, this.#ctx.instanceId, recipient.id, limit, !probe).catch((err) => {
-      this.#ctx.log.warn({ err: String(err), recipient: recipient.businessId }, 'claim failed')
+      this.#ctx.log.warn({ err, recipient: recipient.businessId }, 'claim failed')
       return []
     })
     if (items.length === 0) {
@@ -124,7 +124,7 @@ export class DeliveryWorker {
     const existing = this.#runtimes.get(recipient.id)
     if (existing && existing.revision === recipient.revision) return existing
     // The old sender's batches in flight finish on their own; closing it is tidying up, never fatal.
-    existing?.sender.close?.()?.catch((err: unknown) => this.#ctx.log.warn({ err: String(err), recipient: recipient.businessId }, 'closing a replaced sender failed'))
+    existing?.sender.close?.()?.catch((err: unknown) => this.#ctx.log.warn({ err, recipient: recipient.businessId }, 'closing a replaced sender failed'))
     const policy = policyFrom(recipient.params, { batchSize: this.#ctx.config.deliveryBatchSize })
     const runtime: RecipientRuntime = {
       revision: recipient.revision,
@@ -176,7 +176,7 @@ export class DeliveryWorker {
       } catch (err) {
         // The products were sent; losing the record would send them again after the lease. Keep trying
         // while the lease holds.
-        ctx.log.warn({ err: String(err), recipient: recipient.businessId, attempt }, 'recording delivery results failed, retrying')
+        ctx.log.warn({ err, recipient: recipient.businessId, attempt }, 'recording delivery results failed, retrying')
         if (this.#loop.stopped && attempt > 3) return
         await sleep(backoffDelay(attempt, TRANSIENT_BACKOFF))
       }

@@ -111,7 +111,7 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
         try {
           await task()
         } catch (err) {
-          ctx.log.warn({ err: String(err), task: name }, 'maintenance task failed')
+          ctx.log.warn({ err, task: name }, 'maintenance task failed')
         } finally {
           running = false
         }
@@ -134,7 +134,7 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
     await forgetSilentInstances(ctx)
   })
   const rematch = (tenants: string[]) => {
-    rematchRuleErrors(ctx, tenants).catch((err) => ctx.log.warn({ err: String(err) }, 'rematch after configuration change failed'))
+    rematchRuleErrors(ctx, tenants).catch((err) => ctx.log.warn({ err }, 'rematch after configuration change failed'))
   }
   ctx.configCache.on('change', rematch)
   return () => {

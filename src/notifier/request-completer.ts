@@ -60,13 +60,13 @@ export class RequestCompleter {
         // Stopping with the database away: leave them SCHEDULED for the stalled-completion pass of
         // whichever instance runs next, rather than hold the shutdown.
         if (this.#stopping && failures >= 3) {
-          this.#ctx.log.warn({ err: String(err) }, 'stopping: requests left for the stalled-completion pass')
+          this.#ctx.log.warn({ err }, 'stopping: requests left for the stalled-completion pass')
           this.#pending.clear()
           return
         }
         // Put back what was not completed, then retry: the requests are still SCHEDULED.
         for (const [tenant, pks] of batch) this.add(tenant, [...pks])
-        this.#ctx.log.warn({ err: String(err), failures }, 'completing requests failed, will retry')
+        this.#ctx.log.warn({ err, failures }, 'completing requests failed, will retry')
         await sleep(backoffDelay(failures++, TRANSIENT_BACKOFF))
       }
     }

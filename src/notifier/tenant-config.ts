@@ -148,7 +148,7 @@ export class ConfigCache extends EventEmitter<ConfigCacheEvents> {
       try {
         await this.refresh()
       } catch (err) {
-        this.#log.warn({ err: String(err) }, 'configuration refresh failed')
+        this.#log.warn({ err }, 'configuration refresh failed')
       }
       this.#timer = setTimeout(tick, POLL_MS)
       this.#timer.unref()

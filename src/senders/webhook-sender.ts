@@ -270,7 +270,7 @@ export const webhookSender = defineSender({
       } catch (err) {
         // The status line is the answer: a body cut short does not change it.
         text = ''
-        if (status < 200 || status >= 300) ctx.log.debug({ err: String(err), target }, 'webhook response body unreadable')
+        if (status < 200 || status >= 300) ctx.log.debug({ err, target }, 'webhook response body unreadable')
       }
       if (status >= 200 && status < 300) return { ok: true, answer: `HTTP ${status}` }
       if (status >= 300 && status < 400) {
