@@ -22,6 +22,7 @@ export interface BatchConsumerOptions {
   /** Largest batch handed to the handler; also the AMQP prefetch. */
   batchSize: number
   handler: BatchHandler
+  /** The consumer binds `queue` to it: its lines carry the queue's name. */
   log: Logger
   /**
    * Where dead letters go: `<queue>.DLQ` by default; REGARDS declares a few handlers' queues with the
@@ -61,7 +62,7 @@ export class BatchConsumer {
 
   constructor(broker: Broker, opts: BatchConsumerOptions) {
     this.#broker = broker
-    this.#opts = opts
+    this.#opts = { ...opts, log: opts.log.child({ queue: opts.queue }) }
   }
 
   async start(): Promise<void> {
@@ -84,8 +85,8 @@ export class BatchConsumer {
         this.#kick()
       }),
     )
-    this.#consumer.on('error', (err) => log.warn({ err, queue }, 'consumer error'))
-    this.#consumer.on('ready', () => log.info({ queue }, 'consuming'))
+    this.#consumer.on('error', (err) => log.warn({ err }, 'consumer error'))
+    this.#consumer.on('ready', () => log.info('consuming'))
     this.#consumer.start()
   }
 
@@ -172,7 +173,7 @@ export class BatchConsumer {
           } catch (err) {
             // Not dead-lettered (broker down, or its DLQ deleted or unbound: the broker returned it): requeue
             // it rather than lose it, after a pause so that a missing DLQ is not a busy loop.
-            this.#opts.log.error({ err, queue: this.#opts.queue, dlq: this.#deadLetterRoutingKey }, 'cannot dead-letter a message, leaving it in its queue')
+            this.#opts.log.error({ err, dlq: this.#deadLetterRoutingKey }, 'cannot dead-letter a message, leaving it in its queue')
             await sleep(DEAD_LETTER_RETRY_MS)
             pending.reject(err)
             return
@@ -208,7 +209,7 @@ export class BatchConsumer {
       priority: msg.priority,
       contentType: msg.contentType,
     })
-    log.warn({ queue, reason, requestId: msg.headers?.['regards.request.id'] }, 'message dead-lettered')
+    log.warn({ reason, requestId: msg.headers?.['regards.request.id'] }, 'message dead-lettered')
     onDeadLetter?.(reason)
   }
 

@@ -68,7 +68,7 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
       queue,
       deadLetterRoutingKey,
       batchSize: ctx.config.intakeBatchSize,
-      log: ctx.log.child({ queue: queue.split('.').pop() }),
+      log: ctx.log,
       handler,
       onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),
     })

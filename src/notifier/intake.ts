@@ -27,7 +27,7 @@ export function createIntakeConsumers(ctx: Ctx): BatchConsumer[] {
         exchange,
         queue,
         batchSize: ctx.config.intakeBatchSize,
-        log: ctx.log.child({ queue: queue.split('.').pop() }),
+        log: ctx.log,
         handler: (messages) => handleIntakeBatch(ctx, queue, direct, messages),
         onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),
       }),

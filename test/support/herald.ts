@@ -1,11 +1,11 @@
 import { loadConfig } from '../../src/config.ts'
-import { createLogger } from '../../src/log.ts'
+import { createLogger, type Logger } from '../../src/log.ts'
 import { startHerald, type Herald, type Role } from '../../src/main.ts'
 import { importNotifierConfig, type NotifierConfigFile } from '../../src/notifier/config-import.ts'
 import { TEST_PRIVATE_NETWORKS, type TestStorage } from './services.ts'
 
-/** Starts Herald in this process on a test vhost and storage. Logs go to stderr only when HERALD_TEST_LOG is set. */
-export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; roles?: Role[]; env?: Record<string, string> }): Promise<Herald> {
+/** Starts Herald in this process on a test vhost and storage. Logs go to `log`, else to stdout only when HERALD_TEST_LOG is set. */
+export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; roles?: Role[]; env?: Record<string, string>; log?: Logger }): Promise<Herald> {
   const config = loadConfig({
     HERALD_AMQP_URL: opts.amqpUrl,
     HERALD_DATABASE_URL: opts.storage.databaseUrl,
@@ -15,7 +15,7 @@ export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; r
     HERALD_ALLOW_PRIVATE_NETWORKS: TEST_PRIVATE_NETWORKS,
     ...opts.env,
   })
-  const log = createLogger(process.env.HERALD_TEST_LOG ?? 'silent')
+  const log = opts.log ?? createLogger(process.env.HERALD_TEST_LOG ?? 'silent')
   return startHerald(config, opts.roles ?? ['notifier'], log)
 }
 
