@@ -12,7 +12,7 @@ import {
 import type { PluginParameter } from '../senders/sender.ts'
 import { ERR_ALREADY_EXISTS, ERR_INVALID_CONFIGURATION, ERR_NOT_FOUND } from '../errors.ts'
 import type { SecretBox } from '../secrets/secret-box.ts'
-import { containsMask, keepStoredSecrets } from '../secrets/mask-secrets.ts'
+import { containsMask, keepStoredSecrets, maskSecrets } from '../secrets/mask-secrets.ts'
 import { boundaryProblems } from '../senders/sender-context.ts'
 import type { CrossTenantRules } from '../senders/tenant-boundary.ts'
 
@@ -56,7 +56,8 @@ export interface PluginInput {
   version?: string
   priorityOrder?: number
   active?: boolean
-  parameters: PluginParameter[]
+  /** A parameter without `value` has the value null (Gson omits null values). */
+  parameters: (Omit<PluginParameter, 'value'> & { value?: unknown })[]
 }
 
 const kindName = (kind: Kind) => (kind === 'RULE' ? 'rule matcher' : 'recipient')
@@ -92,6 +93,8 @@ export async function savePlugin(
   /** HERALD_ALLOW_CROSS_TENANT_PUBLISH of the instance; unset: the recipient publishes as its own tenant only. */
   crossTenantPublish: CrossTenantRules = [],
 ): Promise<PluginRow> {
+  // Gson omits null values: a parameter without `value` is a parameter whose value is null.
+  const parameters: PluginParameter[] = Array.isArray(input.parameters) ? input.parameters.map((p) => ({ ...p, value: p.value ?? null })) : input.parameters
   return db.transaction().execute(async (tx) => {
     const id = businessId ?? randomUUID()
     const { rows: existingRows } = await sql<PluginRow>`select id, kind, plugin_id, parameters, active, version, priority_order from plugin_configuration
@@ -106,7 +109,7 @@ export async function savePlugin(
       version: input.version ?? existing?.version,
       priorityOrder: input.priorityOrder ?? existing?.priority_order,
       active: input.active ?? existing?.active ?? true,
-      parameters: existing ? keepStoredSecrets(secrets, { tenant, businessId: id, pluginId: existing.plugin_id }, input.parameters, existing.parameters) : input.parameters,
+      parameters: existing ? keepStoredSecrets(secrets, { tenant, businessId: id, pluginId: existing.plugin_id }, parameters, existing.parameters) : parameters,
     }
     validate(kind, conf, tenant, crossTenantPublish)
     const errors: string[] = []
@@ -138,6 +141,36 @@ export async function ruleRecipients(db: Db, tenant: string, ruleIds: number[]):
     where c.tenant = ${tenant} and rr.rule_id = any(${ruleIds}::bigint[]) order by c.business_id`.execute(db)
   for (const row of rows) map.set(row.rule_id, [...(map.get(row.rule_id) ?? []), row.business_id])
   return map
+}
+
+/** A rule as operators see it: its matcher configuration, secrets masked, and the recipients it sends to. */
+export interface Rule {
+  businessId: string
+  pluginId: string
+  label: string
+  version: string
+  priorityOrder: number
+  active: boolean
+  parameters: PluginParameter[]
+  /** businessIds of the recipients a matching product goes to. */
+  recipients: string[]
+  updatedAt: Date
+}
+
+/** The rules of these rows, with their recipients (one query for all of them). */
+export async function describeRules(db: Db, tenant: string, rows: PluginRow[]): Promise<Rule[]> {
+  const recipients = await ruleRecipients(db, tenant, rows.map((r) => r.id))
+  return rows.map((row) => ({
+    businessId: row.business_id,
+    pluginId: row.plugin_id,
+    label: row.label,
+    version: row.version,
+    priorityOrder: row.priority_order,
+    active: row.active,
+    parameters: maskSecrets(row.plugin_id, row.parameters),
+    recipients: recipients.get(row.id) ?? [],
+    updatedAt: row.updated_at,
+  }))
 }
 
 export async function deleteRule(db: Db, tenant: string, businessId: string): Promise<void> {

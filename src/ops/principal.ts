@@ -21,6 +21,6 @@ export function mayAccess(role: UserRole, access: Access): boolean {
 }
 
 /** Refuses an operation the principal's role does not allow (REST checks it per route first; the CLI and tests rely on this). */
-export function authorize(principal: Principal, access: Access): void {
+export function authorize(principal: Pick<Principal, 'role'>, access: Access): void {
   if (!mayAccess(principal.role, access)) throw ERR_FORBIDDEN(`${principal.role} may not do this; it needs ADMIN`)
 }

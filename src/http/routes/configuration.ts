@@ -1,8 +1,7 @@
 import { Type } from 'typebox'
-import { exportNotifierConfig } from '../../notifier/config-export.ts'
-import { ConfigImportError, importNotifierConfig, PLUGIN_CONFIGURATION_KEY, type NotifierConfigFile } from '../../notifier/config-import.ts'
-import { ERR_IMPORT_REJECTED } from '../../errors.ts'
-import { maskSecrets, restoreMaskedSecrets } from '../../secrets/mask-secrets.ts'
+import type { NotifierConfigFile } from '../../notifier/config-import.ts'
+import { configurationExport } from '../../ops/configuration-export.ts'
+import { configurationImport } from '../../ops/configuration-import.ts'
 import { problems, type App, type RouteDeps } from '../schemas.ts'
 
 // The REGARDS file is accepted as REGARDS writes it: members this schema does not name are kept (a
@@ -32,10 +31,7 @@ export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise
       schema: { tags, summary: 'Export rules and recipients (secrets masked) in the REGARDS import format', response: { 200: ConfigFile, ...problems() } },
     },
     async (req, reply) => {
-      const file = await exportNotifierConfig(ctx.db, req.principal.tenant)
-      for (const entry of file.modules[0].configuration) {
-        if (entry.key === PLUGIN_CONFIGURATION_KEY) entry.value.parameters = maskSecrets(entry.value.pluginId, entry.value.parameters)
-      }
+      const file = await configurationExport(ctx, req.principal)
       // Serialized as exported (REGARDS member order), not through the response schema.
       return reply.header('content-disposition', 'attachment; filename="config-rs-notifier.json"').serializer(JSON.stringify).send(file)
     },
@@ -56,18 +52,6 @@ export async function configurationRoutes(app: App, { ctx }: RouteDeps): Promise
         },
       },
     },
-    async (req, reply) => {
-      const { tenant } = req.principal
-      try {
-        const file = await restoreMaskedSecrets(ctx.db, ctx.secrets, tenant, req.body as NotifierConfigFile)
-        const report = await importNotifierConfig(ctx.db, ctx.secrets, tenant, file, { crossTenantPublish: ctx.config.crossTenantPublish })
-        ctx.configCache.invalidate(tenant)
-        ctx.signals.deliveries()
-        return reply.code(201).send(report)
-      } catch (err) {
-        if (err instanceof ConfigImportError) throw ERR_IMPORT_REJECTED(err.errors.join('; '), { errors: err.errors })
-        throw err
-      }
-    },
+    async (req, reply) => reply.code(201).send(await configurationImport(ctx, req.principal, { file: req.body as NotifierConfigFile })),
   )
 }

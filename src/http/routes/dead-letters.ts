@@ -1,9 +1,9 @@
 import { Type } from 'typebox'
-import { replayDeadLetters, ReplayTargetError } from '../../dead-letters/replay.ts'
-import { deleteDeadLetters, getDeadLetters, listDeadLetters, type DeadLetter } from '../../dead-letters/store.ts'
-import { ERR_BROKER_UNAVAILABLE, ERR_NOT_FOUND, ERR_VALIDATION } from '../../errors.ts'
+import { deadLettersDiscard } from '../../ops/dead-letters-discard.ts'
+import { deadLettersList, type DeadLetterSummary } from '../../ops/dead-letters-list.ts'
+import { deadLettersReplay } from '../../ops/dead-letters-replay.ts'
+import { deadLettersShow } from '../../ops/dead-letters-show.ts'
 import { PageQuery, pageOf } from '../pagination.ts'
-import { decodeCursor, PAGE_LIMIT_DEFAULT, toPage } from '../../ops/page.ts'
 import { DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Summary = Type.Object({
@@ -37,20 +37,13 @@ const Selection = {
   queue: Type.Optional(Type.String({ maxLength: 255, description: 'with all=true: only the messages of this queue' })),
 }
 
-const summary = ({ tenant: _tenant, ...m }: DeadLetter) => ({ ...m, deadLetteredAt: iso(m.deadLetteredAt), collectedAt: iso(m.collectedAt)! })
+const summary = <M extends DeadLetterSummary>(m: M) => ({ ...m, deadLetteredAt: iso(m.deadLetteredAt), collectedAt: iso(m.collectedAt)! })
 
-function decodeBody(body: Buffer): { body: string; bodyEncoding: 'utf8' | 'base64' } {
-  const text = body.toString('utf8')
-  return Buffer.from(text, 'utf8').equals(body) ? { body: text, bodyEncoding: 'utf8' } : { body: body.toString('base64'), bodyEncoding: 'base64' }
-}
+const ReplayOutcome = Type.Object({ replayed: Type.Array(Type.Integer()), missing: Type.Array(Type.Integer()) })
 
 /** Messages that Herald's consumers dead-lettered, collected from the `<queue>.DLQ` queues. */
 export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
   const tags = ['dead letters']
-  const selection = (body: { ids?: number[]; all?: true }) => {
-    if ((body.all === true) === (body.ids !== undefined)) throw ERR_VALIDATION('give either "all": true or "ids"')
-    return body.ids
-  }
 
   app.get(
     '/dead-letters',
@@ -64,32 +57,16 @@ export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<v
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? PAGE_LIMIT_DEFAULT
-      const after = decodeCursor(req.query.cursor, ['number'])
-      const rows = await listDeadLetters(ctx.db, { tenant: req.principal.tenant, queue: req.query.queue }, limit, after?.[0])
-      return toPage(rows, limit, (r) => [r.id], summary)
+      const page = await deadLettersList(ctx, req.principal, req.query)
+      return { ...page, items: page.items.map(summary) }
     },
   )
 
   app.get(
     '/dead-letters/:id',
     { config: { access: 'read' }, schema: { tags, summary: 'One dead-lettered message: headers, properties and body', params: IdParams, response: { 200: Message, ...problems(400, 404) } } },
-    async (req) => {
-      const [message] = await getDeadLetters(ctx.db, { tenant: req.principal.tenant }, [req.params.id])
-      if (!message) throw ERR_NOT_FOUND(`no dead letter ${req.params.id}`)
-      return { ...summary(message), headers: message.headers, properties: message.properties, ...decodeBody(message.body) }
-    },
+    async (req) => summary(await deadLettersShow(ctx, req.principal, req.params)),
   )
-
-  const replay = async (tenant: string, ids: number[] | undefined, queue: string | undefined, target: 'queue' | 'exchange' | undefined) => {
-    try {
-      return await replayDeadLetters(ctx.db, ctx.broker.connection, { tenant, queue }, ids, target)
-    } catch (err) {
-      if (err instanceof ReplayTargetError) throw ERR_VALIDATION(err.message)
-      if (!ctx.broker.ready) throw ERR_BROKER_UNAVAILABLE(String((err as Error).message ?? err))
-      throw err
-    }
-  }
 
   app.post(
     '/dead-letters/replay',
@@ -98,11 +75,12 @@ export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<v
       schema: {
         tags,
         summary: 'Re-inject messages with their original headers; each is removed once the broker confirmed it',
+        description: 'Into the queue they failed in (the default) a retry, EXPLOIT may; to their original exchange (every bound queue) ADMIN only.',
         body: strict({ ...Selection, target: Type.Optional(Target) }),
-        response: { 200: Type.Object({ replayed: Type.Array(Type.Integer()), missing: Type.Array(Type.Integer()) }), ...problems(400, 503) },
+        response: { 200: ReplayOutcome, ...problems(400, 403, 503) },
       },
     },
-    async (req) => replay(req.principal.tenant, selection(req.body), req.body.queue, req.body.target),
+    async (req) => deadLettersReplay(ctx, req.principal, req.body),
   )
 
   app.post(
@@ -114,14 +92,10 @@ export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<v
         summary: 'Re-inject one message',
         params: IdParams,
         querystring: strict({ target: Type.Optional(Target) }),
-        response: { 200: Type.Object({ replayed: Type.Array(Type.Integer()), missing: Type.Array(Type.Integer()) }), ...problems(400, 404, 503) },
+        response: { 200: ReplayOutcome, ...problems(400, 403, 404, 503) },
       },
     },
-    async (req) => {
-      const outcome = await replay(req.principal.tenant, [req.params.id], undefined, req.query.target)
-      if (outcome.replayed.length === 0) throw ERR_NOT_FOUND(`no dead letter ${req.params.id}`)
-      return outcome
-    },
+    async (req) => deadLettersReplay(ctx, req.principal, { id: req.params.id, target: req.query.target }),
   )
 
   app.post(
@@ -130,15 +104,14 @@ export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<v
       config: { access: 'admin' },
       schema: { tags, summary: 'Discard messages for good', body: strict(Selection), response: { 200: Type.Object({ discarded: Type.Integer() }), ...problems(400) } },
     },
-    async (req) => ({ discarded: await deleteDeadLetters(ctx.db, { tenant: req.principal.tenant, queue: req.body.queue }, selection(req.body)) }),
+    async (req) => deadLettersDiscard(ctx, req.principal, req.body),
   )
 
   app.delete(
     '/dead-letters/:id',
     { config: { access: 'admin' }, schema: { tags, summary: 'Discard one message for good', params: IdParams, response: { 204: Type.Null(), ...problems(400, 404) } } },
     async (req, reply) => {
-      const n = await deleteDeadLetters(ctx.db, { tenant: req.principal.tenant }, [req.params.id])
-      if (n === 0) throw ERR_NOT_FOUND(`no dead letter ${req.params.id}`)
+      await deadLettersDiscard(ctx, req.principal, { id: req.params.id })
       return reply.code(204).send(null)
     },
   )

@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
-import { findPluginMetadata, listPluginMetadata } from '../../plugins/registry.ts'
-import { ERR_NOT_FOUND } from '../../errors.ts'
+import { pluginsList } from '../../ops/plugins-list.ts'
+import { pluginsShow } from '../../ops/plugins-show.ts'
 import { problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Parameter = Type.Object({
@@ -42,7 +42,7 @@ export async function pluginsRoutes(app: App, _deps: RouteDeps): Promise<void> {
   app.get(
     '/plugins',
     { config: { access: 'read' }, schema: { tags, summary: 'Every recipient sender and rule matcher, with its parameters', response: { 200: Type.Array(Plugin), ...problems() } } },
-    async () => listPluginMetadata(),
+    async (req) => pluginsList(req.principal),
   )
   app.get(
     '/plugins/:pluginId',
@@ -50,10 +50,6 @@ export async function pluginsRoutes(app: App, _deps: RouteDeps): Promise<void> {
       config: { access: 'read' },
       schema: { tags, summary: 'One plugin and its parameters', params: strict({ pluginId: Type.String({ pattern: '^[A-Za-z0-9_.$-]{1,255}$' }) }), response: { 200: Plugin, ...problems(400, 404) } },
     },
-    async (req) => {
-      const plugin = findPluginMetadata(req.params.pluginId)
-      if (!plugin) throw ERR_NOT_FOUND(`no plugin ${req.params.pluginId} (GET /api/v1/plugins lists them)`)
-      return plugin
-    },
+    async (req) => pluginsShow(req.principal, req.params),
   )
 }

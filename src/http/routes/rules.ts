@@ -1,12 +1,13 @@
 import { Type } from 'typebox'
-import { compileRuleInLine, RuleConfigError, type InLineRule } from '../../rules/compile-rule.ts'
 import { RULE_DEADLINE_MS } from '../../rules/linear-regex.ts'
-import { matchSamples } from '../../rules/rule-workers.ts'
-import { deleteRule, findPlugin, listPlugins, ruleRecipients, savePlugin, type PluginRow } from '../../notifier/plugin-configurations.ts'
-import { ERR_INVALID_RULE, ERR_NOT_FOUND, ERR_RULE_TOO_SLOW } from '../../errors.ts'
+import type { Rule as RuleOf } from '../../notifier/plugin-configurations.ts'
+import { rulesCreate } from '../../ops/rules-create.ts'
+import { rulesDelete } from '../../ops/rules-delete.ts'
+import { rulesList } from '../../ops/rules-list.ts'
+import { rulesShow } from '../../ops/rules-show.ts'
+import { rulesTest } from '../../ops/rules-test.ts'
+import { rulesUpdate } from '../../ops/rules-update.ts'
 import { PageQuery, pageOf } from '../pagination.ts'
-import { decodeCursor, PAGE_LIMIT_DEFAULT, toPage } from '../../ops/page.ts'
-import { maskSecrets } from '../../secrets/mask-secrets.ts'
 import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
 
 const Rule = Type.Object({
@@ -43,57 +44,31 @@ const RuleTestResult = Type.Object({
   warnings: Type.Array(Type.String()),
 })
 
-const ruleView = (row: PluginRow, recipients: string[]) => ({
-  businessId: row.business_id,
-  pluginId: row.plugin_id,
-  label: row.label,
-  version: row.version,
-  priorityOrder: row.priority_order,
-  active: row.active,
-  parameters: maskSecrets(row.plugin_id, row.parameters),
-  recipients,
-  updatedAt: iso(row.updated_at)!,
-})
+const ruleView = (rule: RuleOf) => ({ ...rule, updatedAt: iso(rule.updatedAt)! })
 
 /** Rules: a rule matcher (DefaultRuleMatcher, LuceneRuleMatcher) and the recipients it sends to. */
 export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
   const tags = ['rules']
-  const view = async (tenant: string, row: PluginRow) => ruleView(row, (await ruleRecipients(ctx.db, tenant, [row.id])).get(row.id) ?? [])
 
   app.get(
     '/rules',
     { config: { access: 'read' }, schema: { tags, summary: 'List rules with their recipients', querystring: strict(PageQuery), response: { 200: pageOf(Rule), ...problems(400) } } },
     async (req) => {
-      const { tenant } = req.principal
-      const limit = req.query.limit ?? PAGE_LIMIT_DEFAULT
-      const after = decodeCursor(req.query.cursor, ['string'])
-      const all = await listPlugins(ctx.db, tenant, 'RULE')
-      const rows = (after ? all.filter((r) => r.business_id > after[0]) : all).slice(0, limit + 1)
-      const recipients = await ruleRecipients(ctx.db, tenant, rows.map((r) => r.id))
-      return toPage(rows, limit, (r) => [r.business_id], (r) => ruleView(r, recipients.get(r.id) ?? []))
+      const page = await rulesList(ctx, req.principal, req.query)
+      return { ...page, items: page.items.map(ruleView) }
     },
   )
 
   app.get(
     '/rules/:businessId',
     { config: { access: 'read' }, schema: { tags, summary: 'One rule', params: BusinessIdParams, response: { 200: Rule, ...problems(400, 404) } } },
-    async (req) => {
-      const row = await findPlugin(ctx.db, req.principal.tenant, 'RULE', req.params.businessId)
-      if (!row) throw ERR_NOT_FOUND(`no rule ${req.params.businessId}`)
-      return view(req.principal.tenant, row)
-    },
+    async (req) => ruleView(await rulesShow(ctx, req.principal, req.params)),
   )
 
   app.post(
     '/rules',
     { config: { access: 'admin' }, schema: { tags, summary: 'Create a rule and associate its recipients', body: RuleInput, response: { 201: Rule, ...problems(400, 409) } } },
-    async (req, reply) => {
-      const { tenant } = req.principal
-      const { businessId, recipients, ...input } = req.body
-      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RULE', businessId, { ...input, parameters: withValues(input.parameters) }, 'create', recipients)
-      ctx.configCache.invalidate(tenant)
-      return reply.code(201).send(await view(tenant, row))
-    },
+    async (req, reply) => reply.code(201).send(ruleView(await rulesCreate(ctx, req.principal, req.body))),
   )
 
   app.put(
@@ -102,21 +77,14 @@ export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
       config: { access: 'admin' },
       schema: { tags, summary: 'Replace a rule and its recipients', params: BusinessIdParams, body: RuleUpdate, response: { 200: Rule, ...problems(400, 404) } },
     },
-    async (req) => {
-      const { tenant } = req.principal
-      const { recipients, ...input } = req.body
-      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RULE', req.params.businessId, { ...input, parameters: withValues(input.parameters) }, 'update', recipients)
-      ctx.configCache.invalidate(tenant)
-      return view(tenant, row)
-    },
+    async (req) => ruleView(await rulesUpdate(ctx, req.principal, { businessId: req.params.businessId, rule: req.body })),
   )
 
   app.delete(
     '/rules/:businessId',
     { config: { access: 'admin' }, schema: { tags, summary: 'Delete a rule', params: BusinessIdParams, response: { 204: Type.Null(), ...problems(400, 404) } } },
     async (req, reply) => {
-      await deleteRule(ctx.db, req.principal.tenant, req.params.businessId)
-      ctx.configCache.invalidate(req.principal.tenant)
+      await rulesDelete(ctx, req.principal, req.params)
       return reply.code(204).send(null)
     },
   )
@@ -135,21 +103,6 @@ export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
         response: { 200: RuleTestResult, ...problems(400) },
       },
     },
-    async (req) => {
-      const config = { ...req.body.rule, parameters: withValues(req.body.rule.parameters) }
-      let rule: InLineRule
-      try {
-        rule = compileRuleInLine(config)
-      } catch (err) {
-        if (err instanceof RuleConfigError) {
-          throw ERR_INVALID_RULE(err.message, { errors: [{ parameter: err.parameter ?? null, position: err.position ?? null, message: err.message }] })
-        }
-        throw err
-      }
-      // Evaluated as the notifier evaluates it: in line, or in a worker thread with the same deadline.
-      const [result] = await matchSamples(rule, [{ metadata: req.body.metadata ?? {}, payload: req.body.payload ?? {} }])
-      if ('timedOut' in result) throw ERR_RULE_TOO_SLOW(`${result.error}: simplify the rule`)
-      return { ...result, warnings: [...rule.warnings] }
-    },
+    async (req) => rulesTest(req.principal, { ...req.body, rule: { ...req.body.rule, parameters: withValues(req.body.rule.parameters) } }),
   )
 }
