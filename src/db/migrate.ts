@@ -10,6 +10,7 @@ import * as instanceHeartbeat from './migrations/0007-instance-heartbeat.ts'
 import * as consoleSessions from './migrations/0008-console-sessions.ts'
 import * as audit from './migrations/0009-audit.ts'
 import * as retryJobs from './migrations/0011-retry-jobs.ts'
+import * as requestListingIndexes from './migrations/0014-request-listing-indexes.ts'
 
 /** Forward-only migrations, in order. Add a file in ./migrations and list it here. */
 const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0008-console-sessions': consoleSessions,
   '0009-audit': audit,
   '0011-retry-jobs': retryJobs,
+  '0014-request-listing-indexes': requestListingIndexes,
 }
 
 /** Brings the schema up to date. Never throws: the result says which migration failed and why. */
