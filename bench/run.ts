@@ -180,6 +180,15 @@ const sections: Section[] = [
       return m ? await m.benchHttp() : []
     },
   },
+  {
+    name: 'console.requests',
+    // Seeding 100,000 requests takes most of it.
+    estimateS: 30,
+    async run() {
+      const m = await optional<typeof import('./console-requests.ts')>('console-requests.ts')
+      return m ? await m.benchConsoleRequests() : []
+    },
+  },
 ]
 
 /** Each figure's median (and its reference's) over several runs of the same section, in the first run's order. */
