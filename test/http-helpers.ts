@@ -22,9 +22,10 @@ export interface HttpFixture {
   close(): Promise<void>
 }
 
-export async function startHttpFixture(backend: Backend, opts: { env?: Record<string, string>; roles?: ('notifier' | 'http')[] } = {}): Promise<HttpFixture> {
+/** `storage`: a storage the caller made and drops itself (a Herald restarted on it, or the CLI run between two). */
+export async function startHttpFixture(backend: Backend, opts: { env?: Record<string, string>; roles?: ('notifier' | 'http')[]; storage?: TestStorage } = {}): Promise<HttpFixture> {
   const vhost = await createVhost()
-  const storage = await createTestStorage(backend)
+  const storage = opts.storage ?? (await createTestStorage(backend))
   const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: opts.roles ?? ['notifier'], env: opts.env })
   const keys = loadTokenKeys(herald.ctx.config)
   const metrics = createMetrics(herald.ctx.events, { tenants: herald.ctx.config.tenants, configCache: herald.ctx.configCache })
@@ -48,7 +49,7 @@ export async function startHttpFixture(backend: Backend, opts: { env?: Record<st
     async close() {
       await app.close()
       await herald.stop()
-      await storage.drop()
+      if (!opts.storage) await storage.drop()
       await vhost.drop()
     },
   }

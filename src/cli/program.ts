@@ -39,6 +39,11 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
     register: async (program) => (await import('./dlq.ts')).registerDlqCommands(program),
   },
   {
+    name: 'audit',
+    description: 'the audit trail: who changed what, when, and how it ended',
+    register: async (program) => (await import('./audit.ts')).registerAuditCommands(program),
+  },
+  {
     name: 'console',
     description: `print a one-time sign-in link for the web console (single use, ${SIGN_IN_CODE_TTL_SECONDS / 60} minutes)`,
     register: async (program) => (await import('./console.ts')).registerConsoleCommand(program),

@@ -13,6 +13,7 @@ import { installProblemHandlers, sendProblem } from './errors.ts'
 import { installGuard } from './guard.ts'
 import { registerDatabaseGauges } from './metrics.ts'
 import { registerOpenApi } from './openapi.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { configurationRoutes } from './routes/configuration.ts'
 import { deadLettersRoutes } from './routes/dead-letters.ts'
 import { pluginsRoutes } from './routes/plugins.ts'
@@ -99,6 +100,7 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await deadLettersRoutes(routes, routeDeps)
       await productsRoutes(routes, routeDeps)
       await pluginsRoutes(routes, routeDeps)
+      await auditRoutes(routes, routeDeps)
       await consoleRoutes(routes, { ctx, tokenKeys: keys })
       await consoleEventRoutes(routes, { ctx })
     },

@@ -62,6 +62,11 @@ export interface AuditFilter {
   action?: string
   target?: string
   subject?: string
+  outcome?: string
+  /** Entries at or after this instant. */
+  since?: Date
+  /** Entries before this instant. */
+  until?: Date
 }
 
 /** One page (`limit + 1` rows, for the caller to detect a next page) of the tenant's entries, newest first, below `beforeId`. */
@@ -73,6 +78,9 @@ export async function listAuditEntries(db: Db, tenant: string, filter: AuditFilt
       ${filter.action !== undefined ? sql`and action = ${filter.action}` : sql``}
       ${filter.target !== undefined ? sql`and target = ${filter.target}` : sql``}
       ${filter.subject !== undefined ? sql`and subject = ${filter.subject}` : sql``}
+      ${filter.outcome !== undefined ? sql`and outcome = ${filter.outcome}` : sql``}
+      ${filter.since !== undefined ? sql`and at >= ${filter.since.toISOString()}::timestamptz` : sql``}
+      ${filter.until !== undefined ? sql`and at < ${filter.until.toISOString()}::timestamptz` : sql``}
     order by id desc limit ${limit + 1}`.execute(db)
-  return rows
+  return rows.map((r) => ({ ...r, at: new Date(r.at) }))
 }

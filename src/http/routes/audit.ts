@@ -1,0 +1,46 @@
+import { Type } from 'typebox'
+import { AUDIT_OUTCOME, AUDITED_ACTIONS, auditList, type AuditListItem } from '../../ops/audit-list.ts'
+import { PageQuery, pageOf } from '../pagination.ts'
+import { DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
+
+const AuditEntry = Type.Object({
+  at: DateTime,
+  tenant: Type.String(),
+  subject: Nullable(Type.String({ description: 'the token’s sub, the console user, or cli:<os user>' })),
+  role: Type.String({ description: 'ADMIN or EXPLOIT' }),
+  action: Type.String({ description: 'an operator action of docs/api.md (requests.retry)' }),
+  target: Nullable(Type.String({ description: 'what it acted on (request ids, a businessId)' })),
+  outcome: Type.String({ description: 'ok, or the error code it was refused with' }),
+  detail: Nullable(Type.String({ description: 'what a success did, or why it was refused' })),
+})
+
+const entryView = (e: AuditListItem) => ({ ...e, at: iso(e.at)! })
+
+/** The audit trail of the token's tenant: every change and every refused change, whoever asked. */
+export async function auditRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
+  app.get(
+    '/audit',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'List the audit trail, newest first (ADMIN)',
+        querystring: strict({
+          action: Type.Optional(Type.Union(AUDITED_ACTIONS.map((a) => Type.Literal(a)))),
+          subject: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          target: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+          outcome: Type.Optional(Type.String({ pattern: AUDIT_OUTCOME.source, description: 'ok or an error code' })),
+          since: Type.Optional({ ...DateTime, description: 'entries at or after' }),
+          until: Type.Optional({ ...DateTime, description: 'entries before' }),
+          ...PageQuery,
+        }),
+        response: { 200: pageOf(AuditEntry), ...problems(400) },
+      },
+    },
+    async (req) => {
+      const { since, until, ...q } = req.query
+      const page = await auditList(ctx, req.principal, { ...q, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined })
+      return { ...page, items: page.items.map(entryView) }
+    },
+  )
+}
