@@ -10,6 +10,7 @@ import type { Herald } from '../src/main.ts'
 import { CatalogClient, type Received } from './support/catalog-client.ts'
 import { startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -25,13 +26,13 @@ for (const backend of BACKENDS) {
 
     const product = (urn: string) => getProduct(herald.ctx.db, TENANT, urn)
     const waitProduct = (urn: string, check: (p: Awaited<ReturnType<typeof product>>) => boolean, what: string) =>
-      client.waitFor(async () => check(await product(urn)), 10_000, what)
+      waitFor(async () => check(await product(urn)), what, { timeoutMs: 10_000, wakeOn: client.onMessage })
 
     /** A feature disseminated to `recipients` (the test answers the notification as the notifier). */
     const disseminated = async (recipients: { label: string; ackRequired: boolean; blockingRequired?: boolean }[]) => {
       const requestId = randomUUID()
       await client.create(TENANT, requestId, { id: `product-${randomUUID()}` })
-      await client.waitFor(() => client.sentFor(requestId).length > 0, 10_000, 'creation notified')
+      await waitFor(() => client.sentFor(requestId).length > 0, 'creation notified', { timeoutMs: 10_000, wakeOn: client.onMessage })
       const message = client.sentFor(requestId)[0]
       const urn = message.body.payload.urn as string
       await client.notifierEvent(TENANT, {
@@ -40,7 +41,7 @@ for (const backend of BACKENDS) {
         notificationDate: String(message.headers['regards.request.date']),
         recipients: recipients.map((r) => ({ blockingRequired: false, ...r, status: 'SUCCESS' })),
       })
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 10_000, 'notification SUCCESS')
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 'notification SUCCESS', { timeoutMs: 10_000, wakeOn: client.onMessage })
       return urn
     }
 
@@ -106,7 +107,7 @@ for (const backend of BACKENDS) {
     it('keeps an ack that arrives before the notification SUCCESS', async () => {
       const requestId = randomUUID()
       await client.create(TENANT, requestId, { id: `early-${randomUUID()}` })
-      await client.waitFor(() => client.sentFor(requestId).length > 0, 10_000, 'notified')
+      await waitFor(() => client.sentFor(requestId).length > 0, 'notified', { timeoutMs: 10_000, wakeOn: client.onMessage })
       const message = client.sentFor(requestId)[0]
       const urn = message.body.payload.urn as string
       await client.ack(TENANT, urn, 'fast-recipient')
@@ -117,7 +118,7 @@ for (const backend of BACKENDS) {
         notificationDate: String(message.headers['regards.request.date']),
         recipients: [{ label: 'fast-recipient', status: 'SUCCESS', ackRequired: true, blockingRequired: true }],
       })
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 10_000, 'SUCCESS')
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 'SUCCESS', { timeoutMs: 10_000, wakeOn: client.onMessage })
       const p = (await product(urn))!
       expect(p.disseminationStatus).toBe('DONE')
       expect(p.disseminationsInfo).toHaveLength(1)
@@ -141,7 +142,7 @@ for (const backend of BACKENDS) {
       await Promise.all([client.ack(TENANT, urn1, 'm'), ...malformed.map(([, publish]) => publish()), client.ack(TENANT, urn2, 'm')])
       await waitProduct(urn1, (p) => p!.disseminationStatus === 'DONE', 'urn1 acknowledged')
       await waitProduct(urn2, (p) => p!.disseminationStatus === 'DONE', 'urn2 acknowledged')
-      await client.waitFor(() => featureDlq.length - dlqBefore === malformed.length, 10_000, 'all malformed dead-lettered')
+      await waitFor(() => featureDlq.length - dlqBefore === malformed.length, 'all malformed dead-lettered', { timeoutMs: 10_000, wakeOn: client.onMessage })
       const reasons = featureDlq.slice(dlqBefore).map((m) => String(m.headers['x-exception-message']))
       for (const [name, , reason] of malformed) expect(reasons.some((r) => reason.test(r)), `${name}: ${reasons.join(' | ')}`).toBe(true)
       for (const m of featureDlq.slice(dlqBefore)) expect(m.headers['x-death-queue']).toBe(FEATURE_ACK_QUEUE)
@@ -154,7 +155,7 @@ for (const backend of BACKENDS) {
       expect(aip).toMatch(/^URN:AIP:DATA:project1:/)
       const { results: requested } = await requestDissemination(herald.ctx.db, TENANT, { urns: [aip], recipients: ['LTA-1'], owner: 'admin' })
       const requestId = requested[0].requestId!
-      await client.waitFor(() => client.sentFor(requestId).length > 0, 10_000, 'AIP dissemination sent')
+      await waitFor(() => client.sentFor(requestId).length > 0, 'AIP dissemination sent', { timeoutMs: 10_000, wakeOn: client.onMessage })
       const message = client.sentFor(requestId)[0]
       expect(message.raw.exchange).toBe('regards.broadcast.fr.cnes.regards.modules.notifier.dto.in.SpecificRecipientNotificationRequestEvent')
       expect(message.body).toMatchObject({ payload: { aipId: aip, originUrn, disseminationStatus: 'NONE' }, metadata: { action: 'AIP_DISSEMINATION', session: 's', sessionOwner: 'so' }, recipients: ['LTA-1'] })
@@ -171,7 +172,7 @@ for (const backend of BACKENDS) {
       await client.ack(TENANT, aip, 'lta', { ingest: true })
       await client.ack(TENANT, 'not a urn', 'lta', { ingest: true })
       await waitProduct(aip, (p) => p!.disseminationStatus === 'DONE', 'AIP acknowledged')
-      await client.waitFor(() => ingestDlq.length === dlqBefore + 1, 10_000, 'malformed ingest ack dead-lettered')
+      await waitFor(() => ingestDlq.length === dlqBefore + 1, 'malformed ingest ack dead-lettered', { timeoutMs: 10_000, wakeOn: client.onMessage })
       expect(ingestDlq.at(-1)!.headers['x-exception-message']).toMatch(/invalid urn/)
     })
   })

@@ -6,6 +6,7 @@ import type { Herald } from '../src/main.ts'
 import { CatalogClient, type Received } from './support/catalog-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const queueArgs = { 'x-max-priority': 255, 'x-dead-letter-exchange': 'regards.DLX', 'x-dead-letter-routing-key': 'regards.DLQ' }
@@ -51,10 +52,10 @@ for (const backend of BACKENDS) {
       const providerId = `e2e-${randomUUID()}`
       const requestId = randomUUID()
       await client.create(TENANT, requestId, { type: 'Feature', id: providerId, properties: { level: 'L1' } })
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 20_000, 'notification outcome')
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 'notification outcome', { timeoutMs: 20_000, wakeOn: client.onMessage })
       expect(client.responsesFor(requestId).map((r) => `${r.state}/${r.type}`)).toEqual(['GRANTED/CREATION', 'SUCCESS/CREATION', 'SUCCESS/NOTIFICATION'])
       const urn = client.responsesFor(requestId)[1].urn
-      await client.waitFor(() => archive.some((m) => m.body.payload?.urn === urn) && mirror.some((m) => m.body.payload?.urn === urn), 10_000, 'both recipients')
+      await waitFor(() => archive.some((m) => m.body.payload?.urn === urn) && mirror.some((m) => m.body.payload?.urn === urn), 'both recipients', { timeoutMs: 10_000, wakeOn: client.onMessage })
       expect(archive.find((m) => m.body.payload?.urn === urn)!.body.metadata).toEqual({ action: 'CREATED', sessionOwner: 'owner', session: 'session-1' })
       const product = (await getProduct(herald.ctx.db, TENANT, urn))!
       expect(product.disseminationStatus).toBe('PENDING')
@@ -64,17 +65,17 @@ for (const backend of BACKENDS) {
       ])
       expect((await listProducts(herald.ctx.db, TENANT, { status: 'PENDING', label: 'archive' })).items.map((p) => p.urn)).toContain(urn)
       await client.ack(TENANT, urn, 'archive')
-      await client.waitFor(async () => (await getProduct(herald.ctx.db, TENANT, urn))!.disseminationStatus === 'DONE', 10_000, 'acknowledged')
+      await waitFor(async () => (await getProduct(herald.ctx.db, TENANT, urn))!.disseminationStatus === 'DONE', 'acknowledged', { timeoutMs: 10_000, wakeOn: client.onMessage })
     })
 
     it('sends a direct notification request to the listed recipient only and records that one', async () => {
       const requestId = randomUUID()
       await client.create(TENANT, requestId, { id: `direct-${randomUUID()}` })
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 20_000, 'creation notified')
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 'creation notified', { timeoutMs: 20_000, wakeOn: client.onMessage })
       const urn = client.responsesFor(requestId)[1].urn
       const notifyId = randomUUID()
       await client.notify(TENANT, notifyId, { urn, priority: 'HIGH', recipients: ['mirror'] })
-      await client.waitFor(() => client.responsesFor(notifyId).some((r) => r.state === 'SUCCESS'), 20_000, 'direct SUCCESS')
+      await waitFor(() => client.responsesFor(notifyId).some((r) => r.state === 'SUCCESS'), 'direct SUCCESS', { timeoutMs: 20_000, wakeOn: client.onMessage })
       expect(mirror.filter((m) => m.body.payload?.urn === urn).map((m) => m.body.metadata.action)).toEqual(['CREATED', 'NOTIFIED'])
       expect(archive.filter((m) => m.body.payload?.urn === urn).map((m) => m.body.metadata.action)).toEqual(['CREATED'])
     })
@@ -82,12 +83,12 @@ for (const backend of BACKENDS) {
     it('answers ERROR when the notifier denies a direct notification to an unknown recipient, recording nothing', async () => {
       const requestId = randomUUID()
       await client.create(TENANT, requestId, { id: `denied-${randomUUID()}` })
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 20_000, 'creation notified')
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 'creation notified', { timeoutMs: 20_000, wakeOn: client.onMessage })
       const urn = client.responsesFor(requestId)[1].urn
       const before = (await getProduct(herald.ctx.db, TENANT, urn))!.disseminationsInfo
       const notifyId = randomUUID()
       await client.notify(TENANT, notifyId, { urn, priority: 'NORMAL', recipients: ['nobody'] })
-      await client.waitFor(() => client.responsesFor(notifyId).some((r) => r.state === 'ERROR'), 20_000, 'ERROR')
+      await waitFor(() => client.responsesFor(notifyId).some((r) => r.state === 'ERROR'), 'ERROR', { timeoutMs: 20_000, wakeOn: client.onMessage })
       expect(client.responsesFor(notifyId).at(-1).errors[0]).toBe('Notification error')
       expect((await getProduct(herald.ctx.db, TENANT, urn))!.disseminationsInfo).toEqual(before)
     })

@@ -10,6 +10,7 @@ import type { Herald } from '../src/main.ts'
 import { CatalogClient } from './support/catalog-client.ts'
 import { startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const QUIET = 'quiet-tenant'
@@ -23,11 +24,11 @@ for (const backend of BACKENDS) {
     let client: CatalogClient
 
     const answered = async (requestId: string, state: string, type?: string) => {
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.state === state && (!type || r.type === type)), 15_000, `${state} ${type ?? ''} for ${requestId}`)
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.state === state && (!type || r.type === type)), `${state} ${type ?? ''} for ${requestId}`, { timeoutMs: 15_000, wakeOn: client.onMessage })
       return client.responsesFor(requestId).find((r) => r.state === state && (!type || r.type === type))
     }
     const notified = async (requestId: string) => {
-      await client.waitFor(() => client.sentFor(requestId).length > 0, 15_000, `notification of ${requestId}`)
+      await waitFor(() => client.sentFor(requestId).length > 0, `notification of ${requestId}`, { timeoutMs: 15_000, wakeOn: client.onMessage })
       return client.sentFor(requestId).at(-1)!
     }
     /** Answers the notification of a request as a notifier whose recipients are `recipients`. */
@@ -156,8 +157,8 @@ for (const backend of BACKENDS) {
       expect((await getProduct(herald.ctx.db, TENANT, created.urn))!.disseminationStatus).toBe('PENDING')
       const requestId = randomUUID()
       await client.delete(TENANT, requestId, created.urn)
-      await client.waitFor(async () => (await listRequests(herald.ctx.db, TENANT, { requestId, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 10_000, 'blocked')
-      await client.waitFor(() => client.responsesFor(requestId).length > 0, 10_000, 'GRANTED')
+      await waitFor(async () => (await listRequests(herald.ctx.db, TENANT, { requestId, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 'blocked', { timeoutMs: 10_000, wakeOn: client.onMessage })
+      await waitFor(() => client.responsesFor(requestId).length > 0, 'GRANTED', { timeoutMs: 10_000, wakeOn: client.onMessage })
       await new Promise((r) => setTimeout(r, 300))
       expect(client.responsesFor(requestId).map((r) => r.state)).toEqual(['GRANTED'])
       expect(await getProduct(herald.ctx.db, TENANT, created.urn)).toBeDefined()
@@ -175,7 +176,7 @@ for (const backend of BACKENDS) {
       await notifierSuccess(createId, [{ label: 'archive', ackRequired: true, blockingRequired: true }])
       const requestId = randomUUID()
       await client.delete(TENANT, requestId, created.urn)
-      await client.waitFor(async () => (await listRequests(herald.ctx.db, TENANT, { requestId, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 10_000, 'blocked')
+      await waitFor(async () => (await listRequests(herald.ctx.db, TENANT, { requestId, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 'blocked', { timeoutMs: 10_000, wakeOn: client.onMessage })
       expect(await forceDeletions(herald.ctx.db, TENANT, { urns: [created.urn] })).toEqual({ forced: [requestId] })
       expect(await answered(requestId, 'SUCCESS', 'DELETION')).toMatchObject({ urn: created.urn })
       expect(await getProduct(herald.ctx.db, TENANT, created.urn)).toBeUndefined()

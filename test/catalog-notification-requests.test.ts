@@ -9,6 +9,7 @@ import type { Herald } from '../src/main.ts'
 import { CatalogClient, type Received } from './support/catalog-client.ts'
 import { startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const UNKNOWN_URN = `URN:FEATURE:DATA:${TENANT}:87fdda0e-27d1-494f-a1c0-c57f2f0810f7:V1`
@@ -28,15 +29,15 @@ for (const backend of BACKENDS) {
     const createFeature = async (properties: Record<string, unknown> = {}) => {
       const requestId = randomUUID()
       await client.create(TENANT, requestId, { type: 'Feature', id: `product-${randomUUID()}`, properties })
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.state === 'SUCCESS'), 15_000, 'creation SUCCESS')
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.state === 'SUCCESS'), 'creation SUCCESS', { timeoutMs: 15_000, wakeOn: client.onMessage })
       return client.responsesFor(requestId).find((r) => r.state === 'SUCCESS')!.urn as string
     }
     const finalResponse = async (requestId: string) => {
-      await client.waitFor(() => client.responsesFor(requestId).some((r) => r.state !== 'GRANTED'), 15_000, `answer to ${requestId}`)
+      await waitFor(() => client.responsesFor(requestId).some((r) => r.state !== 'GRANTED'), `answer to ${requestId}`, { timeoutMs: 15_000, wakeOn: client.onMessage })
       return client.responsesFor(requestId)
     }
     const sent = async (requestId: string) => {
-      await client.waitFor(() => client.sentFor(requestId).length > 0, 15_000, `notification ${requestId}`)
+      await waitFor(() => client.sentFor(requestId).length > 0, `notification ${requestId}`, { timeoutMs: 15_000, wakeOn: client.onMessage })
       return client.sentFor(requestId)[0]
     }
 
@@ -131,7 +132,7 @@ for (const backend of BACKENDS) {
       const inError = await listRequests(herald.ctx.db, TENANT, { state: 'ERROR', urn })
       expect(inError.items.map((r) => [r.requestId, r.step]).sort()).toEqual([[denied, 'REMOTE_NOTIFICATION_ERROR'], [failed, 'REMOTE_NOTIFICATION_ERROR']].sort())
       expect((await retryRequests(herald.ctx.db, TENANT, { requestIds: [failed] })).retried).toEqual([failed])
-      await client.waitFor(() => client.sentFor(failed).length === 2, 15_000, 'the retry sent again')
+      await waitFor(() => client.sentFor(failed).length === 2, 'the retry sent again', { timeoutMs: 15_000, wakeOn: client.onMessage })
     })
 
     it('ignores GRANTED/SCHEDULED events and NotifierEvents for requests it did not send', async () => {
@@ -181,7 +182,7 @@ for (const backend of BACKENDS) {
       const r9 = id(); add(r9, () => client.notify(TENANT, r9, { urn, priority: 'NORMAL', recipients: [42] }), /recipients must be a list/, true)
       for (const [, publish] of cases) await publish()
       for (const [requestId, , error, hasUrn] of cases) {
-        await client.waitFor(() => client.responsesFor(requestId).some((e) => e.state === 'DENIED'), 15_000, `DENIED ${requestId}`)
+        await waitFor(() => client.responsesFor(requestId).some((e) => e.state === 'DENIED'), `DENIED ${requestId}`, { timeoutMs: 15_000, wakeOn: client.onMessage })
         const deniedEvent = client.responsesFor(requestId).find((e) => e.state === 'DENIED')
         expect(deniedEvent.type).toBe('NOTIFICATION')
         expect(deniedEvent.id).toBeUndefined()
@@ -190,20 +191,20 @@ for (const backend of BACKENDS) {
       }
       // A missing request id is answered without one (REGARDS does the same).
       await client.notify(TENANT, undefined, { urn, priority: 'NORMAL' })
-      await client.waitFor(() => client.responses.some((e) => e.body.requestId === undefined && e.body.errors?.includes('[missing.request.id.header] Missing request id header')), 15_000, 'DENIED without id')
+      await waitFor(() => client.responses.some((e) => e.body.requestId === undefined && e.body.errors?.includes('[missing.request.id.header] Missing request id header')), 'DENIED without id', { timeoutMs: 15_000, wakeOn: client.onMessage })
       // An id longer than 36 characters is named as the problem.
       const longId = 'x'.repeat(40)
       await client.notify(TENANT, longId, { urn, priority: 'NORMAL' })
-      await client.waitFor(() => client.responsesFor(longId.slice(0, 36)).some((e) => e.errors?.[0]?.includes('40 characters long, at most 36')), 15_000, 'DENIED long id')
+      await waitFor(() => client.responsesFor(longId.slice(0, 36)).some((e) => e.errors?.[0]?.includes('40 characters long, at most 36')), 'DENIED long id', { timeoutMs: 15_000, wakeOn: client.onMessage })
       // Two requests with one id in the same batch: the second is DENIED.
       const twice = id()
       await Promise.all([client.notify(TENANT, twice, { urn, priority: 'NORMAL' }), client.notify(TENANT, twice, { urn, priority: 'NORMAL' })])
-      await client.waitFor(() => client.responsesFor(twice).length >= 2, 15_000, 'both answers')
+      await waitFor(() => client.responsesFor(twice).length >= 2, 'both answers', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.responsesFor(twice).map((e) => e.state).sort()).toEqual(['DENIED', 'GRANTED'])
       // No tenant: nobody to answer; dead-lettered for operators.
       const noTenant = id()
       await client.notify(undefined as unknown as string, noTenant, { urn, priority: 'NORMAL' })
-      await client.waitFor(() => dlq.some((m) => m.headers['regards.request.id'] === noTenant), 15_000, 'dead-lettered')
+      await waitFor(() => dlq.some((m) => m.headers['regards.request.id'] === noTenant), 'dead-lettered', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(dlq.find((m) => m.headers['regards.request.id'] === noTenant)!.headers['x-exception-message']).toMatch(/regards\.tenant/)
       await new Promise((r) => setTimeout(r, 300))
       for (const [requestId] of cases.filter(([rid]) => rid !== duplicate)) expect(client.sentFor(requestId)).toEqual([])
@@ -214,7 +215,7 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       const date = new Date(Date.now() + 2500)
       await client.notify(TENANT, requestId, { urn, priority: 'NORMAL' }, { date: date.toISOString() })
-      await client.waitFor(() => client.responsesFor(requestId).length > 0, 15_000, 'GRANTED')
+      await waitFor(() => client.responsesFor(requestId).length > 0, 'GRANTED', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.responsesFor(requestId)[0].state).toBe('GRANTED')
       const message = await sent(requestId)
       expect(message.at).toBeGreaterThanOrEqual(date.getTime())
@@ -229,10 +230,10 @@ for (const backend of BACKENDS) {
       const priorities = ['LOW', 'NORMAL', 'HIGH'] as const
       const requests = Array.from({ length: 90 }, (_, i) => ({ requestId: `prio-${backend}-${String(i).padStart(3, '0')}-${randomUUID().slice(0, 8)}`, priority: priorities[(i * 7) % 3] }))
       for (const r of requests) await client.notify(TENANT, r.requestId, { urn, priority: r.priority }, { date })
-      await client.waitFor(() => requests.every((r) => client.responsesFor(r.requestId).length > 0), 20_000, 'all GRANTED')
+      await waitFor(() => requests.every((r) => client.responsesFor(r.requestId).length > 0), 'all GRANTED', { timeoutMs: 20_000, wakeOn: client.onMessage })
       // The backlog is complete before its date, so the worker finds all of it due at once.
       expect(Date.now()).toBeLessThan(Date.parse(date))
-      await client.waitFor(() => requests.every((r) => client.sentFor(r.requestId).length > 0), 20_000, 'all sent')
+      await waitFor(() => requests.every((r) => client.sentFor(r.requestId).length > 0), 'all sent', { timeoutMs: 20_000, wakeOn: client.onMessage })
       const order = client.toNotifier.filter((m) => String(m.headers['regards.request.id']).startsWith(`prio-${backend}-`)).map((m) => String(m.headers['regards.request.id']))
       const rank = { HIGH: 0, NORMAL: 1, LOW: 2 }
       const expected = [...requests].sort((a, b) => rank[a.priority] - rank[b.priority] || a.requestId.localeCompare(b.requestId)).map((r) => r.requestId)
@@ -254,7 +255,7 @@ describe('a catalog serving some tenants only (HERALD_TENANTS)', () => {
       const [foreign, own] = [randomUUID(), randomUUID()]
       await client.notify('someone-else', foreign, { urn: UNKNOWN_URN, priority: 'NORMAL' })
       await client.notify(TENANT, own, { urn: UNKNOWN_URN, priority: 'NORMAL' })
-      await client.waitFor(() => client.responsesFor(own).length > 0, 15_000, 'own tenant answered')
+      await waitFor(() => client.responsesFor(own).length > 0, 'own tenant answered', { timeoutMs: 15_000, wakeOn: client.onMessage })
       await new Promise((r) => setTimeout(r, 300))
       expect(client.responsesFor(own)[0].state).toBe('DENIED')
       expect(client.responsesFor(foreign)).toEqual([])

@@ -8,6 +8,7 @@ import type { Herald } from '../src/main.ts'
 import { CatalogClient, type Received } from './support/catalog-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { AMQP_BASE_URL, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT_A = 'project-a'
 const TENANT_B = 'project-b'
@@ -87,7 +88,7 @@ describe('REGARDS to REGARDS with acknowledgement, two instances and two shovels
 
   /** Step 4: B's "custom feature generator worker" turns A's product into a creation request on B, keeping A's URN. */
   const workerOnB = async (urn: string) => {
-    await clientB.waitFor(() => incomingOnB.some((m) => m.body.payload?.urn === urn), 20_000, 'product shovelled to B')
+    await waitFor(() => incomingOnB.some((m) => m.body.payload?.urn === urn), 'product shovelled to B', { timeoutMs: 20_000, wakeOn: clientB.onMessage })
     const { payload } = incomingOnB.find((m) => m.body.payload?.urn === urn)!.body
     const requestId = randomUUID()
     await clientB.publish(FEATURE_CREATION_EXCHANGE, {
@@ -102,7 +103,7 @@ describe('REGARDS to REGARDS with acknowledgement, two instances and two shovels
   const createOnA = async (providerId: string) => {
     const requestId = randomUUID()
     await clientA.create(TENANT_A, requestId, { type: 'Feature', id: providerId, properties: { mission: 'A' } })
-    await clientA.waitFor(() => clientA.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 20_000, 'A notified')
+    await waitFor(() => clientA.responsesFor(requestId).some((r) => r.type === 'NOTIFICATION'), 'A notified', { timeoutMs: 20_000, wakeOn: clientA.onMessage })
     expect(clientA.responsesFor(requestId).at(-1)).toMatchObject({ type: 'NOTIFICATION', state: 'SUCCESS' })
     return clientA.responsesFor(requestId).find((r) => r.type === 'CREATION' && r.state === 'SUCCESS').urn as string
   }
@@ -115,12 +116,12 @@ describe('REGARDS to REGARDS with acknowledgement, two instances and two shovels
     expect(pending.disseminationsInfo).toEqual([{ label: B_LABEL, requestDate: expect.any(String), blocking: true }])
 
     const requestOnB = await workerOnB(urn)
-    await clientB.waitFor(() => clientB.responsesFor(requestOnB).some((r) => r.type === 'NOTIFICATION'), 20_000, 'B notified')
+    await waitFor(() => clientB.responsesFor(requestOnB).some((r) => r.type === 'NOTIFICATION'), 'B notified', { timeoutMs: 20_000, wakeOn: clientB.onMessage })
     // B created the product with A's URN (the tenant segment is A's).
     expect(clientB.responsesFor(requestOnB).find((r) => r.type === 'CREATION' && r.state === 'SUCCESS').urn).toBe(urn)
     expect(await getProduct(heraldB.ctx.db, TENANT_B, urn)).toBeDefined()
 
-    await clientA.waitFor(async () => (await getProduct(heraldA.ctx.db, TENANT_A, urn))!.disseminationStatus === 'DONE', 20_000, 'A acknowledged')
+    await waitFor(async () => (await getProduct(heraldA.ctx.db, TENANT_A, urn))!.disseminationStatus === 'DONE', 'A acknowledged', { timeoutMs: 20_000, wakeOn: clientA.onMessage })
     const acked = (await getProduct(heraldA.ctx.db, TENANT_A, urn))!
     expect(acked.disseminationPending).toBe(false)
     expect(acked.disseminationsInfo[0]).toMatchObject({ label: B_LABEL, blocking: true, ackDate: expect.any(String) })
@@ -131,13 +132,13 @@ describe('REGARDS to REGARDS with acknowledgement, two instances and two shovels
     const urn = await createOnA(`a-blocking-${randomUUID()}`)
     const deletion = randomUUID()
     await clientA.delete(TENANT_A, deletion, urn)
-    await clientA.waitFor(async () => (await listRequests(heraldA.ctx.db, TENANT_A, { requestId: deletion, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 10_000, 'deletion blocked')
-    await clientA.waitFor(() => clientA.responsesFor(deletion).length > 0, 10_000, 'GRANTED')
+    await waitFor(async () => (await listRequests(heraldA.ctx.db, TENANT_A, { requestId: deletion, step: 'WAITING_BLOCKING_DISSEMINATION' })).items.length === 1, 'deletion blocked', { timeoutMs: 10_000, wakeOn: clientA.onMessage })
+    await waitFor(() => clientA.responsesFor(deletion).length > 0, 'GRANTED', { timeoutMs: 10_000, wakeOn: clientA.onMessage })
     await new Promise((r) => setTimeout(r, 300))
     expect(clientA.responsesFor(deletion).map((r) => r.state)).toEqual(['GRANTED'])
     expect(await getProduct(heraldA.ctx.db, TENANT_A, urn)).toBeDefined()
     await workerOnB(urn)
-    await clientA.waitFor(() => clientA.responsesFor(deletion).some((r) => r.state === 'SUCCESS' && r.type === 'DELETION'), 20_000, 'deletion completed after the ack')
+    await waitFor(() => clientA.responsesFor(deletion).some((r) => r.state === 'SUCCESS' && r.type === 'DELETION'), 'deletion completed after the ack', { timeoutMs: 20_000, wakeOn: clientA.onMessage })
     expect(await getProduct(heraldA.ctx.db, TENANT_A, urn)).toBeUndefined()
   })
 })

@@ -10,6 +10,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const run = promisify(execFile)
 const herald = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/herald.js')
@@ -100,7 +101,7 @@ describe('postgres: a Herald whose first RabbitMQ node is down', () => {
   it('connects to the next node of HERALD_AMQP_URL and serves requests', async () => {
     const requestId = randomUUID()
     await client.publishRequest({ tenant: 'cluster', requestId, owner: 'test', body: { payload: { id: requestId }, metadata: { action: 'CREATED' } } })
-    await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 20_000, 'SUCCESS')
+    await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 20_000, wakeOn: client.onMessage })
     expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['GRANTED', 'SUCCESS'])
     expect(delivered.map((m) => JSON.parse((m.body as Buffer).toString('utf8')).payload.id)).toEqual([requestId])
   })

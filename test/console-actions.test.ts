@@ -11,7 +11,7 @@ import { RegardsClient } from './support/amqp-client.ts'
 import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
-import { waitUntil } from './http-helpers.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 // Failing requests of mission-b (fixed, then bulk-retried) and of mission-c (a long job, cancelled half-way).
@@ -67,7 +67,7 @@ describe('the console acts on what it shows: bulk retry by filter, the rule deci
     for (let i = 0; i < FAILING_C; i++) {
       await client.publishRequest({ tenant: TENANT, requestId: `bulk-c-${i}`, owner: 'owner-c', body: { payload: { id: `c-${i}`, properties: { nature: 'C' } }, metadata: { action: 'UPDATED' } } })
     }
-    await waitUntil(async () => (await liveStates('owner-b')).ERROR === FAILING_B && (await liveStates('owner-c')).ERROR === FAILING_C, 60_000, 'the requests to fail')
+    await waitFor(async () => (await liveStates('owner-b')).ERROR === FAILING_B && (await liveStates('owner-c')).ERROR === FAILING_C, 'the requests to fail', { timeoutMs: 60_000 })
     browser = await launchBrowser()
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
     console.log(`console screenshots: ${SCREENSHOT_DIR}`)
@@ -113,7 +113,7 @@ describe('the console acts on what it shows: bulk retry by filter, the rule deci
     const status = page.getByRole('status').filter({ hasText: /Bulk retry \d+ done/ })
     await status.waitFor({ timeout: 20_000 })
     expect(await status.textContent()).toContain(`${FAILING_B} of ${FAILING_B} requests retried`)
-    await waitUntil(async () => (await liveStates('owner-b')).SUCCESS === FAILING_B, 20_000, 'the retried requests to succeed')
+    await waitFor(async () => (await liveStates('owner-b')).SUCCESS === FAILING_B, 'the retried requests to succeed', { timeoutMs: 20_000 })
     // The listing follows live: nothing left in ERROR for mission-b.
     await page.getByText('No request matches these filters.').waitFor({ timeout: 10_000 })
     await shot(page, 'bulk-retry')
@@ -136,7 +136,7 @@ describe('the console acts on what it shows: bulk retry by filter, the rule deci
     const retried = Number(/: (\d+) of 40/.exec((await status.textContent()) ?? '')?.[1])
     expect(retried).toBeGreaterThan(0)
     expect(retried).toBeLessThan(FAILING_C)
-    await waitUntil(async () => (await liveStates('owner-c')).SUCCESS === retried, 20_000, 'the retried part to succeed')
+    await waitFor(async () => (await liveStates('owner-c')).SUCCESS === retried, 'the retried part to succeed', { timeoutMs: 20_000 })
     await new Promise((r) => setTimeout(r, 1500))
     expect(await liveStates('owner-c')).toEqual({ ERROR: FAILING_C - retried, SUCCESS: retried })
 

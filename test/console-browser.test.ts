@@ -11,7 +11,7 @@ import { CatalogClient } from './support/catalog-client.ts'
 import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
-import { waitFor } from './support/sender-rig.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -56,12 +56,12 @@ describe('the web console in a real browser', () => {
       const payload = { id: `product-${i}`, properties: { title: `<img src=x onerror="document.title='pwned'">${'long '.repeat(200)}` } }
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload, metadata: { action: 'CREATED' } } })
     }
-    await waitFor(() => requestIds.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'the requests to succeed', 30_000)
+    await waitFor(() => requestIds.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'the requests to succeed', { timeoutMs: 30_000, wakeOn: client.onMessage })
     // A catalog product sent to mission-a and acknowledged by it, and one acknowledgement that is not one.
     catalog = new CatalogClient(vhost.url)
     await catalog.listenResponses()
     await catalog.create(TENANT, 'feature-1', { type: 'Feature', id: 'passport-product', properties: { level: 'L1' } })
-    await catalog.waitFor(() => catalog.responsesFor('feature-1').some((r) => r.type === 'NOTIFICATION'), 30_000, 'the product to be notified')
+    await waitFor(() => catalog.responsesFor('feature-1').some((r) => r.type === 'NOTIFICATION'), 'the product to be notified', { timeoutMs: 30_000, wakeOn: catalog.onMessage })
     productUrn = catalog.responsesFor('feature-1').find((r) => r.urn)!.urn
     await catalog.ack(TENANT, productUrn, 'mission-a')
     await catalog.ack(TENANT, productUrn, 'mission-a', { rawBody: Buffer.from('{"urn": 42') })

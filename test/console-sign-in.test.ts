@@ -3,9 +3,10 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSignInCode } from '../src/console-sessions/sign-in-code.ts'
-import { luceneRule, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const run = promisify(execFile)
 const repoRoot = path.resolve(import.meta.dirname, '..')
@@ -90,14 +91,14 @@ for (const backend of BACKENDS) {
           }
         }
       })()
-      await waitUntil(() => events.some((e) => e.event === 'ready'), 10_000, 'the stream to open')
+      await waitFor(() => events.some((e) => e.event === 'ready'), 'the stream to open', { timeoutMs: 10_000 })
       const client = new RegardsClient(f.vhost.url)
       try {
         // No rule matches them: each is registered, then completed at once.
         await client.publishRequest({ tenant: 'project2', requestId: 'other-tenant-req', owner: 'o', body: { payload: {}, metadata: {} } })
         await client.publishRequest({ tenant: 'project1', requestId: 'own-tenant-req', owner: 'o', body: { payload: {}, metadata: {} } })
         const seen = () => events.filter((e) => e.event === 'requests').flatMap((e) => e.data)
-        await waitUntil(() => seen().some((c) => c.requestId === 'own-tenant-req' && c.state === 'SUCCESS'), 20_000, 'the completion event')
+        await waitFor(() => seen().some((c) => c.requestId === 'own-tenant-req' && c.state === 'SUCCESS'), 'the completion event', { timeoutMs: 20_000 })
         expect(seen().map((c) => c.requestId)).not.toContain('other-tenant-req')
       } finally {
         await client.close()

@@ -5,8 +5,8 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { openPostgres } from '../src/db/client.ts'
 import { HeraldEvents } from '../src/events.ts'
-import { waitFor } from './support/sender-rig.ts'
 import { createTestStorage, PG_ADMIN_URL } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 function logSink() {
   const lines: Record<string, any>[] = []

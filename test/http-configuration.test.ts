@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openParameters } from '../src/secrets/secret-parameters.ts'
 import type { PluginParameter } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
-import { luceneRule, param, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, param, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const MASK = '********'
 
@@ -151,9 +152,9 @@ for (const backend of BACKENDS) {
       expect(received).toHaveLength(0)
 
       expect((await f.call('POST', '/api/v1/recipients/live/activate')).json().active).toBe(true)
-      await waitUntil(() => received.length === 1, 15_000, 'delivery after activation')
+      await waitFor(() => received.length === 1, 'delivery after activation', { timeoutMs: 15_000 })
       // The request completes once its delivery is recorded: from then on the recipient has nothing in progress.
-      await waitUntil(async () => (await f.call('GET', `/api/v1/requests/${requestId}`)).json().state === 'SUCCESS', 15_000, 'request completed')
+      await waitFor(async () => (await f.call('GET', `/api/v1/requests/${requestId}`)).json().state === 'SUCCESS', 'request completed', { timeoutMs: 15_000 })
       expect((await f.call('DELETE', '/api/v1/recipients/live')).json()).toEqual({ businessId: 'live', droppedDeliveries: 0, completedRequests: 0 })
     })
 
@@ -165,7 +166,7 @@ for (const backend of BACKENDS) {
       expect((await f.call('GET', '/api/v1/recipients/doomed')).json().state.backlog).toBe(1)
       const deleted = await f.call('DELETE', '/api/v1/recipients/doomed?force=true')
       expect(deleted.json()).toEqual({ businessId: 'doomed', droppedDeliveries: 1, completedRequests: 1 })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 15_000, 'completion event')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'completion event', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect((await f.call('GET', `/api/v1/requests/${requestId}`)).json()).toMatchObject({ state: 'SUCCESS' })
     })
 

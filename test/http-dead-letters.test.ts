@@ -5,8 +5,9 @@ import { FEATURE_CREATION_QUEUE, INGEST_ACK_QUEUE } from '../src/catalog/topolog
 import { heraldConsumerQueues, startDeadLetterCollector } from '../src/dead-letters/collector.ts'
 import { insertDeadLetter } from '../src/dead-letters/store.ts'
 import { RegardsClient } from './support/amqp-client.ts'
-import { startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -66,7 +67,7 @@ for (const backend of BACKENDS) {
     it('lists and inspects a message dead-lettered by a consumer, in its tenant only', async () => {
       const requestId = randomUUID()
       await deadLetterLikeHerald(requestId)
-      await waitUntil(async () => (await list()).some((m) => m.requestId === requestId), 15_000, 'dead letter collected')
+      await waitFor(async () => (await list()).some((m) => m.requestId === requestId), 'dead letter collected', { timeoutMs: 15_000 })
       const [item] = (await list()).filter((m) => m.requestId === requestId)
       expect(item).toMatchObject({
         queue: NOTIFICATION_REQUEST_QUEUE,
@@ -89,14 +90,14 @@ for (const backend of BACKENDS) {
       expect((await f.call('POST', '/api/v1/recipients', { as: [TENANT, 'ADMIN'], body: recipient })).statusCode).toBe(201)
       // The label follows the configuration cache, which learns of the new configuration asynchronously.
       const labelled = `herald_dead_letters{tenant="project1",queue="${NOTIFICATION_REQUEST_QUEUE}"}`
-      await waitUntil(async () => (await f.call('GET', '/metrics', { as: null })).body.includes(labelled), 10_000, 'the tenant label of a configured tenant')
+      await waitFor(async () => (await f.call('GET', '/metrics', { as: null })).body.includes(labelled), 'the tenant label of a configured tenant', { timeoutMs: 10_000 })
     })
 
     it('re-injects it (EXPLOIT) into the queue it failed in: Herald processes it, the row is gone', async () => {
       const [item] = await list()
       const replayed = await f.call('POST', `/api/v1/dead-letters/${item.id}/replay`, { as: [TENANT, 'EXPLOIT'] })
       expect(replayed.json()).toEqual({ replayed: [item.id], missing: [] })
-      await client.waitFor(() => client.eventsFor(item.requestId).some((e) => e.body.state === 'SUCCESS'), 15_000, 'request processed after re-injection')
+      await waitFor(() => client.eventsFor(item.requestId).some((e) => e.body.state === 'SUCCESS'), 'request processed after re-injection', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.eventsFor(item.requestId)[0].body).toMatchObject({ state: 'GRANTED', requestOwner: 'dl-test' })
       expect(await list()).toEqual([])
       expect((await f.call('POST', `/api/v1/dead-letters/${item.id}/replay`)).statusCode).toBe(404)
@@ -110,7 +111,7 @@ for (const backend of BACKENDS) {
       })
       const requestId = randomUUID()
       await publisher.send({ routingKey: 'test.expiring', expiration: '0', headers: { 'regards.tenant': TENANT, 'regards.request.id': requestId } }, Buffer.from([0xff, 0x00, 0xfe]))
-      await waitUntil(async () => (await list()).some((m) => m.requestId === requestId), 15_000, 'expired message collected')
+      await waitFor(async () => (await list()).some((m) => m.requestId === requestId), 'expired message collected', { timeoutMs: 15_000 })
       const [item] = await list()
       expect(item).toMatchObject({ queue: 'test.expiring', dlq: `${SPECIFIC_RECIPIENT_REQUEST_QUEUE}.DLQ`, reason: 'expired', deadLetteredAt: expect.any(String), size: 3 })
       const detail = (await f.call('GET', `/api/v1/dead-letters/${item.id}`)).json()
@@ -141,7 +142,7 @@ for (const backend of BACKENDS) {
       expect((await f.call('DELETE', `/api/v1/dead-letters/${item.id}`)).statusCode).toBe(204)
       expect((await f.call('DELETE', `/api/v1/dead-letters/${item.id}`)).statusCode).toBe(404)
       for (let i = 0; i < 3; i++) await deadLetterLikeHerald(randomUUID())
-      await waitUntil(async () => (await list()).length === 3, 15_000, 'three collected')
+      await waitFor(async () => (await list()).length === 3, 'three collected', { timeoutMs: 15_000 })
       const page1 = (await f.call('GET', '/api/v1/dead-letters?limit=2')).json()
       const page2 = (await f.call('GET', `/api/v1/dead-letters?limit=2&cursor=${page1.nextCursor}`)).json()
       expect(page1.items.length + page2.items.length).toBe(3)
@@ -153,10 +154,10 @@ for (const backend of BACKENDS) {
     it('stores a message without a tenant header out of every tenant\'s reach', async () => {
       const requestId = randomUUID()
       await deadLetterLikeHerald(requestId, null)
-      await waitUntil(async () => {
+      await waitFor(async () => {
         const { rows } = await (await import('kysely')).sql<{ n: number }>`select count(*)::int as n from dead_letter where tenant is null`.execute(f.herald.ctx.db)
         return rows[0].n === 1
-      }, 15_000, 'tenant-less dead letter collected')
+      }, 'tenant-less dead letter collected', { timeoutMs: 15_000 })
       expect(await list()).toEqual([])
     })
   })

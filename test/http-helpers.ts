@@ -72,11 +72,3 @@ export const luceneRule = (businessId: string, metadataRule: string, recipients:
   parameters: [param('metadata_rule', metadataRule)],
   recipients,
 })
-
-export async function waitUntil(predicate: () => Promise<boolean> | boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}

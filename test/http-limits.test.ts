@@ -8,7 +8,8 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
-import { luceneRule, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const METRICS_TOKEN = 'metrics-token-of-the-operator'
 const RATE_LIMIT = 5
@@ -108,7 +109,7 @@ for (const backend of BACKENDS) {
       expect([ready.statusCode, ready.json()]).toEqual([503, { status: 'DOWN', checks: { database: false, broker: true, consumers: true } }])
       expect(ms).toBeLessThan(2000)
       await hold
-      await waitUntil(async () => (await get('/health/ready')).statusCode === 200, 15_000, 'ready again')
+      await waitFor(async () => (await get('/health/ready')).statusCode === 200, 'ready again', { timeoutMs: 15_000 })
     })
 
     it('labels metrics with configured tenants only, counts the others as "other", and forgets their configuration', async () => {
@@ -116,14 +117,14 @@ for (const backend of BACKENDS) {
       for (const [url, body] of [['/api/v1/recipients', rabbitRecipient('lbl')], ['/api/v1/rules', luceneRule('lbl-rule', 'action:CREATED', ['lbl'])]] as const) {
         expect((await f.call('POST', url, { as: [tenant, 'ADMIN'], body })).statusCode).toBe(201)
       }
-      await waitUntil(() => f.herald.ctx.configCache.isConfigured(tenant), 5000, 'the tenant counted as configured')
+      await waitFor(() => f.herald.ctx.configCache.isConfigured(tenant), 'the tenant counted as configured', { timeoutMs: 5000 })
       const client = new RegardsClient(f.vhost.url)
       const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}-${randomUUID().slice(0, 8)}`)
       try {
         const body = { payload: { id: 'p' }, metadata: { action: 'CREATED' } }
         await client.publishRequest({ tenant, requestId: randomUUID(), owner: 'o', date: new Date().toISOString(), body })
         for (const ghost of ghosts) await client.publishRequest({ tenant: ghost, requestId: randomUUID(), owner: 'o', date: new Date().toISOString(), body })
-        await waitUntil(async () => metric(await scrape(), 'herald_requests_received_total{tenant="other"}') === ghosts.length, 30_000, 'the ghost requests counted')
+        await waitFor(async () => metric(await scrape(), 'herald_requests_received_total{tenant="other"}') === ghosts.length, 'the ghost requests counted', { timeoutMs: 30_000 })
       } finally {
         await client.close()
       }
@@ -134,7 +135,7 @@ for (const backend of BACKENDS) {
       expect(metric(text, 'herald_dead_letters{tenant="other",queue="q"}')).toBe(2)
       expect(text).not.toContain('ghost-')
       // The ghosts' (empty) configurations are dropped at the next refresh, every 500 ms.
-      await waitUntil(async () => metric(await scrape(), 'herald_config_cache_tenants') <= 1, 5000, 'the ghost tenants forgotten')
+      await waitFor(async () => metric(await scrape(), 'herald_config_cache_tenants') <= 1, 'the ghost tenants forgotten', { timeoutMs: 5000 })
       expect(f.herald.ctx.configCache.cachedTenants).toBeLessThanOrEqual(1)
     })
   })

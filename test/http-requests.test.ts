@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegardsClient } from './support/amqp-client.ts'
-import { luceneRule, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -34,7 +35,7 @@ for (const backend of BACKENDS) {
       for (const [i, requestId] of ids.entries()) {
         await client.publishRequest({ tenant: TENANT, requestId, owner: i === 0 ? 'alice' : 'bob', date: new Date(started.getTime() + i * 1000).toISOString(), body: { payload: { id: requestId }, metadata: { action: 'CREATED' } } })
       }
-      await waitUntil(async () => (await get('/api/v1/requests?state=ERROR')).items.length === 3, 20_000, 'three requests in ERROR')
+      await waitFor(async () => (await get('/api/v1/requests?state=ERROR')).items.length === 3, 'three requests in ERROR', { timeoutMs: 20_000 })
     })
     afterAll(async () => {
       await client?.close()
@@ -79,7 +80,7 @@ for (const backend of BACKENDS) {
       const goodBefore = good.length
       const retried = await f.call('POST', `/api/v1/requests/${ids[0]}/retry?recipient=flaky`, { as: [TENANT, 'EXPLOIT'] })
       expect(retried.json()).toEqual({ requests: 1, deliveries: 1, rematched: 0 })
-      await client.waitFor(() => client.eventsFor(ids[0]).some((e) => e.body.state === 'SUCCESS'), 15_000, 'SUCCESS after retry')
+      await waitFor(() => client.eventsFor(ids[0]).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS after retry', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.eventsFor(ids[0]).map((e) => e.body.state)).toEqual(['GRANTED', 'ERROR', 'GRANTED', 'SUCCESS'])
       expect(good.length).toBe(goodBefore)
       const done = await get(`/api/v1/requests/${ids[0]}`)
@@ -100,7 +101,7 @@ for (const backend of BACKENDS) {
       expect(some.json()).toEqual({ requests: 1, deliveries: 1, rematched: 0 })
       const rest = await f.call('POST', '/api/v1/requests/retry', { body: { all: true } })
       expect(rest.json().requests).toBeLessThanOrEqual(1)
-      await waitUntil(async () => (await get('/api/v1/requests?state=SUCCESS')).items.length === 3, 15_000, 'all three SUCCESS')
+      await waitFor(async () => (await get('/api/v1/requests?state=SUCCESS')).items.length === 3, 'all three SUCCESS', { timeoutMs: 15_000 })
       expect((await get('/api/v1/recipients/flaky')).state).toMatchObject({ errors: 0, lastError: null })
       const both = await f.call('POST', '/api/v1/requests/retry', { body: { all: true, requestIds: [ids[0]] } })
       expect([both.statusCode, both.json().code]).toEqual([400, 'HERALD_ERR_VALIDATION'])

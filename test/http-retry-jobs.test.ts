@@ -4,8 +4,9 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
 import { RegardsClient } from './support/amqp-client.ts'
-import { luceneRule, param, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, param, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
@@ -28,7 +29,7 @@ for (const backend of BACKENDS) {
     }
     const follow = async (id: number) => {
       let job: any
-      await waitUntil(async () => (job = (await get(`/api/v1/retry-jobs/${id}`)).json()).state !== 'running', 30_000, `bulk retry ${id} to end`)
+      await waitFor(async () => (job = (await get(`/api/v1/retry-jobs/${id}`)).json()).state !== 'running', `bulk retry ${id} to end`, { timeoutMs: 30_000 })
       return job
     }
 
@@ -48,7 +49,7 @@ for (const backend of BACKENDS) {
           await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload: { id: requestId, properties: { mission, tags: ['x', 'y'] } }, metadata: { action: 'CREATED' } } })
         }
       }
-      await waitUntil(async () => (await states([...missionA, ...missionB])).ERROR === 30, 30_000, 'thirty requests in ERROR').catch(async (e) => { console.log('STATES', await states([...missionA, ...missionB]), (await sql`select d.state, d.attempts, d.last_error, d.next_attempt_at, count(*)::int from delivery d group by 1,2,3,4`.execute(f.herald.ctx.db)).rows, (await f.call('GET','/api/v1/recipients/flaky')).json().state, client.events.slice(0, 3).map((x: any) => x.body)); throw e })
+      await waitFor(async () => (await states([...missionA, ...missionB])).ERROR === 30, 'thirty requests in ERROR', { timeoutMs: 30_000 }).catch(async (e) => { console.log('STATES', await states([...missionA, ...missionB]), (await sql`select d.state, d.attempts, d.last_error, d.next_attempt_at, count(*)::int from delivery d group by 1,2,3,4`.execute(f.herald.ctx.db)).rows, (await f.call('GET','/api/v1/recipients/flaky')).json().state, client.events.slice(0, 3).map((x: any) => x.body)); throw e })
     }, 60_000)
     afterAll(async () => {
       await client?.close()
@@ -81,7 +82,7 @@ for (const backend of BACKENDS) {
       expect(started.json()).toMatchObject({ state: 'running', total: 10, totalExact: true, done: 0, role: 'EXPLOIT', filter: { state: 'ERROR', field: 'properties.mission', value: 'A' } })
       const job = await follow(started.json().id)
       expect(job).toMatchObject({ state: 'done', total: 10, done: 10, deliveries: 10, rematched: 0, finishedAt: expect.any(String), taken: false })
-      await waitUntil(async () => (await states(missionA)).SUCCESS === 10, 20_000, 'mission A delivered')
+      await waitFor(async () => (await states(missionA)).SUCCESS === 10, 'mission A delivered', { timeoutMs: 20_000 })
       expect(await states(missionB)).toEqual({ ERROR: 20, SUCCESS: 0 })
       const { rows } = await sql<any>`select subject, role, action, target, outcome, detail from audit_entry where tenant = ${TENANT} and action like 'requests.bulk-retry%'`.execute(f.herald.ctx.db)
       expect(rows).toEqual([{ subject: 'herald-cli', role: 'EXPLOIT', action: 'requests.bulk-retry', target: `retry-jobs/${job.id}`, outcome: 'ok', detail: expect.stringContaining('10 requests retried (10 deliveries, 0 rematched) of 10') }])
@@ -92,7 +93,7 @@ for (const backend of BACKENDS) {
       expect(started).toMatchObject({ state: 'running', total: 20 })
       const second = await f.call('POST', '/api/v1/retry-jobs', { body: { filter: {} } })
       expect([second.statusCode, second.json().code, second.json().jobId]).toEqual([409, 'HERALD_ERR_RETRY_JOB_RUNNING', started.id])
-      await waitUntil(async () => (await get(`/api/v1/retry-jobs/${started.id}`)).json().done >= 2, 20_000, 'two batches')
+      await waitFor(async () => (await get(`/api/v1/retry-jobs/${started.id}`)).json().done >= 2, 'two batches', { timeoutMs: 20_000 })
       // Another tenant sees no such job, and cannot cancel it.
       expect((await get(`/api/v1/retry-jobs/${started.id}`, 'ADMIN', 'project2')).statusCode).toBe(404)
       expect((await f.call('DELETE', `/api/v1/retry-jobs/${started.id}`, { as: ['project2', 'ADMIN'] })).statusCode).toBe(404)
@@ -105,7 +106,7 @@ for (const backend of BACKENDS) {
       expect(job.done).toBeLessThan(20)
       await new Promise((r) => setTimeout(r, 1500))
       expect((await get(`/api/v1/retry-jobs/${started.id}`)).json()).toMatchObject({ state: 'cancelled', done: job.done })
-      await waitUntil(async () => (await states(missionB)).SUCCESS === job.done, 20_000, 'the retried part delivered')
+      await waitFor(async () => (await states(missionB)).SUCCESS === job.done, 'the retried part delivered', { timeoutMs: 20_000 })
       expect(await states(missionB)).toEqual({ ERROR: 20 - job.done, SUCCESS: job.done })
       // Cancelling again answers the job as it is; the listing shows both jobs, newest first.
       expect((await f.call('DELETE', `/api/v1/retry-jobs/${started.id}`)).json()).toMatchObject({ state: 'cancelled', done: job.done })
@@ -143,7 +144,7 @@ for (const backend of BACKENDS) {
       for (const requestId of missionT) {
         await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload: { id: requestId, properties: { mission: 'T' } }, metadata: { action: 'CREATED' } } })
       }
-      await waitUntil(async () => (await states(missionT)).ERROR === 3, 30_000, 'three more requests in ERROR')
+      await waitFor(async () => (await states(missionT)).ERROR === 3, 'three more requests in ERROR', { timeoutMs: 30_000 })
       await client.rabbit.exchangeDelete({ exchange: 'ext.flaky-t' })
       const { rows } = await sql<{ id: number }>`insert into retry_job (tenant, filter, state, estimate, estimate_exact, up_to_id, after_id, requests, role, subject, runner, heartbeat_at)
         select ${TENANT}, '{"field":"properties.mission","value":"T"}', 'running', 3, true, max(id), min(id), 1, 'ADMIN', 'gone-operator', 'a-gone-instance', now() - interval '31 seconds'
@@ -151,7 +152,7 @@ for (const backend of BACKENDS) {
         returning id::int`.execute(f.herald.ctx.db)
       const job = await follow(rows[0].id)
       expect(job).toMatchObject({ state: 'done', done: 3, deliveries: 2, startedBy: 'gone-operator' })
-      await waitUntil(async () => (await states(missionT)).SUCCESS === 2, 20_000, 'the two left retried')
+      await waitFor(async () => (await states(missionT)).SUCCESS === 2, 'the two left retried', { timeoutMs: 20_000 })
       expect(await states(missionT)).toEqual({ ERROR: 1, SUCCESS: 2 })
       const audit = await sql<any>`select subject, outcome from audit_entry where target = ${`retry-jobs/${job.id}`}`.execute(f.herald.ctx.db)
       expect(audit.rows).toEqual([{ subject: 'gone-operator', outcome: 'ok' }])

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openPostgres, type Database } from '../src/db/client.ts'
 import { InstanceSignals } from '../src/db/instance-signals.ts'
 import { createLogger } from '../src/log.ts'
-import { waitFor } from './support/sender-rig.ts'
 import { createTestStorage, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 /** Two Herald processes on one PostgreSQL: each hears of the other's new deliveries (LISTEN/NOTIFY). */
 describe('postgres: new deliveries announced to the other instances', () => {

@@ -5,6 +5,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const COMMITS = 'intake_commits'
 const FAILS_ONCE = 'intake_fails_once'
@@ -60,7 +61,7 @@ for (const backend of BACKENDS) {
       }
       herald = await startTestHerald({ storage, amqpUrl: vhost.url })
       const answered = () => requests.every(({ requestId }) => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'))
-      await client.waitFor(answered, 30_000, 'a SUCCESS for every request')
+      await waitFor(answered, 'a SUCCESS for every request', { timeoutMs: 30_000, wakeOn: client.onMessage })
       // Time for a second answer to arrive, if there were one.
       await new Promise((r) => setTimeout(r, 1000))
 

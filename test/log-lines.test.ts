@@ -10,6 +10,7 @@ import { createMetrics } from '../src/metrics.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -92,8 +93,8 @@ describe('pglite: the log lines of a running Herald', () => {
     await client.publishRequest({ body: {}, headers: { marker: 'no tenant' } })
     await client.publishRequest({ tenant: TENANT, requestId: denied, owner: 'me', rawBody: Buffer.from('not json') })
     await client.publishRequest({ tenant: TENANT, requestId: granted, owner: 'me', body: { payload: { id: granted }, metadata: {} } })
-    await client.waitFor(() => client.eventsFor(granted).some((e) => e.body.state === 'SUCCESS'), 20_000, 'SUCCESS')
-    await client.waitFor(() => client.eventsFor(denied).some((e) => e.body.state === 'DENIED'), 5_000, 'DENIED')
+    await waitFor(() => client.eventsFor(granted).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 20_000, wakeOn: client.onMessage })
+    await waitFor(() => client.eventsFor(denied).some((e) => e.body.state === 'DENIED'), 'DENIED', { timeoutMs: 5_000, wakeOn: client.onMessage })
 
     const keys = loadTokenKeys(herald.ctx.config)
     const app = await createHttpServer(herald.ctx, { metrics: createMetrics(herald.ctx.events, { tenants: herald.ctx.config.tenants, configCache: herald.ctx.configCache }), consuming: () => true, tokenKeys: keys })

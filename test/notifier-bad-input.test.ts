@@ -7,6 +7,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const good = () => ({ payload: { id: randomUUID(), properties: { ok: true } }, metadata: { action: 'CREATED' } })
@@ -51,7 +52,7 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
   })
 
   const deniedFor = async (requestId: string) => {
-    await client.waitFor(() => client.eventsFor(requestId).length > 0, 15_000, `event for ${requestId}`)
+    await waitFor(() => client.eventsFor(requestId).length > 0, `event for ${requestId}`, { timeoutMs: 15_000, wakeOn: client.onMessage })
     const events = client.eventsFor(requestId)
     expect(events.map((e) => e.body.state)).toEqual(['DENIED'])
     return events[0].body.errors.join(' ')
@@ -90,7 +91,7 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
     await client.publishRequest({ tenant: '', requestId: randomUUID(), body: good(), headers: { marker } })
     await client.publishRequest({ tenant: TENANT, body: good(), headers: { marker } })
     await client.publishRequest({ tenant: TENANT, requestId: '', body: good(), headers: { marker } })
-    await client.waitFor(() => dlq.filter((m) => m.headers.marker === marker).length === 4, 15_000, '4 dead letters')
+    await waitFor(() => dlq.filter((m) => m.headers.marker === marker).length === 4, '4 dead letters', { timeoutMs: 15_000, wakeOn: client.onMessage })
     const reasons = dlq.filter((m) => m.headers.marker === marker).map((m) => String(m.headers['x-exception-message']))
     expect(reasons.filter((r) => /regards\.tenant/.test(r))).toHaveLength(2)
     expect(reasons.filter((r) => /regards\.request\.id/.test(r))).toHaveLength(2)
@@ -104,8 +105,8 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
       await client.publishRequest({ tenant: TENANT, requestId: badIds[i], owner: 'me', rawBody: Buffer.from('not json') })
       await client.publishRequest({ tenant: TENANT, requestId: goodIds[i], owner: 'me', body: good() })
     }
-    await client.waitFor(() => goodIds.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 20_000, 'all good SUCCESS')
-    await client.waitFor(() => badIds.every((id) => client.eventsFor(id).length === 1), 5_000, 'all bad DENIED')
+    await waitFor(() => goodIds.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'all good SUCCESS', { timeoutMs: 20_000, wakeOn: client.onMessage })
+    await waitFor(() => badIds.every((id) => client.eventsFor(id).length === 1), 'all bad DENIED', { timeoutMs: 5_000, wakeOn: client.onMessage })
     expect(badIds.every((id) => client.eventsFor(id)[0].body.state === 'DENIED')).toBe(true)
   })
 
@@ -117,14 +118,14 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', date, body: good() })
     const witness = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId: witness, owner: 'me', body: good() })
-    await client.waitFor(() => client.eventsFor(witness).some((e) => e.body.state === 'SUCCESS'), 15_000, 'witness SUCCESS')
+    await waitFor(() => client.eventsFor(witness).some((e) => e.body.state === 'SUCCESS'), 'witness SUCCESS', { timeoutMs: 15_000, wakeOn: client.onMessage })
     expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['GRANTED'])
   })
 
   it('reports the recipient whose exchange cannot be declared as ERROR, the others as SUCCESS', async () => {
     const requestId = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: { properties: { target: 'broken' } }, metadata: {} } })
-    await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 20_000, 'ERROR')
+    await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 'ERROR', { timeoutMs: 20_000, wakeOn: client.onMessage })
     const final = client.eventsFor(requestId).at(-1)!.body
     expect(final.state).toBe('ERROR')
     expect(final.recipients).toEqual([
@@ -137,7 +138,7 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
     const requestId = randomUUID()
     const body = { payload: { properties: { target: 'unbound' } }, metadata: {} }
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body })
-    await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 20_000, 'ERROR')
+    await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 'ERROR', { timeoutMs: 20_000, wakeOn: client.onMessage })
     expect(client.eventsFor(requestId).at(-1)!.body.recipients).toContainEqual({ label: 'unbound', status: 'ERROR', ackRequired: false, blockingRequired: false })
     const detail = await getRequest(herald.ctx.db, TENANT, requestId)
     const unbound = detail!.deliveries.find((d) => d.recipient === 'unbound')!
@@ -150,7 +151,7 @@ describe('postgres: bad input gets a clear answer and never blocks the good mess
     await client.rabbit.queueBind({ queue: 'ext.unbound.q', exchange: 'ext.unbound' })
     await client.collect('ext.unbound.q', received as any)
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body })
-    await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 20_000, 'SUCCESS')
+    await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 20_000, wakeOn: client.onMessage })
     expect(received).toHaveLength(1)
     expect(received[0].messageId).toMatch(/^herald-delivery-\d+$/)
   })
@@ -168,7 +169,7 @@ describe('postgres: tenants this Herald does not serve', () => {
       const own = randomUUID()
       await client.publishRequest({ tenant: 'stranger', requestId: stranger, owner: 'me', body: good() })
       await client.publishRequest({ tenant: 'served', requestId: own, owner: 'me', body: good() })
-      await client.waitFor(() => client.eventsFor(own).some((e) => e.body.state === 'SUCCESS'), 15_000, 'SUCCESS')
+      await waitFor(() => client.eventsFor(own).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.eventsFor(stranger)).toEqual([])
       const probe = new Connection(vhost.url)
       const { messageCount } = await probe.queueDeclare({ queue: NOTIFICATION_REQUEST_QUEUE, passive: true })

@@ -5,6 +5,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const feature = (type: string) => ({
@@ -60,7 +61,7 @@ for (const backend of BACKENDS) {
       const payload = feature('L2_RAD_GDR')
       const metadata = { action: 'CREATED', sessionOwner: 'owner', session: 's1' }
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', date: new Date().toISOString(), body: { payload, metadata } })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 15_000, 'SUCCESS')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 15_000, wakeOn: client.onMessage })
       const events = client.eventsFor(requestId)
       expect(events.map((e) => e.body.state)).toEqual(['GRANTED', 'SUCCESS'])
       const success = events[1].body
@@ -86,7 +87,7 @@ for (const backend of BACKENDS) {
     it('publishes events with the REGARDS headers and properties', async () => {
       const requestId = randomUUID()
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: feature('X'), metadata: { action: 'UPDATED' } } })
-      await client.waitFor(() => client.eventsFor(requestId).length >= 2, 15_000, 'two events')
+      await waitFor(() => client.eventsFor(requestId).length >= 2, 'two events', { timeoutMs: 15_000, wakeOn: client.onMessage })
       const event = client.eventsFor(requestId)[0]
       expect(event.headers).toMatchObject({
         'regards.tenant': TENANT,
@@ -104,7 +105,7 @@ for (const backend of BACKENDS) {
     it('completes a request that matches no rule as SUCCESS with no recipients', async () => {
       const requestId = randomUUID()
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: { properties: { is_valid: false } }, metadata: { action: 'DELETED' } } })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 15_000, 'SUCCESS')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.eventsFor(requestId).map((e) => [e.body.state, e.body.recipients])).toEqual([
         ['GRANTED', []],
         ['SUCCESS', []],
@@ -115,10 +116,10 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       const payload = feature('direct')
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', direct: true, body: { payload, metadata: {}, recipients: ['system-b'] } })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 15_000, 'SUCCESS')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 15_000, wakeOn: client.onMessage })
       expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['TO_SCHEDULE_BY_RECIPIENT', 'SUCCESS'])
       expect(client.eventsFor(requestId)[1].body.recipients).toEqual([{ label: 'system-b', status: 'SUCCESS', ackRequired: false, blockingRequired: false }])
-      await client.waitFor(() => queueB.some((m) => JSON.parse((m.body as Buffer).toString()).payload.id === payload.id), 5000, 'delivery to B')
+      await waitFor(() => queueB.some((m) => JSON.parse((m.body as Buffer).toString()).payload.id === payload.id), 'delivery to B', { timeoutMs: 5000, wakeOn: client.onMessage })
       expect(queueA.some((m) => JSON.parse((m.body as Buffer).toString()).payload.id === payload.id)).toBe(false)
     })
   })

@@ -8,6 +8,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const run = promisify(execFile)
 const TENANT = 'memory'
@@ -62,7 +63,7 @@ describe('postgres: oversized messages at full prefetch', () => {
     for (const id of ordinary) await client.publishRequest({ tenant: TENANT, requestId: id, owner: 'me', rawBody: body(id, MAX_BYTES) })
 
     const terminal = (id: string) => client.eventsFor(id).find((e) => ['DENIED', 'SUCCESS', 'ERROR'].includes(e.body.state))
-    await client.waitFor(() => [...oversized, ...ordinary].every(terminal), 60_000, 'an answer to every request')
+    await waitFor(() => [...oversized, ...ordinary].every(terminal), 'an answer to every request', { timeoutMs: 60_000, wakeOn: client.onMessage })
     for (const id of oversized) {
       expect(terminal(id)!.body.state).toBe('DENIED')
       expect(terminal(id)!.body.errors.join()).toContain(`body is ${MAX_BYTES + 1} bytes, more than the ${MAX_BYTES} bytes accepted`)

@@ -9,6 +9,7 @@ import { parkRecipient, unparkRecipient } from '../src/notifier/recipient-state.
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -89,14 +90,14 @@ describe('postgres: a recipient that is down is parked, then drains; the others 
     const ids = Array.from({ length: 800 }, () => randomUUID())
     for (const id of ids) await client.publishRequest({ tenant: TENANT, requestId: id, owner: 'me', body: { payload: { id }, metadata: {} } })
     // The steady recipient receives every product while the partner is down.
-    await client.waitFor(() => queueReceived.length >= ids.length, 60_000, 'steady deliveries')
+    await waitFor(() => queueReceived.length >= ids.length, 'steady deliveries', { timeoutMs: 60_000, wakeOn: client.onMessage })
     expect(await parked()).toBe(true)
     expect(webhookReceived.size).toBe(0)
     // No request may end while the partner is parked: its deliveries wait, none is failed.
     expect(client.events.filter((e) => e.body.state === 'ERROR')).toEqual([])
 
     down = false
-    await client.waitFor(() => ids.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 60_000, 'all SUCCESS after recovery')
+    await waitFor(() => ids.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'all SUCCESS after recovery', { timeoutMs: 60_000, wakeOn: client.onMessage })
     expect(await parked()).toBe(false)
     expect(webhookReceived.size).toBe(ids.length)
     const final = client.eventsFor(ids[0]).at(-1)!.body
@@ -111,19 +112,19 @@ describe('postgres: a recipient that is down is parked, then drains; the others 
     await parkRecipient(herald.ctx.db, { id: rows[0].id, tenant: TENANT }, 'maintenance window')
     const id = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId: id, owner: 'me', body: { payload: { id }, metadata: {} } })
-    await client.waitFor(() => queueReceived.some((m) => JSON.parse((m.body as Buffer).toString()).payload.id === id), 15_000, 'steady delivery')
+    await waitFor(() => queueReceived.some((m) => JSON.parse((m.body as Buffer).toString()).payload.id === id), 'steady delivery', { timeoutMs: 15_000, wakeOn: client.onMessage })
     await new Promise((r) => setTimeout(r, 1500))
     expect(webhookReceived.has(id)).toBe(false)
     expect(client.eventsFor(id).map((e) => e.body.state)).toEqual(['GRANTED'])
     expect(await unparkRecipient(herald.ctx.db, rows[0].id)).toBe(true)
-    await client.waitFor(() => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS'), 15_000, 'SUCCESS after un-park')
+    await waitFor(() => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS after un-park', { timeoutMs: 15_000, wakeOn: client.onMessage })
     expect(webhookReceived.has(id)).toBe(true)
   })
 
   it('sends no faster than the recipient rate limit', async () => {
     const ids = Array.from({ length: 120 }, () => randomUUID())
     for (const id of ids) await client.publishRequest({ tenant: TENANT, requestId: id, owner: 'me', body: { payload: { id, limited: true }, metadata: {} } })
-    await client.waitFor(() => ids.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 30_000, 'all SUCCESS')
+    await waitFor(() => ids.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'all SUCCESS', { timeoutMs: 30_000, wakeOn: client.onMessage })
     expect(limitedAt).toHaveLength(120)
     // 40/s with a bucket of 40: the first 40 at once, the other 80 over at least 2 s.
     const spanMs = limitedAt.at(-1)! - limitedAt[0]

@@ -5,6 +5,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'redelivery'
 
@@ -40,7 +41,7 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       const request = { tenant: TENANT, requestId, owner: 'me', body: { payload: { id: requestId }, metadata: { action: 'CREATED' } } }
       await client.publishRequest(request)
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 30_000, 'the first SUCCESS')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'the first SUCCESS', { timeoutMs: 30_000, wakeOn: client.onMessage })
       await herald!.stop()
       herald = undefined
 
@@ -59,7 +60,7 @@ for (const backend of BACKENDS) {
       await client.publishRequest({ ...request, requestId: marker, body: { payload: { id: marker }, metadata: { action: 'CREATED' } } })
 
       herald = await startTestHerald({ storage, amqpUrl: vhost.url })
-      await client.waitFor(() => client.eventsFor(marker).some((e) => e.body.state === 'SUCCESS'), 30_000, 'the marker request answered')
+      await waitFor(() => client.eventsFor(marker).some((e) => e.body.state === 'SUCCESS'), 'the marker request answered', { timeoutMs: 30_000, wakeOn: client.onMessage })
       await new Promise((r) => setTimeout(r, 500))
       expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['GRANTED', 'SUCCESS'])
     }, 90_000)

@@ -6,6 +6,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const bodyOf = (m: AsyncMessage) => JSON.parse((m.body as Buffer).toString('utf8'))
@@ -53,7 +54,7 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       const date = new Date(Date.now() - 1000).toISOString()
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', date, body: { payload: { id: requestId, version: 1 }, metadata: {} } })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 20_000, 'ERROR')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'ERROR'), 'ERROR', { timeoutMs: 20_000, wakeOn: client.onMessage })
       expect(client.eventsFor(requestId).at(-1)!.body.recipients).toEqual([
         { label: 'stable', status: 'SUCCESS', ackRequired: false, blockingRequired: false },
         { label: 'flaky', status: 'ERROR', ackRequired: false, blockingRequired: false },
@@ -64,7 +65,7 @@ for (const backend of BACKENDS) {
       await declareQueue(client, 'ext.flaky', 'ext.flaky.q')
       await client.collect('ext.flaky.q', received.flaky)
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: { id: requestId, version: 2 }, metadata: {} } })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 20_000, 'SUCCESS after retry')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS after retry', { timeoutMs: 20_000, wakeOn: client.onMessage })
 
       const states = client.eventsFor(requestId).map((e) => e.body.state)
       expect(states).toEqual(['GRANTED', 'ERROR', 'GRANTED', 'SUCCESS'])
@@ -74,7 +75,7 @@ for (const backend of BACKENDS) {
         { label: 'stable', status: 'SUCCESS', ackRequired: false, blockingRequired: false },
         { label: 'flaky', status: 'SUCCESS', ackRequired: false, blockingRequired: false },
       ])
-      await client.waitFor(() => received.flaky.some((m) => bodyOf(m).payload.id === requestId), 5000, 'flaky delivery')
+      await waitFor(() => received.flaky.some((m) => bodyOf(m).payload.id === requestId), 'flaky delivery', { timeoutMs: 5000, wakeOn: client.onMessage })
       expect(received.stable.filter((m) => bodyOf(m).payload.id === requestId).map((m) => bodyOf(m).payload.version)).toEqual([1])
       expect(received.flaky.filter((m) => bodyOf(m).payload.id === requestId).map((m) => bodyOf(m).payload.version)).toEqual([2])
       // The history keeps every delivery with its failed attempts, for audits.
@@ -89,7 +90,7 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       for (let round = 1; round <= 2; round++) {
         await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: { id: requestId, round }, metadata: {} } })
-        await client.waitFor(() => client.eventsFor(requestId).filter((e) => e.body.state === 'SUCCESS').length === round, 20_000, `SUCCESS ${round}`)
+        await waitFor(() => client.eventsFor(requestId).filter((e) => e.body.state === 'SUCCESS').length === round, `SUCCESS ${round}`, { timeoutMs: 20_000, wakeOn: client.onMessage })
       }
       expect(received.stable.filter((m) => bodyOf(m).payload.id === requestId).map((m) => bodyOf(m).payload.round)).toEqual([1, 2])
     })
@@ -98,11 +99,11 @@ for (const backend of BACKENDS) {
       const requestId = randomUUID()
       const due = Date.now() + 2500
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', date: new Date(due).toISOString(), body: { payload: { id: requestId }, metadata: {} } })
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'GRANTED'), 10_000, 'GRANTED')
-      await client.waitFor(() => received.stable.some((m) => bodyOf(m).payload.id === requestId), 15_000, 'delivery')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'GRANTED'), 'GRANTED', { timeoutMs: 10_000, wakeOn: client.onMessage })
+      await waitFor(() => received.stable.some((m) => bodyOf(m).payload.id === requestId), 'delivery', { timeoutMs: 15_000, wakeOn: client.onMessage })
       const deliveredAt = Date.now()
       expect(deliveredAt).toBeGreaterThanOrEqual(due)
-      await client.waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 10_000, 'SUCCESS')
+      await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 10_000, wakeOn: client.onMessage })
     })
   })
 }
@@ -124,7 +125,7 @@ describe('postgres: AMQP priority under a backlog', () => {
       for (const id of low) await client.publishRequest({ tenant: TENANT, requestId: id, owner: 'me', priority: 1, body: { payload: { id }, metadata: {} } })
       for (const id of high) await client.publishRequest({ tenant: TENANT, requestId: id, owner: 'me', priority: 200, body: { payload: { id }, metadata: {} } })
       herald = await startTestHerald({ storage, amqpUrl: vhost.url, env: { HERALD_INTAKE_BATCH_SIZE: '50' } })
-      await client.waitFor(() => client.events.filter((e) => e.body.state === 'SUCCESS').length === 330, 30_000, 'all SUCCESS')
+      await waitFor(() => client.events.filter((e) => e.body.state === 'SUCCESS').length === 330, 'all SUCCESS', { timeoutMs: 30_000, wakeOn: client.onMessage })
       const order = client.events.filter((e) => e.body.state === 'SUCCESS').map((e) => e.body.requestId)
       const rank = (ids: string[]) => ids.reduce((sum, id) => sum + order.indexOf(id), 0) / ids.length
       // Every high-priority request completes before the median low-priority one.

@@ -11,6 +11,7 @@ import { spawnHerald, waitConsumers, type HeraldProcess } from './support/herald
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
 import { createTestStorage, createVhost, storageSecrets, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'takeover'
 // Short settings, so that the bound is checked in a second rather than in the defaults' 4 s.
@@ -36,11 +37,7 @@ describe('postgres: a dead or stopping instance\'s claims go back to work', () =
     return herald
   }
   const waitArrivals = async (id: string, n: number, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs
-    while ((arrivals.get(id)?.length ?? 0) < n) {
-      if (Date.now() > deadline) throw new Error(`webhook ${id}: ${arrivals.get(id)?.length ?? 0} requests after ${timeoutMs} ms, expected ${n}`)
-      await new Promise((r) => setTimeout(r, 10))
-    }
+    await waitFor(() => (arrivals.get(id)?.length ?? 0) >= n, `${n} requests to webhook ${id}`, { timeoutMs, pollMs: 10 })
     return arrivals.get(id)![n - 1]
   }
 
@@ -97,11 +94,7 @@ describe('postgres: a dead or stopping instance\'s claims go back to work', () =
     const before = new Set(arrivals.keys())
     const requestId = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { payload: { id: requestId }, metadata: { action: 'CREATED' } } })
-    const deadline = Date.now() + 15_000
-    while ([...arrivals.keys()].every((k) => before.has(k))) {
-      if (Date.now() > deadline) throw new Error('no instance sent the delivery')
-      await new Promise((r) => setTimeout(r, 10))
-    }
+    await waitFor(() => [...arrivals.keys()].some((k) => !before.has(k)), 'an instance to send the delivery', { pollMs: 10 })
     const webhookId = [...arrivals.keys()].find((k) => !before.has(k))!
     const db = new pg.Client({ connectionString: storage.databaseUrl })
     await db.connect()

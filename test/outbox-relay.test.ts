@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Broker, type OutgoingMessage } from '../src/amqp/broker.ts'
 import { eventMessageId, insertOutbox, OutboxRelay, RELAY_CONFIRM_WAIT_MS, RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
 import { createLogger } from '../src/log.ts'
-import { waitFor } from './support/sender-rig.ts'
 import { startStallingProxy, type StallingProxy } from './support/stalling-proxy.ts'
 import { BACKENDS, createVhost, openTestDatabase, type TestDatabase } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const EXCHANGE = 'test.outbox-relay'
 

@@ -2,6 +2,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnHerald, type HeraldProcess } from './support/herald-process.ts'
 import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 /** A rejected promise that nobody awaits is logged and counted; the process keeps its work. */
 describe('postgres: herald start and an unhandled promise rejection', () => {
@@ -34,11 +35,10 @@ describe('postgres: herald start and an unhandled promise rejection', () => {
 
   it('keeps running and counts it in herald_unhandled_rejections_total', async () => {
     let metrics = ''
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline && herald!.child.exitCode === null; ) {
+    await waitFor(async () => {
       metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '')
-      if (/^herald_unhandled_rejections_total 1$/m.test(metrics)) break
-      await new Promise((r) => setTimeout(r, 200))
-    }
+      return /^herald_unhandled_rejections_total 1$/m.test(metrics) || herald!.child.exitCode !== null
+    }, 'the rejection counted', { timeoutMs: 30_000, pollMs: 200 })
     expect(metrics).toMatch(/^herald_unhandled_rejections_total 1$/m)
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`)
     expect([ready.status, herald!.child.exitCode]).toEqual([200, null])

@@ -7,6 +7,7 @@ import type { Herald } from '../src/main.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { BACKENDS, createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 // The pattern that froze Herald: a look-ahead keeps it out of V8's linear engine, and on 3,000 characters
@@ -92,9 +93,9 @@ describe.each(BACKENDS)('%s: a rule that runs away stalls nothing', (backend) =>
       await client.publishRequest({ tenant: TENANT, requestId, owner: 'me', body: { metadata: { action: 'CREATED' }, payload: { properties: { kind: 'canary', title: 'aab' } } } })
     }
     const last = (id: string) => client.eventsFor(id).at(-1)?.body.state
-    await client.waitFor(() => canaries.every((id) => last(id) === 'SUCCESS'), 60_000, 'every canary in SUCCESS')
+    await waitFor(() => canaries.every((id) => last(id) === 'SUCCESS'), 'every canary in SUCCESS', { timeoutMs: 60_000, wakeOn: client.onMessage })
     const canariesMs = Date.now() - started
-    await client.waitFor(() => runaways.every((id) => last(id) === 'ERROR'), 60_000, 'an ERROR event for each runaway request')
+    await waitFor(() => runaways.every((id) => last(id) === 'ERROR'), 'an ERROR event for each runaway request', { timeoutMs: 60_000, wakeOn: client.onMessage })
     const runawaysMs = Date.now() - started
     poller.child.stdin!.end()
     const latencies = await poller.done

@@ -6,8 +6,9 @@ import { AIP_ACK_TYPE, disseminationAckSender, FEATURE_ACK_TYPE, urnKind } from 
 import type { DeliveryItem, SenderContext } from '../src/senders/sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { collectQueue as collect, deliveryItem, openSenderBroker, waitFor, type SenderBroker } from './support/sender-rig.ts'
+import { collectQueue as collect, deliveryItem, openSenderBroker, type SenderBroker } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project2'
 const featureUrn = (tenant = 'origin1') => `URN:FEATURE:DATA:${tenant}:${randomUUID()}:V1`
@@ -206,7 +207,7 @@ describe('postgres: DisseminationAckSender end to end through the notifier', () 
     await client.publishRequest({ tenant: TENANT, requestId: good, owner: 'rs-fem', body: { payload: { type: 'Feature', id: 'ok', urn }, metadata: { action: 'CREATED' } } })
     await client.publishRequest({ tenant: TENANT, requestId: bad, owner: 'rs-fem', body: { payload: { type: 'Feature', id: 'ko', urn: 'URN:FEATURE:DATA:project1' }, metadata: { action: 'CREATED' } } })
     const final = (id: string) => client.eventsFor(id).find((e) => ['SUCCESS', 'ERROR'].includes(e.body.state))?.body
-    await client.waitFor(() => Boolean(final(good) && final(bad)), 20_000, 'both completions')
+    await waitFor(() => Boolean(final(good) && final(bad)), 'both completions', { timeoutMs: 20_000, wakeOn: client.onMessage })
     expect(final(good)).toMatchObject({ state: 'SUCCESS', recipients: [{ label: 'ack-a', status: 'SUCCESS', ackRequired: false, blockingRequired: false }] })
     expect(final(bad)).toMatchObject({ state: 'ERROR', recipients: [{ label: 'ack-a', status: 'ERROR', ackRequired: false, blockingRequired: false }] })
     await waitFor(() => acks.length > 0, 'the acknowledgement')

@@ -11,6 +11,7 @@ import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { deliveryItem, testSenderContext } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const USER = 'herald'
@@ -251,7 +252,7 @@ describe('postgres: EmailSender end to end through the notifier', () => {
   const publish = async (id: string, action: string) => {
     const requestId = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload: { type: 'Feature', id, properties: { v: 1 } }, metadata: { action } } })
-    await client.waitFor(() => client.eventsFor(requestId).some((e) => ['SUCCESS', 'ERROR'].includes(e.body.state)), 20_000, `completion of ${id}`)
+    await waitFor(() => client.eventsFor(requestId).some((e) => ['SUCCESS', 'ERROR'].includes(e.body.state)), `completion of ${id}`, { timeoutMs: 20_000, wakeOn: client.onMessage })
     return client.eventsFor(requestId).at(-1)!.body
   }
 
@@ -272,14 +273,13 @@ describe('postgres: EmailSender end to end through the notifier', () => {
         join plugin_configuration c on c.id = s.recipient_id where c.business_id = 'mail-bad-auth'`.execute(herald.ctx.db)
       return rows[0]
     }
-    const deadline = Date.now() + 20_000
-    while (!(await parked())?.parked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    await waitFor(async () => (await parked())?.parked === true, 'mail-bad-auth to be parked', { timeoutMs: 20_000 })
     const state = await parked()
     expect(state?.parked).toBe(true)
     expect(state?.parked_reason).toMatch(/535|auth/i)
     expect(state?.parked_reason).not.toContain('wrong')
     // The mail to the working recipient went out; the request waits for the parked one instead of failing it.
-    await client.waitFor(() => smtp.mails.some((m) => m.subject === '[Herald] DELETED half-mailed'), 10_000, 'mail to mail-ops')
+    await waitFor(() => smtp.mails.some((m) => m.subject === '[Herald] DELETED half-mailed'), 'mail to mail-ops', { timeoutMs: 10_000, wakeOn: client.onMessage })
     const { rows } = await sql<{ state: string }>`select d.state from delivery d join plugin_configuration c on c.id = d.recipient_id
       where c.business_id = 'mail-bad-auth'`.execute(herald.ctx.db)
     expect(rows.map((r) => r.state)).toEqual(['PENDING'])

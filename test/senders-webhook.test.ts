@@ -10,6 +10,7 @@ import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { deliveryItem, testSenderContext } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const ctx = testSenderContext()
@@ -376,7 +377,7 @@ describe('postgres: WebhookSender end to end through the notifier', () => {
   const publish = async (id: string) => {
     const requestId = randomUUID()
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload: { type: 'Feature', id, properties: {} }, metadata: { action: 'CREATED' } } })
-    await client.waitFor(() => client.eventsFor(requestId).some((e) => ['SUCCESS', 'ERROR'].includes(e.body.state)), 20_000, `completion of ${id}`)
+    await waitFor(() => client.eventsFor(requestId).some((e) => ['SUCCESS', 'ERROR'].includes(e.body.state)), `completion of ${id}`, { timeoutMs: 20_000, wakeOn: client.onMessage })
     return client.eventsFor(requestId).at(-1)!.body
   }
 

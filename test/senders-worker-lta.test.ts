@@ -8,8 +8,9 @@ import { computeSessionNameAndOwner, readJsonPath } from '../src/senders/session
 import { workerManagerSender } from '../src/senders/worker-manager-sender.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { collectQueue as collect, deliveryItem, openSenderBroker, waitFor, type SenderBroker } from './support/sender-rig.ts'
+import { collectQueue as collect, deliveryItem, openSenderBroker, type SenderBroker } from './support/sender-rig.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const WM_EXCHANGE = 'regards.broadcast.fr.cnes.regards.modules.workermanager.dto.events.in.RequestEvent'
@@ -253,7 +254,7 @@ describe('postgres: WorkerManagerSender and LtaRequestSender end to end through 
     const requestId = randomUUID()
     const payload = feature()
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload, metadata } })
-    await client.waitFor(() => Boolean(completion(requestId)), 20_000, 'completion')
+    await waitFor(() => Boolean(completion(requestId)), 'completion', { timeoutMs: 20_000, wakeOn: client.onMessage })
     expect(completion(requestId)).toMatchObject({ state: 'SUCCESS' })
     expect(completion(requestId).recipients).toEqual(
       expect.arrayContaining([
@@ -274,7 +275,7 @@ describe('postgres: WorkerManagerSender and LtaRequestSender end to end through 
     const requestId = randomUUID()
     const payload = feature({ files: [] })
     await client.publishRequest({ tenant: TENANT, requestId, owner: 'rs-fem', body: { payload, metadata } })
-    await client.waitFor(() => Boolean(completion(requestId)), 20_000, 'completion')
+    await waitFor(() => Boolean(completion(requestId)), 'completion', { timeoutMs: 20_000, wakeOn: client.onMessage })
     expect(completion(requestId)).toMatchObject({
       state: 'ERROR',
       recipients: [

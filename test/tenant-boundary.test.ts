@@ -8,7 +8,8 @@ import { mayPublishAs, parseCrossTenantRules, publishingProblems } from '../src/
 import { param, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
-import { collectQueue, waitFor } from './support/sender-rig.ts'
+import { collectQueue } from './support/sender-rig.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 
@@ -110,7 +111,7 @@ describe('postgres: a tenant ADMIN cannot make Herald publish as another tenant'
         await client.publishRequest({ tenant: TENANT, requestId: ids[i], owner: 'rs-fem', body: { payload: { type: 'Feature', id: `p${i}`, urn }, metadata: { action: 'CREATED' } } })
       }
       const final = (id: string) => client.eventsFor(id).find((e) => ['SUCCESS', 'ERROR'].includes(e.body.state))?.body
-      await client.waitFor(() => ids.every((id) => final(id)), 20_000, 'both completions')
+      await waitFor(() => ids.every((id) => final(id)), 'both completions', { timeoutMs: 20_000, wakeOn: client.onMessage })
       const status = (id: string, label: string) => final(id).recipients.find((r: { label: string }) => r.label === label)?.status
       expect(status(ids[0], 'ack')).toBe('SUCCESS')
       expect(status(ids[1], 'ack')).toBe('ERROR')

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { Connection } from 'rabbitmq-client'
 import type { Backend } from '../../src/db/client.ts'
 import { createTestStorage, createVhost, type TestStorage } from './services.ts'
+import { waitFor } from './wait-for.ts'
 
 const repoRoot = path.resolve(import.meta.dirname, '../..')
 
@@ -91,17 +92,9 @@ export async function waitConsumers(url: string, queue: string, consumers = 1, t
   const rabbit = new Connection({ url, noDelay: true })
   rabbit.on('error', () => {})
   try {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      try {
-        const ok = await rabbit.queueDeclare({ queue, passive: true })
-        if (ok.consumerCount >= consumers) return
-      } catch {
-        // not declared yet
-      }
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    throw new Error(`${queue}: fewer than ${consumers} consumers after ${timeoutMs} ms (Herald did not start)`)
+    // Not declared yet counts as no consumer.
+    const count = () => rabbit.queueDeclare({ queue, passive: true }).then((ok) => ok.consumerCount, () => 0)
+    await waitFor(async () => (await count()) >= consumers, `${consumers} consumers on ${queue} (Herald starting)`, { timeoutMs, pollMs: 200 })
   } finally {
     await rabbit.close()
   }

@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from './services.ts'
+import { waitFor } from './wait-for.ts'
 
 const run = promisify(execFile)
 
@@ -179,20 +180,19 @@ async function spawnNode(name: string, nodeDir: string, env: NodeJS.ProcessEnv, 
 
 /** Waits until the node's AMQP port accepts connections: RabbitMQ opens it last, once booted. */
 async function waitListening(node: { name: string; amqpPort: number; running: boolean }) {
-  const deadline = Date.now() + 90_000
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
       const socket = net.connect({ host: '127.0.0.1', port: node.amqpPort }, () => {
         socket.destroy()
         resolve(true)
       })
       socket.once('error', () => resolve(false))
     })
-    if (open) return
+  await waitFor(async () => {
+    if (await accepts()) return true
     if (!node.running) throw new Error(`${node.name} exited while starting`)
-    if (Date.now() > deadline) throw new Error(`${node.name}: port ${node.amqpPort} still closed after 90 s`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
+    return false
+  }, `${node.name}'s port ${node.amqpPort} to open`, { timeoutMs: 90_000, pollMs: 200 })
 }
 
 /**

@@ -35,14 +35,6 @@ export async function collectQueue(rabbit: Connection, queue: string, into: Asyn
   return consumer
 }
 
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 /**
  * A sender's context as a test Herald gives it (TEST_PRIVATE_NETWORKS allowed, silent log) for a recipient
  * of tenant project1 that publishes as no other tenant; senders that never publish get no broker.

@@ -1,4 +1,6 @@
+import { EventEmitter } from 'node:events'
 import { Connection, type AsyncMessage, type Consumer, type ConsumerProps, type Publisher } from 'rabbitmq-client'
+import type { WakeOn } from './wait-for.ts'
 
 /** The REGARDS request headers a test client sets; unset ones are left out (to test their absence). */
 export interface RequestHeaders {
@@ -10,14 +12,15 @@ export interface RequestHeaders {
 }
 
 /**
- * What the tests' REGARDS clients share: a connection, a confirmed publisher, consumers that wake
- * `waitFor` on every message, and one `close` for all of them.
+ * What the tests' REGARDS clients share: a connection, a confirmed publisher, consumers that announce every
+ * message (`waitFor(..., { wakeOn: client.onMessage })`), and one `close` for all of them.
  */
 export class TestAmqpClient {
   readonly rabbit: Connection
   protected readonly publisher: Publisher
   readonly #consumers: Consumer[] = []
-  readonly #waiters = new Set<() => void>()
+  /** Each received message, once handled, wakes the waits given it as `wakeOn`. */
+  readonly onMessage: WakeOn = { emitter: new EventEmitter().setMaxListeners(0), event: 'message' }
 
   constructor(url: string) {
     this.rabbit = new Connection({ url, retryLow: 100, retryHigh: 1000, noDelay: true })
@@ -29,7 +32,7 @@ export class TestAmqpClient {
   protected async consume(props: ConsumerProps, onMessage: (msg: AsyncMessage) => void): Promise<void> {
     const consumer = this.rabbit.createConsumer(props, async (msg) => {
       onMessage(msg)
-      for (const wake of this.#waiters) wake()
+      this.onMessage.emitter.emit(this.onMessage.event)
     })
     await new Promise<void>((resolve) => consumer.once('ready', () => resolve()))
     this.#consumers.push(consumer)
@@ -42,23 +45,6 @@ export class TestAmqpClient {
     if (opts.owner !== undefined) headers['regards.request.owner'] = opts.owner
     if (opts.date !== undefined) headers['regards.request.date'] = opts.date
     return headers
-  }
-
-  /** Waits until `predicate` holds, re-checking on every received message (and every 50 ms). */
-  async waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!(await predicate())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer)
-          this.#waiters.delete(done)
-          resolve()
-        }
-        const timer = setTimeout(done, 50)
-        this.#waiters.add(done)
-      })
-    }
   }
 
   async close(): Promise<void> {
