@@ -105,6 +105,28 @@ for (const backend of BACKENDS) {
       expect(deliveredAt).toBeGreaterThanOrEqual(due)
       await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { timeoutMs: 10_000, wakeOn: client.onMessage })
     })
+
+    it('completes a delayed request that matches nobody once due, and counts it as every completion is', async () => {
+      await importConfig(herald, 'quiet', [
+        pluginConf('RabbitMQSender', 'nobody', { exchange: 'ext.stable', recipientLabel: 'nobody' }),
+        pluginConf('LuceneRuleMatcher', 'never', { metadata_rule: 'action:NEVER' }),
+        association('never', ['nobody']),
+      ])
+      const completed: unknown[] = []
+      const count = (e: unknown) => completed.push(e)
+      herald.ctx.events.on('request:completed', count)
+      try {
+        const requestId = randomUUID()
+        const date = new Date(Date.now() + 1500).toISOString()
+        await client.publishRequest({ tenant: 'quiet', requestId, owner: 'me', date, body: { payload: { id: requestId }, metadata: { action: 'CREATED' } } })
+        await waitFor(() => client.eventsFor(requestId).some((e) => e.body.state === 'SUCCESS'), 'SUCCESS', { wakeOn: client.onMessage })
+        expect(client.eventsFor(requestId).map((e) => e.body.state)).toEqual(['GRANTED', 'SUCCESS'])
+        // Completed by the matching of due requests, not by a delivery: the metric counts it all the same.
+        expect(completed).toEqual([{ tenant: 'quiet', state: 'SUCCESS', count: 1 }])
+      } finally {
+        herald.ctx.events.off('request:completed', count)
+      }
+    })
   })
 }
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Tx } from '../db/client.ts'
 import type { OutboxEvent } from '../amqp/outbox-relay.ts'
+import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
@@ -32,10 +33,14 @@ export interface Completion {
 }
 
 /**
- * Completes the given requests of one tenant that have nothing left to deliver: SUCCESS (moved to the history) or ERROR
- * (kept, waiting for a retry), each with its completion NotifierEvent. The caller holds the rows locked
- * (FOR UPDATE), so two workers finishing the last deliveries of one request cannot both miss, or both
- * send, its completion.
+ * The one way a notification request is completed, whatever brought it there (its last delivery
+ * recorded, a request that matched nobody or a retry with nothing left to send at intake, the
+ * stalled-completion pass, a recipient deleted with its deliveries): the given requests of one tenant
+ * that are SCHEDULED with nothing left to deliver end in SUCCESS (moved to the history with their
+ * deliveries) or ERROR (kept, waiting for a retry), each with its completion NotifierEvent, which the
+ * caller writes to the outbox in the same transaction; after the commit it calls {@link reportCompletion}.
+ *
+ * Three statements whatever the batch: the lock, the read, and one write (JSON-array parameters).
  */
 export async function completeRequests(
   tx: Tx,
@@ -46,6 +51,10 @@ export async function completeRequests(
 ): Promise<Completion> {
   const completion: Completion = { events: [], succeeded: 0, failed: 0 }
   if (requestPks.length === 0) return completion
+  // Locked in id order before reading, in a statement of its own: two workers finishing the last
+  // deliveries of one request wait for each other (never deadlock), and the read below, a new statement,
+  // sees what the first one committed, so they can neither both miss nor both send its completion.
+  await sql`select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
   const { rows } = await sql<CompletableRow>`
     select r.id, r.tenant, r.request_id, r.request_owner, r.request_date,
       coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state, 'attempts', d.attempts,
@@ -80,23 +89,30 @@ export async function completeRequests(
     if (failed) failedIds.push(row.id)
     else history.push({ id: row.id, state, recipients, deliveries: historyDeliveries(row.deliveries, config) })
   }
-  if (history.length > 0) {
-    const ids = history.map((h) => h.id)
-    // The deliveries and their failed attempts go with the request into the history.
-    await sql`insert into request_history
+  // The successes leave the live table for the history, with their deliveries and failed attempts (the
+  // delete returns the row it removes: no second read); the failures stay, in ERROR.
+  await sql`with completed as (
+      select * from jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb, deliveries jsonb)
+    ), moved as (
+      delete from notification_request r using completed h where r.id = h.id
+      returning r.id, r.tenant, r.request_id, r.request_owner, r.request_date, r.received_at, r.mode, h.state, r.payload, r.metadata, h.recipients, h.deliveries
+    ), kept as (
+      insert into request_history
         (id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients, deliveries)
-      select r.id, r.tenant, r.request_id, r.request_owner, r.request_date, r.received_at, r.mode, h.state, r.payload, r.metadata, h.recipients, h.deliveries
-      from notification_request r join jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb, deliveries jsonb)
-        on h.id = r.id
-      on conflict (id) do nothing`.execute(tx)
-    await sql`delete from notification_request where id = any(${ids}::bigint[])`.execute(tx)
-  }
-  if (failedIds.length > 0) {
-    await sql`update notification_request set state = 'ERROR', updated_at = now() where id = any(${failedIds}::bigint[])`.execute(tx)
-  }
+      select id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients, deliveries from moved
+      on conflict (id) do nothing
+    )
+    update notification_request set state = 'ERROR', updated_at = now() where id = any(${failedIds}::bigint[])`.execute(tx)
   completion.succeeded = history.length
   completion.failed = failedIds.length
   return completion
+}
+
+/** After the commit of a completion: its metrics, and the relay woken for its events. */
+export function reportCompletion(ctx: Pick<Ctx, 'events' | 'signals'>, tenant: string, completion: Completion): void {
+  if (completion.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: completion.succeeded })
+  if (completion.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: completion.failed })
+  if (completion.events.length > 0) ctx.signals.outbox()
 }
 
 /** The history's deliveries: each with its recipient's business id and label, ordered by business id. */

@@ -1,18 +1,14 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { matchSamples } from '../rules/rule-workers.ts'
+import { evaluateRules, type RuleOutcome as EvaluatedRule } from './match-requests.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 /** What the tenant's configuration decides for a stored request, per recipient. */
 export type Decision = 'MATCHED' | 'NOT_MATCHED' | 'RULE_ERROR' | 'NO_RULE' | 'INACTIVE' | 'NAMED' | 'NOT_NAMED'
 
-export interface RuleOutcome {
-  rule: string
+export interface RuleOutcome extends Omit<EvaluatedRule, 'outcome'> {
   /** `inactive`: the rule is deactivated, so matching does not use it (not evaluated). */
-  outcome: 'match' | 'no-match' | 'error' | 'inactive'
-  /** The clause that fails (`metadata_rule: action is "UPDATED", not "CREATED"`). */
-  explain?: string
-  error?: string
+  outcome: EvaluatedRule['outcome'] | 'inactive'
 }
 
 export interface RecipientDecision {
@@ -36,35 +32,26 @@ export interface StoredRequest {
 }
 
 /**
- * Evaluates the tenant's rules in force on a stored request, as matching does (in line, or in a worker
- * thread with the same deadline), and says for every recipient whether it is matched and, if not, why:
- * the clause of each of its rules that fails, a rule that cannot be evaluated, an inactive recipient, no
- * rule. A direct request is not matched: its recipients are those it names.
+ * Says for every recipient of the tenant whether the rules in force send it a stored request and, if not,
+ * why: the clause of each of its rules that fails, a rule that cannot be evaluated, an inactive recipient,
+ * no rule. The decision is matching's own (`evaluateRules`, in line or in a worker thread with the same
+ * deadline), so the explanation cannot disagree with it. A direct request is not matched: its recipients
+ * are those it names.
  */
 export async function explainDecisions(db: Db, config: TenantConfig, request: StoredRequest): Promise<RecipientDecision[]> {
   const delivered = new Set(request.deliveredTo)
   const direct = request.mode === 'DIRECT'
-  const sample = { metadata: request.metadata, payload: request.payload }
-  const outcomes = direct
-    ? []
-    : await Promise.all(
-        config.rules.map(async (rule): Promise<RuleOutcome> => {
-          if ('compileError' in rule.compiled) return { rule: rule.businessId, outcome: 'error', error: rule.compiled.compileError }
-          const [result] = await matchSamples(rule.compiled, [sample])
-          if ('error' in result) return { rule: rule.businessId, outcome: 'error', error: result.error }
-          return result.match ? { rule: rule.businessId, outcome: 'match' } : { rule: rule.businessId, outcome: 'no-match', explain: result.explain }
-        }),
-      )
+  const verdict = direct ? undefined : (await evaluateRules(config, [{ metadata: request.metadata, payload: request.payload }]))[0]
   const inactiveRules = direct ? [] : await inactiveRulesOf(db, config.tenant)
   const recipients = [...config.recipientsById.values()].sort((a, b) => a.businessId.localeCompare(b.businessId))
   return recipients.map((recipient) => {
     const base = { recipient: recipient.businessId, label: recipient.info.recipientLabel ?? recipient.label, active: recipient.active, delivered: delivered.has(recipient.businessId) }
-    if (direct) {
+    if (!verdict) {
       const named = base.delivered
       return { ...base, rules: [], decision: named ? 'NAMED' : 'NOT_NAMED', reason: named ? 'named by this direct request' : 'not named by this direct request (rules do not apply to it)' }
     }
-    const rules = [
-      ...config.rules.flatMap((rule, i) => (rule.recipientIds.includes(recipient.id) ? [outcomes[i]] : [])),
+    const rules: RuleOutcome[] = [
+      ...config.rules.flatMap((rule, i) => (rule.recipientIds.includes(recipient.id) ? [verdict.rules[i]] : [])),
       ...inactiveRules.filter((r) => r.recipientId === recipient.id).map((r): RuleOutcome => ({ rule: r.rule, outcome: 'inactive' })),
     ]
     const matched = rules.filter((r) => r.outcome === 'match')
@@ -75,7 +62,7 @@ export async function explainDecisions(db: Db, config: TenantConfig, request: St
     if (!recipient.active) {
       return decide('INACTIVE', `inactive: it receives no new products${matched.length > 0 ? ` (rule ${names(matched)} would match)` : ''}`)
     }
-    if (matched.length > 0) return decide('MATCHED', `rule ${names(matched)} matches`)
+    if (verdict.recipientIds.includes(recipient.id)) return decide('MATCHED', `rule ${names(matched)} matches`)
     if (failed.length > 0) return decide('RULE_ERROR', `rule ${failed[0].rule} could not be evaluated: ${failed[0].error}`)
     if (evaluated.length === 0) {
       const inactive = rules.filter((r) => r.outcome === 'inactive')

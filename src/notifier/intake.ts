@@ -9,6 +9,7 @@ import {
 } from '../amqp/topology.ts'
 import type { Ctx } from '../context.ts'
 import { parseRequestMessage, type ParsedMessage } from './parse-request.ts'
+import { reportCompletion } from './complete-requests.ts'
 import { registerRequests, type Registration } from './register-requests.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
@@ -67,8 +68,7 @@ export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, mess
         ctx.events.safeEmit('request:rule-error', { tenant, rule: e.rule })
       }
       if (reg.granted + reg.retried > 0) ctx.events.safeEmit('request:granted', { tenant, direct, count: reg.granted + reg.retried })
-      if (reg.completed.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: reg.completed.succeeded })
-      if (reg.completed.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: reg.completed.failed })
+      reportCompletion(ctx, tenant, reg.completion)
       if (reg.deliveries > 0) ctx.signals.deliveries()
     },
   })

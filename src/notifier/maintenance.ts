@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
-import { completeRequests } from './complete-requests.ts'
+import { completeRequests, reportCompletion } from './complete-requests.ts'
 import { forgetSilentInstances, type Heartbeat } from './instance-heartbeat.ts'
 import { matchRequests } from './match-requests.ts'
 
@@ -33,7 +33,8 @@ export async function matchDueRequests(ctx: Ctx): Promise<number> {
     })
     total += outcome.count
     if (outcome.matched.deliveries > 0) ctx.signals.deliveries()
-    if (outcome.matched.events.length + outcome.completion.events.length > 0) ctx.signals.outbox()
+    if (outcome.matched.events.length > 0) ctx.signals.outbox()
+    reportCompletion(ctx, tenant, outcome.completion)
     for (const e of outcome.matched.ruleErrors) ctx.events.safeEmit('request:rule-error', { tenant, rule: e.rule })
   }
   return total
@@ -73,15 +74,16 @@ export async function completeStalledRequests(ctx: Ctx): Promise<number> {
   let completed = 0
   for (const { tenant } of tenants) {
     const config = await ctx.configCache.get(tenant)
-    completed += await ctx.db.transaction().execute(async (tx) => {
+    const completion = await ctx.db.transaction().execute(async (tx) => {
       const { rows } = await sql<{ id: number }>`select r.id from notification_request r
         where r.tenant = ${tenant} and ${stalled} order by r.id limit ${BATCH} for update skip locked`.execute(tx)
-      const completion = await completeRequests(tx, rows.map((r) => r.id), config)
-      await insertOutbox(tx, completion.events)
-      return completion.events.length
+      const result = await completeRequests(tx, rows.map((r) => r.id), config)
+      await insertOutbox(tx, result.events)
+      return result
     })
+    reportCompletion(ctx, tenant, completion)
+    completed += completion.events.length
   }
-  if (completed > 0) ctx.signals.outbox()
   return completed
 }
 

@@ -30,30 +30,48 @@ export interface MatchOutcome {
   ruleErrors: RuleError[]
 }
 
+/** What one rule in force said of one request. */
+export interface RuleOutcome {
+  rule: string
+  outcome: 'match' | 'no-match' | 'error'
+  /** The clause that fails (`metadata_rule: action is "UPDATED", not "CREATED"`). */
+  explain?: string
+  error?: string
+}
+
 /** What the tenant's rules decided for one request. */
 export interface RuleVerdict {
   /** Matched recipients that are active (a deactivated recipient receives no new products). */
   recipientIds: number[]
   /** Rules that could not be evaluated. */
   errors: RuleError[]
+  /** Every rule in force, in the configuration's order: what the decision was made of, for explanations. */
+  rules: RuleOutcome[]
 }
 
 /**
- * Evaluates the tenant's rules on a batch of requests, in memory: on the event loop, except the
- * evaluations that could hold it (rule-workers.ts), which go to a worker thread in one call per rule for
- * the whole batch and are stopped at their deadline (a rule error naming the rule).
+ * The one decision of the recipients of requests by the tenant's rules: matching at intake, when due and
+ * on a retry, and the explanation of a stored request (explain-decisions.ts), so an explanation can never
+ * disagree with the decision. Evaluates in memory: on the event loop, except the evaluations that could
+ * hold it (rule-workers.ts), which go to a worker thread in one call per rule for the whole batch and are
+ * stopped at their deadline (a rule error naming the rule).
  */
 export async function evaluateRules(config: TenantConfig, samples: Sample[]): Promise<RuleVerdict[]> {
   const perRule = await Promise.all(config.rules.map((rule) => ('compileError' in rule.compiled ? undefined : matchSamples(rule.compiled, samples))))
   return samples.map((_, s) => {
     const recipients = new Set<number>()
     const errors: RuleError[] = []
-    config.rules.forEach((rule, r) => {
+    const rules = config.rules.map((rule, r): RuleOutcome => {
       const result = 'compileError' in rule.compiled ? { error: rule.compiled.compileError } : perRule[r]![s]
-      if ('error' in result) errors.push({ rule: rule.businessId, error: result.error })
-      else if (result.match) for (const id of rule.recipientIds) recipients.add(id)
+      if ('error' in result) {
+        errors.push({ rule: rule.businessId, error: result.error })
+        return { rule: rule.businessId, outcome: 'error', error: result.error }
+      }
+      if (!result.match) return { rule: rule.businessId, outcome: 'no-match', explain: result.explain }
+      for (const id of rule.recipientIds) recipients.add(id)
+      return { rule: rule.businessId, outcome: 'match' }
     })
-    return { recipientIds: [...recipients].filter((id) => config.recipientsById.get(id)?.active), errors }
+    return { recipientIds: [...recipients].filter((id) => config.recipientsById.get(id)?.active), errors, rules }
   })
 }
 

@@ -4,7 +4,7 @@ import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import { notifierEvent } from './notifier-event.ts'
 import type { ParsedMessage, RequestBody } from './parse-request.ts'
 import { evaluateRules, matchRequests, ruleErrorEvent, type RequestToMatch, type RuleError, type RuleVerdict } from './match-requests.ts'
-import { completeRequests } from './complete-requests.ts'
+import { completeRequests, type Completion } from './complete-requests.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 type Incoming = Extract<ParsedMessage, { kind: 'request' | 'denied' }>
@@ -18,7 +18,8 @@ export interface Registration {
   ignored: { requestId: string; reason: 'duplicate-in-batch' | 'in-progress' | 'redelivered' }[]
   deliveries: number
   ruleErrors: RuleError[]
-  completed: { succeeded: number; failed: number }
+  /** Requests completed at once (matched nobody, or a retry with nothing left to send): their events are in `events` too. */
+  completion: Completion
 }
 
 interface LiveRow {
@@ -47,7 +48,7 @@ export async function registerRequests(
   config: TenantConfig,
   now: Date,
 ): Promise<Registration> {
-  const reg: Registration = { events: [], denied: [], granted: 0, retried: 0, ignored: [], deliveries: 0, ruleErrors: [], completed: { succeeded: 0, failed: 0 } }
+  const reg: Registration = { events: [], denied: [], granted: 0, retried: 0, ignored: [], deliveries: 0, ruleErrors: [], completion: { events: [], succeeded: 0, failed: 0 } }
   const deny = (requestId: string, requestOwner: string | undefined, reason: string) => {
     reg.denied.push({ requestId, reason })
     reg.events.push(notifierEvent({ tenant, requestId, requestOwner, state: 'DENIED', notificationDate: now, errors: [reason] }))
@@ -118,9 +119,8 @@ export async function registerRequests(
   reg.deliveries += matched.deliveries
   reg.ruleErrors.push(...matched.ruleErrors)
   // A request that matched no recipient (or a retry with nothing left to send) completes right here.
-  const completion = await completeRequests(tx, [...matched.scheduled, ...scheduledDirect], config)
-  reg.events.push(...completion.events)
-  reg.completed = { succeeded: completion.succeeded, failed: completion.failed }
+  reg.completion = await completeRequests(tx, [...matched.scheduled, ...scheduledDirect], config)
+  reg.events.push(...reg.completion.events)
   return reg
 }
 
@@ -145,7 +145,7 @@ async function insertRequests(
   const dueVerdicts = await evaluateRules(config, due.map((item) => item.body))
   const matched = new Map(due.map((item, i) => [item, dueVerdicts[i]]))
   const verdicts = toInsert.map((item): RuleVerdict | undefined => {
-    if (direct) return { recipientIds: (item.body.recipients ?? []).map((businessId) => config.recipientsByBusinessId.get(businessId)!.id), errors: [] }
+    if (direct) return { recipientIds: (item.body.recipients ?? []).map((businessId) => config.recipientsByBusinessId.get(businessId)!.id), errors: [], rules: [] }
     return matched.get(item)
   })
   const rows = toInsert.map((item, i) => {

@@ -1,8 +1,7 @@
-import { sql } from 'kysely'
 import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
-import { completeRequests } from './complete-requests.ts'
+import { completeRequests, reportCompletion } from './complete-requests.ts'
 
 /**
  * Completes requests once their deliveries are recorded: the requests whose deliveries reached a final
@@ -76,16 +75,11 @@ export class RequestCompleter {
     const ctx = this.#ctx
     const config = await ctx.configCache.get(tenant)
     const completion = await ctx.db.transaction().execute(async (tx) => {
-      // In id order: two instances completing overlapping requests wait for each other, never deadlock,
-      // and the second finds them completed.
-      await sql`select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
       const result = await completeRequests(tx, requestPks, config)
       await insertOutbox(tx, result.events)
       return result
     })
-    if (completion.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: completion.succeeded })
-    if (completion.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: completion.failed })
-    if (completion.events.length > 0) ctx.signals.outbox()
+    reportCompletion(ctx, tenant, completion)
   }
 
   /** Waits for the completions in progress and those already added (a few attempts when they fail). */
