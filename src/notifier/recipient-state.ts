@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Db, Tx } from '../db/client.ts'
 
 export interface ParkState {
@@ -7,8 +7,20 @@ export interface ParkState {
 }
 
 /**
- * Counts a sent batch's outcome for its recipient: successes reset the count of consecutive failed
- * attempts, failures add to it. Parks the recipient when the count reaches `parkAfterFailures` or a sender
+ * Successes reset the recipient's count of consecutive failed attempts: a statement for the caller to run
+ * inside the one that records the batch (a CTE), so a batch that went well costs no statement of its own.
+ */
+export function resetFailures(recipientId: number): RawBuilder<unknown> {
+  return sql`update recipient_state set consecutive_failures = 0, updated_at = now()
+    where recipient_id = ${recipientId} and consecutive_failures > 0`
+}
+
+/** A batch whose successes reset the count ({@link resetFailures}) instead of its failures adding to it. */
+export const resetsFailures = (outcome: { succeeded: number; parkNow: boolean }) => outcome.succeeded > 0 && !outcome.parkNow
+
+/**
+ * Counts the failures of a sent batch that does not {@link resetsFailures} for its recipient: they add to the count
+ * of consecutive failed attempts. Parks the recipient when the count reaches `parkAfterFailures` or a sender
  * said the recipient itself is unusable (rejected credentials). `parkedNow`: this call parked it;
  * `parked`: the recipient is parked, by this call or by a batch recorded since this one was claimed (two
  * batches of one recipient are in flight at once, so the second must not use up attempts either).
@@ -19,11 +31,6 @@ export async function countOutcome(
   outcome: { succeeded: number; failed: number; parkNow: boolean; reason: string | undefined },
   policy: { parkAfterFailures: number; probeIntervalMs: number },
 ): Promise<{ parkedNow: boolean; parked: boolean }> {
-  if (outcome.succeeded > 0 && !outcome.parkNow) {
-    await sql`update recipient_state set consecutive_failures = 0, updated_at = now()
-      where recipient_id = ${recipient.id} and consecutive_failures > 0`.execute(tx)
-    return { parkedNow: false, parked: false }
-  }
   if (outcome.failed === 0) return { parkedNow: false, parked: false }
   const { rows } = await sql<{ parked_now: boolean; parked: boolean }>`
     insert into recipient_state as s (recipient_id, tenant, consecutive_failures)

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import type { DeliveryPolicy } from '../senders/policy.ts'
 import type { SendResult } from '../senders/sender.ts'
-import { countOutcome, postponeProbe, unparkRecipient } from './recipient-state.ts'
+import { countOutcome, postponeProbe, resetFailures, resetsFailures, unparkRecipient } from './recipient-state.ts'
 import type { RecipientConfig } from './tenant-config.ts'
 
 export interface SentItem {
@@ -47,16 +47,13 @@ export async function recordResults(
     let parked = false
     let recipientParked = false
     let unparked = false
+    const outcome = { succeeded, parkNow: failures.some((f) => f.parkRecipient) }
+    const resets = !probe && resetsFailures(outcome)
     if (probe) {
       if (succeeded > 0) unparked = await unparkRecipient(tx, recipient.id)
       else await postponeProbe(tx, recipient.id, policy.probeIntervalMs, failures[0]?.message)
-    } else {
-      const counted = await countOutcome(
-        tx,
-        recipient,
-        { succeeded, failed: failures.length, parkNow: failures.some((f) => f.parkRecipient), reason: failures[0] && `${failures[0].errorClass}: ${failures[0].message}` },
-        policy,
-      )
+    } else if (!resets) {
+      const counted = await countOutcome(tx, recipient, { ...outcome, failed: failures.length, reason: failures[0] && `${failures[0].errorClass}: ${failures[0].message}` }, policy)
       parked = counted.parkedNow
       recipientParked = counted.parked
     }
@@ -78,7 +75,8 @@ export async function recordResults(
     // Only the claim this batch holds: same instance and same attempt. A claim taken back meanwhile (this
     // instance looked gone, or the lease expired) belongs to whoever holds it now, even if that is this
     // instance again with a newer attempt.
-    const { rows: updated } = await sql<{ id: number }>`update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
+    const { rows: updated } = await sql<{ id: number }>`${resets ? sql`with reset as (${resetFailures(recipient.id)})` : sql``}
+      update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
         attempts = d.attempts - x.refund,
         sent_at = case when x.state = 'SUCCESS' then now() else d.sent_at end,
         next_attempt_at = now() + make_interval(secs => greatest(
