@@ -1,112 +1,162 @@
 import fs from 'node:fs'
-import { InvalidArgumentError, type Command } from 'commander'
-import { Broker } from '../amqp/broker.ts'
-import { networkPolicy } from '../senders/outbound-network.ts'
-import { createLogger } from '../log.ts'
-import { testRecipient, type SampleInput } from '../senders/test-recipient.ts'
-import { findPlugin } from '../notifier/plugin-configurations.ts'
-import { ERR_NOT_FOUND } from '../errors.ts'
-import { parkRecipient, unparkRecipient } from '../notifier/recipient-state.ts'
-import { listRecipients, recipientInfo, recipientStates } from '../notifier/recipient-listing.ts'
-import { runAdmin, withAdminDatabase } from './admin-database.ts'
-import { printTable } from './output.ts'
-import { maskSecrets } from '../secrets/mask-secrets.ts'
-import { loadSecretBox } from '../secrets/secret-box.ts'
+import type { Command } from 'commander'
+import { ERR_BAD_REQUEST, ERR_MALFORMED_JSON } from '../errors.ts'
+import type { RecipientView } from '../notifier/recipient-listing.ts'
+import { recipientsActivate } from '../ops/recipients-activate.ts'
+import { recipientsCreate } from '../ops/recipients-create.ts'
+import { recipientsDeactivate } from '../ops/recipients-deactivate.ts'
+import { recipientsDelete } from '../ops/recipients-delete.ts'
+import { recipientsList } from '../ops/recipients-list.ts'
+import { recipientsPark } from '../ops/recipients-park.ts'
+import { recipientsShow } from '../ops/recipients-show.ts'
+import { recipientsTest } from '../ops/recipients-test.ts'
+import { recipientsUnpark } from '../ops/recipients-unpark.ts'
+import { recipientsUpdate } from '../ops/recipients-update.ts'
+import { positiveInt, printJson, printListing } from './output.ts'
+import { runOperation } from './run-operation.ts'
+
+const line = (text: string) => process.stdout.write(`${text}\n`)
+const waiting = (r: RecipientView) => `${r.state.backlog} deliveries waiting`
 
 /**
- * `herald recipients list|park|unpark`. A parked recipient's deliveries wait (nothing is dropped) and flow
- * again once it is un-parked; Herald parks a recipient itself after consecutive failures and probes it.
+ * `herald recipients list|show|create|update|delete|activate|deactivate|park|unpark|test`: the operations of
+ * src/ops/recipients-*.ts. A parked or inactive recipient's deliveries wait (nothing is dropped); Herald
+ * parks a recipient itself after consecutive failures and probes it.
  */
 export function registerRecipientsCommands(program: Command): void {
-  const recipients = program.command('recipients').description('recipients: list with their backlog, park, unpark, test')
+  const recipients = program.command('recipients').description('recipients: list, show, create, update, delete, (de)activate, park, unpark, test')
 
   recipients
     .command('list')
     .description('list recipients with their backlog, oldest waiting age and last error')
     .requiredOption('--tenant <tenant>', 'tenant')
+    .option('--limit <n>', 'at most n recipients', positiveInt, 1000)
     .option('--json', 'one JSON object per line (secrets masked)')
-    .action((opts: { tenant: string; json?: boolean }) =>
-      runAdmin(() =>
-        withAdminDatabase(async (db) => {
-          const rows = await listRecipients(db, opts.tenant, {})
-          const states = await recipientStates(db, opts.tenant, rows.map((r) => r.id))
-          const table: string[][] = [['BUSINESS ID', 'PLUGIN', 'ACTIVE', 'PARKED', 'BACKLOG', 'OLDEST (s)', 'ERRORS', 'LAST ERROR']]
-          for (const row of rows) {
-            const state = states.get(row.id)!
-            if (opts.json) {
-              const info = recipientInfo(row)
-              process.stdout.write(
-                `${JSON.stringify({ businessId: row.business_id, pluginId: row.plugin_id, label: row.label, active: row.active, recipientLabel: info.recipientLabel ?? null, directNotificationEnabled: info.directNotificationEnabled, parameters: maskSecrets(row.plugin_id, row.parameters), state })}\n`,
-              )
-            } else {
-              table.push([row.business_id, row.plugin_id, row.active ? 'yes' : 'no', state.parked ? 'PARKED' : '', String(state.backlog), String(state.oldestWaitingSeconds), String(state.errors), state.lastError?.message.slice(0, 80) ?? ''])
-            }
-          }
-          if (!opts.json) printTable(table)
+    .action((opts: { tenant: string; limit: number; json?: boolean }) =>
+      runOperation(opts.tenant, (deps, principal) =>
+        printListing({
+          limit: opts.limit,
+          json: opts.json,
+          header: ['BUSINESS ID', 'PLUGIN', 'ACTIVE', 'PARKED', 'BACKLOG', 'OLDEST (s)', 'ERRORS', 'LAST ERROR'],
+          fetchPage: (limit, cursor) => recipientsList(deps, principal, { limit, cursor }),
+          toJson: (r) => r,
+          toRow: ({ state, ...r }) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', state.parked ? 'PARKED' : '', String(state.backlog), String(state.oldestWaitingSeconds), String(state.errors), state.lastError?.message.slice(0, 80) ?? ''],
         }),
       ),
     )
 
   recipients
+    .command('show')
+    .description('one recipient (JSON, secrets masked) with its live state')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .argument('<businessId>', 'recipient businessId')
+    .action((businessId: string, opts: { tenant: string }) => runOperation(opts.tenant, async (deps, principal) => printJson(await recipientsShow(deps, principal, { businessId }))))
+
+  recipients
+    .command('create')
+    .description('create a recipient from the JSON body POST /api/v1/recipients takes')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .option('--file <file>', 'the JSON body {businessId?, pluginId, label, parameters, …}; default: stdin')
+    .option('--json', 'print the recipient created (JSON)')
+    .action((opts: { tenant: string; file?: string; json?: boolean }) =>
+      runOperation(opts.tenant, async (deps, principal) => {
+        const created = await recipientsCreate(deps, principal, { body: readJson(opts.file) })
+        if (opts.json) printJson(created)
+        else line(`recipient ${created.businessId} created (${created.pluginId}); running instances apply it within a second`)
+      }),
+    )
+
+  recipients
+    .command('update')
+    .description('replace a recipient configuration with the JSON body PUT /api/v1/recipients/{businessId} takes (secrets given as ******** keep their stored value)')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .option('--file <file>', 'the JSON body {pluginId, label, parameters, …}; default: stdin')
+    .option('--json', 'print the recipient updated (JSON)')
+    .argument('<businessId>', 'recipient businessId')
+    .action((businessId: string, opts: { tenant: string; file?: string; json?: boolean }) =>
+      runOperation(opts.tenant, async (deps, principal) => {
+        const updated = await recipientsUpdate(deps, principal, { businessId, body: readJson(opts.file) })
+        if (opts.json) printJson(updated)
+        else line(`recipient ${businessId} updated; running instances apply it within a second`)
+      }),
+    )
+
+  recipients
+    .command('delete')
+    .description('delete a recipient; refused while it has deliveries waiting or in progress, unless --force drops them')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .option('--force', 'drop its waiting deliveries and complete the requests left with nothing to deliver')
+    .argument('<businessId>', 'recipient businessId')
+    .action((businessId: string, opts: { tenant: string; force?: boolean }) =>
+      runOperation(opts.tenant, async (deps, principal) => {
+        const deleted = await recipientsDelete(deps, principal, { businessId, force: opts.force })
+        line(`recipient ${businessId} deleted (${deleted.droppedDeliveries} deliveries dropped, ${deleted.completedRequests} requests completed)`)
+      }),
+    )
+
+  for (const [name, operation, description, done] of [
+    ['activate', recipientsActivate, 'activate a recipient: its waiting deliveries flow again', 'activated'],
+    ['deactivate', recipientsDeactivate, 'deactivate a recipient: its deliveries wait, nothing is dropped', 'deactivated'],
+    ['unpark', recipientsUnpark, 'resume deliveries to a parked recipient: its backlog drains', 'unparked'],
+  ] as const) {
+    recipients
+      .command(name)
+      .description(description)
+      .requiredOption('--tenant <tenant>', 'tenant')
+      .argument('<businessId>', 'recipient businessId')
+      .action((businessId: string, opts: { tenant: string }) =>
+        runOperation(opts.tenant, async (deps, principal) => {
+          const recipient = await operation(deps, principal, { businessId })
+          line(`recipient ${businessId} ${done} (${waiting(recipient)}); running instances apply it within a second`)
+        }),
+      )
+  }
+
+  recipients
+    .command('park')
+    .description('hold deliveries to a recipient: they wait, nothing is dropped')
+    .requiredOption('--tenant <tenant>', 'tenant')
+    .option('--reason <text>', 'shown with its state; default: who parked it')
+    .argument('<businessId>', 'recipient businessId')
+    .action((businessId: string, opts: { tenant: string; reason?: string }) =>
+      runOperation(opts.tenant, async (deps, principal) => {
+        const recipient = await recipientsPark(deps, principal, { businessId, reason: opts.reason })
+        line(`recipient ${businessId} parked (${waiting(recipient)}); running instances apply it within a second`)
+      }),
+    )
+
+  recipients
     .command('test')
-    .description('send one sample product through the recipient\'s real sender (nothing is recorded) and print the outcome')
+    .description("send one sample product through the recipient's real sender (nothing is recorded) and print the outcome; exit 1 when not delivered")
     .requiredOption('--tenant <tenant>', 'tenant')
     .option('--file <file>', 'JSON file {"payload": {…}, "metadata": {…}} ("-" for stdin); default: a built-in GeoJSON feature')
     .option('--json', 'the JSON object POST /api/v1/recipients/{businessId}/test answers')
     .argument('<businessId>', 'recipient businessId')
     .action((businessId: string, opts: { tenant: string; file?: string; json?: boolean }) =>
-      runAdmin(() =>
-        withAdminDatabase(async (db, config) => {
-          const input = opts.file ? readSample(opts.file) : {}
-          const log = createLogger('silent')
-          const broker = new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
-          try {
-            const outcome = await testRecipient(db, loadSecretBox(config), { broker, log, network: networkPolicy(config.allowPrivateNetworks), tenant: opts.tenant, crossTenantPublish: config.crossTenantPublish }, opts.tenant, businessId, input)
-            if (opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`)
-            else {
-              const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`
-              process.stdout.write(`recipient ${businessId} (${outcome.pluginId}): ${what} in ${outcome.latencyMs} ms, ${outcome.sample} sample product\n`)
-            }
-            if (!outcome.delivered) process.exitCode = 1
-          } finally {
-            await broker.close()
-          }
-        }),
-      ),
+      runOperation(opts.tenant, async (deps, principal) => {
+        const outcome = await recipientsTest(deps, principal, { businessId, body: opts.file ? readJson(opts.file) : {} })
+        if (opts.json) printJson(outcome, true)
+        else {
+          const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`
+          line(`recipient ${businessId} (${outcome.pluginId}): ${what} in ${outcome.latencyMs} ms, ${outcome.sample} sample product`)
+        }
+        if (!outcome.delivered) process.exitCode = 1
+      }),
     )
-
-  for (const [name, active] of [['park', false], ['unpark', true]] as const) {
-    recipients
-      .command(name)
-      .description(active ? 'resume deliveries to a parked recipient: its backlog drains' : 'hold deliveries to a recipient: they wait, nothing is dropped')
-      .requiredOption('--tenant <tenant>', 'tenant')
-      .argument('<businessId>', 'recipient businessId')
-      .action((businessId: string, opts: { tenant: string }) =>
-        runAdmin(() =>
-          withAdminDatabase(async (db) => {
-            const row = await findPlugin(db, opts.tenant, 'RECIPIENT', businessId)
-            if (!row) throw ERR_NOT_FOUND(`no recipient ${businessId}`)
-            if (active) await unparkRecipient(db, row.id)
-            else await parkRecipient(db, { id: row.id, tenant: opts.tenant }, 'parked by an operator (herald recipients park)')
-            const state = (await recipientStates(db, opts.tenant, [row.id])).get(row.id)!
-            process.stdout.write(`recipient ${businessId} ${active ? 'unparked' : 'parked'} (${state.backlog} deliveries waiting); running instances apply it within a second\n`)
-          }),
-        ),
-      )
-  }
 }
 
-function readSample(file: string): SampleInput {
-  let parsed: unknown
+/** A JSON document from `file` ("-" or absent: stdin), checked by the operation it is given to. */
+function readJson(file: string | undefined): unknown {
+  const from = file === undefined || file === '-' ? 'stdin' : file
+  let text: string
   try {
-    parsed = JSON.parse(fs.readFileSync(file === '-' ? 0 : file, 'utf8'))
+    text = fs.readFileSync(from === 'stdin' ? 0 : from, 'utf8')
   } catch (err) {
-    throw new InvalidArgumentError(`${file}: ${(err as Error).message}`)
+    throw ERR_BAD_REQUEST(`${from}: ${(err as Error).message}`)
   }
-  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
-  const sample = parsed as SampleInput
-  if (!isObject(parsed) || (sample.payload !== undefined && !isObject(sample.payload)) || (sample.metadata !== undefined && !isObject(sample.metadata))) {
-    throw new InvalidArgumentError(`${file} must be a JSON object {"payload": {…}, "metadata": {…}}`)
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw ERR_MALFORMED_JSON(`${from}: ${(err as Error).message}`)
   }
-  return { payload: sample.payload, metadata: sample.metadata }
 }

@@ -3,10 +3,14 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import { Type, type TSchema } from 'typebox'
 import type { Ctx } from '../context.ts'
 import { FIELD_PATH } from '../ops/request-filter-input.ts'
+import { BusinessId, strict } from '../ops/plugin-input.ts'
 import type { Access, Principal } from '../ops/principal.ts'
 
 /** The fastify instance routes are registered on: TypeBox schemas give typed params, query and body. */
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
+
+// The plugin configurations' bodies are the operations' own: REST and the CLI check them alike.
+export { BusinessId, PluginFields, PluginParameterSchema, strict, withValues } from '../ops/plugin-input.ts'
 
 export interface RouteDeps {
   ctx: Ctx
@@ -23,11 +27,6 @@ declare module 'fastify' {
   }
 }
 
-/** Request bodies and queries reject unknown members (400), so a typo never passes silently. */
-export const strict = <T extends Parameters<typeof Type.Object>[0]>(properties: T, options: { description?: string } = {}) =>
-  Type.Object(properties, { additionalProperties: false, ...options })
-
-export const BusinessId = Type.String({ pattern: '^[0-9a-zA-Z_-]{1,36}$', description: 'REGARDS businessId: 1 to 36 characters among [0-9a-zA-Z_-]' })
 export const RequestId = Type.String({ minLength: 1, maxLength: 36, description: 'regards.request.id of the request' })
 export const DateTime = Type.String({ format: 'date-time' })
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
@@ -56,29 +55,6 @@ export const Problem = Type.Object(
 /** Error answers every protected operation may give, for the OpenAPI document. */
 export const problems = (...statuses: number[]) => Object.fromEntries([401, 403, ...statuses].map((s) => [s, Problem]))
 
-export const PluginParameterSchema = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 255 }),
-    type: Type.Optional(Type.String({ maxLength: 64, description: 'STRING, BOOLEAN, INTEGER, MAP, COLLECTION …' })),
-    value: Type.Optional(Type.Unknown()),
-    dynamic: Type.Optional(Type.Boolean()),
-    dynamicsValues: Type.Optional(Type.Array(Type.Unknown())),
-  },
-  { additionalProperties: false, description: 'REGARDS plugin parameter; secrets are returned as ********' },
-)
-
-export const PluginFields = {
-  pluginId: Type.String({ minLength: 1, maxLength: 255 }),
-  label: Type.String({ minLength: 1, maxLength: 255 }),
-  version: Type.Optional(Type.String({ maxLength: 32 })),
-  priorityOrder: Type.Optional(Type.Integer()),
-  active: Type.Optional(Type.Boolean()),
-  parameters: Type.Array(PluginParameterSchema, { maxItems: 500 }),
-}
-
 export const BusinessIdParams = strict({ businessId: BusinessId })
-
-/** Gson omits null values: a parameter without `value` is a parameter whose value is null. */
-export const withValues = <P extends { value?: unknown }>(parameters: P[]) => parameters.map((p) => ({ ...p, value: p.value ?? null }))
 
 export const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null)

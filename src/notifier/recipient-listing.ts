@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import { SENDER_PLUGINS } from '../senders/registry.ts'
-import { parametersToMap, type RecipientInfo } from '../senders/sender.ts'
+import { maskSecrets } from '../secrets/mask-secrets.ts'
+import { parametersToMap, type PluginParameter, type RecipientInfo } from '../senders/sender.ts'
 import { listPlugins, type PluginRow } from './plugin-configurations.ts'
 
 /** What a recipient is doing now, from its delivery rows. */
@@ -77,4 +78,46 @@ export async function listRecipients(db: Db, tenant: string, filter: { directNot
       (filter.active === undefined || row.active === filter.active) &&
       (filter.directNotificationEnabled === undefined || recipientInfo(row).directNotificationEnabled === filter.directNotificationEnabled),
   )
+}
+
+/** A recipient as operators see it: its configuration (secrets masked), what its plugin says of it, its live state. */
+export interface RecipientView {
+  businessId: string
+  pluginId: string
+  label: string
+  version: string
+  priorityOrder: number
+  active: boolean
+  recipientLabel: string | null
+  description: string
+  directNotificationEnabled: boolean
+  ackRequired: boolean
+  blockingRequired: boolean
+  parameters: PluginParameter[]
+  updatedAt: Date
+  state: RecipientState
+}
+
+/** The views of `rows` (recipients of `tenant`), in their order, their states read at once. */
+export async function viewRecipients(db: Db, tenant: string, rows: PluginRow[]): Promise<RecipientView[]> {
+  const states = await recipientStates(db, tenant, rows.map((r) => r.id))
+  return rows.map((row) => {
+    const info = recipientInfo(row)
+    return {
+      businessId: row.business_id,
+      pluginId: row.plugin_id,
+      label: row.label,
+      version: row.version,
+      priorityOrder: row.priority_order,
+      active: row.active,
+      recipientLabel: info.recipientLabel ?? null,
+      description: info.description,
+      directNotificationEnabled: info.directNotificationEnabled,
+      ackRequired: info.ackRequired,
+      blockingRequired: info.blockingRequired,
+      parameters: maskSecrets(row.plugin_id, row.parameters),
+      updatedAt: row.updated_at,
+      state: states.get(row.id)!,
+    }
+  })
 }

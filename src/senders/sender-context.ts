@@ -4,7 +4,7 @@ import { misconfiguredSender, parametersToMap, type Parameters as SenderParamete
 import { publishingProblems, type CrossTenantRules } from './tenant-boundary.ts'
 
 /** What a recipient's sender is given: the broker, a logger naming the recipient, and the instance's limits. */
-export function senderContext(ctx: Ctx, recipient: { tenant: string; businessId: string }): SenderContext {
+export function senderContext(ctx: Pick<Ctx, 'broker' | 'log' | 'config'>, recipient: { tenant: string; businessId: string }): SenderContext {
   return {
     broker: ctx.broker,
     log: ctx.log.child({ recipient: recipient.businessId }),

@@ -1,15 +1,17 @@
 import { Type } from 'typebox'
-import { findPlugin, savePlugin, setPluginActive, type PluginRow } from '../../notifier/plugin-configurations.ts'
-import { deleteRecipient } from '../../notifier/delete-recipient.ts'
-import { listRecipients, recipientInfo, recipientStates, type RecipientState } from '../../notifier/recipient-listing.ts'
-import { parkRecipient, unparkRecipient } from '../../notifier/recipient-state.ts'
-import { testRecipient } from '../../senders/test-recipient.ts'
-import { senderContext } from '../../senders/sender-context.ts'
-import { ERR_NOT_FOUND } from '../../errors.ts'
+import type { RecipientView } from '../../notifier/recipient-listing.ts'
+import { recipientsActivate } from '../../ops/recipients-activate.ts'
+import { RecipientCreateBody, recipientsCreate } from '../../ops/recipients-create.ts'
+import { recipientsDeactivate } from '../../ops/recipients-deactivate.ts'
+import { recipientsDelete } from '../../ops/recipients-delete.ts'
+import { recipientsList } from '../../ops/recipients-list.ts'
+import { PARK_REASON_MAX, recipientsPark } from '../../ops/recipients-park.ts'
+import { recipientsShow } from '../../ops/recipients-show.ts'
+import { RecipientTestBody, recipientsTest } from '../../ops/recipients-test.ts'
+import { recipientsUnpark } from '../../ops/recipients-unpark.ts'
+import { RecipientUpdateBody, recipientsUpdate } from '../../ops/recipients-update.ts'
 import { PageQuery, pageOf } from '../pagination.ts'
-import { decodeCursor, PAGE_LIMIT_DEFAULT, toPage } from '../../ops/page.ts'
-import { maskSecrets } from '../../secrets/mask-secrets.ts'
-import { BusinessId, BusinessIdParams, DateTime, iso, Nullable, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
+import { BusinessIdParams, DateTime, iso, Nullable, PluginParameterSchema, problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const StateSchema = Type.Object({
   backlog: Type.Integer({ description: 'deliveries waiting (PENDING, retries included)' }),
@@ -38,8 +40,6 @@ const Recipient = Type.Object({
   state: StateSchema,
 })
 
-const JsonObject = Type.Record(Type.String(), Type.Unknown())
-const RecipientTest = strict({ payload: Type.Optional(JsonObject), metadata: Type.Optional(JsonObject) }, { description: 'the product to send; no body: a built-in GeoJSON feature' })
 const RecipientTestOutcome = Type.Object({
   businessId: Type.String(),
   pluginId: Type.String(),
@@ -52,37 +52,17 @@ const RecipientTestOutcome = Type.Object({
   sample: Type.Union([Type.Literal('given'), Type.Literal('built-in')]),
 })
 
-const RecipientInput = strict({ businessId: Type.Optional(BusinessId), ...PluginFields })
-const RecipientUpdate = strict(PluginFields)
+const ParkBody = strict({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: PARK_REASON_MAX, description: 'shown with its state; default: who parked it' })) })
 
-export function recipientView(row: PluginRow, state: RecipientState) {
-  const info = recipientInfo(row)
-  return {
-    businessId: row.business_id,
-    pluginId: row.plugin_id,
-    label: row.label,
-    version: row.version,
-    priorityOrder: row.priority_order,
-    active: row.active,
-    recipientLabel: info.recipientLabel ?? null,
-    description: info.description,
-    directNotificationEnabled: info.directNotificationEnabled,
-    ackRequired: info.ackRequired,
-    blockingRequired: info.blockingRequired,
-    parameters: maskSecrets(row.plugin_id, row.parameters),
-    updatedAt: iso(row.updated_at)!,
-    state,
-  }
-}
+const view = (r: RecipientView) => ({ ...r, updatedAt: iso(r.updatedAt)! })
 
-/** Recipients (REGARDS recipient plugin configurations) with their live delivery state. */
+/** Recipients (REGARDS recipient plugin configurations) with their live delivery state: the operations of src/ops/recipients-*.ts. */
 export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const withState = async (tenant: string, row: PluginRow) => recipientView(row, (await recipientStates(ctx.db, tenant, [row.id])).get(row.id)!)
-  const changed = (tenant: string) => {
-    ctx.configCache.invalidate(tenant)
-    ctx.signals.deliveries()
-  }
   const tags = ['recipients']
+  // A body is optional (the console posts none): no body at all is an empty object.
+  const noBodyIsEmpty = async (req: { body: unknown }) => {
+    req.body ??= {}
+  }
 
   app.get(
     '/recipients',
@@ -100,39 +80,24 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
       },
     },
     async (req) => {
-      const { tenant } = req.principal
-      const limit = req.query.limit ?? PAGE_LIMIT_DEFAULT
-      const after = decodeCursor(req.query.cursor, ['string'])
-      const all = await listRecipients(ctx.db, tenant, req.query)
-      const rows = (after ? all.filter((r) => r.business_id > after[0]) : all).slice(0, limit + 1)
-      const states = await recipientStates(ctx.db, tenant, rows.slice(0, limit).map((r) => r.id))
-      return toPage(rows, limit, (r) => [r.business_id], (r) => recipientView(r, states.get(r.id)!))
+      const page = await recipientsList(ctx, req.principal, req.query)
+      return { ...page, items: page.items.map(view) }
     },
   )
 
   app.get(
     '/recipients/:businessId',
     { config: { access: 'read' }, schema: { tags, summary: 'One recipient', params: BusinessIdParams, response: { 200: Recipient, ...problems(400, 404) } } },
-    async (req) => {
-      const row = await findPlugin(ctx.db, req.principal.tenant, 'RECIPIENT', req.params.businessId)
-      if (!row) throw ERR_NOT_FOUND(`no recipient ${req.params.businessId}`)
-      return withState(req.principal.tenant, row)
-    },
+    async (req) => view(await recipientsShow(ctx, req.principal, req.params)),
   )
 
   app.post(
     '/recipients',
     {
       config: { access: 'admin' },
-      schema: { tags, summary: 'Create a recipient (businessId generated when absent)', body: RecipientInput, response: { 201: Recipient, ...problems(400, 409) } },
+      schema: { tags, summary: 'Create a recipient (businessId generated when absent)', body: RecipientCreateBody, response: { 201: Recipient, ...problems(400, 409) } },
     },
-    async (req, reply) => {
-      const { tenant } = req.principal
-      const { businessId, ...input } = req.body
-      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RECIPIENT', businessId, { ...input, parameters: withValues(input.parameters) }, 'create', undefined, ctx.config.crossTenantPublish)
-      changed(tenant)
-      return reply.code(201).send(await withState(tenant, row))
-    },
+    async (req, reply) => reply.code(201).send(view(await recipientsCreate(ctx, req.principal, { body: req.body }))),
   )
 
   app.put(
@@ -143,61 +108,40 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
         tags,
         summary: 'Replace a recipient configuration; secrets sent back as ******** keep their stored value',
         params: BusinessIdParams,
-        body: RecipientUpdate,
+        body: RecipientUpdateBody,
         response: { 200: Recipient, ...problems(400, 404) },
       },
     },
-    async (req) => {
-      const { tenant } = req.principal
-      const row = await savePlugin(ctx.db, ctx.secrets, tenant, 'RECIPIENT', req.params.businessId, { ...req.body, parameters: withValues(req.body.parameters) }, 'update', undefined, ctx.config.crossTenantPublish)
-      changed(tenant)
-      return withState(tenant, row)
-    },
+    async (req) => view(await recipientsUpdate(ctx, req.principal, { businessId: req.params.businessId, body: req.body })),
   )
 
-  for (const [action, active] of [['activate', true], ['deactivate', false]] as const) {
+  for (const [action, operation, summary] of [
+    ['activate', recipientsActivate, 'Activate a recipient: its waiting deliveries flow again'],
+    ['deactivate', recipientsDeactivate, 'Deactivate a recipient: its deliveries wait (nothing is dropped)'],
+    ['unpark', recipientsUnpark, 'Unpark a recipient: its backlog drains at once'],
+  ] as const) {
     app.post(
       `/recipients/:businessId/${action}`,
-      {
-        config: { access: 'admin' },
-        schema: {
-          tags,
-          summary: active ? 'Activate a recipient: its waiting deliveries flow again' : 'Deactivate a recipient: its deliveries wait (nothing is dropped)',
-          params: BusinessIdParams,
-          response: { 200: Recipient, ...problems(400, 404) },
-        },
-      },
-      async (req) => {
-        const { tenant } = req.principal
-        const row = await setPluginActive(ctx.db, tenant, 'RECIPIENT', req.params.businessId, active)
-        changed(tenant)
-        return withState(tenant, row)
-      },
+      { config: { access: 'admin' }, schema: { tags, summary, params: BusinessIdParams, response: { 200: Recipient, ...problems(400, 404) } } },
+      async (req) => view(await operation(ctx, req.principal, req.params)),
     )
   }
 
-  for (const [action, park] of [['park', true], ['unpark', false]] as const) {
-    app.post(
-      `/recipients/:businessId/${action}`,
-      {
-        config: { access: 'admin' },
-        schema: {
-          tags,
-          summary: park ? 'Park a recipient: its deliveries wait (nothing is dropped) until it is unparked' : 'Unpark a recipient: its backlog drains at once',
-          params: BusinessIdParams,
-          response: { 200: Recipient, ...problems(400, 404) },
-        },
+  app.post(
+    '/recipients/:businessId/park',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags,
+        summary: 'Park a recipient: its deliveries wait (nothing is dropped) until it is unparked',
+        params: BusinessIdParams,
+        body: ParkBody,
+        response: { 200: Recipient, ...problems(400, 404) },
       },
-      async (req) => {
-        const { tenant } = req.principal
-        const row = await findPlugin(ctx.db, tenant, 'RECIPIENT', req.params.businessId)
-        if (!row) throw ERR_NOT_FOUND(`no recipient ${req.params.businessId}`)
-        if (park) await parkRecipient(ctx.db, { id: row.id, tenant }, `parked by ${req.principal.subject ?? 'an operator'} (REST API)`)
-        else if (await unparkRecipient(ctx.db, row.id)) ctx.signals.deliveries()
-        return withState(tenant, row)
-      },
-    )
-  }
+      preValidation: noBodyIsEmpty,
+    },
+    async (req) => view(await recipientsPark(ctx, req.principal, { businessId: req.params.businessId, reason: req.body.reason })),
+  )
 
   app.post(
     '/recipients/:businessId/test',
@@ -210,16 +154,12 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
           'The product is the body\'s payload and metadata, else a built-in GeoJSON feature. It is sent whatever the ' +
           'recipient\'s state (inactive, parked); no request, delivery or attempt is created. ADMIN only: it reaches the outside.',
         params: BusinessIdParams,
-        body: RecipientTest,
+        body: RecipientTestBody,
         response: { 200: RecipientTestOutcome, ...problems(400, 404) },
       },
-      // No body at all means the built-in sample: validated as an empty object.
-      preValidation: async (req) => {
-        req.body ??= {}
-      },
+      preValidation: noBodyIsEmpty,
     },
-    async (req) =>
-      testRecipient(ctx.db, ctx.secrets, senderContext(ctx, { tenant: req.principal.tenant, businessId: req.params.businessId }), req.principal.tenant, req.params.businessId, req.body),
+    async (req) => recipientsTest(ctx, req.principal, { businessId: req.params.businessId, body: req.body }),
   )
 
   app.delete(
@@ -237,12 +177,6 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
         },
       },
     },
-    async (req) => {
-      const { tenant } = req.principal
-      const result = await deleteRecipient(ctx.db, tenant, req.params.businessId, req.query.force === true, (t) => ctx.configCache.get(t))
-      ctx.configCache.invalidate(tenant)
-      if (result.completed > 0) ctx.signals.outbox()
-      return { businessId: req.params.businessId, droppedDeliveries: result.dropped, completedRequests: result.completed }
-    },
+    async (req) => recipientsDelete(ctx, req.principal, { businessId: req.params.businessId, force: req.query.force }),
   )
 }
