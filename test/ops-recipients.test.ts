@@ -9,8 +9,9 @@ import { signToken } from '../src/http/auth.ts'
 import { recipientsDeactivate } from '../src/ops/recipients-deactivate.ts'
 import { recipientsList } from '../src/ops/recipients-list.ts'
 import type { Principal } from '../src/ops/principal.ts'
-import { rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const run = promisify(execFile)
 const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
@@ -142,10 +143,10 @@ for (const backend of BACKENDS) {
 
       const unparked = await herald(['unpark', '--tenant', TENANT, 'parkable'])
       expect([unparked.code, unparked.stdout]).toEqual([0, expect.stringMatching(/^recipient parkable unparked/)])
-      await waitUntil(async () => {
+      await waitFor(async () => {
         const { state } = (await call('GET', '/recipients/parkable', 'EXPLOIT')).json()
         return !state.parked && state.backlog === 0 && state.sending === 0
-      }, 30_000, 'the unparked backlog to drain')
+      }, 'the unparked backlog to drain', { timeoutMs: 30_000 })
       const shown = JSON.parse((await herald(['show', '--tenant', TENANT, 'parkable'])).stdout)
       expect(shown).toMatchObject({ businessId: 'parkable', state: { parked: false, backlog: 0 } })
       const deleted = await herald(['delete', '--tenant', TENANT, 'parkable'])
