@@ -25,7 +25,7 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
   },
   {
     name: 'recipients',
-    description: 'recipients: list with their backlog, park, unpark, test',
+    description: 'recipients: list, show, create, update, delete, (de)activate, park, unpark, test',
     register: async (program) => (await import('./recipients.ts')).registerRecipientsCommands(program),
   },
   {
