@@ -10,6 +10,8 @@ import type { SecretBox } from './secrets/secret-box.ts'
 export interface Signals {
   deliveries(): void
   outbox(): void
+  /** Catalog requests made due by an operator (retry, forced deletion, dissemination): the catalog workers look at once. */
+  catalog(): void
 }
 
 /** What every part of Herald is given: built once in main.ts, frozen, passed first. */

@@ -67,6 +67,7 @@ export const ERR_INVALID_RULE = defineError('HERALD_ERR_INVALID_RULE', 'The rule
 export const ERR_RULE_TOO_SLOW = defineError('HERALD_ERR_RULE_TOO_SLOW', 'The rule took too long to evaluate on this sample', 'invalid')
 export const ERR_RECIPIENT_BUSY = defineError('HERALD_ERR_RECIPIENT_BUSY', 'The recipient has deliveries waiting or in progress', 'conflict')
 export const ERR_RETRY_JOB_RUNNING = defineError('HERALD_ERR_RETRY_JOB_RUNNING', 'A bulk retry is already running for this tenant', 'conflict')
+export const ERR_CATALOG_REQUEST_STATE = defineError('HERALD_ERR_CATALOG_REQUEST_STATE', 'The catalog request is not in a state that allows this', 'conflict')
 export const ERR_IMPORT_REJECTED = defineError('HERALD_ERR_IMPORT_REJECTED', 'The configuration was not imported, nothing changed', 'conflict')
 export const ERR_RATE_LIMITED = defineError('HERALD_ERR_RATE_LIMITED', 'Too many requests: retry after the number of seconds in Retry-After', 'rate_limited')
 export const ERR_BROKER_UNAVAILABLE = defineError('HERALD_ERR_BROKER_UNAVAILABLE', 'The message broker is unreachable', 'unavailable')

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from './log.ts'
+import type { InstanceSignal } from './db/instance-signals.ts'
 
 /**
  * Lifecycle events of the notifier. Metrics, logs and tests subscribe; the core never imports prom-client.
@@ -19,7 +20,7 @@ export interface HeraldEventMap {
   'recipient:unparked': [{ tenant: string; recipient: string }]
   'process:unhandled-rejection': [{ error: string }]
   /** Another process on the same PostgreSQL (an instance, the CLI) announced work (src/db/instance-signals.ts). */
-  'instance:signalled': [{ signal: 'deliveries' | 'outbox'; from: string }]
+  'instance:signalled': [{ signal: InstanceSignal; from: string }]
 }
 
 export class HeraldEvents extends EventEmitter<HeraldEventMap> {

@@ -17,6 +17,7 @@ import { beat, leave, startHeartbeat } from './notifier/instance-heartbeat.ts'
 import { startMaintenance } from './notifier/maintenance.ts'
 import { RetryJobRunner } from './notifier/retry-jobs.ts'
 import { bulkRetryEnded } from './ops/requests-bulk-retry.ts'
+import { wakeCatalogWorkers } from './catalog/catalog-worker.ts'
 import { startCatalog } from './catalog/start-catalog.ts'
 import { ConfigCache } from './notifier/tenant-config.ts'
 import { ROLES, type Role } from './roles.ts'
@@ -82,6 +83,10 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
           instanceSignals?.announce()
         },
         outbox: () => relay?.notify(),
+        catalog: () => {
+          wakeCatalogWorkers(database.db)
+          instanceSignals?.announce('catalog')
+        },
       },
     })
     const metrics = createMetrics(events, { tenants: config.tenants, configCache })
@@ -89,7 +94,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     // The HTTP API is built (its routes' schemas compiled, ~0.5 s of CPU at start) while the notifier and
     // the catalog wait for the broker to declare their queues; it listens once they are up.
     unlistened = roles.includes('http')
-      ? createHttpServer(ctx, { metrics, consuming: () => consuming || !roles.includes('notifier') }).then(async (app) => {
+      ? createHttpServer(ctx, { metrics, consuming: () => consuming || !roles.includes('notifier'), catalog: roles.includes('catalog') }).then(async (app) => {
           await app.ready()
           return app
         })
@@ -103,7 +108,8 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
     await instanceSignals?.start((signal, from) => {
       events.safeEmit('instance:signalled', { signal, from })
       if (signal === 'deliveries') worker?.notify()
-      else relay?.notify()
+      else if (signal === 'outbox') relay?.notify()
+      else wakeCatalogWorkers(database.db)
     })
 
     if (roles.includes('notifier')) {

@@ -29,7 +29,8 @@ export async function startHttpFixture(backend: Backend, opts: { env?: Record<st
   const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: opts.roles ?? ['notifier'], env: opts.env })
   const keys = loadTokenKeys(herald.ctx.config)
   const metrics = createMetrics(herald.ctx.events, { tenants: herald.ctx.config.tenants, configCache: herald.ctx.configCache })
-  const app = await createHttpServer(herald.ctx, { metrics, consuming: () => true, tokenKeys: keys })
+  // The catalog routes too: their tests fill the catalog tables directly, without the catalog role's consumers.
+  const app = await createHttpServer(herald.ctx, { metrics, consuming: () => true, tokenKeys: keys, catalog: true })
   await app.ready()
   const token = (tenant: string, role: string, expiresIn = 3600) => signToken(keys.hs256, { tenant, role }, expiresIn)
   return {

@@ -12,8 +12,9 @@ export const WORKER_BATCH = 1000
 const POLL_MS = 1000
 const PURGE_EVERY_MS = 3_600_000
 
-// The workers running on a database handle in this process, so that operator functions given only `db` (force
-// a deletion, retry, disseminate) wake them at once instead of waiting for the poll.
+// The workers running on a database handle in this process, so that the catalog signal (an operator's retry,
+// forced deletion or dissemination, here or from another instance or the CLI: src/main.ts) wakes them at once
+// instead of waiting for the poll.
 const running = new WeakMap<Db, Set<CatalogWorker>>()
 
 /** Wakes this process's catalog workers on `db` (other instances pick the work up at their next poll). */

@@ -1,6 +1,5 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { wakeCatalogWorkers } from './catalog-worker.ts'
 
 /**
  * Forces deletions that wait for a blocking dissemination (`WAITING_BLOCKING_DISSEMINATION`), selected by request
@@ -19,6 +18,5 @@ export async function forceDeletions(db: Db, tenant: string, select: { requestId
     where tenant = ${tenant} and type = 'DELETION' and step = 'WAITING_BLOCKING_DISSEMINATION'
       and (request_id = any(${requestIds}::text[]) or urn = any(${urns}::text[]))
     returning request_id`.execute(db)
-  if (rows.length > 0) wakeCatalogWorkers(db)
   return { forced: rows.map((r) => r.request_id) }
 }

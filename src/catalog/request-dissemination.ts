@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { wakeCatalogWorkers } from './catalog-worker.ts'
 import { formatUrn, parseUrn } from './urn.ts'
 
 export interface DisseminationRequestInput {
@@ -72,6 +71,5 @@ export async function requestDissemination(db: Db, tenant: string, input: Dissem
     }
     return { results }
   })
-  wakeCatalogWorkers(db)
   return result
 }

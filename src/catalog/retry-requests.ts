@@ -1,6 +1,5 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
-import { wakeCatalogWorkers } from './catalog-worker.ts'
 import type { RequestType } from './types.ts'
 
 /**
@@ -19,6 +18,5 @@ export async function retryRequests(db: Db, tenant: string, select: { requestIds
       and (${select.requestIds ?? null}::text[] is null or request_id = any(${select.requestIds ?? []}::text[]))
       and (${select.type ?? null}::text is null or type = ${select.type ?? null})
     returning request_id`.execute(db)
-  if (rows.length > 0) wakeCatalogWorkers(db)
   return { retried: rows.map((r) => r.request_id) }
 }

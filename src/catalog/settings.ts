@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db, Tx } from '../db/client.ts'
+import { ERR_NOT_FOUND, ERR_VALIDATION } from '../errors.ts'
 
 /**
  * Tenant settings of the catalog (REGARDS dynamic tenant settings). `active_notifications` (FEM
@@ -24,11 +25,11 @@ export async function getCatalogSettings(db: Db | Tx, tenant: string): Promise<C
   return settings
 }
 
-/** Sets one setting; throws with the accepted names and type when the name or value is wrong. */
+/** Sets one setting; refused (HERALD_ERR_NOT_FOUND, HERALD_ERR_VALIDATION) with the accepted names and type when the name or value is wrong. */
 export async function setCatalogSetting(db: Db, tenant: string, name: string, value: unknown): Promise<CatalogSettings> {
-  if (!(name in CATALOG_SETTINGS)) throw new Error(`unknown catalog setting ${name}; settings: ${Object.keys(CATALOG_SETTINGS).join(', ')}`)
+  if (!Object.hasOwn(CATALOG_SETTINGS, name)) throw ERR_NOT_FOUND(`no catalog setting ${name}; settings: ${Object.keys(CATALOG_SETTINGS).join(', ')}`)
   if (typeof value !== typeof CATALOG_SETTINGS[name as CatalogSettingName]) {
-    throw new Error(`catalog setting ${name} takes a ${typeof CATALOG_SETTINGS[name as CatalogSettingName]}, got ${JSON.stringify(value)}`)
+    throw ERR_VALIDATION(`catalog setting ${name} takes a ${typeof CATALOG_SETTINGS[name as CatalogSettingName]}, got ${JSON.stringify(value)}`)
   }
   await sql`insert into catalog_setting (tenant, name, value) values (${tenant}, ${name}, ${JSON.stringify(value)}::jsonb)
     on conflict (tenant, name) do update set value = excluded.value`.execute(db)

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { promisify } from 'node:util'
 import { Connection } from 'rabbitmq-client'
 import { DLX, GLOBAL_DLQ } from '../amqp/topology.ts'
+import { ERR_BROKER_UNAVAILABLE, ERR_NOT_FOUND } from '../errors.ts'
 
 const run = promisify(execFile)
 
@@ -75,14 +75,24 @@ export async function setShovel(spec: ShovelSpec, opts: { declareSource?: boolea
   await run(cmd, ['-q', ...args]).catch((err: { stderr?: string }) => {
     // rabbitmqctl's own words for it: "Validation failed … component shovel not found".
     if (/component shovel not found/.test(err.stderr ?? '')) {
-      throw new Error('the broker has no shovel plugin: enable it with `rabbitmq-plugins enable rabbitmq_shovel`, then define the shovel again')
+      throw ERR_BROKER_UNAVAILABLE('the broker has no shovel plugin: enable it with `rabbitmq-plugins enable rabbitmq_shovel`, then define the shovel again')
     }
-    throw err
+    throw rabbitmqctlFailure(err)
   })
 }
 
+/** Removes the shovel's parameter; HERALD_ERR_NOT_FOUND when the vhost has no such shovel. */
 export async function clearShovel(vhost: string, name: string): Promise<void> {
-  await run('rabbitmqctl', ['-q', 'clear_parameter', '-p', vhost, 'shovel', name])
+  await run('rabbitmqctl', ['-q', 'clear_parameter', '-p', vhost, 'shovel', name]).catch((err: { stderr?: string }) => {
+    if (/Parameter does not exist|no_such_vhost|does not exist/i.test(err.stderr ?? '')) throw ERR_NOT_FOUND(`no shovel ${name} in vhost ${vhost}`)
+    throw rabbitmqctlFailure(err)
+  })
+}
+
+/** rabbitmqctl missing on this host, or not reaching its broker: the operator's to fix, in rabbitmqctl's words. */
+function rabbitmqctlFailure(err: { code?: unknown; stderr?: string; message?: string }): Error {
+  if (err.code === 'ENOENT') return ERR_BROKER_UNAVAILABLE('rabbitmqctl is not installed on this host: shovels are defined with it')
+  return ERR_BROKER_UNAVAILABLE(`rabbitmqctl failed: ${(err.stderr || err.message || String(err)).trim().slice(0, 500)}`)
 }
 
 export interface ShovelState {
@@ -93,11 +103,13 @@ export interface ShovelState {
 }
 
 export async function shovelStatus(): Promise<ShovelState[]> {
-  const { stdout } = await run('rabbitmqctl', ['-q', 'shovel_status', '--formatter', 'json'])
+  const { stdout } = await run('rabbitmqctl', ['-q', 'shovel_status', '--formatter', 'json']).catch((err: { stderr?: string }) => {
+    throw rabbitmqctlFailure(err)
+  })
   return stdout.trim() ? (JSON.parse(stdout) as ShovelState[]) : []
 }
 
-/** Waits until the shovel reports `running`; throws with its last state otherwise. */
+/** Waits until the shovel reports `running`; refused (HERALD_ERR_BROKER_UNAVAILABLE) with its last state otherwise. */
 export async function waitShovelRunning(vhost: string, name: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last: ShovelState | undefined
@@ -106,78 +118,5 @@ export async function waitShovelRunning(vhost: string, name: string, timeoutMs =
     if (last?.state === 'running') return
     await new Promise((r) => setTimeout(r, 200))
   }
-  throw new Error(`shovel ${name} in vhost ${vhost} is not running: ${last ? `${last.state} ${last.termination_reason ?? ''}` : 'not found'}`)
-}
-
-const USAGE = `usage:
-  shovel set --name N --vhost V --src-uri URI --src-queue Q --dest-uri URI --dest-exchange X
-             [--dest-exchange-key K] [--ack-mode on-confirm|on-publish|no-ack]
-             [--dead-letter-routing-key regards.DLQ] [--no-declare-source] [--print]
-  shovel clear --name N --vhost V
-  shovel status`
-
-/** `shovel set|clear|status …` (scripts/shovel.sh runs this). Returns the exit code. */
-export async function shovelCli(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      name: { type: 'string' },
-      vhost: { type: 'string' },
-      'src-uri': { type: 'string' },
-      'src-queue': { type: 'string' },
-      'dest-uri': { type: 'string' },
-      'dest-exchange': { type: 'string' },
-      'dest-exchange-key': { type: 'string' },
-      'ack-mode': { type: 'string' },
-      'dead-letter-routing-key': { type: 'string' },
-      'no-declare-source': { type: 'boolean' },
-      print: { type: 'boolean' },
-    },
-  })
-  const need = (key: keyof typeof values): string => {
-    const v = values[key]
-    if (typeof v !== 'string' || v === '') throw new Error(`--${key} is required\n${USAGE}`)
-    return v
-  }
-  if (command === 'status') {
-    console.log(JSON.stringify(await shovelStatus(), null, 2))
-    return 0
-  }
-  if (command === 'clear') {
-    await clearShovel(need('vhost'), need('name'))
-    return 0
-  }
-  if (command !== 'set') {
-    console.error(USAGE)
-    return 2
-  }
-  const spec: ShovelSpec = {
-    name: need('name'),
-    vhost: need('vhost'),
-    srcUri: need('src-uri'),
-    srcQueue: need('src-queue'),
-    destUri: need('dest-uri'),
-    destExchange: need('dest-exchange'),
-    destExchangeKey: values['dest-exchange-key'],
-    ackMode: values['ack-mode'] as ShovelSpec['ackMode'],
-  }
-  if (values.print) {
-    console.log(shovelCommand(spec).map((a) => (/^[\w./:=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '))
-    return 0
-  }
-  await setShovel(spec, { declareSource: !values['no-declare-source'], deadLetterRoutingKey: values['dead-letter-routing-key'] })
-  await waitShovelRunning(spec.vhost, spec.name)
-  console.log(`shovel ${spec.name} running: ${spec.srcQueue} → ${spec.destExchange}`)
-  return 0
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  shovelCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error((err as Error).message)
-      process.exit(1)
-    },
-  )
+  throw ERR_BROKER_UNAVAILABLE(`shovel ${name} in vhost ${vhost} is not running: ${last ? `${last.state} ${last.termination_reason ?? ''}` : 'not found'}`)
 }

@@ -15,7 +15,8 @@
  * - **dissemination status**: NONE (no info), PENDING (an info waits for its ack), DONE (all acknowledged).
  */
 
-export type RequestType = 'CREATION' | 'PATCH' | 'DELETION' | 'NOTIFICATION' | 'AIP_DISSEMINATION'
+export const REQUEST_TYPES = ['CREATION', 'PATCH', 'DELETION', 'NOTIFICATION', 'AIP_DISSEMINATION'] as const
+export type RequestType = (typeof REQUEST_TYPES)[number]
 export type RequestState = 'GRANTED' | 'ERROR'
 export type RequestStep =
   | 'LOCAL_DELAYED'

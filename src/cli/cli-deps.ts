@@ -19,7 +19,7 @@ export interface CliDeps extends OpsDeps {
  * The operations' dependencies in a CLI process: the configuration's database (migrated), its secret key,
  * a logger on stderr (stdout is for results), the broker opened on first use (only replay and recipient
  * test publish), and signals that reach the running instances: on PostgreSQL a NOTIFY wakes their delivery
- * worker and outbox relay at once (src/db/instance-signals.ts); on PGlite no instance runs beside the CLI.
+ * worker, outbox relay or catalog worker at once (src/db/instance-signals.ts); on PGlite no instance runs beside the CLI.
  */
 export async function openCliDeps(config: Config): Promise<CliDeps> {
   const log = pino({ level: config.logLevel === 'silent' ? 'silent' : 'warn', base: { service: 'herald-cli' } }, destination({ fd: 2, sync: true }))
@@ -44,7 +44,7 @@ export async function openCliDeps(config: Config): Promise<CliDeps> {
     config,
     log,
     secrets,
-    signals: { deliveries: () => signal('deliveries'), outbox: () => signal('outbox') },
+    signals: { deliveries: () => signal('deliveries'), outbox: () => signal('outbox'), catalog: () => signal('catalog') },
     get broker() {
       broker ??= new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
       return broker

@@ -51,7 +51,7 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
   {
     name: 'catalog',
     description: 'catalog products, dissemination tracking and acknowledgements',
-    register: async (program) => program.addCommand((await import('../catalog/cli.ts')).catalogCommand()),
+    register: async (program) => (await import('./catalog.ts')).registerCatalogCommands(program),
   },
 ]
 

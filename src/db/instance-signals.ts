@@ -7,8 +7,9 @@ import { backoffDelay } from '../retry.ts'
 const CHANNEL = 'herald_deliveries'
 const RECONNECT_BACKOFF = { firstMs: 500, maxMs: 10_000 }
 
-/** What one instance tells the others: new deliveries to send, new outbox rows to relay. */
-export type InstanceSignal = 'deliveries' | 'outbox'
+/** What one instance tells the others: new deliveries to send, new outbox rows to relay, catalog requests made due (an operator's retry, forced deletion, dissemination). */
+export type InstanceSignal = 'deliveries' | 'outbox' | 'catalog'
+const SIGNALS: readonly string[] = ['deliveries', 'outbox', 'catalog'] satisfies InstanceSignal[]
 
 /** The NOTIFY payload: `<signal> <sender id>` (`deliveries 5f0c…`, `outbox cli:alice:4242`). */
 const payloadOf = (signal: InstanceSignal, from: string) => `${signal} ${from}`
@@ -42,8 +43,8 @@ export class InstanceSignals {
   #stopped = false
   #reconnectTimer: NodeJS.Timeout | undefined
   #failures = 0
-  #announcing = false
-  #announceAgain = false
+  readonly #announcing = new Set<InstanceSignal>()
+  readonly #announceAgain = new Set<InstanceSignal>()
 
   constructor(databaseUrl: string, db: Db, instanceId: string, log: Logger) {
     this.#url = databaseUrl
@@ -59,24 +60,22 @@ export class InstanceSignals {
   }
 
   /**
-   * Tells the other instances that there are new deliveries. Coalesced: one NOTIFY at a time, and one
-   * more afterwards for all the calls made meanwhile (an intake at 1,000 requests/s calls this per batch).
+   * Tells the other instances that there is new work (new deliveries by default). Coalesced per signal: one
+   * NOTIFY at a time, and one more afterwards for all the calls made meanwhile (an intake at 1,000
+   * requests/s calls this per batch).
    */
-  announce(): void {
+  announce(signal: InstanceSignal = 'deliveries'): void {
     if (this.#stopped) return
-    if (this.#announcing) {
-      this.#announceAgain = true
+    if (this.#announcing.has(signal)) {
+      this.#announceAgain.add(signal)
       return
     }
-    this.#announcing = true
-    signalInstances(this.#db, 'deliveries', this.#instanceId)
-      .catch((err) => this.#log.debug({ err }, 'could not announce new deliveries (the others will poll)'))
+    this.#announcing.add(signal)
+    signalInstances(this.#db, signal, this.#instanceId)
+      .catch((err) => this.#log.debug({ err, signal }, 'could not announce new work (the others will poll)'))
       .finally(() => {
-        this.#announcing = false
-        if (this.#announceAgain) {
-          this.#announceAgain = false
-          this.announce()
-        }
+        this.#announcing.delete(signal)
+        if (this.#announceAgain.delete(signal)) this.announce(signal)
       })
   }
 
@@ -92,7 +91,7 @@ export class InstanceSignals {
     this.#current = client
     client.on('notification', (msg) => {
       const [signal, from = ''] = (msg.payload ?? '').split(' ')
-      if (from !== this.#instanceId && (signal === 'deliveries' || signal === 'outbox')) this.#onSignal(signal, from)
+      if (from !== this.#instanceId && SIGNALS.includes(signal)) this.#onSignal(signal as InstanceSignal, from)
     })
     client.on('error', (err) => {
       this.#log.warn({ err }, 'connection listening to the other instances failed, reconnecting')
@@ -107,6 +106,7 @@ export class InstanceSignals {
         // Announcements sent while this connection was down are lost: look for work now.
         this.#onSignal('deliveries', 'reconnection')
         this.#onSignal('outbox', 'reconnection')
+        this.#onSignal('catalog', 'reconnection')
       }
       this.#failures = 0
     } catch (err) {

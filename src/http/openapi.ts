@@ -35,7 +35,7 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
         { name: 'requests', description: 'Notification requests, retry, delete' },
         { name: 'dead letters', description: 'Messages dead-lettered by Herald consumers' },
         { name: 'audit', description: 'Who changed what, when, and how it ended (ADMIN)' },
-        { name: 'catalog', description: 'Products, their dissemination status per recipient, catalog requests (read-only)' },
+        { name: 'catalog', description: 'Products, their dissemination status per recipient, catalog requests and their operations (where the catalog role runs)' },
         { name: 'operations', description: 'Health and metrics (no token)' },
       ],
     },

@@ -22,6 +22,7 @@ import { recipientsRoutes } from './routes/recipients.ts'
 import { requestsRoutes } from './routes/requests.ts'
 import { rulesRoutes } from './routes/rules.ts'
 import { bulkRetryRoutes } from './routes/bulk-retry.ts'
+import { catalogRoutes } from './routes/catalog.ts'
 import { requestDecisionsRoutes } from './routes/request-decisions.ts'
 import type { App } from './schemas.ts'
 
@@ -31,6 +32,8 @@ export interface HttpDeps {
   consuming: () => boolean
   /** Verification keys; loaded from the configuration when absent. */
   tokenKeys?: TokenKeys
+  /** Serve the catalog's routes (products, catalog requests and their operations): where the catalog role runs. */
+  catalog?: boolean
 }
 
 /** Request bodies above 1 MiB are refused (413): a REGARDS configuration of 500 recipients is ~300 KiB. */
@@ -98,7 +101,10 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       await requestDecisionsRoutes(routes, routeDeps)
       await bulkRetryRoutes(routes, routeDeps)
       await deadLettersRoutes(routes, routeDeps)
-      await productsRoutes(routes, routeDeps)
+      if (deps.catalog) {
+        await productsRoutes(routes, routeDeps)
+        await catalogRoutes(routes, routeDeps)
+      }
       await pluginsRoutes(routes, routeDeps)
       await auditRoutes(routes, routeDeps)
       await consoleRoutes(routes, { ctx, tokenKeys: keys })

@@ -68,12 +68,13 @@ export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
   { name: 'catalog.product', changes: false, rest: [GET('/products/{urn}')], cli: 'catalog product' },
   { name: 'catalog.requests', changes: false, rest: [GET('/catalog/requests')], cli: 'catalog requests' },
   { name: 'catalog.counters', changes: false, rest: [GET('/catalog/counters')], cli: 'catalog counters' },
-  { name: 'catalog.retry', changes: true, rest: [], cli: 'catalog retry' },
-  { name: 'catalog.force-deletion', changes: true, rest: [], cli: 'catalog force-deletion' },
-  { name: 'catalog.disseminate', changes: true, rest: [], cli: 'catalog disseminate' },
-  { name: 'catalog.create-aips', changes: true, rest: [], cli: 'catalog create-aips' },
-  { name: 'catalog.setting', changes: true, rest: [], cli: 'catalog setting' },
-  { name: 'catalog.shovel', changes: true, rest: [], cli: 'catalog shovel' },
+  { name: 'catalog.retry', changes: true, rest: [POST('/catalog/requests/retry'), POST('/catalog/requests/{requestId}/retry')], cli: 'catalog retry' },
+  { name: 'catalog.force-deletion', changes: true, rest: [POST('/products/{urn}/force-deletion')], cli: 'catalog force-deletion' },
+  { name: 'catalog.disseminate', changes: true, rest: [POST('/products/{urn}/disseminate')], cli: 'catalog disseminate' },
+  { name: 'catalog.create-aips', changes: true, rest: [POST('/catalog/aips')], cli: 'catalog create-aips' },
+  { name: 'catalog.setting', changes: true, rest: [PUT('/catalog/settings/{name}')], cli: 'catalog setting' },
+  // Set and clear are recorded; the status (GET) is a read of the same resource.
+  { name: 'catalog.shovel', changes: true, rest: [GET('/catalog/shovels'), POST('/catalog/shovels'), DELETE('/catalog/shovels/{name}')], cli: 'catalog shovel' },
 ]
 
 export function operatorAction(name: string): OperatorAction {

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely'
 import { formatDate } from '../../amqp/envelope.ts'
 import type { Db } from '../../db/client.ts'
+import { ERR_VALIDATION } from '../../errors.ts'
 import type { DisseminationInfoDto, DisseminationStatus } from '../types.ts'
 import { DISSEMINATION_STATUSES } from '../types.ts'
 import { clampLimit, decodeIdCursor, toPage, type Page } from './cursor.ts'
@@ -79,7 +80,7 @@ export async function listProducts(db: Db, tenant: string, filters: ProductFilte
   if (after !== undefined) where.push(sql`p.id > ${after}`)
   const statuses = filters.status === undefined ? [] : Array.isArray(filters.status) ? filters.status : [filters.status]
   for (const s of statuses) {
-    if (!DISSEMINATION_STATUSES.includes(s)) throw Object.assign(new Error(`unknown dissemination status ${s}: NONE, PENDING or DONE`), { statusCode: 400 })
+    if (!DISSEMINATION_STATUSES.includes(s)) throw ERR_VALIDATION(`unknown dissemination status ${s}: NONE, PENDING or DONE`)
   }
   if (filters.label !== undefined) {
     const labelStatus = sql`(select case when d.ack_date is null then 'PENDING' else 'DONE' end from catalog_dissemination d

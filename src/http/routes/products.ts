@@ -1,14 +1,14 @@
 import { Type } from 'typebox'
-import { catalogCounters } from '../../catalog/queries/counters.ts'
-import { getProduct } from '../../catalog/queries/get-product.ts'
-import { listProducts } from '../../catalog/queries/list-products.ts'
-import { listRequests } from '../../catalog/queries/list-requests.ts'
-import { ERR_NOT_FOUND } from '../../errors.ts'
+import { REQUEST_TYPES } from '../../catalog/types.ts'
+import { catalogCounters } from '../../ops/catalog-counters.ts'
+import { catalogProduct } from '../../ops/catalog-product.ts'
+import { catalogProducts } from '../../ops/catalog-products.ts'
+import { CATALOG_REQUEST_STATES, catalogRequests } from '../../ops/catalog-requests.ts'
 import { PageQuery, pageOf } from '../pagination.ts'
 import { problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Status = Type.Union([Type.Literal('NONE'), Type.Literal('PENDING'), Type.Literal('DONE')])
-const Urn = Type.String({ pattern: '^[A-Za-z0-9:._-]{1,255}$', description: 'REGARDS URN, e.g. URN:FEATURE:DATA:project1:<uuid>:V1' })
+export const Urn = Type.String({ pattern: '^[A-Za-z0-9:._-]{1,255}$', description: 'REGARDS URN, e.g. URN:FEATURE:DATA:project1:<uuid>:V1' })
 
 const DisseminationInfo = Type.Object({
   label: Type.String({ description: 'recipient label' }),
@@ -52,9 +52,7 @@ const CatalogRequest = Type.Object({
   completedAt: Type.Optional(Type.String({ format: 'date-time' })),
 })
 
-const withoutId = <T extends { id: number }>({ id: _id, ...rest }: T) => rest
-
-/** Catalog products with their dissemination status per recipient, and catalog requests (read-only). */
+/** Catalog products with their dissemination status per recipient, catalog requests and counters (reads). */
 export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
   const tags = ['catalog']
 
@@ -80,10 +78,7 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         response: { 200: pageOf(Product), ...problems(400) },
       },
     },
-    async (req) => {
-      const page = await listProducts(ctx.db, req.principal.tenant, req.query)
-      return { ...page, items: page.items.map(withoutId) }
-    },
+    async (req) => catalogProducts(ctx, req.principal, req.query),
   )
 
   app.get(
@@ -92,11 +87,7 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
       config: { access: 'read' },
       schema: { tags, summary: 'One product, with its content and dissemination infos', params: strict({ urn: Urn }), response: { 200: Product, ...problems(400, 404) } },
     },
-    async (req) => {
-      const product = await getProduct(ctx.db, req.principal.tenant, req.params.urn)
-      if (!product) throw ERR_NOT_FOUND(`no product ${req.params.urn}`)
-      return withoutId(product)
-    },
+    async (req) => catalogProduct(ctx, req.principal, { urn: req.params.urn }),
   )
 
   app.get(
@@ -107,8 +98,8 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         tags,
         summary: 'List catalog requests (feature creation, patch, deletion, notification, AIP dissemination)',
         querystring: strict({
-          state: Type.Optional(Type.Union([Type.Literal('GRANTED'), Type.Literal('ERROR'), Type.Literal('SUCCESS')])),
-          type: Type.Optional(Type.Union(['CREATION', 'PATCH', 'DELETION', 'NOTIFICATION', 'AIP_DISSEMINATION'].map((t) => Type.Literal(t)))),
+          state: Type.Optional(Type.Union(CATALOG_REQUEST_STATES.map((s) => Type.Literal(s)))),
+          type: Type.Optional(Type.Union(REQUEST_TYPES.map((t) => Type.Literal(t)))),
           step: Type.Optional(Type.String({ maxLength: 64 })),
           urn: Type.Optional(Urn),
           requestId: Type.Optional(RequestId),
@@ -117,10 +108,7 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         response: { 200: pageOf(CatalogRequest), ...problems(400) },
       },
     },
-    async (req) => {
-      const page = await listRequests(ctx.db, req.principal.tenant, req.query as Parameters<typeof listRequests>[2])
-      return { ...page, items: page.items.map(withoutId) }
-    },
+    async (req) => catalogRequests(ctx, req.principal, req.query),
   )
 
   app.get(
@@ -133,6 +121,6 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         response: { 200: Type.Record(Type.String(), Type.Integer()), ...problems() },
       },
     },
-    async (req) => catalogCounters(ctx.db, req.principal.tenant),
+    async (req) => catalogCounters(ctx, req.principal),
   )
 }
