@@ -200,6 +200,16 @@ const routes = (dlId: number): Route[] => [
   ['GET', `/api/v1/products/${URN_A}`, 'read'],
   ['GET', '/api/v1/catalog/requests', 'read'],
   ['GET', '/api/v1/catalog/counters', 'read'],
+  ['POST', '/api/v1/catalog/requests/retry', 'retry', { type: 'NOTIFICATION' }],
+  ['POST', '/api/v1/catalog/requests/req-1/retry', 'retry'],
+  ['POST', `/api/v1/products/${URN_A}/force-deletion`, 'admin'],
+  ['POST', `/api/v1/products/${URN_A}/disseminate`, 'admin', { recipients: ['rcp-a'] }],
+  ['POST', '/api/v1/catalog/aips', 'admin', [{ providerId: 'aip-new' }]],
+  ['PUT', '/api/v1/catalog/settings/active_notifications', 'admin', { value: false }],
+  ['GET', '/api/v1/catalog/shovels', 'admin'],
+  // A vhost the broker does not have: the shovel operations run (404) without touching the broker's shovels.
+  ['POST', '/api/v1/catalog/shovels', 'admin', { name: 'shovel-x', vhost: 'herald-no-such-vhost', srcUri: 'amqp://', srcQueue: 'q', destUri: 'amqp://', destExchange: 'x', declareSource: false }],
+  ['DELETE', '/api/v1/catalog/shovels/shovel-x?vhost=herald-no-such-vhost', 'admin'],
   ['GET', '/api/v1/plugins', 'read'],
   ['GET', '/api/v1/plugins/WebhookSender', 'read'],
   ['POST', '/api/v1/console/sign-out', 'read'],
@@ -260,7 +270,7 @@ for (const backend of BACKENDS) {
         .filter(([p]) => p.startsWith('/api/v1/') && p !== '/api/v1/console/events')
         // Operations declared public (`security: []`, e.g. the console's sign-in) take no token.
         .flatMap(([p, ops]) => Object.entries(ops as Record<string, { security?: unknown[] }>).filter(([, op]) => op.security?.length !== 0).map(([m]) => `${m.toUpperCase()} ${p}`))
-      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}').replace(URN_A, '{urn}').replace('WebhookSender', '{pluginId}')}`))
+      const tested = new Set(routes(1).map(([m, u]) => `${m} ${u.split('?')[0].replace(/\/1(\/|$)/, '/{id}$1').replace(/rcp-a|rule-a/, '{businessId}').replace('req-1', '{requestId}').replace(URN_A, '{urn}').replace('WebhookSender', '{pluginId}').replace(/\/(active_notifications|shovel-x)$/, '/{name}')}`))
       expect(documented.sort()).toEqual([...tested].sort())
     })
 

@@ -68,7 +68,7 @@ export async function declareShovelSource(srcUri: string, queue: string, deadLet
   }
 }
 
-/** Declares the source queue (unless told not to) and defines the shovel with `rabbitmqctl`. */
+/** Declares the source queue (unless told not to) and defines the shovel with `rabbitmqctl`; HERALD_ERR_NOT_FOUND when the broker has no such vhost. */
 export async function setShovel(spec: ShovelSpec, opts: { declareSource?: boolean; deadLetterRoutingKey?: string } = {}): Promise<void> {
   if (opts.declareSource !== false) await declareShovelSource(spec.srcUri, spec.srcQueue, opts.deadLetterRoutingKey)
   const [cmd, ...args] = shovelCommand(spec)
@@ -77,6 +77,7 @@ export async function setShovel(spec: ShovelSpec, opts: { declareSource?: boolea
     if (/component shovel not found/.test(err.stderr ?? '')) {
       throw ERR_BROKER_UNAVAILABLE('the broker has no shovel plugin: enable it with `rabbitmq-plugins enable rabbitmq_shovel`, then define the shovel again')
     }
+    if (/Virtual host .* does not exist/.test(err.stderr ?? '')) throw ERR_NOT_FOUND(`no vhost ${spec.vhost} on the broker`)
     throw rabbitmqctlFailure(err)
   })
 }

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { CATALOG_SETTINGS } from '../../catalog/settings.ts'
 import { PRIORITY_LEVELS, REQUEST_TYPES } from '../../catalog/types.ts'
@@ -21,6 +22,11 @@ const Name = Type.String({ minLength: 1, maxLength: 255 })
 const AmqpUri = Type.String({ pattern: '^amqps?://', maxLength: 2000, description: 'amqp://user:password@host:5672/vhost (vhost URL-encoded); amqp:///vhost for the local broker' })
 const Shovel = Type.Object({ name: Type.String(), vhost: Type.String(), state: Type.String() })
 
+/** For operations whose body is optional: no body is an empty one (the schema checks an object). */
+const noBodyIsEmpty = async (req: FastifyRequest) => {
+  req.body ??= {}
+}
+
 /**
  * The catalog's operator actions (REGARDS rs-fem / rs-ingest admin endpoints): retries, forced deletions,
  * dissemination on demand, AIP records, tenant settings, and the shovels between instances.
@@ -32,14 +38,15 @@ export async function catalogRoutes(app: App, { ctx }: RouteDeps): Promise<void>
     '/catalog/requests/retry',
     {
       config: { access: 'retry' },
+      preValidation: noBodyIsEmpty,
       schema: {
         tags,
         summary: 'Retry catalog requests in error: the listed ones, or every one of the tenant (optionally of one type)',
-        body: Type.Optional(strict({ requestIds: Type.Optional(Type.Array(RequestId, { minItems: 1, maxItems: 10_000 })), type: Type.Optional(RequestType) })),
+        body: strict({ requestIds: Type.Optional(Type.Array(RequestId, { minItems: 1, maxItems: 10_000 })), type: Type.Optional(RequestType) }, { description: 'no body: every request in error of the tenant' }),
         response: { 200: Retried, ...problems(400) },
       },
     },
-    async (req) => catalogRetry(ctx, req.principal, req.body ?? {}),
+    async (req) => catalogRetry(ctx, req.principal, req.body),
   )
 
   app.post(
@@ -74,23 +81,25 @@ export async function catalogRoutes(app: App, { ctx }: RouteDeps): Promise<void>
     '/products/:urn/disseminate',
     {
       config: { access: 'admin' },
+      preValidation: noBodyIsEmpty,
       schema: {
         tags,
         summary: 'Ask the notifier to disseminate a product: by the rules, or to the given recipients',
         params: strict({ urn: Urn }),
-        body: Type.Optional(
-          strict({
+        body: strict(
+          {
             recipients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 1000, description: 'notifier recipient business ids (direct mode); absent: the rules decide' })),
             owner: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'request owner; default the token subject' })),
             priority: Type.Optional(Type.Union(Object.keys(PRIORITY_LEVELS).map((p) => Type.Literal(p)), { description: 'default HIGH' })),
-          }),
+          },
+          { description: 'no body: by the rules, HIGH priority' },
         ),
         response: { 200: DisseminationResults, ...problems(400, 404) },
       },
     },
     async (req) => {
-      const body = req.body ?? {}
-      return catalogDisseminate(ctx, req.principal, { urns: [req.params.urn], recipients: body.recipients, owner: body.owner, priority: body.priority as keyof typeof PRIORITY_LEVELS | undefined })
+      const { recipients, owner, priority } = req.body
+      return catalogDisseminate(ctx, req.principal, { urns: [req.params.urn], recipients, owner, priority: priority as keyof typeof PRIORITY_LEVELS | undefined })
     },
   )
 
