@@ -6,11 +6,11 @@ import { createSignInCode } from '../src/console-sessions/sign-in-code.ts'
 import { loadTokenKeys, signToken } from '../src/http/auth.ts'
 import { CONSOLE_DIR } from '../src/http/console.ts'
 import type { Herald } from '../src/main.ts'
-import { waitUntil } from './http-helpers.ts'
 import { RegardsClient } from './support/amqp-client.ts'
 import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
 import { startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const REQUEST_ID = 'hostile-req-1'
@@ -54,10 +54,10 @@ describe('the web console shows hostile and long request values as text', () => 
     client = new RegardsClient(vhost.url)
     await client.publishRequest({ tenant: TENANT, requestId: REQUEST_ID, owner: HOSTILE_OWNER, body: { payload: PAYLOAD, metadata: { action: 'CREATED' } } })
     const token = signToken(secret, { tenant: TENANT, role: 'EXPLOIT' }, 600)
-    await waitUntil(
+    await waitFor(
       async () => (await fetch(`${origin}/api/v1/requests/${REQUEST_ID}`, { headers: { authorization: `Bearer ${token}` } })).status === 200,
-      30_000,
       'the request to be registered',
+      { timeoutMs: 30_000 },
     )
     browser = await launchBrowser()
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
