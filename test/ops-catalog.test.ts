@@ -299,6 +299,8 @@ describe('catalog operations through REST and the CLI', () => {
       expect((await rest('GET', '/catalog/shovels')).json()).toContainEqual(expect.objectContaining({ name: 'ops-rest', vhost: otherVhost.name, state: 'running' }))
       expect((await rest('POST', '/catalog/shovels', { role: 'EXPLOIT', body: { name: 'ops-rest', ...spec } })).statusCode).toBe(403)
       expect((await rest('POST', '/catalog/shovels', { body: { name: 'ops-rest', ...spec, srcUri: 'http://broker' } })).statusCode).toBe(400)
+      const unreachable = await rest('POST', '/catalog/shovels', { body: { name: 'ops-rest', ...spec, srcUri: 'amqp://guest:s3cret@127.0.0.1:1/x' } })
+      expect([unreachable.statusCode, unreachable.json().code, unreachable.body.includes('s3cret')]).toEqual([503, 'HERALD_ERR_BROKER_UNAVAILABLE', false])
       expect((await rest('DELETE', `/catalog/shovels/ops-rest?vhost=${encodeURIComponent(otherVhost.name)}`)).statusCode).toBe(204)
       const gone = await rest('DELETE', `/catalog/shovels/ops-rest?vhost=${encodeURIComponent(otherVhost.name)}`)
       expect([gone.statusCode, gone.json().code]).toEqual([404, 'HERALD_ERR_NOT_FOUND'])
@@ -313,6 +315,7 @@ describe('catalog operations through REST and the CLI', () => {
       expect((await cli('shovel', 'set', '--tenant', TENANT, '--name', 'ops-cli', ...flags, '--ack-mode', 'sometimes')).code).toBe(2)
       expect((await audit('catalog.shovel')).map((e) => [e.subject === CLI_SUBJECT ? 'cli' : e.role, e.target, e.outcome])).toEqual([
         ['ADMIN', `set ${otherVhost.name}/ops-rest`, 'ok'],
+        ['ADMIN', `set ${otherVhost.name}/ops-rest`, 'HERALD_ERR_BROKER_UNAVAILABLE'],
         ['ADMIN', `clear ${otherVhost.name}/ops-rest`, 'ok'],
         ['ADMIN', `clear ${otherVhost.name}/ops-rest`, 'HERALD_ERR_NOT_FOUND'],
         ['cli', `set ${otherVhost.name}/ops-cli`, 'ok'],
@@ -320,6 +323,8 @@ describe('catalog operations through REST and the CLI', () => {
         ['cli', `clear ${otherVhost.name}/ops-cli`, 'HERALD_ERR_NOT_FOUND'],
         ['cli', `set ${otherVhost.name}/ops-cli`, 'HERALD_ERR_VALIDATION'],
       ])
+      const details = await sql<{ detail: string | null }>`select detail from audit_entry where action = 'catalog.shovel'`.execute(herald.ctx.db)
+      expect(details.rows.some((r) => r.detail?.includes('s3cret'))).toBe(false)
     } finally {
       for (const name of ['ops-rest', 'ops-cli']) await clearShovel(otherVhost.name, name).catch(() => {})
     }

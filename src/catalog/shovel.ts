@@ -55,7 +55,8 @@ export function shovelCommand(spec: ShovelSpec): string[] {
  * DLX `regards.DLX`) would then fail with PRECONDITION_FAILED ("inequivalent arg"). Idempotent.
  */
 export async function declareShovelSource(srcUri: string, queue: string, deadLetterRoutingKey = GLOBAL_DLQ): Promise<void> {
-  const rabbit = new Connection({ url: srcUri, retryLow: 100, retryHigh: 1000 })
+  // A source broker that does not answer is refused within 10 s instead of retried for ever.
+  const rabbit = new Connection({ url: srcUri, retryLow: 100, retryHigh: 1000, acquireTimeout: 10_000 })
   rabbit.on('error', () => {})
   try {
     await rabbit.queueDeclare({
@@ -63,6 +64,10 @@ export async function declareShovelSource(srcUri: string, queue: string, deadLet
       durable: true,
       arguments: { 'x-max-priority': 255, 'x-dead-letter-exchange': DLX, 'x-dead-letter-routing-key': deadLetterRoutingKey },
     })
+  } catch (err) {
+    // Without the URI's credentials: this message reaches the audit trail and the caller.
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//')
+    throw ERR_BROKER_UNAVAILABLE(`cannot declare the source queue ${queue} on the source broker: ${reason}`)
   } finally {
     await rabbit.close()
   }
