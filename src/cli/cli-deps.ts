@@ -1,8 +1,9 @@
 import os from 'node:os'
 import { sql } from 'kysely'
-import { destination, pino } from 'pino'
+import { destination } from 'pino'
 import { Broker } from '../amqp/broker.ts'
 import type { Config } from '../config.ts'
+import { createLogger } from '../log.ts'
 import { signalInstances, type InstanceSignal } from '../db/instance-signals.ts'
 import { migrateOrThrow } from '../db/migrate.ts'
 import { openDatabase } from '../db/open-database.ts'
@@ -22,7 +23,7 @@ export interface CliDeps extends OpsDeps {
  * worker, outbox relay or catalog worker at once (src/db/instance-signals.ts); on PGlite no instance runs beside the CLI.
  */
 export async function openCliDeps(config: Config): Promise<CliDeps> {
-  const log = pino({ level: config.logLevel === 'silent' ? 'silent' : 'warn', base: { service: 'herald-cli' } }, destination({ fd: 2, sync: true }))
+  const log = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn', destination({ fd: 2, sync: true }), 'herald-cli')
   const database = await openDatabase(config)
   try {
     await migrateOrThrow(database.db)
