@@ -106,6 +106,9 @@ function parseBody(raw: unknown, opts: ParseOptions): { body: RequestBody | unde
     } catch (err) {
       return { body: undefined, bodyError: `body is not JSON: ${(err as Error).message}` }
     }
+  } else if (Buffer.byteLength(JSON.stringify(raw) ?? '') > opts.maxMessageBytes) {
+    // The AMQP client decodes an application/json body itself: the limit holds for it as well.
+    return { body: undefined, bodyError: `body is more than the ${opts.maxMessageBytes} bytes accepted` }
   }
   if (!isObject(value)) return { body: undefined, bodyError: 'body must be a JSON object {"payload": {…}, "metadata": {…}}' }
   const { payload, metadata, recipients } = value
