@@ -11,7 +11,7 @@ const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s))
 const put = (label: string, s: number, ackRequired = true, blocking = false): DisseminationChange => ({ kind: 'PUT', urn: '', label, date: t(s), ackRequired, blocking })
 const ack = (label: string, s: number): DisseminationChange => ({ kind: 'ACK', urn: '', label, date: t(s) })
 
-describe('dissemination rules (reference §3.4, pure)', () => {
+describe('dissemination rules (pure)', () => {
   it('PUT with ackRequired leaves the info pending; without, acknowledged at once', () => {
     expect(applyChange(undefined, put('a', 10))).toEqual({ next: { requestDate: t(10), ackDate: null, blocking: false }, outcome: 'put-new' })
     expect(applyChange(undefined, put('a', 10, false))).toEqual({ next: { requestDate: t(10), ackDate: t(10), blocking: false }, outcome: 'put-new' })

@@ -16,7 +16,7 @@ const TENANT_B = 'project-b'
 const B_LABEL = 'regards-b'
 
 /**
- * Seed 000 / reference §6.4, for real: two Herald instances (each its own database and its own vhost on one
+ * Seed 000, for real: two Herald instances (each its own database and its own vhost on one
  * RabbitMQ) joined by two RabbitMQ dynamic shovels.
  *
  *   A: catalog ─CREATED→ notifier ─RabbitMQSender (ackRequired, blocking, label regards-b)→ queue a.to-b

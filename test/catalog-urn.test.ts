@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { aipUrn, featureUrn, formatUrn, nameUuidFromBytes, parseFeatureUrn, parseOaisUrn, parseUrn } from '../src/catalog/urn.ts'
 
-describe('catalog URNs (reference §7)', () => {
+describe('catalog URNs', () => {
   it('derives UUIDs as Java UUID.nameUUIDFromBytes (MD5, version 3, no namespace)', () => {
     // Java: UUID.nameUUIDFromBytes("test".getBytes()).toString()
     expect(nameUuidFromBytes('test')).toBe('098f6bcd-4621-3373-8ade-4e832627b4f6')

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { compileRule, RuleConfigError, type MatchResult, type PluginParameter } from '../src/rules/compile-rule.ts'
 
-// The example of reference/regards-notifier.md §5.1.
+// REGARDS' own example of a LuceneRuleMatcher request.
 const PAYLOAD = { properties: { is_valid: true, type: 'L2_RAD_GDR', count: 46, tags: ['a'] } }
 const METADATA = { action: 'CREATED', session: 's1' }
 

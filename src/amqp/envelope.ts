@@ -57,7 +57,7 @@ export function toGsonJson(value: unknown): string {
   })
 }
 
-/** Headers and properties every REGARDS event published by Herald carries (DESIGN §3, issue 2 §7). */
+/** Headers and properties every REGARDS event published by Herald carries. */
 export function eventHeaders(tenant: string, type: string): Record<string, string> {
   return { [HEADER_TENANT]: tenant, [HEADER_TYPE]: type, [HEADER_CONVERTER]: 'GSON' }
 }

@@ -1,7 +1,7 @@
 import type { Connection } from 'rabbitmq-client'
 
 /**
- * REGARDS AMQP names (reference/regards-notifier.md §1.1–§1.2). Herald's consumer queues carry the names
+ * REGARDS AMQP names. Herald's consumer queues carry the names
  * of the rs-notifier handlers they replace, so a REGARDS deployment's queues are reused as they are.
  */
 export const DLX = 'regards.DLX'

@@ -29,7 +29,7 @@ export type ChangeOutcome =
   | 'unknown-urn'
 
 /**
- * The REGARDS rules (reference §3.4, FeatureDisseminationInfo.updateRequestDate / updateAckDate), as a pure
+ * The REGARDS rules (FeatureDisseminationInfo.updateRequestDate / updateAckDate), as a pure
  * function: returns the new state (undefined when nothing changes) and what happened.
  *
  * PUT: a new label gets `{requestDate: date, ackDate: ackRequired ? null : date, blocking}`; a later date re-inits

@@ -19,7 +19,7 @@ const SESSION_MAX = 128
 const PROVIDER_ID_MAX = 255
 
 /**
- * `FeatureCreationRequestEvent` body (reference §2.1): `{metadata: {sessionOwner, session, storages?, priority?,
+ * `FeatureCreationRequestEvent` body: `{metadata: {sessionOwner, session, storages?, priority?,
  * override?, updateIfExists?}, feature: <GeoJSON Feature>}`. The feature needs its provider id (`id`); its `urn`
  * is optional (generated from the provider id when absent, REGARDS' §6.4 workflow provides the origin's URN).
  */

@@ -5,7 +5,7 @@ import { formatUrn, parseFeatureUrn } from './urn.ts'
 type Envelope = Extract<FemEnvelope, { kind: 'request' }>
 
 /**
- * `FeatureDeletionRequestEvent` body (reference §2.1): `{urn, priority?}` (priority defaults to NORMAL). An unknown
+ * `FeatureDeletionRequestEvent` body: `{urn, priority?}` (priority defaults to NORMAL). An unknown
  * URN is not refused: REGARDS answers SUCCESS "Feature already deleted. Skipping silently!" when it is processed.
  */
 export function validateDeletion(env: Envelope): Candidate | Denial {

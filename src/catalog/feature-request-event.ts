@@ -19,7 +19,7 @@ export interface FeatureRequestEventInput {
 }
 
 /**
- * A `FeatureRequestEvent` for the outbox (reference §1.6): Gson body `{type, requestId, requestOwner, id, urn,
+ * A `FeatureRequestEvent` for the outbox: Gson body `{type, requestId, requestOwner, id, urn,
  * state, errors}` with nulls omitted, headers `regards.tenant`, `regards.type`, `regards.converter`, priority 1.
  */
 export function featureRequestEvent(input: FeatureRequestEventInput): OutboxEvent {

@@ -13,7 +13,7 @@ import { moveToHistory } from './finish-requests.ts'
 import { parseJsonObject } from './parse-fem-message.ts'
 import type { RequestType } from './types.ts'
 
-/** A `NotifierEvent` as the catalog reads it (reference §3.1). */
+/** A `NotifierEvent` as the catalog reads it. */
 export interface NotifierEventIn {
   requestId: string
   state: string
@@ -57,7 +57,7 @@ export interface NotifierOutcome {
 
 /**
  * Applies one tenant's NotifierEvents (rs-fem FeatureNotifierListener / ingest AIPNotifierListener), in order:
- * - SUCCESS: one dissemination info per reported recipient that has a label (a PUT, reference §3.4), the client
+ * - SUCCESS: one dissemination info per reported recipient that has a label (a PUT), the client
  *   gets `SUCCESS` with type NOTIFICATION (whatever the request's type), and the request moves to the history;
  * - DENIED or ERROR: the client gets `ERROR` ("Notification error" and the notifier's reasons), the request
  *   waits in REMOTE_NOTIFICATION_ERROR for a retry, and **no** dissemination is recorded;

@@ -9,7 +9,7 @@ import { formatUrn, parseFeatureUrn } from './urn.ts'
 type Envelope = Extract<FemEnvelope, { kind: 'request' }>
 
 /**
- * `FeatureNotificationRequestEvent` body (seed 002, reference §1.3): `{urn, priority, recipients?}`. A non-empty
+ * `FeatureNotificationRequestEvent` body (seed 002): `{urn, priority, recipients?}`. A non-empty
  * `recipients` set is direct mode (notifier plugin business ids). Unlike REGARDS, which drops a message with a
  * missing urn or priority without a word, every invalid body is answered DENIED with its reason.
  */

@@ -14,7 +14,7 @@ export type ParsedAck =
 const LABEL_MAX = 128
 
 /**
- * Reads a `DisseminationAckEvent` `{urn, recipientLabel}` (reference §4.1, §5.1) with its `regards.tenant` header.
+ * Reads a `DisseminationAckEvent` `{urn, recipientLabel}` with its `regards.tenant` header.
  * The type header (`__TypeId__`, else `regards.type`), when present, must name `expectedType`. The URN must be a
  * valid REGARDS URN; it is matched in its canonical form (`V01` is `V1`), where REGARDS compares raw strings.
  */

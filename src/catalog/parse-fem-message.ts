@@ -13,7 +13,7 @@ import { FEM_ERRORS } from './feature-request-event.ts'
 
 /**
  * A FEM request message (creation, patch, deletion, notification) after the envelope was read: the four
- * REGARDS headers (reference §1.2) and a JSON body, with Herald's answers for bad input (DESIGN §4).
+ * REGARDS headers and a JSON body, with Herald's answers for bad input.
  */
 export type FemEnvelope =
   /** No tenant: nobody to answer (the response needs `regards.tenant`): dead-letter queue, log, metric. */
@@ -64,7 +64,7 @@ export function parseFemEnvelope(msg: AsyncMessage, opts: FemParseOptions): FemE
   else if (requestOwner.length > MAX_REQUEST_OWNER_LENGTH) {
     errors.push(`header regards.request.owner is ${requestOwner.length} characters long, at most ${MAX_REQUEST_OWNER_LENGTH} are allowed`)
   }
-  // The seeds mark the date optional: without it the request is due at once (DESIGN §4).
+  // The seeds mark the date optional: without it the request is due at once.
   let requestDate = opts.now
   const dateHeader = headerString(headers, HEADER_REQUEST_DATE)
   if (dateHeader !== undefined && dateHeader.trim() !== '') {

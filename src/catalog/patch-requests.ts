@@ -13,12 +13,12 @@ type Envelope = Extract<FemEnvelope, { kind: 'request' }>
 /** What a patch request stores until it is processed. */
 export interface PatchBody {
   patch: Record<string, unknown>
-  /** `metadata.acknowledgedRecipient`: the patch acknowledges this recipient label (reference §4.3). */
+  /** `metadata.acknowledgedRecipient`: the patch acknowledges this recipient label. */
   acknowledgedRecipient?: string
 }
 
 /**
- * `FeatureUpdateRequestEvent` body (reference §2.1): `{metadata: {priority?, storages?, acknowledgedRecipient?},
+ * `FeatureUpdateRequestEvent` body: `{metadata: {priority?, storages?, acknowledgedRecipient?},
  * feature: {urn, …changed fields}}`. Only the changed properties are sent; a null property value unsets it.
  */
 export function validatePatch(env: Envelope): Candidate | Denial {

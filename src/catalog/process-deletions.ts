@@ -51,7 +51,7 @@ export async function processDeletions(tx: Tx, tenant: string, requests: Request
   return out
 }
 
-/** The placeholder REGARDS notifies for a deletion of a URN that does not exist (reference §2.3). */
+/** The placeholder REGARDS notifies for a deletion of a URN that does not exist. */
 export function unknownFeature(urn: string): Record<string, unknown> {
   return {
     type: 'Feature',

@@ -19,7 +19,7 @@ export interface NotificationToSend {
 }
 
 /**
- * The message rs-fem sends the notifier for one request (reference §2.3, §10.8): rule mode
+ * The message rs-fem sends the notifier for one request: rule mode
  * `NotificationRequestEvent {payload, metadata}`; direct mode (recipients given)
  * `SpecificRecipientNotificationRequestEvent {payload, metadata, recipients}`. Headers carry the client's request
  * id and owner and `regards.request.date` = now, which the notifier reports back as `notificationDate`.

@@ -7,7 +7,7 @@ import { ERR_BROKER_UNAVAILABLE, ERR_NOT_FOUND } from '../errors.ts'
 const run = promisify(execFile)
 
 /**
- * A RabbitMQ dynamic shovel between two REGARDS (or Herald) instances (reference §6.3): it takes the messages of a
+ * A RabbitMQ dynamic shovel between two REGARDS (or Herald) instances: it takes the messages of a
  * queue on one broker/vhost and publishes them, headers unchanged, to an exchange on another. For
  * acknowledgements, it is defined on the origin instance A: source = B's ack staging queue (DisseminationAckSender's
  * `featureDisseminationQueueName`), destination = A's `…feature.dto.event.in.DisseminationAckEvent` exchange.

@@ -1,7 +1,7 @@
 import { broadcastExchange } from '../amqp/topology.ts'
 
 /**
- * rs-fem and rs-ingest AMQP names (reference/regards-catalog.md §1, §2.1, §3.1, §4.1, §5.1). Herald's catalog
+ * rs-fem and rs-ingest AMQP names. Herald's catalog
  * consumes on the queues of the REGARDS handlers it replaces, so a REGARDS deployment's queues are reused.
  */
 const FEM_IN = 'fr.cnes.regards.modules.feature.dto.event.in'

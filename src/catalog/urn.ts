@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 
 /**
- * REGARDS URNs (reference/regards-catalog.md §7):
+ * REGARDS URNs:
  * `URN:<identifier>:<entityType>:<tenant>:<uuid>:V<version>[,<order>][:REV<revision>]`, or `LAST` for the version.
  */
 export const URN_PATTERN = /^URN:[^:]+:[^:]+:[^:]+:[^:]+:(V\d{1,3}|LAST)(,\d+)?(:REV.+)?$/

@@ -14,7 +14,7 @@ import type { CrossTenantRules } from '../senders/tenant-boundary.ts'
 export const PLUGIN_CONFIGURATION_KEY = 'fr.cnes.regards.framework.modules.plugins.domain.PluginConfiguration'
 export const ASSOCIATION_KEY = 'fr.cnes.regards.modules.notifier.dto.conf.RuleRecipientsAssociation'
 
-/** The REGARDS notifier import/export file (reference/regards-notifier.md §6.2). */
+/** The REGARDS notifier import/export file. */
 export interface NotifierConfigFile {
   microservice?: string
   modules: {

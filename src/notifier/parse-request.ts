@@ -48,7 +48,7 @@ export interface ParseOptions {
   now: Date
 }
 
-/** Reads headers and body as REGARDS defines them, with Herald's answers for bad input (DESIGN §4). */
+/** Reads headers and body as REGARDS defines them, with Herald's answers for bad input. */
 export function parseRequestMessage(msg: AsyncMessage, opts: ParseOptions): ParsedMessage {
   const headers = msg.headers
   const tenant = headerString(headers, HEADER_TENANT)?.trim()

@@ -37,7 +37,7 @@ interface LiveRow {
 
 /**
  * Registers one tenant's share of an AMQP batch in the caller's transaction: answers DENIED, GRANTED or
- * TO_SCHEDULE_BY_RECIPIENT, applies retries of known request ids (DESIGN §4), and matches the requests
+ * TO_SCHEDULE_BY_RECIPIENT, applies retries of known request ids, and matches the requests
  * that are due at once, so a request reaches its recipients' queues without waiting for a scheduler.
  */
 export async function registerRequests(

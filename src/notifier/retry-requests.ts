@@ -82,7 +82,7 @@ export async function retryBatch(tx: Tx, tenant: string, scope: RetryScope, afte
 }
 
 /**
- * Manual retry (DESIGN §4), in batches of 500 requests, one transaction each (`retryBatch`); the delivery
+ * Manual retry, in batches of 500 requests, one transaction each (`retryBatch`); the delivery
  * worker takes them within its 250 ms poll, at once when the caller wakes it. Recipients already in
  * success are never notified again.
  */

@@ -25,7 +25,7 @@ function checkSpec(spec: ShovelSpec): void {
 }
 
 /**
- * Defines a RabbitMQ dynamic shovel between two instances (reference §6.3) and waits until it runs. The broker's
+ * Defines a RabbitMQ dynamic shovel between two instances and waits until it runs. The broker's
  * shovels are the deployment's, not a tenant's: the principal's tenant only records who defined it.
  */
 export function catalogShovelSet(deps: OpsDeps, principal: Principal, input: CatalogShovelSetInput): Promise<{ name: string; vhost: string; state: 'running' }> {

@@ -10,7 +10,7 @@ import { commonRecipientInfo, defineSender, reportingParameters, type DeliveryIt
 export const FEATURE_ACK_TYPE = 'fr.cnes.regards.modules.feature.dto.event.in.DisseminationAckEvent'
 export const AIP_ACK_TYPE = 'fr.cnes.regards.modules.ingest.dto.request.event.DisseminationAckEvent'
 
-/** REGARDS UniformResourceName.URN_PATTERN, matched in full (reference/regards-catalog.md §7). */
+/** REGARDS UniformResourceName.URN_PATTERN, matched in full. */
 const URN_PATTERN = /^URN:[^:]+:[^:]+:[^:]+:[^:]+:(V\d{1,3}|LAST)(,\d+)?(:REV.+)?$/
 
 /** `FEATURE` for a FEM feature, `OAIS` for an AIP/SIP/DIP, undefined for anything else. */
@@ -94,7 +94,7 @@ function ackTargets(values: ParameterValues<typeof DISSEMINATION_ACK_SENDER>): A
 }
 
 /**
- * REGARDS-to-REGARDS acknowledgement (DisseminationAckSender 2.0.0, reference/regards-catalog.md §6): for
+ * REGARDS-to-REGARDS acknowledgement (DisseminationAckSender 2.0.0): for
  * each notified product, tells the catalog it came from that it arrived here, with
  * `DisseminationAckEvent {urn, recipientLabel: senderLabel}` on a local exchange and queue that a shovel
  * moves to the origin instance.

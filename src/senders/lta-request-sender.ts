@@ -56,8 +56,7 @@ export function productFiles(payload: Record<string, unknown>): { files: Record<
 }
 
 /**
- * Submits each GeoJSON feature to the LTA manager (LtaRequestSender 1.0.0, reference/regards-notifier.md
- * §5.3): one raw message per request, body = the LTA `SubmissionRequestDto`, headers
+ * Submits each GeoJSON feature to the LTA manager (LtaRequestSender 1.0.0): one raw message per request, body = the LTA `SubmissionRequestDto`, headers
  * `regards.request.id` (the notifier's request id), `regards.tenant`, `regards.request.owner`.
  *
  * Herald improves on REGARDS where a bad product failed the whole batch: in REGARDS the DTO constructor

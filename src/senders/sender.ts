@@ -155,7 +155,7 @@ export function commonRecipientInfo(values: ReportingValues, defaultDescription:
   }
 }
 
-/** Shared by every sender that has both: a blocking recipient must require an acknowledgement (DESIGN §4). */
+/** Shared by every sender that has both: a blocking recipient must require an acknowledgement. */
 export function checkBlocking(values: ReportingValues): string[] {
   return values.blockingRequired && !values.ackRequired
     ? ['parameter blockingRequired=true requires ackRequired=true (a blocking recipient must acknowledge)']

@@ -2,7 +2,7 @@ import type { DeliveryItem } from './sender.ts'
 
 /**
  * The dashboard session of the products a worker-manager or LTA sender emits (REGARDS
- * `SessionUtils.computeSessionNameAndOwner`, reference/regards-notifier.md §5.3).
+ * `SessionUtils.computeSessionNameAndOwner`).
  *
  * - Without a pattern, the owner and the session are the request's `metadata.sessionOwner` and
  *   `metadata.session`.

@@ -32,8 +32,7 @@ export const WORKER_MANAGER_SENDER = declarePlugin({
 })
 
 /**
- * Hands each product to the REGARDS worker manager (WorkerManagerSender 1.0.0, reference/regards-notifier.md
- * §5.3): one raw message per request whose body is the payload JSON, with the worker-manager request
+ * Hands each product to the REGARDS worker manager (WorkerManagerSender 1.0.0): one raw message per request whose body is the payload JSON, with the worker-manager request
  * headers. The documented exchange is
  * `regards.broadcast.fr.cnes.regards.modules.workermanager.dto.events.in.RequestEvent`.
  *

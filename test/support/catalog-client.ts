@@ -54,7 +54,7 @@ export class CatalogClient extends TestAmqpClient {
     )
   }
 
-  /** Subscribes to FeatureRequestEvents, on its own queue (reference §8.4). */
+  /** Subscribes to FeatureRequestEvents, on its own queue. */
   listenResponses(): Promise<void> {
     return this.#listen([FEATURE_REQUEST_EVENT_EXCHANGE], this.responses)
   }
@@ -106,7 +106,7 @@ export class CatalogClient extends TestAmqpClient {
     })
   }
 
-  /** Answers as the notifier does (reference §3.1). */
+  /** Answers as the notifier does. */
   notifierEvent(tenant: string, body: { requestId: string; requestOwner?: string; state: string; recipients?: unknown[]; notificationDate?: string }) {
     return this.publish(NOTIFIER_EVENT_EXCHANGE, {
       tenant,

@@ -26,7 +26,7 @@ export interface ProductFilters {
   cursor?: string
 }
 
-/** `FeatureEntityDto`-like view of a product (reference §3.3), dates in Gson form. */
+/** `FeatureEntityDto`-like view of a product, dates in Gson form. */
 export interface ProductDto {
   id: number
   urn: string

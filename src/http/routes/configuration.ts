@@ -18,7 +18,7 @@ const ConfigFile = Type.Object(
       { minItems: 1 },
     ),
   },
-  { additionalProperties: true, description: 'REGARDS notifier import/export file (reference/regards-notifier.md §6.2)' },
+  { additionalProperties: true, description: 'REGARDS notifier import/export file' },
 )
 
 /** Configuration import/export in the REGARDS format, with the semantics of `herald config import|export`. */
