@@ -65,7 +65,8 @@ describe('postgres: herald config import / export', () => {
       association('created', ['nobody']),
     ])
     const error = await herald(storage, 'config', 'import', '--tenant', 't1', write(bad)).catch((e) => e)
-    expect(error.code).toBe(1)
+    expect(error.code).toBe(4)
+    expect(error.stderr).toMatch(/HERALD_ERR_IMPORT_REJECTED/)
     expect(error.stderr).toMatch(/unknown plugin id NoSuchPlugin/)
     expect(error.stderr).toMatch(/broken.*payload_rule/)
     expect(error.stderr).toMatch(/blockingRequired=true requires ackRequired=true/)

@@ -16,6 +16,6 @@ describe('herald --help', () => {
 
   it('registers the full group for `herald help <group>`', async () => {
     const dlq = (await createProgram(['help', 'dlq'])).commands.find((c) => c.name() === 'dlq')
-    expect(dlq!.commands.map((c) => c.name())).toEqual(['list', 'replay'])
+    expect(dlq!.commands.map((c) => c.name())).toEqual(['list', 'show', 'replay', 'discard'])
   })
 })

@@ -65,7 +65,7 @@ describe(`${BACKENDS[0]}: plugin discovery (REST and CLI)`, () => {
     expect([unknown.statusCode, unknown.headers['content-type'], unknown.json().code]).toEqual([404, 'application/problem+json', 'HERALD_ERR_NOT_FOUND'])
     expect((await f.call('GET', '/api/v1/plugins', { as: null })).statusCode).toBe(401)
     const cli = await herald('plugins', 'show', 'CarrierPigeon')
-    expect([cli.code, cli.stderr]).toEqual([1, expect.stringMatching(/no plugin CarrierPigeon/)])
+    expect([cli.code, cli.stderr]).toEqual([3, expect.stringMatching(/no plugin CarrierPigeon.*HERALD_ERR_NOT_FOUND/)])
   }, 120_000)
 
   it('publishes each plugin\'s parameters as an OpenAPI component, secrets writeOnly', async () => {

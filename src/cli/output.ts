@@ -1,4 +1,6 @@
+import fs from 'node:fs'
 import { InvalidArgumentError } from 'commander'
+import { ERR_MALFORMED_JSON } from '../errors.ts'
 import { PAGE_LIMIT_MAX, type Page } from '../ops/page.ts'
 
 /**
@@ -71,4 +73,15 @@ export async function printListing<T>(opts: {
 export function printTable(rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
   for (const row of rows) out.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`)
+}
+
+/** The JSON document of a file, or of stdin when `file` is undefined or `-`; refused HERALD_ERR_MALFORMED_JSON (exit 2) when it is not JSON. */
+export function readJsonInput(file: string | undefined): unknown {
+  const name = file === undefined || file === '-' ? 'stdin' : file
+  const text = fs.readFileSync(name === 'stdin' ? 0 : name, 'utf8')
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw ERR_MALFORMED_JSON(`${name} is not JSON: ${(err as Error).message}`)
+  }
 }

@@ -1,6 +1,13 @@
 import type { Command } from 'commander'
-import { printTable } from './output.ts'
-import { findPluginMetadata, listPluginMetadata, type PluginMetadata } from '../plugins/registry.ts'
+import type { Principal } from '../ops/principal.ts'
+import { pluginsList } from '../ops/plugins-list.ts'
+import { pluginsShow } from '../ops/plugins-show.ts'
+import type { PluginMetadata } from '../plugins/registry.ts'
+import { printJson, printTable } from './output.ts'
+import { runCommand } from './run-operation.ts'
+
+/** The operator at this machine (ADMIN, as cliPrincipal), of no tenant: plugins are Herald's. */
+const OPERATOR: Pick<Principal, 'role'> = { role: 'ADMIN' }
 
 const defaultText = (value: unknown) => (value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value))
 
@@ -11,31 +18,30 @@ function printPlugin(plugin: PluginMetadata): void {
   printTable(rows)
 }
 
-/** `herald plugins list|show`: the same answers as GET /api/v1/plugins and GET /api/v1/plugins/{pluginId}. */
+/** `herald plugins list|show`: the operations of src/ops/plugins-*.ts, as GET /api/v1/plugins and /api/v1/plugins/{pluginId}. */
 export function registerPluginsCommands(program: Command): void {
   const plugins = program.command('plugins').description('recipient senders and rule matchers: list, show their parameters')
   plugins
     .command('list')
     .description('every plugin: id, kind, version, description')
     .option('--json', 'the JSON array GET /api/v1/plugins answers')
-    .action((opts: { json?: boolean }) => {
-      const all = listPluginMetadata()
-      if (opts.json) process.stdout.write(`${JSON.stringify(all)}\n`)
-      else printTable([['PLUGIN ID', 'KIND', 'VERSION', 'DESCRIPTION'], ...all.map((p) => [p.pluginId, p.kind, p.version, p.description])])
-    })
+    .action((opts: { json?: boolean }) =>
+      runCommand(() => {
+        const all = pluginsList(OPERATOR)
+        if (opts.json) printJson(all, true)
+        else printTable([['PLUGIN ID', 'KIND', 'VERSION', 'DESCRIPTION'], ...all.map((p) => [p.pluginId, p.kind, p.version, p.description])])
+      }),
+    )
   plugins
     .command('show')
     .description('one plugin and its parameters')
     .argument('<pluginId>', 'plugin id, e.g. WebhookSender')
     .option('--json', 'the JSON object GET /api/v1/plugins/{pluginId} answers')
-    .action((pluginId: string, opts: { json?: boolean }) => {
-      const plugin = findPluginMetadata(pluginId)
-      if (!plugin) {
-        process.stderr.write(`no plugin ${pluginId} (herald plugins list shows them)\n`)
-        process.exitCode = 1
-        return
-      }
-      if (opts.json) process.stdout.write(`${JSON.stringify(plugin)}\n`)
-      else printPlugin(plugin)
-    })
+    .action((pluginId: string, opts: { json?: boolean }) =>
+      runCommand(() => {
+        const plugin = pluginsShow(OPERATOR, { pluginId })
+        if (opts.json) printJson(plugin, true)
+        else printPlugin(plugin)
+      }),
+    )
 }

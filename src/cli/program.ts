@@ -29,13 +29,18 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
     register: async (program) => (await import('./recipients.ts')).registerRecipientsCommands(program),
   },
   {
+    name: 'rules',
+    description: 'rules: list, show, create, update, delete; test rules on sample messages offline',
+    register: async (program) => (await import('./rules.ts')).registerRulesCommands(program),
+  },
+  {
     name: 'plugins',
     description: 'recipient senders and rule matchers: list, show their parameters',
     register: async (program) => (await import('./plugins.ts')).registerPluginsCommands(program),
   },
   {
     name: 'dlq',
-    description: 'dead-lettered messages: list, replay',
+    description: 'dead-lettered messages: list, show, replay, discard',
     register: async (program) => (await import('./dlq.ts')).registerDlqCommands(program),
   },
   {
@@ -69,12 +74,6 @@ export async function createProgram(args: readonly string[]): Promise<Command> {
     .description('run Herald (all roles by default)')
     .option('--roles <roles>', `comma-separated roles among ${ROLES.join(', ')}`, parseRoles, [...ROLES])
     .action(async (opts: { roles: Role[] }) => (await import('./start.ts')).runStart(opts.roles))
-  program
-    .command('rules')
-    .description('rule matchers')
-    .command('test')
-    .description('read JSON lines {"rule", "metadata", "payload"} on stdin, write {"match": …} or {"error": …} per line')
-    .action(async () => (await import('./rules-test.ts')).runRulesTest(process.stdin, process.stdout))
   const invoked = args[0] === 'help' ? args[1] : args[0]
   for (const group of COMMAND_GROUPS) {
     if (group.name === invoked) await group.register(program)
