@@ -49,6 +49,16 @@ export const COMMAND_GROUPS: { name: string; description: string; register(progr
     register: async (program) => (await import('./audit.ts')).registerAuditCommands(program),
   },
   {
+    name: 'overview',
+    description: 'per recipient backlog, oldest waiting delivery and last hour of deliveries; intake rate; dead letters',
+    register: async (program) => (await import('./overview.ts')).registerOverviewCommand(program),
+  },
+  {
+    name: 'completeness',
+    description: 'per recipient and UTC day: matched, delivered, acknowledged; and what one day misses (gap)',
+    register: async (program) => (await import('./completeness.ts')).registerCompletenessCommands(program),
+  },
+  {
     name: 'console',
     description: `print a one-time sign-in link for the web console (single use, ${SIGN_IN_CODE_TTL_SECONDS / 60} minutes)`,
     register: async (program) => (await import('./console.ts')).registerConsoleCommand(program),

@@ -9,6 +9,7 @@ import * as deliveryLeaseIndex from './migrations/0006-delivery-lease-index.ts'
 import * as instanceHeartbeat from './migrations/0007-instance-heartbeat.ts'
 import * as consoleSessions from './migrations/0008-console-sessions.ts'
 import * as audit from './migrations/0009-audit.ts'
+import * as deliveryActivity from './migrations/0010-delivery-activity.ts'
 import * as retryJobs from './migrations/0011-retry-jobs.ts'
 import * as requestListingIndexes from './migrations/0014-request-listing-indexes.ts'
 
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0007-instance-heartbeat': instanceHeartbeat,
   '0008-console-sessions': consoleSessions,
   '0009-audit': audit,
+  '0010-delivery-activity': deliveryActivity,
   '0011-retry-jobs': retryJobs,
   '0014-request-listing-indexes': requestListingIndexes,
 }

@@ -36,6 +36,8 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
         { name: 'dead letters', description: 'Messages dead-lettered by Herald consumers' },
         { name: 'audit', description: 'Who changed what, when, and how it ended (ADMIN)' },
         { name: 'catalog', description: 'Products, their dissemination status per recipient, catalog requests and their operations (where the catalog role runs)' },
+        { name: 'overview', description: 'What the tenant disseminates now: backlogs, the last day of deliveries, intake rate' },
+        { name: 'completeness', description: 'Per recipient and day: matched, delivered, acknowledged, and what is missing' },
         { name: 'operations', description: 'Health and metrics (no token)' },
       ],
     },

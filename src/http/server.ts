@@ -23,6 +23,8 @@ import { requestsRoutes } from './routes/requests.ts'
 import { rulesRoutes } from './routes/rules.ts'
 import { bulkRetryRoutes } from './routes/bulk-retry.ts'
 import { catalogRoutes } from './routes/catalog.ts'
+import { completenessRoutes } from './routes/completeness.ts'
+import { overviewRoutes } from './routes/overview.ts'
 import { requestDecisionsRoutes } from './routes/request-decisions.ts'
 import type { App } from './schemas.ts'
 
@@ -107,6 +109,8 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
       }
       await pluginsRoutes(routes, routeDeps)
       await auditRoutes(routes, routeDeps)
+      await overviewRoutes(routes, routeDeps)
+      await completenessRoutes(routes, routeDeps)
       await consoleRoutes(routes, { ctx, tokenKeys: keys })
       await consoleEventRoutes(routes, { ctx })
     },

@@ -62,6 +62,10 @@ export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
   { name: 'plugins.list', changes: false, rest: [GET('/plugins')], cli: 'plugins list' },
   { name: 'plugins.show', changes: false, rest: [GET('/plugins/{pluginId}')], cli: 'plugins show' },
 
+  { name: 'overview.show', changes: false, rest: [GET('/overview')], cli: 'overview' },
+  { name: 'completeness.show', changes: false, rest: [GET('/completeness')], cli: 'completeness' },
+  { name: 'completeness.gap', changes: false, rest: [GET('/completeness/gap')], cli: 'completeness gap' },
+
   { name: 'audit.list', changes: false, rest: [GET('/audit')], cli: 'audit list' },
 
   { name: 'catalog.products', changes: false, rest: [GET('/products')], cli: 'catalog products' },
