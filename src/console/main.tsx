@@ -2,6 +2,7 @@ import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, whenUnauthorized } from './api.ts'
 import { startLive, stopLive } from './live.ts'
+import { Audit } from './pages/audit.tsx'
 import { DeadLetterPage, DeadLetters } from './pages/dead-letters.tsx'
 import { Overview } from './pages/overview.tsx'
 import { ProductPage, Products } from './pages/products.tsx'
@@ -19,6 +20,8 @@ const SCREENS = [
   { href: '/rules', label: 'Rules' },
   { href: '/products', label: 'Products' },
   { href: '/dead-letters', label: 'Dead letters' },
+  // Only ADMIN may read the audit trail (src/ops/audit-list.ts).
+  { href: '/audit', label: 'Audit', admin: true },
 ]
 
 function Screen(props: { path: string; session: Session }) {
@@ -34,6 +37,7 @@ function Screen(props: { path: string; session: Session }) {
     if (section === 'rules') return <Rules />
     if (section === 'products') return <Products search={search} />
     if (section === 'dead-letters') return <DeadLetters search={search} />
+    if (section === 'audit') return <Audit search={search} session={s} />
   } else {
     if (section === 'requests') return <RequestPage requestId={item} session={s} />
     if (section === 'recipients') return <RecipientPage businessId={item} session={s} />
@@ -95,7 +99,7 @@ function App() {
       <header class="top">
         <span class="brand">Herald</span>
         <nav aria-label="Screens">
-          {SCREENS.map((s) => (
+          {SCREENS.filter((s) => !s.admin || session.role === 'ADMIN').map((s) => (
             <Link key={s.href} href={s.href} aria-current={current === s.href || (s.href !== '/' && current.startsWith(s.href)) ? 'page' : undefined}>
               {s.label}
             </Link>
