@@ -11,7 +11,7 @@ import { RegardsClient } from './support/amqp-client.ts'
 import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
 import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
-import { waitUntil } from './http-helpers.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const REQUEST_ID = 'audit-req-1'
@@ -43,10 +43,10 @@ describe('the console audit screen shows what was done in the console', () => {
     client = new RegardsClient(vhost.url)
     await client.rabbit.exchangeDeclare({ exchange: 'ext.broken-x', type: 'topic', durable: false })
     await client.publishRequest({ tenant: TENANT, requestId: REQUEST_ID, owner: 'rs-fem', body: { payload: { id: 'p-1' }, metadata: { action: 'CREATED' } } })
-    await waitUntil(
+    await waitFor(
       async () => (await sql<{ state: string }>`select state from notification_request where tenant = ${TENANT} and request_id = ${REQUEST_ID}`.execute(herald.ctx.db)).rows[0]?.state === 'ERROR',
-      60_000,
       'the request to fail',
+      { timeoutMs: 60_000 },
     )
     browser = await launchBrowser()
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
@@ -76,10 +76,10 @@ describe('the console audit screen shows what was done in the console', () => {
     const { context, page } = await signedIn('ADMIN', 'alice')
     await page.goto(`${origin}/console/requests/${REQUEST_ID}`)
     await page.getByRole('button', { name: 'Retry', exact: true }).click()
-    await waitUntil(
+    await waitFor(
       async () => (await sql<{ n: number }>`select count(*)::int as n from audit_entry where tenant = ${TENANT} and action = 'requests.retry'`.execute(herald.ctx.db)).rows[0].n === 1,
-      10_000,
       'the retry to be audited',
+      { timeoutMs: 10_000 },
     )
 
     await page.getByRole('link', { name: 'Audit' }).click()

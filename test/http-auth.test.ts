@@ -212,6 +212,10 @@ const routes = (dlId: number): Route[] => [
   ['DELETE', '/api/v1/catalog/shovels/shovel-x?vhost=herald-no-such-vhost', 'admin'],
   ['GET', '/api/v1/plugins', 'read'],
   ['GET', '/api/v1/plugins/WebhookSender', 'read'],
+  ['GET', '/api/v1/overview', 'read'],
+  ['GET', '/api/v1/completeness', 'read'],
+  ['GET', '/api/v1/completeness/gap?recipient=rcp-x&day=2026-01-01', 'read'],
+  ['GET', '/api/v1/audit', 'admin'],
   ['POST', '/api/v1/console/sign-out', 'read'],
 ]
 
@@ -304,7 +308,10 @@ for (const backend of BACKENDS) {
       for (const [method, url, , body] of routes(deadLetterId)) {
         const r = await f.call(method, url, { as: ['tenant-b', 'ADMIN'], body })
         expect([url, r.statusCode]).not.toEqual([url, 500])
-        if (method === 'GET' && r.statusCode === 200) {
+        if (url === '/api/v1/audit') {
+          // B's own trail names the ids B asked for (rcp-a, req-1…): what must hold is that it is B's alone.
+          expect([url, r.statusCode, r.json().items.every((e: { tenant: string }) => e.tenant === 'tenant-b')]).toEqual([url, 200, true])
+        } else if (method === 'GET' && r.statusCode === 200) {
           const text = r.body
           for (const secretOfA of ['rcp-a', 'rule-a', 'req-1', '"bad"', 'provider-a', 'unknown-urn']) expect([url, text.includes(secretOfA)]).toEqual([url, false])
         }

@@ -5,8 +5,9 @@ import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegardsClient } from './support/amqp-client.ts'
-import { luceneRule, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const OTHER = 'project2'
@@ -51,7 +52,7 @@ for (const backend of BACKENDS) {
       for (const [i, requestId] of ids.entries()) {
         await client.publishRequest({ tenant: TENANT, requestId, body: { payload: { id: `product-${i}`, urn: urns[i] }, metadata: { action: 'CREATED' } } })
       }
-      await waitUntil(async () => (await get('/api/v1/requests?state=ERROR')).items.length === 3, 30_000, 'three requests in ERROR (flaky failed)')
+      await waitFor(async () => (await get('/api/v1/requests?state=ERROR')).items.length === 3, 'three requests in ERROR (flaky failed)', { timeoutMs: 30_000 })
       // The catalog's record of an acknowledgement of the first product by "acked" (what a DisseminationAckEvent
       // leaves, src/catalog/handle-acks.ts): the catalog of this Herald disseminated nothing, so it is written here.
       await sql`with p as (insert into catalog_product (tenant, urn, kind, provider_id, version, content)
@@ -107,8 +108,8 @@ for (const backend of BACKENDS) {
       const gap = await get(`/api/v1/completeness/gap?recipient=flaky&day=${today}`)
       const retried = await f.call('POST', '/api/v1/requests/retry', { as: [TENANT, 'EXPLOIT'], body: { requestIds: gap.retryable, recipient: 'flaky' } })
       expect(retried.json()).toEqual({ requests: 3, deliveries: 3, rematched: 0 })
-      await waitUntil(async () => (await get(`/api/v1/completeness/gap?recipient=flaky&day=${today}`)).items.length === 0, 20_000, 'the flaky gap to close')
-      await waitUntil(async () => (await get('/api/v1/requests?state=SUCCESS')).items.length === 3, 20_000, 'the requests to complete')
+      await waitFor(async () => (await get(`/api/v1/completeness/gap?recipient=flaky&day=${today}`)).items.length === 0, 'the flaky gap to close', { timeoutMs: 20_000 })
+      await waitFor(async () => (await get('/api/v1/requests?state=SUCCESS')).items.length === 3, 'the requests to complete', { timeoutMs: 20_000 })
       const matrix = await get('/api/v1/completeness')
       expect(cellOf(matrix, 'flaky')).toEqual({ day: today, matched: 3, delivered: 3, acknowledged: null })
       // Completed requests are read from the history: the acknowledgement still counts, the rest of the gap stays.

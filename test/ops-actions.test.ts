@@ -34,7 +34,10 @@ async function cliCommands(): Promise<Set<string>> {
   const groups = new Set(COMMAND_GROUPS.map((g) => g.name))
   const leaves = new Set<string>()
   const walk = (command: Command, words: string[]) => {
-    if (command.commands.length === 0) leaves.add(words.join(' '))
+    // A group that runs something itself (`herald completeness`, with `completeness gap` below it) is a command
+    // too; commander keeps that only in its private _actionHandler.
+    const runsItself = (command as unknown as { _actionHandler: unknown })._actionHandler != null
+    if (command.commands.length === 0 || runsItself) leaves.add(words.join(' '))
     for (const sub of command.commands) walk(sub, [...words, sub.name()])
   }
   for (const group of COMMAND_GROUPS) {

@@ -59,9 +59,10 @@ describe('catalog operations through REST and the CLI', () => {
       return { code: e.code, stdout: e.stdout, stderr: e.stderr }
     }
   }
-  const audit = async (action: string) =>
+  /** The tenant's audit entries of these actions, oldest first. */
+  const audit = async (...actions: string[]) =>
     (await sql<{ subject: string; role: string; target: string; outcome: string }>`select subject, role, target, outcome from audit_entry
-      where tenant = ${TENANT} and action = ${action} order by id`.execute(herald.ctx.db)).rows
+      where tenant = ${TENANT} and action = any(${actions}) order by id`.execute(herald.ctx.db)).rows
 
   const answered = async (requestId: string, state: string, type: string) => {
     await waitFor(() => client.responsesFor(requestId).some((r) => r.state === state && r.type === type), `${state} ${type} for ${requestId}`, { wakeOn: client.onMessage })
@@ -313,7 +314,7 @@ describe('catalog operations through REST and the CLI', () => {
       expect((await cli('shovel', 'clear', '--tenant', TENANT, '--name', 'ops-cli', '--vhost', spec.vhost)).code).toBe(0)
       expect((await cli('shovel', 'clear', '--tenant', TENANT, '--name', 'ops-cli', '--vhost', spec.vhost)).code).toBe(3)
       expect((await cli('shovel', 'set', '--tenant', TENANT, '--name', 'ops-cli', ...flags, '--ack-mode', 'sometimes')).code).toBe(2)
-      expect((await audit('catalog.shovel')).map((e) => [e.subject === CLI_SUBJECT ? 'cli' : e.role, e.target, e.outcome])).toEqual([
+      expect((await audit('catalog.shovel.set', 'catalog.shovel.clear')).map((e) => [e.subject === CLI_SUBJECT ? 'cli' : e.role, e.target, e.outcome])).toEqual([
         ['ADMIN', `set ${otherVhost.name}/ops-rest`, 'ok'],
         ['ADMIN', `set ${otherVhost.name}/ops-rest`, 'HERALD_ERR_BROKER_UNAVAILABLE'],
         ['ADMIN', `clear ${otherVhost.name}/ops-rest`, 'ok'],
@@ -323,7 +324,7 @@ describe('catalog operations through REST and the CLI', () => {
         ['cli', `clear ${otherVhost.name}/ops-cli`, 'HERALD_ERR_NOT_FOUND'],
         ['cli', `set ${otherVhost.name}/ops-cli`, 'HERALD_ERR_VALIDATION'],
       ])
-      const details = await sql<{ detail: string | null }>`select detail from audit_entry where action = 'catalog.shovel'`.execute(herald.ctx.db)
+      const details = await sql<{ detail: string | null }>`select detail from audit_entry where action like 'catalog.shovel.%'`.execute(herald.ctx.db)
       expect(details.rows.some((r) => r.detail?.includes('s3cret'))).toBe(false)
     } finally {
       for (const name of ['ops-rest', 'ops-cli']) await clearShovel(otherVhost.name, name).catch(() => {})

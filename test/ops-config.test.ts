@@ -10,8 +10,9 @@ import { startDeadLetterCollector } from '../src/dead-letters/collector.ts'
 import { HeraldError } from '../src/errors.ts'
 import { rulesUpdate } from '../src/ops/rules-update.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
-import { luceneRule, rabbitRecipient, startHttpFixture, waitUntil, type HttpFixture } from './http-helpers.ts'
+import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { RegardsClient } from './support/amqp-client.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const TENANT = 'project1'
@@ -169,7 +170,7 @@ describe('postgres: rules, configuration, dead letters and plugins through REST 
         Buffer.from(JSON.stringify({ payload: { id: 'oc-dead' }, metadata: {} })),
       )
       const list = async () => (await f.call('GET', '/api/v1/dead-letters', { as: [TENANT, 'EXPLOIT'] })).json().items as { id: number; requestId: string }[]
-      await waitUntil(async () => (await list()).some((m) => m.requestId === 'oc-dead'), 15_000, 'dead letter collected')
+      await waitFor(async () => (await list()).some((m) => m.requestId === 'oc-dead'), 'dead letter collected', { timeoutMs: 15_000 })
       const [{ id }] = await list()
 
       const exchange = await f.call('POST', `/api/v1/dead-letters/${id}/replay?target=exchange`, { as: [TENANT, 'EXPLOIT'] })

@@ -9,9 +9,9 @@ import * as deliveryLeaseIndex from './migrations/0006-delivery-lease-index.ts'
 import * as instanceHeartbeat from './migrations/0007-instance-heartbeat.ts'
 import * as consoleSessions from './migrations/0008-console-sessions.ts'
 import * as audit from './migrations/0009-audit.ts'
-import * as deliveryActivity from './migrations/0010-delivery-activity.ts'
 import * as retryJobs from './migrations/0011-retry-jobs.ts'
 import * as requestListingIndexes from './migrations/0014-request-listing-indexes.ts'
+import * as deliveryActivity from './migrations/0015-delivery-activity.ts'
 
 /** Forward-only migrations, in order. Add a file in ./migrations and list it here. */
 const migrations: Record<string, Migration> = {
@@ -24,9 +24,9 @@ const migrations: Record<string, Migration> = {
   '0007-instance-heartbeat': instanceHeartbeat,
   '0008-console-sessions': consoleSessions,
   '0009-audit': audit,
-  '0010-delivery-activity': deliveryActivity,
   '0011-retry-jobs': retryJobs,
   '0014-request-listing-indexes': requestListingIndexes,
+  '0015-delivery-activity': deliveryActivity,
 }
 
 /** Brings the schema up to date. Never throws: the result says which migration failed and why. */

@@ -51,7 +51,7 @@ function matchedDeliveries(tenant: string, targets: AckTarget[], from: Date, to:
       union all
       select hd->>'recipient', h.request_id, h.payload, h.received_at, hd->>'state', false
         from request_history h cross join jsonb_array_elements(h.deliveries) hd
-        -- A request completes after it is received: completed_at bounds the scan (index of migration 0010).
+        -- A request completes after it is received: completed_at bounds the scan (index of migration 0015).
         where h.tenant = ${tenant} and h.completed_at >= ${from} and h.received_at >= ${from} and h.received_at < ${to}
     ),
     matched as (

@@ -21,7 +21,7 @@ export interface ActivityCount {
  * The times come from the live tables (`delivery.sent_at`, `delivery_attempt.at`) and, for completed
  * requests, from the deliveries their history row keeps (migration 0005). A request completes after its
  * last delivery, so history rows completed before the window cannot hold an event inside it: the
- * `completed_at` bound keeps the history's part to a day of rows (index of migration 0010).
+ * `completed_at` bound keeps the history's part to a day of rows (index of migration 0015).
  */
 export async function deliveryActivity(db: Db, tenant: string, now: Date): Promise<Map<string, ActivityCount[]>> {
   const since = new Date(now.getTime() - ACTIVITY_HOURS * 3_600_000)

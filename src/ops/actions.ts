@@ -78,7 +78,9 @@ export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
   { name: 'catalog.create-aips', changes: true, rest: [POST('/catalog/aips')], cli: 'catalog create-aips' },
   { name: 'catalog.setting', changes: true, rest: [PUT('/catalog/settings/{name}')], cli: 'catalog setting' },
   // Set and clear are recorded; the status (GET) is a read of the same resource.
-  { name: 'catalog.shovel', changes: true, rest: [GET('/catalog/shovels'), POST('/catalog/shovels'), DELETE('/catalog/shovels/{name}')], cli: 'catalog shovel' },
+  { name: 'catalog.shovel.status', changes: false, rest: [GET('/catalog/shovels')], cli: 'catalog shovel status' },
+  { name: 'catalog.shovel.set', changes: true, rest: [POST('/catalog/shovels')], cli: 'catalog shovel set' },
+  { name: 'catalog.shovel.clear', changes: true, rest: [DELETE('/catalog/shovels/{name}')], cli: 'catalog shovel clear' },
 ]
 
 export function operatorAction(name: string): OperatorAction {
