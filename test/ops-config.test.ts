@@ -17,6 +17,8 @@ import { waitFor } from './support/wait-for.ts'
 const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const TENANT = 'project1'
 const CLI_SUBJECT = `cli:${os.userInfo().username}`
+/** The fixture's REST tokens carry signToken's default subject. */
+const REST_SUBJECT = 'herald-cli'
 // Each CLI run imports the sources (up to ~35 s on this loaded 2-core machine).
 const SLOW = 300_000
 
@@ -76,7 +78,7 @@ describe('postgres: rules, configuration, dead letters and plugins through REST 
     expect((await f.call('DELETE', '/api/v1/rules/oc-rule')).statusCode).toBe(204)
     expect(await audit('rules.create')).toEqual([{ subject: CLI_SUBJECT, role: 'ADMIN', target: 'oc-rule', outcome: 'ok' }])
     expect(await audit('rules.update')).toEqual([{ subject: CLI_SUBJECT, role: 'ADMIN', target: 'oc-rule', outcome: 'ok' }])
-    expect(await audit('rules.delete')).toEqual([{ subject: null, role: 'ADMIN', target: 'oc-rule', outcome: 'ok' }])
+    expect(await audit('rules.delete')).toEqual([{ subject: REST_SUBJECT, role: 'ADMIN', target: 'oc-rule', outcome: 'ok' }])
   }, SLOW)
 
   it('refuses: not found 404 / exit 3, duplicate 409 / exit 4, invalid 400 / exit 2 naming the field, forbidden 403 / exit 5', async () => {
@@ -139,7 +141,7 @@ describe('postgres: rules, configuration, dead letters and plugins through REST 
 
     expect((await audit('configuration.import')).map((e) => [e.subject, e.outcome])).toEqual([
       [CLI_SUBJECT, 'ok'],
-      [null, 'HERALD_ERR_IMPORT_REJECTED'],
+      [REST_SUBJECT, 'HERALD_ERR_IMPORT_REJECTED'],
       [CLI_SUBJECT, 'HERALD_ERR_IMPORT_REJECTED'],
       [CLI_SUBJECT, 'HERALD_ERR_VALIDATION'],
     ])
@@ -193,7 +195,7 @@ describe('postgres: rules, configuration, dead letters and plugins through REST 
         { subject: CLI_SUBJECT, role: 'ADMIN', target: String(id), outcome: 'HERALD_ERR_NOT_FOUND' },
         { subject: CLI_SUBJECT, role: 'ADMIN', target: '', outcome: 'HERALD_ERR_VALIDATION' },
       ])
-      expect(await audit('dead-letters.replay')).toEqual([{ subject: null, role: 'EXPLOIT', target: `${id} target=exchange`, outcome: 'HERALD_ERR_FORBIDDEN' }])
+      expect(await audit('dead-letters.replay')).toEqual([{ subject: REST_SUBJECT, role: 'EXPLOIT', target: `${id} target=exchange`, outcome: 'HERALD_ERR_FORBIDDEN' }])
     } finally {
       await publisher.close()
       await client.close()
