@@ -12,7 +12,7 @@ const ids = (value: string, previous: number[] = []) => [...previous, positiveIn
 
 /** `--all`, or one id, or several: the selection of the operations (which refuse anything else). */
 const selection = (given: number[] | undefined, opts: { all?: boolean; queue?: string }): DeadLetterSelection =>
-  given?.length === 1 ? { id: given[0], queue: opts.queue } : { ids: given, all: opts.all, queue: opts.queue }
+  given?.length === 1 ? { id: given[0], queue: opts.queue } : { ids: given?.length ? given : undefined, all: opts.all, queue: opts.queue }
 
 /**
  * `herald dlq list|show|replay|discard`: the operations of src/ops/dead-letters-*.ts, on the dead letters

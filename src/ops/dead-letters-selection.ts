@@ -13,7 +13,7 @@ export interface DeadLetterSelection {
 /** The ids selected (undefined: all), refused HERALD_ERR_VALIDATION unless exactly one form is given. */
 export function selectedIds(selection: DeadLetterSelection): number[] | undefined {
   const given = [selection.all === true, selection.ids !== undefined, selection.id !== undefined].filter(Boolean).length
-  if (given !== 1) throw ERR_VALIDATION('give either "all": true or dead-letter ids')
+  if (given !== 1 || selection.ids?.length === 0) throw ERR_VALIDATION('give either "all": true or dead-letter ids')
   if (selection.queue !== undefined && !selection.all) throw ERR_VALIDATION('"queue" selects among all messages: give it with "all": true')
   return selection.id !== undefined ? [selection.id] : selection.ids
 }
