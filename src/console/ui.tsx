@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact'
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError } from './api.ts'
+import { ApiError, query } from './api.ts'
+import { navigate } from './router.tsx'
 
 /** A time in UTC, with the browser's local time on hover. */
 export function Time(props: { value: string | null | undefined }) {
@@ -108,4 +109,36 @@ export function ActionButton(props: { label: string; run: () => Promise<unknown>
       <ErrorBox error={error} />
     </span>
   )
+}
+
+/** `datetime-local` gives a local wall time without zone; the API wants an instant. */
+export const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined)
+
+/**
+ * A list screen's filters, kept in the URL so the view deep-links: the applied filters (and the page cursor)
+ * read from `search`, a draft the form edits, `apply` to navigate to `path` with the draft (first page again),
+ * and `field` for a labelled text or local date-time input.
+ */
+export function useUrlFilters<Name extends string>(names: readonly Name[], path: string, search: string) {
+  type Filters = Partial<Record<Name | 'cursor', string>>
+  const q = new URLSearchParams(search)
+  const filters: Filters = {}
+  for (const k of [...names, 'cursor' as const]) if (q.get(k)) filters[k] = q.get(k)!
+  const [draft, setDraft] = useState<Filters>(filters)
+  const apply = (e: Event) => {
+    e.preventDefault()
+    const { cursor: _, ...rest } = draft
+    navigate(`${path}${query(rest)}`)
+  }
+  const field = (name: Name, label: string, when = false) => {
+    const value = draft[name] ?? ''
+    const onInput = (e: Event) => setDraft({ ...draft, [name]: (e.target as HTMLInputElement).value })
+    return (
+      <label>
+        {label}
+        {when ? <input type="datetime-local" name={name} value={value} onInput={onInput} /> : <input type="text" name={name} value={value} onInput={onInput} />}
+      </label>
+    )
+  }
+  return { filters, draft, setDraft, apply, field }
 }

@@ -1,8 +1,7 @@
-import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
-import { Link, navigate } from '../router.tsx'
+import { Link } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
+import { Empty, ErrorBox, Time, toIso, useLoad, useUrlFilters } from '../ui.tsx'
 
 interface AuditEntry {
   at: string
@@ -16,21 +15,10 @@ interface AuditEntry {
 }
 
 const FILTERS = ['action', 'subject', 'target', 'outcome', 'since', 'until'] as const
-type Filters = Partial<Record<(typeof FILTERS)[number] | 'cursor', string>>
-
-function filtersOf(search: string): Filters {
-  const q = new URLSearchParams(search)
-  const f: Filters = {}
-  for (const k of [...FILTERS, 'cursor'] as const) if (q.get(k)) f[k] = q.get(k)!
-  return f
-}
-
-/** `datetime-local` gives a local wall time without zone; the API wants an instant. */
-const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined)
 
 /** Who changed what in the tenant, newest first, from REST, the console and the CLI; the filters live in the URL. */
 export function Audit(props: { search: string; session: Session }) {
-  const filters = filtersOf(props.search)
+  const { filters, apply, field } = useUrlFilters(FILTERS, '/audit', props.search)
   const admin = props.session.role === 'ADMIN'
   const page = useLoad(
     `audit${props.search}`,
@@ -40,22 +28,6 @@ export function Audit(props: { search: string; session: Session }) {
         : Promise.resolve(undefined),
     30_000,
   )
-  const [draft, setDraft] = useState<Filters>(filters)
-  const apply = (e: Event) => {
-    e.preventDefault()
-    const { cursor: _, ...rest } = draft
-    navigate(`/audit${query(rest)}`)
-  }
-  const field = (name: (typeof FILTERS)[number], label: string, when = false) => {
-    const value = draft[name] ?? ''
-    const onInput = (e: Event) => setDraft({ ...draft, [name]: (e.target as HTMLInputElement).value })
-    return (
-      <label>
-        {label}
-        {when ? <input type="datetime-local" name={name} value={value} onInput={onInput} /> : <input type="text" name={name} value={value} onInput={onInput} />}
-      </label>
-    )
-  }
   if (!admin) {
     return (
       <section>

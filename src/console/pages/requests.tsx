@@ -1,8 +1,7 @@
-import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
-import { Link, navigate } from '../router.tsx'
-import { Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
+import { Link } from '../router.tsx'
+import { Empty, ErrorBox, Time, toIso, useLoad, useUrlFilters } from '../ui.tsx'
 import { BulkRetry } from './bulk-retry.tsx'
 
 interface RequestSummary {
@@ -17,21 +16,10 @@ interface RequestSummary {
 
 const STATES = ['', 'GRANTED', 'SCHEDULED', 'RULE_ERROR', 'ERROR', 'SUCCESS']
 const FILTERS = ['state', 'recipient', 'owner', 'requestId', 'from', 'to', 'field', 'value'] as const
-type Filters = Partial<Record<(typeof FILTERS)[number] | 'cursor', string>>
-
-function filtersOf(search: string): Filters {
-  const q = new URLSearchParams(search)
-  const f: Filters = {}
-  for (const k of [...FILTERS, 'cursor'] as const) if (q.get(k)) f[k] = q.get(k)!
-  return f
-}
-
-/** `datetime-local` gives a local wall time without zone; the API wants an instant. */
-const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined)
 
 /** Every notification request of the tenant, newest first, filtered; the filters live in the URL. */
 export function Requests(props: { search: string }) {
-  const filters = filtersOf(props.search)
+  const { filters, draft, setDraft, apply, field } = useUrlFilters(FILTERS, '/requests', props.search)
   const { cursor: _cursor, ...selection } = { ...filters, from: toIso(filters.from), to: toIso(filters.to) }
   const page = useLoad(
     `requests${props.search}`,
@@ -40,22 +28,6 @@ export function Requests(props: { search: string }) {
   )
   // New and changed requests show at once on the first page; a later page stays still while it is read.
   useRequestChanges(() => filters.cursor === undefined && page.reload(), [props.search])
-  const [draft, setDraft] = useState<Filters>(filters)
-  const apply = (e: Event) => {
-    e.preventDefault()
-    const { cursor: _, ...rest } = draft
-    navigate(`/requests${query(rest)}`)
-  }
-  const field = (name: (typeof FILTERS)[number], label: string, when = false) => {
-    const value = draft[name] ?? ''
-    const onInput = (e: Event) => setDraft({ ...draft, [name]: (e.target as HTMLInputElement).value })
-    return (
-      <label>
-        {label}
-        {when ? <input type="datetime-local" name={name} value={value} onInput={onInput} /> : <input type="text" name={name} value={value} onInput={onInput} />}
-      </label>
-    )
-  }
   return (
     <section>
       <h1>Requests</h1>
