@@ -1,10 +1,8 @@
 import { sql } from 'kysely'
 import type { Tx } from '../db/client.ts'
-import { isObject, parsePriority, type FemEnvelope } from './parse-fem-message.ts'
+import { femAnswer, isObject, parsePriority, readFeatureUrn, type FemRequest } from './parse-fem-message.ts'
 import type { Candidate, Denial } from './register-requests.ts'
-import { formatUrn, parseFeatureUrn, parseUrn } from './urn.ts'
-
-type Envelope = Extract<FemEnvelope, { kind: 'request' }>
+import { parseUrn } from './urn.ts'
 
 /** What a creation request stores until it is processed. */
 export interface CreationBody {
@@ -23,7 +21,7 @@ const PROVIDER_ID_MAX = 255
  * override?, updateIfExists?}, feature: <GeoJSON Feature>}`. The feature needs its provider id (`id`); its `urn`
  * is optional (generated from the provider id when absent, REGARDS' §6.4 workflow provides the origin's URN).
  */
-export function validateCreation(env: Envelope): Candidate | Denial {
+export function validateCreation(env: FemRequest): Candidate | Denial {
   const { metadata, feature } = env.body
   const errors: string[] = []
   let urn: string | undefined
@@ -42,32 +40,16 @@ export function validateCreation(env: Envelope): Candidate | Denial {
   else {
     errors.push(...featureProblems(feature))
     if (typeof feature.id === 'string' && feature.id.trim() !== '') providerId = feature.id
-    if (feature.urn !== undefined && feature.urn !== null) {
-      const parsed = parseFeatureUrn(feature.urn)
-      if (parsed.ok) urn = formatUrn(parsed.urn)
-      else errors.push(`invalid feature.urn: ${parsed.error}`)
-    }
+    urn = readFeatureUrn(feature.urn, 'feature.urn', false, errors)
   }
-  if (errors.length > 0) return { denied: true, requestId: env.requestId, requestOwner: env.requestOwner, urn, providerId, errors }
   const body: CreationBody = {
     feature: feature as Record<string, unknown>,
     sessionOwner: sessionOwner as string,
     session: session as string,
-    updateIfExists: meta!.updateIfExists === true,
-    override: meta!.override === true,
+    updateIfExists: meta?.updateIfExists === true,
+    override: meta?.override === true,
   }
-  return {
-    requestId: env.requestId,
-    requestOwner: env.requestOwner,
-    requestDate: env.requestDate,
-    redelivered: env.redelivered,
-    type: 'CREATION',
-    priority: (priority as { priority: number }).priority,
-    step: 'LOCAL_DELAYED',
-    urn,
-    providerId,
-    body,
-  }
+  return femAnswer(env, errors, priority, { type: 'CREATION', step: 'LOCAL_DELAYED', urn, providerId, body })
 }
 
 /** GeoJSON Feature checks shared by creations and patches. */

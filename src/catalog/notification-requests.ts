@@ -1,28 +1,18 @@
 import { sql } from 'kysely'
 import type { Tx } from '../db/client.ts'
 import { FEM_ERRORS } from './feature-request-event.ts'
-import type { FemEnvelope } from './parse-fem-message.ts'
-import { parsePriority } from './parse-fem-message.ts'
+import { femAnswer, parsePriority, readFeatureUrn, type FemRequest } from './parse-fem-message.ts'
 import type { Candidate, Denial } from './register-requests.ts'
-import { formatUrn, parseFeatureUrn } from './urn.ts'
-
-type Envelope = Extract<FemEnvelope, { kind: 'request' }>
 
 /**
  * `FeatureNotificationRequestEvent` body (seed 002): `{urn, priority, recipients?}`. A non-empty
  * `recipients` set is direct mode (notifier plugin business ids). Unlike REGARDS, which drops a message with a
  * missing urn or priority without a word, every invalid body is answered DENIED with its reason.
  */
-export function validateNotification(env: Envelope): Candidate | Denial {
+export function validateNotification(env: FemRequest): Candidate | Denial {
   const { body } = env
   const errors: string[] = []
-  let urn: string | undefined
-  if (body.urn === undefined || body.urn === null) errors.push('urn is mandatory')
-  else {
-    const parsed = parseFeatureUrn(body.urn)
-    if (parsed.ok) urn = formatUrn(parsed.urn)
-    else errors.push(`invalid urn: ${parsed.error}`)
-  }
+  const urn = readFeatureUrn(body.urn, 'urn', true, errors)
   const priority = parsePriority(body.priority, undefined)
   if ('error' in priority) errors.push(priority.error)
   let recipients: string[] | undefined
@@ -33,18 +23,7 @@ export function validateNotification(env: Envelope): Candidate | Denial {
       recipients = [...new Set(body.recipients as string[])]
     }
   }
-  if (errors.length > 0) return { denied: true, requestId: env.requestId, requestOwner: env.requestOwner, urn, errors }
-  return {
-    requestId: env.requestId,
-    requestOwner: env.requestOwner,
-    requestDate: env.requestDate,
-    redelivered: env.redelivered,
-    type: 'NOTIFICATION',
-    priority: (priority as { priority: number }).priority,
-    step: 'LOCAL_TO_BE_NOTIFIED',
-    urn,
-    recipients,
-  }
+  return femAnswer(env, errors, priority, { type: 'NOTIFICATION', step: 'LOCAL_TO_BE_NOTIFIED', urn, recipients })
 }
 
 /** The feature must exist; its current JSON is the snapshot that will be notified (REGARDS `toNotify`). */

@@ -1,15 +1,9 @@
 import type { AsyncMessage } from 'rabbitmq-client'
-import {
-  HEADER_REQUEST_DATE,
-  HEADER_REQUEST_ID,
-  HEADER_REQUEST_OWNER,
-  HEADER_TENANT,
-  MAX_REQUEST_ID_LENGTH,
-  MAX_REQUEST_OWNER_LENGTH,
-  headerString,
-  parseRequestDate,
-} from '../amqp/envelope.ts'
+import { MAX_REQUEST_ID_LENGTH } from '../amqp/envelope.ts'
+import { decodeJsonBody, isObject, readRequestHeaders } from '../amqp/request-envelope.ts'
 import { FEM_ERRORS } from './feature-request-event.ts'
+import type { Candidate, Denial } from './register-requests.ts'
+import { formatUrn, parseFeatureUrn } from './urn.ts'
 
 /**
  * A FEM request message (creation, patch, deletion, notification) after the envelope was read: the four
@@ -33,45 +27,36 @@ export type FemEnvelope =
       body: Record<string, unknown>
     }
 
+export type FemRequest = Extract<FemEnvelope, { kind: 'request' }>
+
 export interface FemParseOptions {
   tenants: ReadonlySet<string> | undefined
   maxMessageBytes: number
   now: Date
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+export { isObject }
 
 /** Reads the headers and the JSON body of a FEM request; every problem found is reported, not just the first. */
 export function parseFemEnvelope(msg: AsyncMessage, opts: FemParseOptions): FemEnvelope {
   const headers = msg.headers ?? {}
-  const tenant = headerString(headers, HEADER_TENANT)?.trim()
+  const read = readRequestHeaders(headers, opts.now)
+  const { tenant } = read
   if (!tenant) return { kind: 'dead-letter', reason: 'missing header regards.tenant: no tenant to answer to' }
   if (opts.tenants && !opts.tenants.has(tenant)) return { kind: 'unknown-tenant', tenant }
 
   const errors: string[] = []
-  const rawId = headerString(headers, HEADER_REQUEST_ID)
-  let requestId: string | undefined = rawId?.trim() ? rawId : undefined
+  let { requestId } = read
   if (requestId === undefined) errors.push(FEM_ERRORS.missingRequestId)
-  else if (requestId.length > MAX_REQUEST_ID_LENGTH) {
-    errors.push(`header regards.request.id is ${requestId.length} characters long, at most ${MAX_REQUEST_ID_LENGTH} are allowed`)
+  else if (read.requestIdError) {
+    errors.push(read.requestIdError)
     // Answering with a 40-character id would not fit REGARDS' own column: the client gets its prefix back.
     requestId = requestId.slice(0, MAX_REQUEST_ID_LENGTH)
   }
-  const rawOwner = headerString(headers, HEADER_REQUEST_OWNER)
-  const requestOwner = rawOwner?.trim() ? rawOwner : undefined
+  const requestOwner = read.requestOwner?.trim() ? read.requestOwner : undefined
   if (requestOwner === undefined) errors.push(FEM_ERRORS.missingRequestOwner)
-  else if (requestOwner.length > MAX_REQUEST_OWNER_LENGTH) {
-    errors.push(`header regards.request.owner is ${requestOwner.length} characters long, at most ${MAX_REQUEST_OWNER_LENGTH} are allowed`)
-  }
-  // The seeds mark the date optional: without it the request is due at once.
-  let requestDate = opts.now
-  const dateHeader = headerString(headers, HEADER_REQUEST_DATE)
-  if (dateHeader !== undefined && dateHeader.trim() !== '') {
-    const parsed = parseRequestDate(dateHeader)
-    if (parsed) requestDate = parsed
-    else errors.push(`header regards.request.date "${dateHeader.slice(0, 64)}" is not an ISO-8601 date-time`)
-  }
+  else if (read.requestOwnerError) errors.push(read.requestOwnerError)
+  if (read.requestDateError) errors.push(read.requestDateError)
   const body = parseJsonObject(msg.body, opts.maxMessageBytes)
   if ('error' in body) errors.push(body.error)
   if (errors.length > 0) return { kind: 'denied', tenant, requestId, requestOwner, errors }
@@ -80,7 +65,7 @@ export function parseFemEnvelope(msg: AsyncMessage, opts: FemParseOptions): FemE
     tenant,
     requestId: requestId!,
     requestOwner: requestOwner!,
-    requestDate,
+    requestDate: read.requestDate,
     redelivered: msg.redelivered,
     headers,
     body: (body as { value: Record<string, unknown> }).value,
@@ -89,25 +74,11 @@ export function parseFemEnvelope(msg: AsyncMessage, opts: FemParseOptions): FemE
 
 /** The message body as a JSON object, or why it is not one. */
 export function parseJsonObject(raw: unknown, maxBytes: number): { value: Record<string, unknown> } | { error: string } {
-  let value: unknown = raw
-  if (Buffer.isBuffer(raw) || typeof raw === 'string') {
-    const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
-    if (bytes === 0) return { error: 'body is empty: a JSON object is expected' }
-    if (bytes > maxBytes) return { error: `body is ${bytes} bytes, more than the ${maxBytes} bytes accepted` }
-    let text: string
-    try {
-      text = typeof raw === 'string' ? raw : utf8.decode(raw)
-    } catch {
-      return { error: 'body is not valid UTF-8' }
-    }
-    try {
-      value = JSON.parse(text)
-    } catch (err) {
-      return { error: `body is not JSON: ${(err as Error).message}` }
-    }
-  }
-  if (!isObject(value)) return { error: 'body must be a JSON object' }
-  return { value }
+  const decoded = decodeJsonBody(raw, maxBytes)
+  if ('error' in decoded) return decoded
+  if ('empty' in decoded) return { error: 'body is empty: a JSON object is expected' }
+  if (!isObject(decoded.value)) return { error: 'body must be a JSON object' }
+  return { value: decoded.value }
 }
 
 /** `priority` of a FEM body: HIGH, NORMAL or LOW; `fallback` when absent (undefined: mandatory). */
@@ -119,4 +90,30 @@ export function parsePriority(value: unknown, fallback: number | undefined): { p
   if (value === 'NORMAL') return { priority: 1 }
   if (value === 'LOW') return { priority: 0 }
   return { error: `priority ${JSON.stringify(value).slice(0, 40)} is not one of HIGH, NORMAL, LOW` }
+}
+
+/** A URN field of a FEM body in its canonical form; undefined when absent (an error if `mandatory`) or invalid. */
+export function readFeatureUrn(value: unknown, field: string, mandatory: boolean, errors: string[]): string | undefined {
+  if (value === undefined || value === null) {
+    if (mandatory) errors.push(`${field} is mandatory`)
+    return undefined
+  }
+  const parsed = parseFeatureUrn(value)
+  if (parsed.ok) return formatUrn(parsed.urn)
+  errors.push(`invalid ${field}: ${parsed.error}`)
+  return undefined
+}
+
+/** The answer to a FEM request: DENIED with every error found in it, else the request to register. */
+export function femAnswer(
+  env: FemRequest,
+  errors: string[],
+  priority: { priority: number } | { error: string },
+  request: Omit<Candidate, 'requestId' | 'requestOwner' | 'requestDate' | 'redelivered' | 'priority'>,
+): Candidate | Denial {
+  const { requestId, requestOwner } = env
+  if (errors.length > 0 || 'error' in priority) {
+    return { denied: true, requestId, requestOwner, urn: request.urn, providerId: request.providerId, errors }
+  }
+  return { requestId, requestOwner, requestDate: env.requestDate, redelivered: env.redelivered, priority: priority.priority, ...request }
 }

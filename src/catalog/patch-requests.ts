@@ -3,12 +3,9 @@ import { headerString } from '../amqp/envelope.ts'
 import type { Tx } from '../db/client.ts'
 import { FEM_ERRORS } from './feature-request-event.ts'
 import { featureProblems } from './creation-requests.ts'
-import { isObject, parsePriority, type FemEnvelope } from './parse-fem-message.ts'
+import { femAnswer, isObject, parsePriority, readFeatureUrn, type FemRequest } from './parse-fem-message.ts'
 import type { Candidate, Denial } from './register-requests.ts'
 import { HEADER_FILE_UPDATE_MODE } from './topology.ts'
-import { formatUrn, parseFeatureUrn } from './urn.ts'
-
-type Envelope = Extract<FemEnvelope, { kind: 'request' }>
 
 /** What a patch request stores until it is processed. */
 export interface PatchBody {
@@ -21,7 +18,7 @@ export interface PatchBody {
  * `FeatureUpdateRequestEvent` body: `{metadata: {priority?, storages?, acknowledgedRecipient?},
  * feature: {urn, …changed fields}}`. Only the changed properties are sent; a null property value unsets it.
  */
-export function validatePatch(env: Envelope): Candidate | Denial {
+export function validatePatch(env: FemRequest): Candidate | Denial {
   const { metadata, feature } = env.body
   const errors: string[] = []
   let urn: string | undefined
@@ -38,28 +35,11 @@ export function validatePatch(env: Envelope): Candidate | Denial {
   if (!isObject(feature)) errors.push('feature is mandatory: {urn, …changed fields}')
   else {
     errors.push(...featureProblems(feature, true))
-    if (feature.urn === undefined || feature.urn === null) errors.push('feature.urn is mandatory')
-    else {
-      const parsed = parseFeatureUrn(feature.urn)
-      if (parsed.ok) urn = formatUrn(parsed.urn)
-      else errors.push(`invalid feature.urn: ${parsed.error}`)
-    }
+    urn = readFeatureUrn(feature.urn, 'feature.urn', true, errors)
   }
   const providerId = isObject(feature) && typeof feature.id === 'string' ? feature.id : undefined
-  if (errors.length > 0) return { denied: true, requestId: env.requestId, requestOwner: env.requestOwner, urn, providerId, errors }
   const body: PatchBody = { patch: feature as Record<string, unknown>, acknowledgedRecipient: typeof ack === 'string' ? ack : undefined }
-  return {
-    requestId: env.requestId,
-    requestOwner: env.requestOwner,
-    requestDate: env.requestDate,
-    redelivered: env.redelivered,
-    type: 'PATCH',
-    priority: (priority as { priority: number }).priority,
-    step: 'LOCAL_DELAYED',
-    urn,
-    providerId,
-    body,
-  }
+  return femAnswer(env, errors, priority, { type: 'PATCH', step: 'LOCAL_DELAYED', urn, providerId, body })
 }
 
 /** The feature must exist, or be the URN of a creation still in progress. */

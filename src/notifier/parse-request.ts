@@ -1,14 +1,5 @@
 import type { AsyncMessage } from 'rabbitmq-client'
-import {
-  HEADER_REQUEST_DATE,
-  HEADER_REQUEST_ID,
-  HEADER_REQUEST_OWNER,
-  HEADER_TENANT,
-  MAX_REQUEST_ID_LENGTH,
-  MAX_REQUEST_OWNER_LENGTH,
-  headerString,
-  parseRequestDate,
-} from '../amqp/envelope.ts'
+import { decodeJsonBody, isObject, readRequestHeaders } from '../amqp/request-envelope.ts'
 
 /** The body of a NotificationRequestEvent (and of a SpecificRecipientNotificationRequestEvent). */
 export interface RequestBody {
@@ -38,9 +29,6 @@ export type ParsedMessage =
       bodyError: string | undefined
     }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
 export interface ParseOptions {
   direct: boolean
   tenants: ReadonlySet<string> | undefined
@@ -50,36 +38,22 @@ export interface ParseOptions {
 
 /** Reads headers and body as REGARDS defines them, with Herald's answers for bad input. */
 export function parseRequestMessage(msg: AsyncMessage, opts: ParseOptions): ParsedMessage {
-  const headers = msg.headers
-  const tenant = headerString(headers, HEADER_TENANT)?.trim()
+  const read = readRequestHeaders(msg.headers, opts.now)
+  const { tenant, requestId, requestOwner } = read
   if (!tenant) return { kind: 'dead-letter', reason: 'missing header regards.tenant' }
   if (opts.tenants && !opts.tenants.has(tenant)) return { kind: 'unknown-tenant', tenant }
-  const requestId = headerString(headers, HEADER_REQUEST_ID)
-  if (requestId === undefined || requestId.trim() === '') {
+  if (requestId === undefined) {
     return { kind: 'dead-letter', reason: 'missing header regards.request.id: no way to answer the request' }
   }
-  const requestOwner = headerString(headers, HEADER_REQUEST_OWNER)
-  const deny = (reason: string): ParsedMessage => ({ kind: 'denied', tenant, requestId, requestOwner, reason })
-  if (requestId.length > MAX_REQUEST_ID_LENGTH) {
-    return deny(`header regards.request.id is ${requestId.length} characters long, at most ${MAX_REQUEST_ID_LENGTH} are allowed`)
-  }
-  if (requestOwner !== undefined && requestOwner.length > MAX_REQUEST_OWNER_LENGTH) {
-    return deny(`header regards.request.owner is ${requestOwner.length} characters long, at most ${MAX_REQUEST_OWNER_LENGTH} are allowed`)
-  }
-  const dateHeader = headerString(headers, HEADER_REQUEST_DATE)
-  let requestDate = opts.now
-  if (dateHeader !== undefined && dateHeader.trim() !== '') {
-    const parsed = parseRequestDate(dateHeader)
-    if (!parsed) return deny(`header regards.request.date "${dateHeader.slice(0, 64)}" is not an ISO-8601 date-time`)
-    requestDate = parsed
-  }
+  const headerError = read.requestIdError ?? read.requestOwnerError ?? read.requestDateError
+  if (headerError) return { kind: 'denied', tenant, requestId, requestOwner, reason: headerError }
   const { body, bodyError } = parseBody(msg.body, opts)
   return {
     kind: 'request',
     tenant,
     requestId,
     requestOwner,
-    requestDate,
+    requestDate: read.requestDate,
     priority: msg.priority ?? 0,
     redelivered: msg.redelivered,
     body,
@@ -88,28 +62,10 @@ export function parseRequestMessage(msg: AsyncMessage, opts: ParseOptions): Pars
 }
 
 function parseBody(raw: unknown, opts: ParseOptions): { body: RequestBody | undefined; bodyError: string | undefined } {
-  let value: unknown = raw
-  if (Buffer.isBuffer(raw) || typeof raw === 'string') {
-    const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
-    if (bytes === 0) return { body: undefined, bodyError: undefined }
-    if (bytes > opts.maxMessageBytes) {
-      return { body: undefined, bodyError: `body is ${bytes} bytes, more than the ${opts.maxMessageBytes} bytes accepted` }
-    }
-    let text: string
-    try {
-      text = typeof raw === 'string' ? raw : utf8.decode(raw)
-    } catch {
-      return { body: undefined, bodyError: 'body is not valid UTF-8' }
-    }
-    try {
-      value = JSON.parse(text)
-    } catch (err) {
-      return { body: undefined, bodyError: `body is not JSON: ${(err as Error).message}` }
-    }
-  } else if (Buffer.byteLength(JSON.stringify(raw) ?? '') > opts.maxMessageBytes) {
-    // The AMQP client decodes an application/json body itself: the limit holds for it as well.
-    return { body: undefined, bodyError: `body is more than the ${opts.maxMessageBytes} bytes accepted` }
-  }
+  const decoded = decodeJsonBody(raw, opts.maxMessageBytes)
+  if ('empty' in decoded) return { body: undefined, bodyError: undefined }
+  if ('error' in decoded) return { body: undefined, bodyError: decoded.error }
+  const { value } = decoded
   if (!isObject(value)) return { body: undefined, bodyError: 'body must be a JSON object {"payload": {…}, "metadata": {…}}' }
   const { payload, metadata, recipients } = value
   if (payload === undefined || payload === null) return { body: undefined, bodyError: 'payload is mandatory' }

@@ -1,7 +1,7 @@
 import { DLX, GLOBAL_DLQ } from '../amqp/topology.ts'
 import { UnroutableError, type Broker, type OutgoingMessage } from '../amqp/broker.ts'
-import { P } from '../plugins/declaration.ts'
-import type { DeliveryItem, SendResult, SenderContext } from './sender.ts'
+import { P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
+import { defineSender, type DeliveryItem, type RecipientInfo, type SendResult, type SenderContext, type SenderPlugin } from './sender.ts'
 
 /** Where an AMQP sender publishes: REGARDS AbstractRabbitMQSender's `exchange`, `queueName`, `queueDeadLetterRoutingKey`. */
 export interface AmqpTarget {
@@ -107,4 +107,24 @@ export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopolog
       }
     }),
   )
+}
+
+/**
+ * An AMQP recipient plugin: one message per item, made by the builder the checked values give, published
+ * by {@link publishBuilt} on a topology declared once per sender.
+ */
+export function defineAmqpSender<D extends PluginDeclaration<any>>(spec: {
+  declaration: D
+  describe(values: ParameterValues<D>): RecipientInfo
+  builder(values: ParameterValues<D>, ctx: SenderContext): (item: DeliveryItem) => Built
+}): SenderPlugin {
+  return defineSender({
+    declaration: spec.declaration,
+    describe: spec.describe,
+    create(values, ctx) {
+      const topology = new DeclaredTopology(ctx.broker)
+      const build = spec.builder(values, ctx)
+      return { send: (items) => publishBuilt(ctx, topology, items, build) }
+    },
+  })
 }

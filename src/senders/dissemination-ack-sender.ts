@@ -1,11 +1,11 @@
 import { Type } from 'typebox'
 import { GLOBAL_DLQ } from '../amqp/topology.ts'
 import { declarePlugin, P, type ParameterValues } from '../plugins/declaration.ts'
-import { DeclaredTopology, permanentFailure, publishBuilt, type AmqpTarget, type Built } from './amqp-delivery.ts'
+import { defineAmqpSender, permanentFailure, type AmqpTarget, type Built } from './amqp-delivery.ts'
 import { POLICY_PARAMETERS } from './policy.ts'
 import { primitiveText } from './session-name.ts'
 import { mayPublishAs, otherTenantReason } from './tenant-boundary.ts'
-import { commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type RecipientInfo, type Sender } from './sender.ts'
+import { commonRecipientInfo, reportingParameters, type DeliveryItem, type RecipientInfo } from './sender.ts'
 
 export const FEATURE_ACK_TYPE = 'fr.cnes.regards.modules.feature.dto.event.in.DisseminationAckEvent'
 export const AIP_ACK_TYPE = 'fr.cnes.regards.modules.ingest.dto.request.event.DisseminationAckEvent'
@@ -105,16 +105,15 @@ function ackTargets(values: ParameterValues<typeof DISSEMINATION_ACK_SENDER>): A
  * - A URN whose kind (feature or AIP) has no configured exchange and queue fails that request only,
  *   with a message naming the missing parameters; REGARDS failed the whole batch on a null exchange.
  */
-export const disseminationAckSender = defineSender({
+export const disseminationAckSender = defineAmqpSender({
   declaration: DISSEMINATION_ACK_SENDER,
   describe(values): RecipientInfo {
     return { ...commonRecipientInfo(values, 'Ack dissemination sender'), ackRequired: false, blockingRequired: false }
   },
-  create(values, ctx): Sender {
+  builder(values, ctx) {
     const { senderLabel, propertyPathToUrn } = values
     const targets = ackTargets(values)
-    const topology = new DeclaredTopology(ctx.broker)
-    const build = (item: DeliveryItem): Built => {
+    return (item: DeliveryItem): Built => {
       const urn = originUrn(item.payload, propertyPathToUrn)
       if (urn === undefined) {
         const where = propertyPathToUrn ? `at payload path ${propertyPathToUrn}` : 'in payload.urn or payload.originUrn'
@@ -138,6 +137,5 @@ export const disseminationAckSender = defineSender({
         },
       }
     }
-    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 })

@@ -1,11 +1,9 @@
 import type { Socket } from 'node:net'
 import nodemailer from 'nodemailer'
-import { Type } from 'typebox'
-import { declarePlugin, emailAddresses, P } from '../plugins/declaration.ts'
+import { emailAddresses, P } from '../plugins/declaration.ts'
 import { isDestinationRefused, isLoopback, MAX_TIMEOUT_MS } from './outbound-network.ts'
-import { POLICY_PARAMETERS } from './policy.ts'
 import { receiverAnswer } from './receiver-answer.ts'
-import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
+import { commonRecipientInfo, declareRecipient, defineSender, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
 export const DEFAULT_SUBJECT_TEMPLATE = '[Herald] {{metadata.action}} {{payload.id}}'
 export const DEFAULT_TEXT_TEMPLATE = [
@@ -54,13 +52,11 @@ export function templateContext(item: DeliveryItem): Record<string, unknown> {
 
 const DESCRIPTION = 'E-mail sender'
 
-export const EMAIL_SENDER = declarePlugin({
+export const EMAIL_SENDER = declareRecipient({
   pluginId: 'EmailSender',
-  kind: 'RECIPIENT',
-  version: '1.0.0',
-  author: 'Herald',
   description: 'Mails each product through an SMTP server; delivered when the server accepted the message (250).',
-  parameters: Type.Object({
+  defaultDescription: DESCRIPTION,
+  parameters: {
     host: P.string('SMTP server.', { label: 'SMTP host' }),
     port: P.optional(P.integer('SMTP port; unset: 465 with secure, else 587.', { label: 'Port', minimum: 1, maximum: 65535 })),
     secure: P.optional(P.boolean('TLS from the first byte (SMTPS, usually port 465).', { label: 'TLS from the start', default: false })),
@@ -79,14 +75,8 @@ export const EMAIL_SENDER = declarePlugin({
     allowPrivateNetwork: P.optional(
       P.boolean('Allow an SMTP host on a non-public address (loopback, private, link-local…) within the ranges the instance allows (HERALD_ALLOW_PRIVATE_NETWORKS).', { label: 'Allow private network', default: false }),
     ),
-    ...reportingParameters(DESCRIPTION),
-    ...ackParameters,
-    ...POLICY_PARAMETERS,
-  }),
-  checks: (values) => [
-    ...checkBlocking(values),
-    ...(Boolean(values.user) !== Boolean(values.password) ? ['parameters user and password must be given together'] : []),
-  ],
+  },
+  checks: (values) => (Boolean(values.user) !== Boolean(values.password) ? ['parameters user and password must be given together'] : []),
 })
 
 /** Removes a secret, and the base64 forms SMTP AUTH would carry it in, from a message. */

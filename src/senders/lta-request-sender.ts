@@ -1,29 +1,21 @@
-import { Type } from 'typebox'
-import { declarePlugin, P } from '../plugins/declaration.ts'
-import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, type Built } from './amqp-delivery.ts'
-import { POLICY_PARAMETERS } from './policy.ts'
+import { P } from '../plugins/declaration.ts'
+import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, defineAmqpSender, permanentFailure, type Built } from './amqp-delivery.ts'
 import { computeSessionNameAndOwner, primitiveText } from './session-name.ts'
-import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type Sender } from './sender.ts'
+import { commonRecipientInfo, declareRecipient, type DeliveryItem } from './sender.ts'
 import { missingSession, SESSION_PARAMETERS } from './worker-manager-sender.ts'
 
 const DESCRIPTION = 'Rabbit MQ sender'
 
-export const LTA_REQUEST_SENDER = declarePlugin({
+export const LTA_REQUEST_SENDER = declareRecipient({
   pluginId: 'LtaRequestSender',
-  kind: 'RECIPIENT',
-  version: '1.0.0',
-  author: 'Herald',
   description: 'Submits each GeoJSON feature to the LTA manager as a SubmissionRequestDto (REGARDS LtaRequestSender).',
-  parameters: Type.Object({
+  defaultDescription: DESCRIPTION,
+  parameters: {
     ...AMQP_TARGET_PARAMETERS,
     dataType: P.string('datatype of the submission.', { label: 'Data type' }),
     replaceMode: P.boolean('Behaviour when the product already exists in the LTA: replace it.', { label: 'Replace mode' }),
     ...SESSION_PARAMETERS,
-    ...reportingParameters(DESCRIPTION),
-    ...ackParameters,
-    ...POLICY_PARAMETERS,
-  }),
-  checks: checkBlocking,
+  },
 })
 
 /** LTA manager `LtaDataType`: the feature file's dataType when it is one of these, else RAWDATA. */
@@ -65,14 +57,13 @@ export function productFiles(payload: Record<string, unknown>): { files: Record<
  * and the other products of the batch are submitted. A feature without `urn` is submitted without
  * `originUrn` (REGARDS threw on it as well).
  */
-export const ltaRequestSender = defineSender({
+export const ltaRequestSender = defineAmqpSender({
   declaration: LTA_REQUEST_SENDER,
   describe: (values) => commonRecipientInfo(values, DESCRIPTION),
-  create(values, ctx): Sender {
+  builder(values) {
     const target = amqpTargetFrom(values)
     const { dataType, replaceMode, sessionNamePattern, recipientTenant } = values
-    const topology = new DeclaredTopology(ctx.broker)
-    const build = (item: DeliveryItem): Built => {
+    return (item: DeliveryItem): Built => {
       const { payload } = item
       const productId = primitiveText(payload.id)
       if (productId === undefined) return permanentFailure('LTA_INVALID_PRODUCT', 'the payload has no id: an LTA submission needs a productId')
@@ -103,6 +94,5 @@ export const ltaRequestSender = defineSender({
         },
       }
     }
-    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 })

@@ -1,31 +1,24 @@
-import { Type } from 'typebox'
-import { declarePlugin } from '../plugins/declaration.ts'
-import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, DeclaredTopology, publishBuilt, type Built } from './amqp-delivery.ts'
-import { POLICY_PARAMETERS } from './policy.ts'
-import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type Sender } from './sender.ts'
+import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, defineAmqpSender, type Built } from './amqp-delivery.ts'
+import { commonRecipientInfo, declareRecipient, type DeliveryItem } from './sender.ts'
 
 export const RABBITMQ_SENDER_TYPE = 'fr.cnes.regards.modules.notifier.plugins.RabbitMQSender$NotificationEvent'
 
 const DESCRIPTION = 'Rabbit MQ sender'
 
-export const RABBITMQ_SENDER = declarePlugin({
+export const RABBITMQ_SENDER = declareRecipient({
   pluginId: 'RabbitMQSender',
-  kind: 'RECIPIENT',
-  version: '1.0.0',
-  author: 'Herald',
   description: 'Publishes {payload, metadata} unchanged to an exchange, one message per product (REGARDS RabbitMQSender).',
-  parameters: Type.Object({ ...AMQP_TARGET_PARAMETERS, ...reportingParameters(DESCRIPTION), ...ackParameters, ...POLICY_PARAMETERS }),
-  checks: checkBlocking,
+  defaultDescription: DESCRIPTION,
+  parameters: AMQP_TARGET_PARAMETERS,
 })
 
 /** Publishes `{payload, metadata}` unchanged to the configured exchange (REGARDS RabbitMQSender 1.0.0). */
-export const rabbitmqSender = defineSender({
+export const rabbitmqSender = defineAmqpSender({
   declaration: RABBITMQ_SENDER,
   describe: (values) => commonRecipientInfo(values, DESCRIPTION),
-  create(values, ctx): Sender {
+  builder(values) {
     const target = amqpTargetFrom(values)
-    const topology = new DeclaredTopology(ctx.broker)
-    const build = (item: DeliveryItem): Built => ({
+    return (item: DeliveryItem): Built => ({
       target,
       message: {
         headers: { 'regards.tenant': item.tenant, 'regards.type': RABBITMQ_SENDER_TYPE, 'regards.converter': 'GSON' },
@@ -34,6 +27,5 @@ export const rabbitmqSender = defineSender({
         priority: 0,
       },
     })
-    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 })

@@ -1,8 +1,10 @@
 import type { Broker } from '../amqp/broker.ts'
 import type { Logger } from '../log.ts'
-import { P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
+import { Type, type Static, type TObject, type TProperties } from 'typebox'
+import { declarePlugin, P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
 import { checkParameters } from '../plugins/validate-parameters.ts'
 import type { NetworkPolicy } from './outbound-network.ts'
+import { POLICY_PARAMETERS } from './policy.ts'
 import type { CrossTenantRules } from './tenant-boundary.ts'
 
 /** One product to deliver to one recipient (a claimed delivery row with its request). */
@@ -160,4 +162,31 @@ export function checkBlocking(values: ReportingValues): string[] {
   return values.blockingRequired && !values.ackRequired
     ? ['parameter blockingRequired=true requires ackRequired=true (a blocking recipient must acknowledge)']
     : []
+}
+
+/**
+ * A Herald recipient plugin at version 1.0.0: its own parameters, then on every form in the same order what it
+ * reports (label, description, direct notification), its acknowledgement and its delivery policy. A blocking
+ * recipient must require an acknowledgement; `checks` adds the plugin's own rules.
+ */
+type RecipientParameters<Own extends TProperties> = Own & ReturnType<typeof reportingParameters> & typeof ackParameters & typeof POLICY_PARAMETERS
+
+export function declareRecipient<Own extends TProperties>(spec: {
+  pluginId: string
+  description: string
+  /** The recipient's description when none is configured. */
+  defaultDescription: string
+  parameters: Own
+  checks?: (values: Static<TObject<RecipientParameters<Own>>>) => string[]
+}): PluginDeclaration<RecipientParameters<Own>> {
+  const { checks } = spec
+  return declarePlugin<RecipientParameters<Own>>({
+    pluginId: spec.pluginId,
+    kind: 'RECIPIENT',
+    version: '1.0.0',
+    author: 'Herald',
+    description: spec.description,
+    parameters: Type.Object({ ...spec.parameters, ...reportingParameters(spec.defaultDescription), ...ackParameters, ...POLICY_PARAMETERS }),
+    checks: (values) => [...checkBlocking(values), ...(checks?.(values) ?? [])],
+  })
 }

@@ -1,12 +1,11 @@
 import { createHmac } from 'node:crypto'
-import { Type } from 'typebox'
 import { Agent, request } from 'undici'
-import { declarePlugin, P, type ParameterValues } from '../plugins/declaration.ts'
+import { P, type ParameterValues } from '../plugins/declaration.ts'
 import { isDestinationRefused, MAX_TIMEOUT_MS } from './outbound-network.ts'
-import { DEFAULT_POLICY, POLICY_PARAMETERS } from './policy.ts'
+import { DEFAULT_POLICY } from './policy.ts'
 import { receiverAnswer } from './receiver-answer.ts'
 import { primitiveText } from './session-name.ts'
-import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
+import { commonRecipientInfo, declareRecipient, defineSender, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
 const DEFAULT_TIMEOUT_MS = 10_000
 // Items of one batch in flight at once: enough to hide a 50 ms round trip behind a 200-item batch
@@ -19,13 +18,11 @@ const BODY_TEMPLATES = ['default', 'cloudevents', 'cnm'] as const
 type BodyTemplate = (typeof BODY_TEMPLATES)[number]
 const DESCRIPTION = 'Webhook sender'
 
-export const WEBHOOK_SENDER = declarePlugin({
+export const WEBHOOK_SENDER = declareRecipient({
   pluginId: 'WebhookSender',
-  kind: 'RECIPIENT',
-  version: '1.0.0',
-  author: 'Herald',
   description: 'POSTs each notification to an HTTP endpoint, signed per Standard Webhooks; delivered on a 2xx answer.',
-  parameters: Type.Object({
+  defaultDescription: DESCRIPTION,
+  parameters: {
     url: P.string('URL to POST to; redirects are not followed.', { label: 'URL', format: 'http-url' }),
     secrets: P.optional(
       P.stringOrList('Signing secrets, comma-separated or a JSON array: whsec_<base64> (Standard Webhooks) or any text; several give several signatures, for key rotation.', { label: 'Signing secrets', sensitive: true }),
@@ -37,13 +34,10 @@ export const WEBHOOK_SENDER = declarePlugin({
     bodyTemplate: P.optional(P.oneOf(BODY_TEMPLATES, 'Body: default, cloudevents (CloudEvents 1.0) or cnm (NASA Cumulus Message 1.6).', { label: 'Body template', default: 'default' })),
     cnmProvider: P.optional(P.string('CNM provider (bodyTemplate cnm); unset: the request owner, else herald.', { label: 'CNM provider' })),
     cnmCollection: P.optional(P.string('CNM collection (bodyTemplate cnm); unset: the feature model.', { label: 'CNM collection' })),
-    ...reportingParameters(DESCRIPTION),
-    ...ackParameters,
-    ...POLICY_PARAMETERS,
-  }),
+  },
   checks: (values) => {
     const secrets = parseSecrets(values.secrets)
-    return [...checkBlocking(values), ...('error' in secrets ? [secrets.error] : [])]
+    return 'error' in secrets ? [secrets.error] : []
   },
 })
 

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { Type } from 'typebox'
-import { declarePlugin, P } from '../plugins/declaration.ts'
-import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, DeclaredTopology, permanentFailure, publishBuilt, type Built } from './amqp-delivery.ts'
-import { POLICY_PARAMETERS } from './policy.ts'
+import { P } from '../plugins/declaration.ts'
+import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, defineAmqpSender, permanentFailure, type Built } from './amqp-delivery.ts'
 import { computeSessionNameAndOwner } from './session-name.ts'
-import { ackParameters, checkBlocking, commonRecipientInfo, defineSender, reportingParameters, type DeliveryItem, type Sender } from './sender.ts'
+import { commonRecipientInfo, declareRecipient, type DeliveryItem } from './sender.ts'
 
 /** Shared with LtaRequestSender (REGARDS AbstractWorkerManagerSender and SessionUtils). */
 export const SESSION_PARAMETERS = {
@@ -14,21 +12,15 @@ export const SESSION_PARAMETERS = {
 
 const DESCRIPTION = 'Rabbit MQ sender'
 
-export const WORKER_MANAGER_SENDER = declarePlugin({
+export const WORKER_MANAGER_SENDER = declareRecipient({
   pluginId: 'WorkerManagerSender',
-  kind: 'RECIPIENT',
-  version: '1.0.0',
-  author: 'Herald',
   description: 'Hands each product (the payload JSON) to the REGARDS worker manager as a request (REGARDS WorkerManagerSender).',
-  parameters: Type.Object({
+  defaultDescription: DESCRIPTION,
+  parameters: {
     ...AMQP_TARGET_PARAMETERS,
     contentType: P.string('Header regards.request.content_type: selects the worker.', { label: 'Content type' }),
     ...SESSION_PARAMETERS,
-    ...reportingParameters(DESCRIPTION),
-    ...ackParameters,
-    ...POLICY_PARAMETERS,
-  }),
-  checks: checkBlocking,
+  },
 })
 
 /**
@@ -41,14 +33,13 @@ export const WORKER_MANAGER_SENDER = declarePlugin({
  * `metadata.sessionOwner`/`metadata.session`) fails on its own, permanently: the worker manager would
  * refuse it, and REGARDS failed the whole batch on it.
  */
-export const workerManagerSender = defineSender({
+export const workerManagerSender = defineAmqpSender({
   declaration: WORKER_MANAGER_SENDER,
   describe: (values) => commonRecipientInfo(values, DESCRIPTION),
-  create(values, ctx): Sender {
+  builder(values) {
     const target = amqpTargetFrom(values)
     const { contentType, sessionNamePattern, recipientTenant } = values
-    const topology = new DeclaredTopology(ctx.broker)
-    const build = (item: DeliveryItem): Built => {
+    return (item: DeliveryItem): Built => {
       const tenant = recipientTenant ?? item.tenant
       const { sessionOwner, session } = computeSessionNameAndOwner(item, sessionNamePattern, tenant)
       if (sessionOwner === undefined || session === undefined) return missingSession(sessionOwner, session)
@@ -68,7 +59,6 @@ export const workerManagerSender = defineSender({
         },
       }
     }
-    return { send: (items) => publishBuilt(ctx, topology, items, build) }
   },
 })
 
