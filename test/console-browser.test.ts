@@ -96,7 +96,6 @@ describe('the web console in a real browser', () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
     expect(page.url()).toBe(`${origin}/console/`)
     await page.getByRole('cell', { name: /mission-a/ }).first().waitFor()
-    await shot(page, 'overview')
 
     await page.getByRole('link', { name: 'Requests' }).click()
     await page.getByRole('link', { name: 'console-req-2' }).waitFor()

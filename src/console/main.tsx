@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, whenUnauthorized } from './api.ts'
 import { startLive, stopLive } from './live.ts'
 import { Audit } from './pages/audit.tsx'
+import { Completeness } from './pages/completeness.tsx'
 import { DeadLetterPage, DeadLetters } from './pages/dead-letters.tsx'
 import { Overview } from './pages/overview.tsx'
 import { ProductPage, Products } from './pages/products.tsx'
@@ -17,6 +18,7 @@ import { currentSession, forgetSession, rememberNext, takeNext, type Session } f
 const SCREENS = [
   { href: '/', label: 'Overview' },
   { href: '/requests', label: 'Requests' },
+  { href: '/completeness', label: 'Completeness' },
   { href: '/rules', label: 'Rules' },
   { href: '/products', label: 'Products' },
   { href: '/dead-letters', label: 'Dead letters' },
@@ -34,6 +36,7 @@ function Screen(props: { path: string; session: Session }) {
   if (item === undefined) {
     if (section === '' || section === 'recipients') return <Overview />
     if (section === 'requests') return <Requests search={search} />
+    if (section === 'completeness') return <Completeness search={search} />
     if (section === 'rules') return <Rules />
     if (section === 'products') return <Products search={search} />
     if (section === 'dead-letters') return <DeadLetters search={search} />

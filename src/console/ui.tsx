@@ -111,6 +111,21 @@ export function ActionButton(props: { label: string; run: () => Promise<unknown>
   )
 }
 
+/** A duration for people: `45 s`, `12 min`, `3 h 5 min`, `2 d`. */
+export function age(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`
+  return `${Math.floor(seconds / 86_400)} d`
+}
+
+/** A recipient's state as a badge: inactive, parked (with its reason on hover) or active. */
+export function RecipientStateBadge(props: { active: boolean; parked: boolean; parkedReason?: string | null }) {
+  if (!props.active) return <span class="badge">inactive</span>
+  if (props.parked) return <span class="badge warn" title={props.parkedReason ?? ''}>parked</span>
+  return <span class="badge ok">active</span>
+}
+
 /** `datetime-local` gives a local wall time without zone; the API wants an instant. */
 export const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined)
 

@@ -1,77 +1,134 @@
 import { api } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link } from '../router.tsx'
-import { Empty, ErrorBox, useLoad } from '../ui.tsx'
+import { Sparkline } from '../sparkline.tsx'
+import { age, Empty, ErrorBox, RecipientStateBadge, useLoad } from '../ui.tsx'
 
-export interface RecipientView {
-  businessId: string
-  pluginId: string
-  label: string
-  active: boolean
-  recipientLabel?: string
-  state: {
+interface Activity {
+  delivered: number
+  failed: number
+}
+
+/** `GET /api/v1/overview` (src/http/routes/overview.ts). */
+interface OverviewData {
+  at: string
+  recipients: {
+    businessId: string
+    label: string
+    pluginId: string
+    active: boolean
     backlog: number
     sending: number
     errors: number
     oldestWaitingSeconds: number
-    lastError: { message: string; at: string } | null
     parked: boolean
     parkedReason: string | null
-  }
+    lastHour: Activity
+    /** The last 24 hours, oldest first. */
+    hourly: Activity[]
+  }[]
+  intake: { lastHour: number; perMinute: number[] }
+  deadLetters: number
 }
 
-export function age(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`
-  return `${Math.floor(seconds / 86_400)} d`
+// The console's --ok, --bad and --accent colours: a canvas cannot read CSS variables.
+const DELIVERED = '#1e7a3c'
+const FAILED = '#b3261e'
+const RECEIVED = '#1f5fbf'
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
+
+/** The last 24 hours of one recipient: the chart, and its numbers as text. */
+function DayOfDeliveries(props: { name: string; hourly: Activity[] }) {
+  const delivered = props.hourly.map((h) => h.delivered)
+  const failed = props.hourly.map((h) => h.failed)
+  const text = `${sum(delivered)} delivered, ${sum(failed)} failed`
+  return (
+    <>
+      <Sparkline
+        label={`Deliveries to ${props.name} per hour over the last 24 hours: ${text}; at most ${Math.max(...delivered)} delivered in one hour`}
+        series={[
+          { label: 'delivered', values: delivered, color: DELIVERED },
+          { label: 'failed', values: failed, color: FAILED },
+        ]}
+      />
+      <div class="muted">{text}</div>
+    </>
+  )
 }
 
-/** Per recipient: what waits, for how long, what failed; refreshed on every request change, and every 10 s. */
+/**
+ * What the tenant's dissemination is doing now: the intake rate, the dead letters, and per recipient what
+ * waits, for how long, and the last day of deliveries. Refreshed on every request change, and every 10 s.
+ */
 export function Overview() {
-  const recipients = useLoad('recipients', () => api<{ items: RecipientView[] }>('/recipients?limit=500'), 10_000)
-  useRequestChanges(() => recipients.reload())
-  const list = recipients.data?.items ?? []
+  const overview = useLoad('overview', () => api<OverviewData>('/overview'), 10_000)
+  useRequestChanges(() => overview.reload())
+  const o = overview.data
   return (
     <section>
       <h1>Overview</h1>
-      <ErrorBox error={recipients.error} />
-      {recipients.data && list.length === 0 && (
+      <ErrorBox error={overview.error} />
+      {o && (
+        <div class="figures">
+          <div class="panel" role="group" aria-label="Intake">
+            <h2>Intake</h2>
+            <p>{plural(o.intake.lastHour, 'request')} received in the last hour</p>
+            <Sparkline
+              label={`Requests received per minute over the last hour: ${o.intake.lastHour} in all, at most ${Math.max(0, ...o.intake.perMinute)} in one minute`}
+              series={[{ label: 'received', values: o.intake.perMinute, color: RECEIVED }]}
+              width={240}
+            />
+          </div>
+          <div class="panel" role="group" aria-label="Dead letters">
+            <h2>Dead letters</h2>
+            <p>
+              <Link href="/dead-letters">{plural(o.deadLetters, 'message')}</Link> waiting for an operator
+            </p>
+          </div>
+        </div>
+      )}
+      {o && o.recipients.length === 0 && (
         <Empty>
           No recipient yet: import a configuration (<code>herald config import</code>) or create one.
         </Empty>
       )}
-      {list.length > 0 && (
+      {o && o.recipients.length > 0 && (
         <table>
           <caption>Recipients</caption>
           <thead>
             <tr>
               <th scope="col">Recipient</th>
-              <th scope="col">Plugin</th>
               <th scope="col">State</th>
               <th scope="col" class="num">Waiting</th>
-              <th scope="col" class="num">Sending</th>
-              <th scope="col" class="num">In error</th>
               <th scope="col">Oldest waiting</th>
-              <th scope="col">Last error</th>
+              <th scope="col" class="num">In error</th>
+              <th scope="col" class="num">Delivered, last hour</th>
+              <th scope="col" class="num">Failed, last hour</th>
+              <th scope="col">Last 24 h</th>
             </tr>
           </thead>
           <tbody>
-            {list.map((r) => (
+            {o.recipients.map((r) => (
               <tr key={r.businessId}>
                 <td>
                   <Link href={`/recipients/${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
-                  <div class="muted">{r.businessId}</div>
+                  <div class="muted">
+                    {r.businessId} · {r.pluginId}
+                  </div>
                 </td>
-                <td>{r.pluginId}</td>
                 <td>
-                  {!r.active ? <span class="badge">inactive</span> : r.state.parked ? <span class="badge warn" title={r.state.parkedReason ?? ''}>parked</span> : <span class="badge ok">active</span>}
+                  <RecipientStateBadge active={r.active} parked={r.parked} parkedReason={r.parkedReason} />
                 </td>
-                <td class="num">{r.state.backlog}</td>
-                <td class="num">{r.state.sending}</td>
-                <td class="num">{r.state.errors > 0 ? <Link href={`/requests?state=ERROR&recipient=${encodeURIComponent(r.businessId)}`}>{r.state.errors}</Link> : 0}</td>
-                <td>{r.state.backlog > 0 ? age(r.state.oldestWaitingSeconds) : '—'}</td>
-                <td class="clip">{r.state.lastError?.message ?? '—'}</td>
+                <td class="num">{r.backlog}</td>
+                <td>{r.backlog > 0 ? age(r.oldestWaitingSeconds) : '—'}</td>
+                <td class="num">{r.errors > 0 ? <Link href={`/requests?state=ERROR&recipient=${encodeURIComponent(r.businessId)}`}>{r.errors}</Link> : 0}</td>
+                <td class="num">{r.lastHour.delivered}</td>
+                <td class="num">{r.lastHour.failed}</td>
+                <td>
+                  <DayOfDeliveries name={r.label || r.businessId} hourly={r.hourly} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -3,8 +3,7 @@ import { api, ApiError } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link, navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { ActionButton, ErrorBox, Json, Time, useLoad } from '../ui.tsx'
-import { age, type RecipientView } from './overview.tsx'
+import { ActionButton, age, ErrorBox, Json, RecipientStateBadge, Time, useLoad } from '../ui.tsx'
 
 /** A parameter as `GET /api/v1/plugins/{pluginId}` describes it (REGARDS PluginParamDescriptor). */
 interface ParameterDescriptor {
@@ -30,7 +29,21 @@ interface StoredParameter {
   value?: unknown
 }
 
-interface Recipient extends RecipientView {
+/** `GET /api/v1/recipients/{businessId}`. */
+interface Recipient {
+  businessId: string
+  pluginId: string
+  label: string
+  active: boolean
+  state: {
+    backlog: number
+    sending: number
+    errors: number
+    oldestWaitingSeconds: number
+    lastError: { message: string; at: string } | null
+    parked: boolean
+    parkedReason: string | null
+  }
   version: string
   priorityOrder: number
   parameters: StoredParameter[]
@@ -189,7 +202,7 @@ export function RecipientPage(props: { businessId: string; session: Session }) {
             <dd>{r.label}</dd>
             <dt>State</dt>
             <dd>
-              {!r.active ? <span class="badge">inactive</span> : r.state.parked ? <span class="badge warn">parked</span> : <span class="badge ok">active</span>}
+              <RecipientStateBadge active={r.active} parked={r.state.parked} />
               {r.state.parkedReason && <span class="muted"> {r.state.parkedReason}</span>}
             </dd>
             <dt>Waiting</dt>
