@@ -45,11 +45,38 @@ export async function openPostgres(url: string, poolSize = 10, log?: Logger, lim
   // outbox relay publishes) has no pool listener, and a server restart then emitted an unhandled 'error'
   // that killed the process. Its pending query rejects anyway, so the caller sees the failure; an idle one
   // is replaced by the next query. Either way the loss is logged, once.
-  pool.on('connect', (client) => client.on('error', (err) => log?.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)')))
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log?.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)'))
+    runAsPreparedStatements(client)
+  })
   // The pool re-emits an idle client's error, already logged above; without a listener it would crash.
   pool.on('error', () => undefined)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   return { db, backend: 'postgres', close: () => db.destroy() }
+}
+
+/** At most this many distinct statements are prepared per connection; the rarer ones are parsed each time. */
+const MAX_PREPARED_STATEMENTS = 200
+const statementNames = new Map<string, string>()
+
+/**
+ * Herald's statements with parameters run as named prepared statements: each connection parses and plans
+ * one the first time, then only binds it. The hot path's statements are long CTEs over jsonb_to_recordset:
+ * parsing and planning them once per connection instead of at every call cut PostgreSQL's CPU per
+ * notification request by a third (705 → 460 µs, bench --quick). A statement's name is the same on every
+ * connection (the first MAX_PREPARED_STATEMENTS texts seen); a filter-built listing query beyond that is
+ * sent unnamed, as before.
+ */
+function runAsPreparedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
+      let name = statementNames.get(text)
+      if (name === undefined && statementNames.size < MAX_PREPARED_STATEMENTS) statementNames.set(text, (name = `herald_${statementNames.size + 1}`))
+      if (name !== undefined) return query({ name, text, values }, callback)
+    }
+    return query(text, values, callback)
+  }) as typeof client.query
 }
 
 /**
