@@ -1,63 +1,42 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import { sql } from 'kysely'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSignInCode } from '../src/console-sessions/sign-in-code.ts'
-import { loadTokenKeys } from '../src/http/auth.ts'
-import { CONSOLE_DIR } from '../src/http/console.ts'
-import type { Herald } from '../src/main.ts'
-import { RegardsClient } from './support/amqp-client.ts'
-import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
-import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { CONSOLE_TENANT as TENANT, startConsoleRig, type ConsoleRig } from './support/console-rig.ts'
+import { association, pluginConf } from './support/herald.ts'
 import { waitFor } from './support/wait-for.ts'
 
-const TENANT = 'project1'
 // Failing requests of mission-b (fixed, then bulk-retried) and of mission-c (a long job, cancelled half-way).
 const FAILING_B = 6
 const FAILING_C = 40
 
 describe('the console acts on what it shows: bulk retry by filter, the rule decision per recipient, the audit trail', () => {
-  let vhost: Awaited<ReturnType<typeof createVhost>>
-  let storage: TestStorage
-  let herald: Herald
-  let client: RegardsClient
-  let browser: Browser
-  let origin: string
-  let secret: Buffer
-  const outside: string[] = []
+  let rig: ConsoleRig
 
   const liveStates = async (owner: string) => {
     const { rows } = await sql<{ state: string; n: number }>`select state, count(*)::int as n from notification_request
-      where tenant = ${TENANT} and request_owner = ${owner} group by state`.execute(herald.ctx.db)
-    const done = await sql<{ n: number }>`select count(*)::int as n from request_history where tenant = ${TENANT} and request_owner = ${owner}`.execute(herald.ctx.db)
+      where tenant = ${TENANT} and request_owner = ${owner} group by state`.execute(rig.herald.ctx.db)
+    const done = await sql<{ n: number }>`select count(*)::int as n from request_history where tenant = ${TENANT} and request_owner = ${owner}`.execute(rig.herald.ctx.db)
     return { ERROR: 0, ...Object.fromEntries(rows.map((r) => [r.state, r.n])), SUCCESS: done.rows[0].n } as Record<string, number>
   }
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(CONSOLE_DIR, 'index.html'))) throw new Error('the console is not built: npm run build:console')
-    vhost = await createVhost()
-    storage = await createTestStorage('postgres')
-    const port = await freePort()
-    origin = `http://127.0.0.1:${port}`
     // One request per bulk-retry transaction: the 40-request job lasts a few seconds, long enough to cancel.
-    herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier', 'http'], env: { HERALD_HTTP_PORT: String(port), HERALD_RETRY_JOB_BATCH_SIZE: '1' } })
-    secret = loadTokenKeys(herald.ctx.config).hs256
-    await importConfig(herald, TENANT, [
-      pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a' }),
-      pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
-      association('created', ['mission-a']),
-      // Exchanges that exist with another type: every delivery fails, once is enough (maxAttempts 1), and the
-      // recipient is not parked (its deliveries would wait instead of failing).
-      pluginConf('RabbitMQSender', 'mission-b', { exchange: 'ext.broken-b', queueName: 'ext.b.queue', recipientLabel: 'mission-b', maxAttempts: 1, parkAfterFailures: 1000 }),
-      pluginConf('LuceneRuleMatcher', 'nature-b', { payload_rule: 'properties.nature:B' }),
-      association('nature-b', ['mission-b']),
-      pluginConf('RabbitMQSender', 'mission-c', { exchange: 'ext.broken-c', queueName: 'ext.c.queue', recipientLabel: 'mission-c', maxAttempts: 1, parkAfterFailures: 1000 }),
-      pluginConf('LuceneRuleMatcher', 'nature-c', { payload_rule: 'properties.nature:C' }),
-      association('nature-c', ['mission-c']),
-    ])
-    client = new RegardsClient(vhost.url)
+    rig = await startConsoleRig({
+      env: { HERALD_RETRY_JOB_BATCH_SIZE: '1' },
+      configuration: [
+        pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a' }),
+        pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
+        association('created', ['mission-a']),
+        // Exchanges that exist with another type: every delivery fails, once is enough (maxAttempts 1), and the
+        // recipient is not parked (its deliveries would wait instead of failing).
+        pluginConf('RabbitMQSender', 'mission-b', { exchange: 'ext.broken-b', queueName: 'ext.b.queue', recipientLabel: 'mission-b', maxAttempts: 1, parkAfterFailures: 1000 }),
+        pluginConf('LuceneRuleMatcher', 'nature-b', { payload_rule: 'properties.nature:B' }),
+        association('nature-b', ['mission-b']),
+        pluginConf('RabbitMQSender', 'mission-c', { exchange: 'ext.broken-c', queueName: 'ext.c.queue', recipientLabel: 'mission-c', maxAttempts: 1, parkAfterFailures: 1000 }),
+        pluginConf('LuceneRuleMatcher', 'nature-c', { payload_rule: 'properties.nature:C' }),
+        association('nature-c', ['mission-c']),
+      ],
+    })
+    const { client } = rig
     await client.listenToEvents()
     for (const exchange of ['ext.broken-b', 'ext.broken-c']) await client.rabbit.exchangeDeclare({ exchange, type: 'topic', durable: false })
     for (let i = 0; i < FAILING_B; i++) {
@@ -68,41 +47,20 @@ describe('the console acts on what it shows: bulk retry by filter, the rule deci
       await client.publishRequest({ tenant: TENANT, requestId: `bulk-c-${i}`, owner: 'owner-c', body: { payload: { id: `c-${i}`, properties: { nature: 'C' } }, metadata: { action: 'UPDATED' } } })
     }
     await waitFor(async () => (await liveStates('owner-b')).ERROR === FAILING_B && (await liveStates('owner-c')).ERROR === FAILING_C, 'the requests to fail', { timeoutMs: 60_000 })
-    browser = await launchBrowser()
-    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
-    console.log(`console screenshots: ${SCREENSHOT_DIR}`)
   }, 120_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await client?.close()
-    await herald?.stop()
-    await storage?.drop()
-    await vhost?.drop()
-  }, 30_000)
-
-  async function signedIn(role: 'ADMIN' | 'EXPLOIT', subject: string, viewport = { width: 1280, height: 900 }): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport })
-    const page = await context.newPage()
-    page.on('request', (r) => {
-      if (!r.url().startsWith(`${origin}/`)) outside.push(r.url())
-    })
-    await page.goto(`${origin}/console/sign-in#code=${createSignInCode(secret, { tenant: TENANT, role, subject })}`)
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
-    return { context, page }
-  }
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true })
+  afterAll(() => rig?.close(), 30_000)
 
   it('bulk-retries what a filter selects after the failing recipient is fixed: the count first, then progress to done, and the requests succeed', async () => {
-    const { context, page } = await signedIn('ADMIN', 'alice')
-    await page.goto(`${origin}/console/recipients/mission-b`)
+    const { context, page } = await rig.signedIn('ADMIN', 'alice')
+    await page.goto(`${rig.origin}/console/recipients/mission-b`)
     const exchange = page.getByLabel(/exchange/i).first()
     await exchange.waitFor()
     await exchange.fill('ext.fixed-b')
     await page.getByRole('button', { name: 'Save' }).click()
     await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
 
-    await page.goto(`${origin}/console/requests?state=ERROR&recipient=mission-b`)
+    await page.goto(`${rig.origin}/console/requests?state=ERROR&recipient=mission-b`)
     await page.getByRole('link', { name: 'bulk-b-0' }).waitFor()
     await page.getByRole('button', { name: 'Retry everything this filter selects…' }).click()
     const confirmation = page.getByRole('group', { name: 'Bulk retry confirmation' })
@@ -116,16 +74,16 @@ describe('the console acts on what it shows: bulk retry by filter, the rule deci
     await waitFor(async () => (await liveStates('owner-b')).SUCCESS === FAILING_B, 'the retried requests to succeed', { timeoutMs: 20_000 })
     // The listing follows live: nothing left in ERROR for mission-b.
     await page.getByText('No request matches these filters.').waitFor({ timeout: 10_000 })
-    await shot(page, 'bulk-retry')
+    await rig.shot(page, 'bulk-retry')
     expect(await page.title()).not.toBe('pwned')
     await context.close()
   })
 
   it('EXPLOIT cancels a long bulk retry half-way: the rest stays as it was; it sees no admin action', async () => {
-    await client.rabbit.exchangeDelete({ exchange: 'ext.broken-c' })
+    await rig.client.rabbit.exchangeDelete({ exchange: 'ext.broken-c' })
     // Phone width: the controls stay reachable.
-    const { context, page } = await signedIn('EXPLOIT', 'bob', { width: 390, height: 844 })
-    await page.goto(`${origin}/console/requests?owner=owner-c`)
+    const { context, page } = await rig.signedIn('EXPLOIT', 'bob', { width: 390, height: 844 })
+    await page.goto(`${rig.origin}/console/requests?owner=owner-c`)
     await page.getByRole('button', { name: 'Retry everything this filter selects…' }).click()
     await page.getByRole('group', { name: 'Bulk retry confirmation' }).getByText(`${FAILING_C} requests`).waitFor()
     await page.getByRole('button', { name: 'Start the retry' }).click()
@@ -140,30 +98,31 @@ describe('the console acts on what it shows: bulk retry by filter, the rule deci
     await new Promise((r) => setTimeout(r, 1500))
     expect(await liveStates('owner-c')).toEqual({ ERROR: FAILING_C - retried, SUCCESS: retried })
 
-    await page.goto(`${origin}/console/requests/bulk-c-39`)
+    await page.goto(`${rig.origin}/console/requests/bulk-c-39`)
     await page.getByRole('heading', { name: /Request bulk-c-39/ }).waitFor()
     await page.getByRole('button', { name: 'Retry', exact: true }).waitFor()
     expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0)
-    await page.goto(`${origin}/console/recipients/mission-c`)
+    await page.goto(`${rig.origin}/console/recipients/mission-c`)
     await page.getByRole('heading', { name: /Recipient mission-c/ }).waitFor()
     for (const name of ['Save', 'Park', 'Deactivate', 'Delete']) expect(await page.getByRole('button', { name }).count()).toBe(0)
     await context.close()
   })
 
   it('explains, per recipient, why a stored request was not sent to it: the clause that fails', async () => {
-    const { context, page } = await signedIn('EXPLOIT', 'bob')
-    await page.goto(`${origin}/console/requests/bulk-b-0`)
+    const { context, page } = await rig.signedIn('EXPLOIT', 'bob')
+    await page.goto(`${rig.origin}/console/requests/bulk-b-0`)
     const decisions = page.getByRole('table', { name: /Per recipient, the rules in force/ })
     const missionA = decisions.getByRole('row').filter({ hasText: 'mission-a' })
     await missionA.getByText('NOT_MATCHED').waitFor()
     expect(await missionA.textContent()).toMatch(/rule created: metadata_rule: .*action/)
     await decisions.getByRole('row').filter({ hasText: 'mission-b' }).getByText('MATCHED', { exact: true }).waitFor()
     await decisions.getByRole('row').filter({ hasText: 'mission-c' }).getByText(/properties\.nature/).waitFor()
-    await shot(page, 'request-explained')
+    await rig.shot(page, 'request-explained')
     await context.close()
   })
 
-  it('made no request outside Herald’s origin', () => {
-    expect(outside).toEqual([])
+  it('made no request outside Herald’s origin, and broke no rule of its content security policy', () => {
+    expect(rig.outside).toEqual([])
+    expect(rig.refused).toEqual([])
   })
 })

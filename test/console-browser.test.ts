@@ -1,52 +1,31 @@
-import fs from 'node:fs'
-import path from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSignInCode } from '../src/console-sessions/sign-in-code.ts'
-import { loadTokenKeys, signToken } from '../src/http/auth.ts'
-import { CONSOLE_DIR } from '../src/http/console.ts'
-import type { Herald } from '../src/main.ts'
-import { RegardsClient } from './support/amqp-client.ts'
+import { signToken } from '../src/http/auth.ts'
 import { CatalogClient } from './support/catalog-client.ts'
-import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
-import { association, importConfig, pluginConf, startTestHerald } from './support/herald.ts'
-import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { CONSOLE_TENANT as TENANT, startConsoleRig, type ConsoleRig } from './support/console-rig.ts'
+import { association, pluginConf } from './support/herald.ts'
 import { waitFor } from './support/wait-for.ts'
 
-const TENANT = 'project1'
 
 describe('the web console in a real browser', () => {
-  let vhost: Awaited<ReturnType<typeof createVhost>>
-  let storage: TestStorage
-  let herald: Herald
-  let client: RegardsClient
+  let rig: ConsoleRig
   let catalog: CatalogClient
   let productUrn: string
-  let browser: Browser
-  let origin: string
-  let secret: Buffer
-  /** Every URL any page of the test asked for that is not Herald's own origin. */
-  const outside: string[] = []
   const requestIds: string[] = []
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(CONSOLE_DIR, 'index.html'))) throw new Error('the console is not built: npm run build:console')
-    vhost = await createVhost()
-    storage = await createTestStorage('postgres')
-    const port = await freePort()
-    origin = `http://127.0.0.1:${port}`
-    herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier', 'catalog', 'http'], env: { HERALD_HTTP_PORT: String(port) } })
-    secret = loadTokenKeys(herald.ctx.config).hs256
-    await importConfig(herald, TENANT, [
-      pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a', ackRequired: true }),
-      pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
-      association('created', ['mission-a']),
-      // Sent to an exchange that exists with another type: every delivery fails, and once is enough (maxAttempts 1).
-      pluginConf('RabbitMQSender', 'mission-b', { exchange: 'ext.broken', queueName: 'ext.b.queue', recipientLabel: 'mission-b', maxAttempts: 1 }),
-      pluginConf('LuceneRuleMatcher', 'nature-b', { payload_rule: 'properties.nature:B' }),
-      association('nature-b', ['mission-b']),
-    ])
-    client = new RegardsClient(vhost.url)
+    rig = await startConsoleRig({
+      roles: ['notifier', 'catalog'],
+      configuration: [
+        pluginConf('RabbitMQSender', 'mission-a', { exchange: 'ext.a', queueName: 'ext.a.queue', recipientLabel: 'mission-a', ackRequired: true }),
+        pluginConf('LuceneRuleMatcher', 'created', { metadata_rule: 'action:CREATED' }),
+        association('created', ['mission-a']),
+        // Sent to an exchange that exists with another type: every delivery fails, and once is enough (maxAttempts 1).
+        pluginConf('RabbitMQSender', 'mission-b', { exchange: 'ext.broken', queueName: 'ext.b.queue', recipientLabel: 'mission-b', maxAttempts: 1 }),
+        pluginConf('LuceneRuleMatcher', 'nature-b', { payload_rule: 'properties.nature:B' }),
+        association('nature-b', ['mission-b']),
+      ],
+    })
+    const { client } = rig
     await client.listenToEvents()
     await client.rabbit.exchangeDeclare({ exchange: 'ext.broken', type: 'topic', durable: false })
     for (let i = 0; i < 3; i++) {
@@ -58,49 +37,31 @@ describe('the web console in a real browser', () => {
     }
     await waitFor(() => requestIds.every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')), 'the requests to succeed', { timeoutMs: 30_000, wakeOn: client.onMessage })
     // A catalog product sent to mission-a and acknowledged by it, and one acknowledgement that is not one.
-    catalog = new CatalogClient(vhost.url)
+    catalog = new CatalogClient(rig.vhostUrl)
     await catalog.listenResponses()
     await catalog.create(TENANT, 'feature-1', { type: 'Feature', id: 'passport-product', properties: { level: 'L1' } })
     await waitFor(() => catalog.responsesFor('feature-1').some((r) => r.type === 'NOTIFICATION'), 'the product to be notified', { timeoutMs: 30_000, wakeOn: catalog.onMessage })
     productUrn = catalog.responsesFor('feature-1').find((r) => r.urn)!.urn
     await catalog.ack(TENANT, productUrn, 'mission-a')
     await catalog.ack(TENANT, productUrn, 'mission-a', { rawBody: Buffer.from('{"urn": 42') })
-    browser = await launchBrowser()
-    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
-    console.log(`console screenshots: ${SCREENSHOT_DIR}`)
   }, 90_000)
 
   afterAll(async () => {
-    await browser?.close()
-    await client?.close()
     await catalog?.close()
-    await herald?.stop()
-    await storage?.drop()
-    await vhost?.drop()
+    await rig?.close()
   }, 30_000)
 
-  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const page = await context.newPage()
-    page.on('request', (r) => {
-      if (!r.url().startsWith(`${origin}/`)) outside.push(r.url())
-    })
-    return { context, page }
-  }
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true })
-  const link = (role: 'ADMIN' | 'EXPLOIT' = 'ADMIN') => `${origin}/console/sign-in#code=${createSignInCode(secret, { tenant: TENANT, role, subject: 'alice' })}`
-
   it('signs in by link, shows the recipients and the requests, and takes the code out of the address bar', async () => {
-    const { context, page } = await newPage()
-    await page.goto(link())
+    const { context, page } = await rig.newPage()
+    await page.goto(rig.signInLink())
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
-    expect(page.url()).toBe(`${origin}/console/`)
+    expect(page.url()).toBe(`${rig.origin}/console/`)
     await page.getByRole('cell', { name: /mission-a/ }).first().waitFor()
 
     await page.getByRole('link', { name: 'Requests' }).click()
     await page.getByRole('link', { name: 'console-req-2' }).waitFor()
     for (const id of requestIds) await expect(page.getByRole('link', { name: id }).count()).resolves.toBe(1)
-    await shot(page, 'requests')
+    await rig.shot(page, 'requests')
 
     await page.getByLabel('State').selectOption('SUCCESS')
     await page.getByRole('button', { name: 'Apply' }).click()
@@ -113,7 +74,7 @@ describe('the web console in a real browser', () => {
     expect(payload).toContain('<img src=x onerror=')
     expect(await page.title()).not.toBe('pwned')
     expect(await page.locator('img').count()).toBe(0)
-    await shot(page, 'request')
+    await rig.shot(page, 'request')
 
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByRole('button', { name: 'Sign in' }).waitFor()
@@ -121,49 +82,45 @@ describe('the web console in a real browser', () => {
   })
 
   it('shows a new request on the requests page without a reload (the event stream; the page polls only every 30 s)', async () => {
-    const { context, page } = await newPage()
-    await page.goto(link())
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
-    await page.goto(`${origin}/console/requests`)
+    const { context, page } = await rig.signedIn()
+    await page.goto(`${rig.origin}/console/requests`)
     await page.getByRole('link', { name: 'console-req-0' }).waitFor()
-    await client.publishRequest({ tenant: TENANT, requestId: 'console-live-1', owner: 'rs-fem', body: { payload: { id: 'live' }, metadata: { action: 'CREATED' } } })
+    await rig.client.publishRequest({ tenant: TENANT, requestId: 'console-live-1', owner: 'rs-fem', body: { payload: { id: 'live' }, metadata: { action: 'CREATED' } } })
     await page.getByRole('link', { name: 'console-live-1' }).waitFor({ timeout: 10_000 })
     await context.close()
   })
 
   it('parks a recipient: a new request waits for it; resuming delivers it, live', async () => {
-    const { context, page } = await newPage()
-    await page.goto(link())
+    const { context, page } = await rig.newPage()
+    await page.goto(rig.signInLink())
     await page.getByRole('link', { name: 'mission-a' }).first().click()
     await page.getByRole('heading', { name: /Recipient mission-a/ }).waitFor()
     await page.getByRole('button', { name: 'Park' }).click()
     await page.getByRole('button', { name: 'Resume' }).waitFor()
-    await shot(page, 'recipient')
-    await client.publishRequest({ tenant: TENANT, requestId: 'console-parked-1', owner: 'rs-fem', body: { payload: { id: 'parked' }, metadata: { action: 'CREATED' } } })
-    await page.goto(`${origin}/console/requests/console-parked-1`)
+    await rig.shot(page, 'recipient')
+    await rig.client.publishRequest({ tenant: TENANT, requestId: 'console-parked-1', owner: 'rs-fem', body: { payload: { id: 'parked' }, metadata: { action: 'CREATED' } } })
+    await page.goto(`${rig.origin}/console/requests/console-parked-1`)
     const delivery = page.getByRole('article', { name: 'Delivery to mission-a' })
     await delivery.getByText('PENDING').waitFor({ timeout: 15_000 })
-    await page.goto(`${origin}/console/recipients/mission-a`)
+    await page.goto(`${rig.origin}/console/recipients/mission-a`)
     await page.getByRole('button', { name: 'Resume' }).click()
     await page.getByRole('button', { name: 'Park' }).waitFor()
-    await page.goto(`${origin}/console/requests/console-parked-1`)
+    await page.goto(`${rig.origin}/console/requests/console-parked-1`)
     await page.getByRole('heading', { name: /Request console-parked-1/ }).waitFor()
     await page.getByText('SUCCESS').first().waitFor({ timeout: 15_000 })
     await context.close()
   })
 
   it('shows a failed delivery with its attempt; after the recipient is fixed in its form, a retry delivers it', async () => {
-    await client.publishRequest({ tenant: TENANT, requestId: 'console-fix-1', owner: 'rs-fem', body: { payload: { id: 'fix', properties: { nature: 'B' } }, metadata: { action: 'UPDATED' } } })
-    const { context, page } = await newPage()
-    await page.goto(link())
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
-    await page.goto(`${origin}/console/requests/console-fix-1`)
+    await rig.client.publishRequest({ tenant: TENANT, requestId: 'console-fix-1', owner: 'rs-fem', body: { payload: { id: 'fix', properties: { nature: 'B' } }, metadata: { action: 'UPDATED' } } })
+    const { context, page } = await rig.signedIn()
+    await page.goto(`${rig.origin}/console/requests/console-fix-1`)
     const delivery = page.getByRole('article', { name: 'Delivery to mission-b' })
     await delivery.locator('header .badge', { hasText: 'ERROR' }).waitFor({ timeout: 20_000 })
     await delivery.getByRole('table', { name: 'Attempts to mission-b' }).getByRole('row').nth(1).waitFor()
-    await shot(page, 'request-failed')
+    await rig.shot(page, 'request-failed')
 
-    await page.goto(`${origin}/console/recipients/mission-b`)
+    await page.goto(`${rig.origin}/console/recipients/mission-b`)
     const exchange = page.getByLabel(/exchange/i).first()
     await exchange.waitFor()
     expect(await exchange.inputValue()).toBe('ext.broken')
@@ -171,7 +128,7 @@ describe('the web console in a real browser', () => {
     await page.getByRole('button', { name: 'Save' }).click()
     await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
 
-    await page.goto(`${origin}/console/requests/console-fix-1`)
+    await page.goto(`${rig.origin}/console/requests/console-fix-1`)
     await page.getByRole('button', { name: 'Retry mission-b' }).click()
     await page.getByRole('heading', { name: /Request console-fix-1/ }).waitFor()
     await page.getByText('SUCCESS').first().waitFor({ timeout: 20_000 })
@@ -179,11 +136,11 @@ describe('the web console in a real browser', () => {
   })
 
   it('refuses a link used twice', async () => {
-    const once = link()
-    const first = await newPage()
+    const once = rig.signInLink()
+    const first = await rig.newPage()
     await first.page.goto(once)
     await first.page.getByRole('heading', { name: 'Overview' }).waitFor()
-    const second = await newPage()
+    const second = await rig.newPage()
     await second.page.goto(once)
     await second.page.getByRole('alert').filter({ hasText: /already used/ }).waitFor()
     await first.context.close()
@@ -191,31 +148,29 @@ describe('the web console in a real browser', () => {
   })
 
   it('opens a deep link after signing in with a pasted token, and shows EXPLOIT no delete', async () => {
-    const { context, page } = await newPage()
-    await page.goto(`${origin}/console/requests/console-req-0`)
-    await page.getByLabel('Bearer token').fill(signToken(secret, { tenant: TENANT, role: 'EXPLOIT', sub: 'bob' }, 3600))
+    const { context, page } = await rig.newPage()
+    await page.goto(`${rig.origin}/console/requests/console-req-0`)
+    await page.getByLabel('Bearer token').fill(signToken(rig.secret, { tenant: TENANT, role: 'EXPLOIT', sub: 'bob' }, 3600))
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('heading', { name: /Request console-req-0/ }).waitFor()
-    expect(page.url()).toBe(`${origin}/console/requests/console-req-0`)
+    expect(page.url()).toBe(`${rig.origin}/console/requests/console-req-0`)
     await page.getByRole('button', { name: 'Retry' }).waitFor()
     expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0)
     await context.close()
   })
 
   it('shows the API refusal of a token of another Herald', async () => {
-    const { context, page } = await newPage()
-    await page.goto(`${origin}/console/`)
+    const { context, page } = await rig.newPage()
+    await page.goto(`${rig.origin}/console/`)
     await page.getByLabel('Bearer token').fill(signToken(Buffer.from('another-herald-secret-of-32-bytes!!'), { tenant: TENANT, role: 'ADMIN' }, 3600))
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('alert').filter({ hasText: /invalid/ }).waitFor()
-    await shot(page, 'sign-in')
+    await rig.shot(page, 'sign-in')
     await context.close()
   })
 
   it('dry-runs a rule against a pasted product: a match, and the clause that fails', async () => {
-    const { context, page } = await newPage()
-    await page.goto(link())
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    const { context, page } = await rig.signedIn()
     await page.getByRole('link', { name: 'Rules' }).click()
     await page.getByRole('link', { name: 'created' }).click()
     await page.getByRole('heading', { name: /Rule created/ }).waitFor()
@@ -224,14 +179,12 @@ describe('the web console in a real browser', () => {
     await page.getByLabel(/Product to test/).fill(JSON.stringify({ metadata: { action: 'DELETED' }, payload: {} }))
     await page.getByRole('button', { name: 'Dry run' }).click()
     await page.getByRole('status').filter({ hasText: /Does not match: .*action/ }).waitFor()
-    await shot(page, 'rule')
+    await rig.shot(page, 'rule')
     await context.close()
   })
 
   it('shows the product passport: the recipient, its acknowledgement and the requests about the product', async () => {
-    const { context, page } = await newPage()
-    await page.goto(link('EXPLOIT'))
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    const { context, page } = await rig.signedIn('EXPLOIT')
     await page.getByRole('link', { name: 'Products' }).click()
     await page.getByRole('link', { name: 'passport-product' }).click()
     await page.getByRole('heading', { name: /Product passport-product/ }).waitFor()
@@ -239,21 +192,19 @@ describe('the web console in a real browser', () => {
     await row.filter({ hasText: 'DONE' }).waitFor()
     expect(await row.locator('time').count()).toBe(2)
     await page.getByRole('cell', { name: 'feature-1' }).first().waitFor()
-    expect(page.url()).toBe(`${origin}/console/products/${encodeURIComponent(productUrn)}`)
-    await shot(page, 'product')
+    expect(page.url()).toBe(`${rig.origin}/console/products/${encodeURIComponent(productUrn)}`)
+    await rig.shot(page, 'product')
     await context.close()
   })
 
   it('lists a dead-lettered message, shows its body, and discards it', async () => {
-    const { context, page } = await newPage()
-    await page.goto(link())
-    await page.getByRole('heading', { name: 'Overview' }).waitFor()
+    const { context, page } = await rig.signedIn()
     await page.getByRole('link', { name: 'Dead letters' }).click()
     const entry = page.getByRole('row').filter({ hasText: /invalid DisseminationAckEvent/ })
     await entry.waitFor({ timeout: 20_000 })
     await entry.getByRole('link').click()
     await page.getByLabel('Body').filter({ hasText: '{"urn": 42' }).waitFor()
-    await shot(page, 'dead-letter')
+    await rig.shot(page, 'dead-letter')
     page.once('dialog', (d) => d.accept())
     await page.getByRole('button', { name: 'Discard' }).click()
     await page.getByRole('heading', { name: 'Dead letters' }).waitFor()
@@ -261,7 +212,8 @@ describe('the web console in a real browser', () => {
     await context.close()
   })
 
-  it('made no request outside Herald’s origin', () => {
-    expect(outside).toEqual([])
+  it('made no request outside Herald’s origin, and broke no rule of its content security policy', () => {
+    expect(rig.outside).toEqual([])
+    expect(rig.refused).toEqual([])
   })
 })

@@ -1,18 +1,9 @@
-import fs from 'node:fs'
-import path from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSignInCode } from '../src/console-sessions/sign-in-code.ts'
-import { loadTokenKeys, signToken } from '../src/http/auth.ts'
-import { CONSOLE_DIR } from '../src/http/console.ts'
-import type { Herald } from '../src/main.ts'
-import { RegardsClient } from './support/amqp-client.ts'
-import { launchBrowser, SCREENSHOT_DIR } from './support/browser.ts'
-import { startTestHerald } from './support/herald.ts'
-import { createTestStorage, createVhost, freePort, type TestStorage } from './support/services.ts'
+import { signToken } from '../src/http/auth.ts'
+import { CONSOLE_TENANT as TENANT, startConsoleRig, type ConsoleRig } from './support/console-rig.ts'
 import { waitFor } from './support/wait-for.ts'
 
-const TENANT = 'project1'
 const REQUEST_ID = 'hostile-req-1'
 // Each handler, if it ever ran, would count itself in window.__pwned and open a dialog.
 const fire = (n: number) => `window.__pwned=(window.__pwned||0)+1;alert(${n})`
@@ -35,41 +26,20 @@ const PAYLOAD = {
  * long value is shown whole.
  */
 describe('the web console shows hostile and long request values as text', () => {
-  let vhost: Awaited<ReturnType<typeof createVhost>>
-  let storage: TestStorage
-  let herald: Herald
-  let client: RegardsClient
-  let browser: Browser
-  let origin: string
-  let secret: Buffer
+  let rig: ConsoleRig
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(CONSOLE_DIR, 'index.html'))) throw new Error('the console is not built: npm run build:console')
-    vhost = await createVhost()
-    storage = await createTestStorage('postgres')
-    const port = await freePort()
-    origin = `http://127.0.0.1:${port}`
-    herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: ['notifier', 'http'], env: { HERALD_HTTP_PORT: String(port) } })
-    secret = loadTokenKeys(herald.ctx.config).hs256
-    client = new RegardsClient(vhost.url)
-    await client.publishRequest({ tenant: TENANT, requestId: REQUEST_ID, owner: HOSTILE_OWNER, body: { payload: PAYLOAD, metadata: { action: 'CREATED' } } })
-    const token = signToken(secret, { tenant: TENANT, role: 'EXPLOIT' }, 600)
+    rig = await startConsoleRig()
+    await rig.client.publishRequest({ tenant: TENANT, requestId: REQUEST_ID, owner: HOSTILE_OWNER, body: { payload: PAYLOAD, metadata: { action: 'CREATED' } } })
+    const token = signToken(rig.secret, { tenant: TENANT, role: 'EXPLOIT' }, 600)
     await waitFor(
-      async () => (await fetch(`${origin}/api/v1/requests/${REQUEST_ID}`, { headers: { authorization: `Bearer ${token}` } })).status === 200,
+      async () => (await fetch(`${rig.origin}/api/v1/requests/${REQUEST_ID}`, { headers: { authorization: `Bearer ${token}` } })).status === 200,
       'the request to be registered',
       { timeoutMs: 30_000 },
     )
-    browser = await launchBrowser()
-    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
   }, 90_000)
 
-  afterAll(async () => {
-    await browser?.close()
-    await client?.close()
-    await herald?.stop()
-    await storage?.drop()
-    await vhost?.drop()
-  }, 30_000)
+  afterAll(() => rig?.close(), 30_000)
 
   /** Nothing of the hostile strings ran or became an element on the page. */
   async function expectInert(page: Page, dialogs: string[]) {
@@ -79,17 +49,16 @@ describe('the web console shows hostile and long request values as text', () => 
   }
 
   it('lists the request with its hostile owner as text, and shows its payload whole, as text', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const page = await context.newPage()
+    const { context, page } = await rig.newPage()
     const dialogs: string[] = []
     page.on('dialog', (d) => {
       dialogs.push(d.message())
       void d.dismiss()
     })
-    await page.goto(`${origin}/console/sign-in#code=${createSignInCode(secret, { tenant: TENANT, role: 'EXPLOIT', subject: 'alice' })}`)
+    await page.goto(rig.signInLink('EXPLOIT'))
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
 
-    await page.goto(`${origin}/console/requests`)
+    await page.goto(`${rig.origin}/console/requests`)
     await page.getByRole('link', { name: REQUEST_ID }).waitFor()
     await expect(page.getByRole('row', { name: new RegExp(REQUEST_ID) }).getByRole('cell').nth(2).textContent()).resolves.toBe(HOSTILE_OWNER)
     await expectInert(page, dialogs)
@@ -99,7 +68,7 @@ describe('the web console shows hostile and long request values as text', () => 
     const payload = (await page.getByLabel('Payload').textContent()) ?? ''
     for (const value of Object.values(PAYLOAD.properties)) expect(payload).toContain(value)
     expect(await page.getByText(HOSTILE_OWNER, { exact: true }).count()).toBe(1)
-    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'request-hostile.png') })
+    await rig.shot(page, 'request-hostile', { fullPage: false })
     await expectInert(page, dialogs)
     await context.close()
   })
