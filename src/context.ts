@@ -1,4 +1,5 @@
 import type { Broker } from './amqp/broker.ts'
+import type { OutboxRow } from './amqp/outbox-relay.ts'
 import type { Config } from './config.ts'
 import type { Backend, Db } from './db/client.ts'
 import type { HeraldEvents } from './events.ts'
@@ -9,7 +10,11 @@ import type { SecretBox } from './secrets/secret-box.ts'
 /** Wake-up calls between the stages of one instance: new work is picked up at once, not at the next poll. */
 export interface Signals {
   deliveries(): void
-  outbox(): void
+  /**
+   * Outbox rows were committed. `committed`: rows written `fromMemory` (insertOutbox), published now by
+   * this instance rather than by a relay round.
+   */
+  outbox(committed?: OutboxRow[]): void
   /** Catalog requests made due by an operator (retry, forced deletion, dissemination): the catalog workers look at once. */
   catalog(): void
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Broker } from './amqp/broker.ts'
-import { OutboxRelay } from './amqp/outbox-relay.ts'
+import { OutboxRelay, type OutboxRow } from './amqp/outbox-relay.ts'
 import { declareBroadcastExchange, NOTIFIER_EVENT_EXCHANGE } from './amqp/topology.ts'
 import type { Config } from './config.ts'
 import type { Ctx } from './context.ts'
@@ -82,7 +82,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
           worker?.notify()
           instanceSignals?.announce()
         },
-        outbox: () => relay?.notify(),
+        outbox: (committed?: OutboxRow[]) => (committed?.length ? relay?.publishCommitted(committed) : relay?.notify()),
         catalog: () => {
           wakeCatalogWorkers(database.db)
           instanceSignals?.announce('catalog')

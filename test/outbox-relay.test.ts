@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Broker, type OutgoingMessage } from '../src/amqp/broker.ts'
-import { eventMessageId, insertOutbox, OutboxRelay, RELAY_CONFIRM_WAIT_MS, RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
+import { eventMessageId, insertOutbox, OutboxRelay, PUBLISH_FROM_MEMORY_GRACE_MS, RELAY_CONFIRM_WAIT_MS, RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
 import { createLogger } from '../src/log.ts'
 import { startStallingProxy, type StallingProxy } from './support/stalling-proxy.ts'
 import { BACKENDS, createVhost, openTestDatabase, type TestDatabase } from './support/services.ts'
@@ -173,6 +173,63 @@ for (const backend of BACKENDS) {
         await down.close().catch(() => {})
       }
       await sql`delete from outbox`.execute(db)
+    }, 30_000)
+  })
+
+  /** Rows written to be published from memory: their writer publishes them; a relay only if it did not. */
+  describe(`${backend}: events published from memory after their commit`, () => {
+    const exchange = `${EXCHANGE}.memory`
+    let database: TestDatabase
+    let vhost: Awaited<ReturnType<typeof createVhost>>
+    let broker: Broker
+    let consumer: { close(): Promise<void> } | undefined
+    const received: { body: string; messageId: string | undefined }[] = []
+
+    beforeAll(async () => {
+      database = await openTestDatabase(backend)
+      vhost = await createVhost()
+      broker = new Broker(vhost.url, 'test', createLogger('silent'))
+      await broker.connection.exchangeDeclare({ exchange, type: 'fanout', durable: true })
+      await broker.connection.queueDeclare({ queue: `${exchange}.q`, durable: true })
+      await broker.connection.queueBind({ queue: `${exchange}.q`, exchange })
+      consumer = broker.connection.createConsumer({ queue: `${exchange}.q`, queueOptions: { passive: true } }, (msg: AsyncMessage) => {
+        received.push({ body: Buffer.isBuffer(msg.body) ? msg.body.toString('utf8') : String(msg.body), messageId: msg.messageId })
+      })
+      await broker.publish({ exchange: '', routingKey: 'nowhere', headers: {}, body: 'warm-up' })
+    })
+
+    afterAll(async () => {
+      await consumer?.close()
+      await broker?.close()
+      await vhost?.drop()
+      await database?.drop()
+    })
+
+    it('publishes each row once, deletes it once confirmed, and a relay takes only the rows nobody published', async () => {
+      const db = database.db
+      const writer = new OutboxRelay(db, broker, createLogger('silent'))
+      // Another instance's relay, running all along.
+      const other = new OutboxRelay(db, broker, createLogger('silent'))
+      const rows = await db.transaction().execute((tx) => insertOutbox(tx, ['m1', 'm2', 'm3'].map((body) => ({ exchange, headers: {}, body })), { fromMemory: true }))
+      expect(rows.map((r) => r.body).sort()).toEqual(['m1', 'm2', 'm3'])
+      expect(await other.relayOnce()).toBe(0)
+      writer.publishCommitted(rows)
+      await waitFor(async () => (await sql`select 1 from outbox`.execute(db)).rows.length === 0, 'the confirmed rows deleted')
+      expect(writer.published).toBe(3)
+      expect(writer.unconfirmed).toBe(0)
+
+      // A writer that stopped between its commit and its publish: the row waits for the grace, then a relay sends it.
+      const [orphan] = await db.transaction().execute((tx) => insertOutbox(tx, [{ exchange, headers: {}, body: 'orphan' }], { fromMemory: true }))
+      expect(await other.relayOnce()).toBe(0)
+      await waitFor(async () => (await other.relayOnce()) === 1, 'a relay taking the orphaned row', { timeoutMs: PUBLISH_FROM_MEMORY_GRACE_MS + 10_000, pollMs: 250 })
+      await waitFor(() => received.length >= 4, 'the four events in the queue')
+      await new Promise((r) => setTimeout(r, 300))
+      expect(received.map((m) => m.body).sort()).toEqual(['m1', 'm2', 'm3', 'orphan'])
+      expect(received.find((m) => m.body === 'orphan')?.messageId).toBe(eventMessageId(orphan.id))
+      expect(new Set(received.map((m) => m.messageId)).size).toBe(4)
+      expect((await sql`select 1 from outbox`.execute(db)).rows).toHaveLength(0)
+      await writer.stop()
+      await other.stop()
     }, 30_000)
   })
 }

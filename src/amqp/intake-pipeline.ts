@@ -2,7 +2,7 @@ import type { AsyncMessage } from 'rabbitmq-client'
 import type { Ctx } from '../context.ts'
 import type { Tx } from '../db/client.ts'
 import type { MessageOutcome } from './consume-batches.ts'
-import { insertOutbox, type OutboxEvent } from './outbox-relay.ts'
+import { insertOutbox, type OutboxEvent, type OutboxRow } from './outbox-relay.ts'
 
 /**
  * What one message of a batch is to its stage: a tenant's item (dead-lettered too, once that tenant
@@ -29,7 +29,7 @@ const ACK: MessageOutcome = { ack: true }
 
 /**
  * The intake of every consumer: a batch is read in memory, grouped by tenant, and each tenant's share is
- * applied in its own transaction with its answers in the outbox; the relay is woken after the commit.
+ * applied in its own transaction with its answers in the outbox, published from memory after the commit.
  * Tenants are independent: one tenant's failure fails only its own messages, which are handed back as
  * `retry` while the others are acked. So a retry never applies a committed tenant a second time (a
  * request that matched nobody would be answered GRANTED and SUCCESS twice).
@@ -54,18 +54,21 @@ export async function runIntakePipeline<Item, Outcome extends { events: OutboxEv
   await Promise.all(
     [...shares].map(async ([tenant, share]) => {
       let outcome: Outcome
+      let committed: OutboxRow[]
       try {
         const prepared = stage.prepare ? await stage.prepare(tenant) : (undefined as Prepared)
-        outcome = await ctx.db.transaction().execute(async (tx) => {
+        const done = await ctx.db.transaction().execute(async (tx) => {
           const result = await stage.apply(tx, tenant, share.items, prepared)
-          await insertOutbox(tx, result.events)
-          return result
+          return { result, rows: await insertOutbox(tx, result.events, { fromMemory: true }) }
         })
+        outcome = done.result
+        committed = done.rows
       } catch (err) {
         for (const i of share.messages) outcomes[i] = { retry: err }
         return
       }
-      if (outcome.events.length > 0) ctx.signals.outbox()
+      // Published at once, before the messages are acked: GRANTED follows the commit by a confirm.
+      if (committed.length > 0) ctx.signals.outbox(committed)
       try {
         stage.report(tenant, outcome)
       } catch (err) {

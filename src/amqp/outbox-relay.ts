@@ -13,14 +13,41 @@ export interface OutboxEvent {
   priority?: number
 }
 
-/** Writes events to the outbox in the caller's transaction: one statement for the whole batch. */
-export async function insertOutbox(tx: Tx, events: OutboxEvent[]): Promise<void> {
-  if (events.length === 0) return
+/** An outbox row: an event with the id that names its AMQP message on every send. */
+export interface OutboxRow {
+  id: number
+  exchange: string
+  routing_key: string
+  headers: Record<string, string>
+  body: string
+  priority: number
+}
+
+/**
+ * How long a row written to be published from memory is left to its writer (OutboxRelay.publishCommitted)
+ * before any relay takes it. The writer's publish is confirmed within milliseconds; a relay publishes the
+ * row only when the writer did not (it crashed between commit and confirm, the broker refused it). Longer
+ * than RELAY_CONFIRM_WAIT_MS, so a confirm that is merely slow rarely gets the event sent twice.
+ */
+export const PUBLISH_FROM_MEMORY_GRACE_MS = 5_000
+
+/**
+ * Writes events to the outbox in the caller's transaction: one statement for the whole batch. With
+ * `fromMemory`, the rows are returned for the caller to hand to {@link OutboxRelay.publishCommitted} after
+ * its commit, and the relays leave them alone for PUBLISH_FROM_MEMORY_GRACE_MS.
+ */
+export async function insertOutbox(tx: Tx, events: OutboxEvent[], opts: { fromMemory?: boolean } = {}): Promise<OutboxRow[]> {
+  if (events.length === 0) return []
   const rows = events.map((e) => ({ exchange: e.exchange, routing_key: e.routingKey ?? '', headers: e.headers, body: e.body, priority: e.priority ?? 1 }))
-  await sql`insert into outbox (exchange, routing_key, headers, body, priority)
-    select exchange, routing_key, headers, body, priority
+  const graceMs = opts.fromMemory ? PUBLISH_FROM_MEMORY_GRACE_MS : 0
+  // The rows are returned as stored (not matched to `events` by position): the message published under
+  // an id is the one its row holds, whatever order the insert took.
+  const { rows: inserted } = await sql<OutboxRow>`insert into outbox (exchange, routing_key, headers, body, priority, relay_after)
+    select exchange, routing_key, headers, body, priority, now() + make_interval(secs => ${graceMs / 1000}::float8)
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      as t(exchange text, routing_key text, headers jsonb, body text, priority int)`.execute(tx)
+      as t(exchange text, routing_key text, headers jsonb, body text, priority int)
+    ${opts.fromMemory ? sql`returning id, exchange, routing_key, headers, body, priority` : sql``}`.execute(tx)
+  return inserted
 }
 
 /**
@@ -43,15 +70,6 @@ const BROKER_WAIT_MS = 200
 /** The AMQP message id of an outbox event: the same on every re-send, so a consumer can drop copies. */
 export const eventMessageId = (outboxId: number | string) => `herald-event-${outboxId}`
 
-interface OutboxRow {
-  id: number
-  exchange: string
-  routing_key: string
-  headers: Record<string, string>
-  body: string
-  priority: number
-}
-
 /**
  * Publishes outbox rows with publisher confirms, then deletes them, one window at a time, inside a
  * transaction that holds the rows locked (SKIP LOCKED lets several instances relay at once) for at most
@@ -65,8 +83,16 @@ export class OutboxRelay {
   readonly #loop: WakeLoop
   /** Published rows whose confirm had not come when their round committed: they still count in the window. */
   readonly #unconfirmed = new Map<number, Promise<unknown>>()
+  /**
+   * Rows published from memory (publishCommitted) until their delete: outside the window, which bounds
+   * the relay's own re-sends, but never taken by this instance's rounds.
+   */
+  readonly #fromMemory = new Map<number, Promise<unknown>>()
   /** The last round took as many rows as the window had room for: there may be more waiting. */
   #lastRoundFull = false
+  /** Confirmed rows published from memory, waiting for their delete. */
+  #confirmedIds: number[] = []
+  #deleting: Promise<void> | undefined
   /** Rows published since start, for metrics. */
   published = 0
 
@@ -88,7 +114,7 @@ export class OutboxRelay {
 
   /** Events published and not yet confirmed (late confirms of earlier rounds). */
   get unconfirmed(): number {
-    return this.#unconfirmed.size
+    return this.#unconfirmed.size + this.#fromMemory.size
   }
 
   /** One round; returns how long to wait for the next (ms). */
@@ -115,7 +141,7 @@ export class OutboxRelay {
     const round = await this.#db.transaction().execute(async (tx) => {
       const { rows } = await sql<OutboxRow>`
         select id, exchange, routing_key, headers, body, priority from outbox
-        where id <> all(${[...this.#unconfirmed.keys()]}::bigint[])
+        where id <> all(${[...this.#unconfirmed.keys(), ...this.#fromMemory.keys()]}::bigint[]) and relay_after <= now()
         order by id limit ${room} for update skip locked`.execute(tx)
       this.#lastRoundFull = rows.length === room
       if (rows.length === 0) return { selected: 0, refused: 0, failure: undefined }
@@ -149,6 +175,59 @@ export class OutboxRelay {
     return round.selected
   }
 
+  /**
+   * Publishes rows its caller just committed (written with `fromMemory`), without waiting for a round:
+   * publish → GRANTED and the last delivery → SUCCESS skip a relay transaction each (its select, its
+   * delete, its commit). Each confirmed row is deleted, with the others confirmed meanwhile in one
+   * statement; a row refused, or left unpublished while the broker reconnects, is a relay's after
+   * PUBLISH_FROM_MEMORY_GRACE_MS.
+   */
+  publishCommitted(rows: OutboxRow[]): void {
+    if (rows.length === 0 || !this.#broker.ready || this.#loop.stopped) return
+    for (const row of rows) {
+      const confirm = this.#broker.publish({
+        exchange: row.exchange,
+        routingKey: row.routing_key,
+        headers: row.headers,
+        body: row.body,
+        priority: row.priority,
+        messageId: eventMessageId(row.id),
+      })
+      this.#fromMemory.set(
+        row.id,
+        confirm.then(
+          () => {
+            this.published++
+            this.#deleteConfirmed(row.id)
+          },
+          (err) => {
+            this.#fromMemory.delete(row.id)
+            this.#log.warn({ err, id: row.id, relayAfterMs: PUBLISH_FROM_MEMORY_GRACE_MS }, 'publishing a committed event failed: the relay publishes it')
+          },
+        ),
+      )
+    }
+  }
+
+  #deleteConfirmed(id: number): void {
+    this.#confirmedIds.push(id)
+    this.#deleting ??= this.#deleteAllConfirmed()
+  }
+
+  async #deleteAllConfirmed(): Promise<void> {
+    while (this.#confirmedIds.length > 0) {
+      const ids = this.#confirmedIds
+      this.#confirmedIds = []
+      try {
+        await sql`delete from outbox where id = any(${ids}::bigint[])`.execute(this.#db)
+      } catch (err) {
+        this.#log.warn({ err, count: ids.length }, 'deleting confirmed outbox rows failed: they will be published again')
+      }
+      for (const id of ids) this.#fromMemory.delete(id)
+    }
+    this.#deleting = undefined
+  }
+
   /** A confirm that came after its round committed: the row goes then (refused: it is published again). */
   #awaitLateConfirm(id: number, confirm: Promise<unknown>): void {
     const settled = confirm.then(
@@ -172,8 +251,15 @@ export class OutboxRelay {
     )
   }
 
+  /** Stops the rounds, then gives the events published from memory up to RELAY_CONFIRM_WAIT_MS to be confirmed and deleted. */
   async stop(): Promise<void> {
     await this.#loop.stop()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled([...this.#fromMemory.values()]).then(() => this.#deleting),
+      new Promise((resolve) => (timer = setTimeout(resolve, RELAY_CONFIRM_WAIT_MS))),
+    ])
+    clearTimeout(timer)
   }
 }
 

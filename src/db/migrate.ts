@@ -12,6 +12,7 @@ import * as audit from './migrations/0009-audit.ts'
 import * as retryJobs from './migrations/0011-retry-jobs.ts'
 import * as requestListingIndexes from './migrations/0014-request-listing-indexes.ts'
 import * as deliveryActivity from './migrations/0015-delivery-activity.ts'
+import * as outboxRelayAfter from './migrations/0016-outbox-relay-after.ts'
 
 /** Forward-only migrations, in order. Add a file in ./migrations and list it here. */
 const migrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '0011-retry-jobs': retryJobs,
   '0014-request-listing-indexes': requestListingIndexes,
   '0015-delivery-activity': deliveryActivity,
+  '0016-outbox-relay-after': outboxRelayAfter,
 }
 
 /** Brings the schema up to date. Never throws: the result says which migration failed and why. */

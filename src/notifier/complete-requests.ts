@@ -108,11 +108,10 @@ export async function completeRequests(
   return completion
 }
 
-/** After the commit of a completion: its metrics, and the relay woken for its events. */
-export function reportCompletion(ctx: Pick<Ctx, 'events' | 'signals'>, tenant: string, completion: Completion): void {
+/** After the commit of a completion: its metrics (its events are the caller's, published from memory or by the relay). */
+export function reportCompletion(ctx: Pick<Ctx, 'events'>, tenant: string, completion: Completion): void {
   if (completion.succeeded > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'SUCCESS', count: completion.succeeded })
   if (completion.failed > 0) ctx.events.safeEmit('request:completed', { tenant, state: 'ERROR', count: completion.failed })
-  if (completion.events.length > 0) ctx.signals.outbox()
 }
 
 /** The history's deliveries: each with its recipient's business id and label, ordered by business id. */

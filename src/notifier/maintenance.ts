@@ -33,7 +33,7 @@ export async function matchDueRequests(ctx: Ctx): Promise<number> {
     })
     total += outcome.count
     if (outcome.matched.deliveries > 0) ctx.signals.deliveries()
-    if (outcome.matched.events.length > 0) ctx.signals.outbox()
+    if (outcome.matched.events.length + outcome.completion.events.length > 0) ctx.signals.outbox()
     reportCompletion(ctx, tenant, outcome.completion)
     for (const e of outcome.matched.ruleErrors) ctx.events.safeEmit('request:rule-error', { tenant, rule: e.rule })
   }
@@ -81,6 +81,7 @@ export async function completeStalledRequests(ctx: Ctx): Promise<number> {
       await insertOutbox(tx, result.events)
       return result
     })
+    if (completion.events.length > 0) ctx.signals.outbox()
     reportCompletion(ctx, tenant, completion)
     completed += completion.events.length
   }

@@ -74,11 +74,11 @@ export class RequestCompleter {
   async #complete(tenant: string, requestPks: number[]): Promise<void> {
     const ctx = this.#ctx
     const config = await ctx.configCache.get(tenant)
-    const completion = await ctx.db.transaction().execute(async (tx) => {
+    const { completion, committed } = await ctx.db.transaction().execute(async (tx) => {
       const result = await completeRequests(tx, requestPks, config)
-      await insertOutbox(tx, result.events)
-      return result
+      return { completion: result, committed: await insertOutbox(tx, result.events, { fromMemory: true }) }
     })
+    if (committed.length > 0) ctx.signals.outbox(committed)
     reportCompletion(ctx, tenant, completion)
   }
 
