@@ -15,6 +15,7 @@ import { catalogSetting } from '../ops/catalog-setting.ts'
 import { catalogShovelClear, catalogShovelCommand, catalogShovelSet, catalogShovelStatus } from '../ops/catalog-shovel.ts'
 import { positiveInt, printJson } from './output.ts'
 import { cliPrincipal, runCommand, runOperation } from './run-operation.ts'
+import { printOperation, tenantCommand } from './tenant-command.ts'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
@@ -35,16 +36,8 @@ function parseJson(text: string, what: string): unknown {
 /** A shell word as the shell reads it back: quoted unless plain. */
 const shellWord = (word: string) => (/^[\w./:=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
 
-interface ShovelSetOptions {
+interface ShovelSetOptions extends ShovelSpec {
   tenant: string
-  name: string
-  vhost: string
-  srcUri: string
-  srcQueue: string
-  destUri: string
-  destExchange: string
-  destExchangeKey?: string
-  ackMode?: ShovelSpec['ackMode']
   deadLetterRoutingKey?: string
   declareSource: boolean
   print?: boolean
@@ -61,10 +54,7 @@ interface ShovelSetOptions {
  */
 export function registerCatalogCommands(program: Command): void {
   const catalog = program.command('catalog').description('catalog products, dissemination tracking and acknowledgements')
-  catalog
-    .command('products')
-    .description('list products with their dissemination infos (JSON page; pass nextCursor back with --cursor)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(catalog, 'products', 'list products with their dissemination infos (JSON page; pass nextCursor back with --cursor)')
     .option('--status <status>', 'NONE, PENDING or DONE (repeatable)', collect)
     .option('--label <label>', 'recipient label (with --status: that recipient’s status)')
     .option('--urn <urn>', 'product URN (repeatable)', collect)
@@ -72,65 +62,47 @@ export function registerCatalogCommands(program: Command): void {
     .option('--limit <n>', 'page size', positiveInt)
     .option('--cursor <cursor>', 'nextCursor of the previous page')
     .action((o) =>
-      runOperation(o.tenant, async (deps, principal) =>
-        printJson(await catalogProducts(deps, principal, { status: o.status as DisseminationStatus[] | undefined, label: o.label, urn: o.urn, kind: o.kind, limit: o.limit, cursor: o.cursor })),
+      printOperation(o.tenant, (deps, principal) =>
+        catalogProducts(deps, principal, { status: o.status as DisseminationStatus[] | undefined, label: o.label, urn: o.urn, kind: o.kind, limit: o.limit, cursor: o.cursor }),
       ),
     )
-  catalog
-    .command('product')
-    .description('one product by URN, with its content and dissemination infos')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(catalog, 'product', 'one product by URN, with its content and dissemination infos')
     .argument('<urn>', 'product URN')
-    .action((urn: string, o) => runOperation(o.tenant, async (deps, principal) => printJson(await catalogProduct(deps, principal, { urn }))))
-  catalog
-    .command('requests')
-    .description('list catalog requests by state (GRANTED, ERROR, or SUCCESS from the history)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+    .action((urn: string, o) => printOperation(o.tenant, (deps, principal) => catalogProduct(deps, principal, { urn })))
+  tenantCommand(catalog, 'requests', 'list catalog requests by state (GRANTED, ERROR, or SUCCESS from the history)')
     .option('--state <state>', 'GRANTED, ERROR or SUCCESS')
     .option('--type <type>', 'CREATION, PATCH, DELETION, NOTIFICATION or AIP_DISSEMINATION')
     .option('--step <step>', 'e.g. WAITING_BLOCKING_DISSEMINATION, REMOTE_NOTIFICATION_ERROR')
     .option('--limit <n>', 'page size', positiveInt)
     .option('--cursor <cursor>', 'nextCursor of the previous page')
     .action((o) =>
-      runOperation(o.tenant, async (deps, principal) =>
-        printJson(await catalogRequests(deps, principal, { state: o.state, type: o.type as RequestType | undefined, step: o.step, limit: o.limit, cursor: o.cursor })),
+      printOperation(o.tenant, (deps, principal) =>
+        catalogRequests(deps, principal, { state: o.state, type: o.type as RequestType | undefined, step: o.step, limit: o.limit, cursor: o.cursor }),
       ),
     )
-  catalog
-    .command('force-deletion')
-    .description('delete products whose deletion waits for a blocking dissemination, ignoring it')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(catalog, 'force-deletion', 'delete products whose deletion waits for a blocking dissemination, ignoring it')
     .option('--urn <urn>', 'product URN (repeatable)', collect)
     .option('--request-id <id>', 'deletion request id (repeatable)', collect)
-    .action((o) => runOperation(o.tenant, async (deps, principal) => printJson(await catalogForceDeletion(deps, principal, { urns: o.urn, requestIds: o.requestId }))))
-  catalog
-    .command('retry')
-    .description('retry requests in error (notification errors are sent to the notifier again); running instances start at once')
-    .requiredOption('--tenant <tenant>', 'tenant')
+    .action((o) => printOperation(o.tenant, (deps, principal) => catalogForceDeletion(deps, principal, { urns: o.urn, requestIds: o.requestId })))
+  tenantCommand(catalog, 'retry', 'retry requests in error (notification errors are sent to the notifier again); running instances start at once')
     .option('--request-id <id>', 'request id (repeatable; one: refused unless it is in error)', collect)
     .option('--type <type>', 'request type')
     .action((o: { tenant: string; requestId?: string[]; type?: RequestType }) =>
-      runOperation(o.tenant, async (deps, principal) =>
-        printJson(await catalogRetry(deps, principal, { ...(o.requestId?.length === 1 ? { requestId: o.requestId[0] } : { requestIds: o.requestId }), type: o.type })),
+      printOperation(o.tenant, (deps, principal) =>
+        catalogRetry(deps, principal, { ...(o.requestId?.length === 1 ? { requestId: o.requestId[0] } : { requestIds: o.requestId }), type: o.type }),
       ),
     )
-  catalog
-    .command('disseminate')
-    .description('ask the notifier to disseminate products (rules, or the given recipients)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(catalog, 'disseminate', 'ask the notifier to disseminate products (rules, or the given recipients)')
     .requiredOption('--urn <urn>', 'product URN (repeatable)', collect)
     .option('--recipient <businessId>', 'notifier recipient business id (repeatable)', collect)
     .option('--owner <owner>', 'request owner', 'cli')
     .option('--priority <priority>', 'HIGH, NORMAL or LOW', priority, 'HIGH')
     .action((o) =>
-      runOperation(o.tenant, async (deps, principal) =>
-        printJson(await catalogDisseminate(deps, principal, { urns: o.urn, recipients: o.recipient, owner: o.owner, priority: o.priority })),
+      printOperation(o.tenant, (deps, principal) =>
+        catalogDisseminate(deps, principal, { urns: o.urn, recipients: o.recipient, owner: o.owner, priority: o.priority }),
       ),
     )
-  catalog
-    .command('create-aips')
-    .description('record AIPs from a JSON file: [{providerId, urn?, originUrn?, sessionOwner?, session?, aip?}] (exit 1 when an entry is refused)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(catalog, 'create-aips', 'record AIPs from a JSON file: [{providerId, urn?, originUrn?, sessionOwner?, session?, aip?}] (exit 1 when an entry is refused)')
     .argument('<file>', 'JSON file ("-" for stdin)')
     .action((file: string, o) =>
       runOperation(o.tenant, async (deps, principal) => {
@@ -140,30 +112,21 @@ export function registerCatalogCommands(program: Command): void {
         if (report.results.some((r) => r.status === 'ERROR')) process.exitCode = 1
       }),
     )
-  catalog
-    .command('setting')
-    .description('set a catalog tenant setting, e.g. active_notifications false')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(catalog, 'setting', 'set a catalog tenant setting, e.g. active_notifications false')
     .argument('<name>', 'setting name')
     .argument('<value>', 'JSON value')
     .action((name: string, value: string, o) =>
-      runOperation(o.tenant, async (deps, principal) => printJson(await catalogSetting(deps, principal, { name, value: parseJson(value, 'the value') }))),
+      printOperation(o.tenant, (deps, principal) => catalogSetting(deps, principal, { name, value: parseJson(value, 'the value') })),
     )
-  catalog
-    .command('counters')
-    .description('acknowledgement anomalies counted per tenant (unknown URN or label, duplicates, dead letters)')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .action((o) => runOperation(o.tenant, async (deps, principal) => printJson(await catalogCounters(deps, principal))))
+  tenantCommand(catalog, 'counters', 'acknowledgement anomalies counted per tenant (unknown URN or label, duplicates, dead letters)')
+    .action((o) => printOperation(o.tenant, (deps, principal) => catalogCounters(deps, principal)))
   registerShovelCommands(catalog)
 }
 
 /** `herald catalog shovel set|clear|status` (scripts/shovel.sh runs them): the broker's shovels, recorded in the audit trail of --tenant. */
 function registerShovelCommands(catalog: Command): void {
   const shovel = catalog.command('shovel').description('define, clear or list RabbitMQ shovels between instances (needs rabbitmqctl on this host)')
-  shovel
-    .command('set')
-    .description('declare the source queue with REGARDS’ arguments, define the shovel, and wait until it runs')
-    .requiredOption('--tenant <tenant>', 'tenant whose audit trail records it')
+  tenantCommand(shovel, 'set', 'declare the source queue with REGARDS’ arguments, define the shovel, and wait until it runs', 'tenant whose audit trail records it')
     .requiredOption('--name <name>', 'shovel name')
     .requiredOption('--vhost <vhost>', 'vhost the shovel is defined in')
     .requiredOption('--src-uri <uri>', 'source broker, e.g. amqp://user:password@broker-b:5672/regards.multitenant.manager')
@@ -175,18 +138,14 @@ function registerShovelCommands(catalog: Command): void {
     .option('--dead-letter-routing-key <key>', 'of the declared source queue (default regards.DLQ)')
     .option('--no-declare-source', 'do not declare the source queue')
     .option('--print', 'only print the rabbitmqctl command (to run on the broker host)')
-    .action((o: ShovelSetOptions) => {
-      const spec: ShovelSpec = { name: o.name, vhost: o.vhost, srcUri: o.srcUri, srcQueue: o.srcQueue, destUri: o.destUri, destExchange: o.destExchange, destExchangeKey: o.destExchangeKey, ackMode: o.ackMode }
-      if (o.print) return runCommand(() => void process.stdout.write(`${catalogShovelCommand(cliPrincipal(o.tenant), spec).map(shellWord).join(' ')}\n`))
-      return runOperation(o.tenant, async (deps, principal) => {
-        await catalogShovelSet(deps, principal, { ...spec, declareSource: o.declareSource, deadLetterRoutingKey: o.deadLetterRoutingKey })
+    .action(({ tenant, print, declareSource, deadLetterRoutingKey, ...spec }: ShovelSetOptions) => {
+      if (print) return runCommand(() => void process.stdout.write(`${catalogShovelCommand(cliPrincipal(tenant), spec).map(shellWord).join(' ')}\n`))
+      return runOperation(tenant, async (deps, principal) => {
+        await catalogShovelSet(deps, principal, { ...spec, declareSource, deadLetterRoutingKey })
         process.stdout.write(`shovel ${spec.name} running: ${spec.srcQueue} → ${spec.destExchange}\n`)
       })
     })
-  shovel
-    .command('clear')
-    .description('remove a shovel')
-    .requiredOption('--tenant <tenant>', 'tenant whose audit trail records it')
+  tenantCommand(shovel, 'clear', 'remove a shovel', 'tenant whose audit trail records it')
     .requiredOption('--name <name>', 'shovel name')
     .requiredOption('--vhost <vhost>', 'vhost the shovel is defined in')
     .action((o: { tenant: string; name: string; vhost: string }) =>
@@ -195,9 +154,6 @@ function registerShovelCommands(catalog: Command): void {
         process.stdout.write(`shovel ${o.name} cleared\n`)
       }),
     )
-  shovel
-    .command('status')
-    .description('the broker’s shovels and their state (JSON)')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .action((o: { tenant: string }) => runOperation(o.tenant, async (deps, principal) => printJson(await catalogShovelStatus(deps, principal))))
+  tenantCommand(shovel, 'status', 'the broker’s shovels and their state (JSON)')
+    .action((o: { tenant: string }) => printOperation(o.tenant, (deps, principal) => catalogShovelStatus(deps, principal)))
 }

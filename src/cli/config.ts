@@ -2,16 +2,14 @@ import type { Command } from 'commander'
 import type { NotifierConfigFile } from '../notifier/config-import.ts'
 import { configurationExport } from '../ops/configuration-export.ts'
 import { configurationImport } from '../ops/configuration-import.ts'
-import { printJson, readJsonInput } from './output.ts'
+import { readJsonInput } from './output.ts'
 import { runOperation } from './run-operation.ts'
+import { printOperation, tenantCommand } from './tenant-command.ts'
 
 /** `herald config import|export`: the operations of src/ops/configuration-*.ts, as POST and GET /api/v1/configuration. */
 export function registerConfigCommands(program: Command): void {
   const configCommand = program.command('config').description('import or export the REGARDS notifier configuration (rules and recipients)')
-  configCommand
-    .command('import')
-    .description('import a REGARDS notifier configuration file for a tenant (all or nothing)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(configCommand, 'import', 'import a REGARDS notifier configuration file for a tenant (all or nothing)')
     .argument('<file>', 'JSON file in the REGARDS import format ("-" for stdin)')
     .option('--lenient', 'unknown parameter names are warnings (and left out) instead of errors, for files of other REGARDS versions')
     .action((file: string, opts: { tenant: string; lenient?: boolean }) =>
@@ -23,9 +21,6 @@ export function registerConfigCommands(program: Command): void {
         )
       }),
     )
-  configCommand
-    .command('export')
-    .description('print a tenant configuration in the REGARDS import format, secrets masked')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .action((opts: { tenant: string }) => runOperation(opts.tenant, async (deps, principal) => printJson(await configurationExport(deps, principal))))
+  tenantCommand(configCommand, 'export', 'print a tenant configuration in the REGARDS import format, secrets masked')
+    .action((opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => configurationExport(deps, principal)))
 }

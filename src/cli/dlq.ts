@@ -5,8 +5,9 @@ import { deadLettersList } from '../ops/dead-letters-list.ts'
 import { deadLettersReplay } from '../ops/dead-letters-replay.ts'
 import type { DeadLetterSelection } from '../ops/dead-letters-selection.ts'
 import { deadLettersShow } from '../ops/dead-letters-show.ts'
-import { positiveInt, printJson, printListing, progressLine } from './output.ts'
+import { positiveInt, progressLine } from './output.ts'
 import { EXIT_CODES, runOperation } from './run-operation.ts'
+import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
 
 const ids = (value: string, previous: number[] = []) => [...previous, positiveInt(value)]
 
@@ -21,39 +22,19 @@ const selection = (given: number[] | undefined, opts: { all?: boolean; queue?: s
 export function registerDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('dead-lettered messages: list, show, replay, discard')
 
-  dlq
-    .command('list')
-    .description('list dead letters, oldest first')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .option('--queue <queue>', 'only the messages of this queue (or DLQ)')
-    .option('--limit <n>', 'at most n messages', positiveInt, 100)
-    .option('--json', 'one JSON object per line')
-    .action((opts: { tenant: string; queue?: string; limit: number; json?: boolean }) =>
-      runOperation(opts.tenant, (deps, principal) =>
-        printListing({
-          limit: opts.limit,
-          json: opts.json,
-          header: ['ID', 'QUEUE', 'REQUEST ID', 'DEAD-LETTERED', 'REASON'],
-          fetchPage: (limit, cursor) => deadLettersList(deps, principal, { queue: opts.queue, limit, cursor }),
-          toJson: (m) => m,
-          toRow: (m) => [String(m.id), m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)],
-        }),
-      ),
-    )
+  listingCommand(tenantCommand(dlq, 'list', 'list dead letters, oldest first').option('--queue <queue>', 'only the messages of this queue (or DLQ)'), {
+    noun: 'messages',
+    defaultLimit: 100,
+    header: ['ID', 'QUEUE', 'REQUEST ID', 'DEAD-LETTERED', 'REASON'],
+    fetchPage: (deps, principal, opts: { queue?: string }, page) => deadLettersList(deps, principal, { queue: opts.queue, ...page }),
+    toRow: (m) => [String(m.id), m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)],
+  })
 
-  dlq
-    .command('show')
-    .description('one dead letter (JSON): headers, properties and body (text, or base64 when it is not UTF-8)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(dlq, 'show', 'one dead letter (JSON): headers, properties and body (text, or base64 when it is not UTF-8)')
     .argument('<id>', 'dead-letter id (see dlq list)', positiveInt)
-    .action((id: number, opts: { tenant: string }) =>
-      runOperation(opts.tenant, async (deps, principal) => printJson(await deadLettersShow(deps, principal, { id }))),
-    )
+    .action((id: number, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => deadLettersShow(deps, principal, { id })))
 
-  dlq
-    .command('replay')
-    .description('re-inject dead letters with their original headers; each is removed once the broker confirmed it')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(dlq, 'replay', 're-inject dead letters with their original headers; each is removed once the broker confirmed it')
     .option('--all', 'every dead letter of the tenant (of --queue)')
     .option('--queue <queue>', 'with --all: only the messages of this queue')
     .option('--target <target>', 'queue: back to the queue it failed in (default); exchange: to its original exchange (every bound queue)', (v) => {
@@ -70,10 +51,7 @@ export function registerDlqCommands(program: Command): void {
       }),
     )
 
-  dlq
-    .command('discard')
-    .description('discard dead letters for good')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(dlq, 'discard', 'discard dead letters for good')
     .option('--all', 'every dead letter of the tenant (of --queue)')
     .option('--queue <queue>', 'with --all: only the messages of this queue')
     .argument('[ids...]', 'dead-letter ids (see dlq list)', ids)

@@ -50,7 +50,6 @@ export async function printListing<T>(opts: {
   json?: boolean
   header: string[]
   fetchPage: (limit: number, cursor: string | undefined) => Promise<Page<T>>
-  toJson: (item: T) => unknown
   toRow: (item: T) => string[]
 }): Promise<void> {
   const table = [opts.header]
@@ -59,7 +58,7 @@ export async function printListing<T>(opts: {
   while (printed < opts.limit) {
     const page = await opts.fetchPage(Math.min(PAGE_LIMIT_MAX, opts.limit - printed), cursor)
     for (const item of page.items) {
-      if (opts.json) process.stdout.write(`${JSON.stringify(opts.toJson(item))}\n`)
+      if (opts.json) process.stdout.write(`${JSON.stringify(item)}\n`)
       else table.push(opts.toRow(item))
     }
     printed += page.items.length

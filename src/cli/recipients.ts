@@ -12,8 +12,9 @@ import { recipientsShow } from '../ops/recipients-show.ts'
 import { recipientsTest } from '../ops/recipients-test.ts'
 import { recipientsUnpark } from '../ops/recipients-unpark.ts'
 import { recipientsUpdate } from '../ops/recipients-update.ts'
-import { positiveInt, printJson, printListing } from './output.ts'
+import { printJson } from './output.ts'
 import { runOperation } from './run-operation.ts'
+import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
 
 const line = (text: string) => process.stdout.write(`${text}\n`)
 const waiting = (r: RecipientView) => `${r.state.backlog} deliveries waiting`
@@ -26,36 +27,20 @@ const waiting = (r: RecipientView) => `${r.state.backlog} deliveries waiting`
 export function registerRecipientsCommands(program: Command): void {
   const recipients = program.command('recipients').description('recipients: list, show, create, update, delete, (de)activate, park, unpark, test')
 
-  recipients
-    .command('list')
-    .description('list recipients with their backlog, oldest waiting age and last error')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .option('--limit <n>', 'at most n recipients', positiveInt, 1000)
-    .option('--json', 'one JSON object per line (secrets masked)')
-    .action((opts: { tenant: string; limit: number; json?: boolean }) =>
-      runOperation(opts.tenant, (deps, principal) =>
-        printListing({
-          limit: opts.limit,
-          json: opts.json,
-          header: ['BUSINESS ID', 'PLUGIN', 'ACTIVE', 'PARKED', 'BACKLOG', 'OLDEST (s)', 'ERRORS', 'LAST ERROR'],
-          fetchPage: (limit, cursor) => recipientsList(deps, principal, { limit, cursor }),
-          toJson: (r) => r,
-          toRow: ({ state, ...r }) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', state.parked ? 'PARKED' : '', String(state.backlog), String(state.oldestWaitingSeconds), String(state.errors), state.lastError?.message.slice(0, 80) ?? ''],
-        }),
-      ),
-    )
+  listingCommand(tenantCommand(recipients, 'list', 'list recipients with their backlog, oldest waiting age and last error'), {
+    noun: 'recipients',
+    defaultLimit: 1000,
+    jsonHelp: 'one JSON object per line (secrets masked)',
+    header: ['BUSINESS ID', 'PLUGIN', 'ACTIVE', 'PARKED', 'BACKLOG', 'OLDEST (s)', 'ERRORS', 'LAST ERROR'],
+    fetchPage: (deps, principal, _opts, page) => recipientsList(deps, principal, page),
+    toRow: ({ state, ...r }) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', state.parked ? 'PARKED' : '', String(state.backlog), String(state.oldestWaitingSeconds), String(state.errors), state.lastError?.message.slice(0, 80) ?? ''],
+  })
 
-  recipients
-    .command('show')
-    .description('one recipient (JSON, secrets masked) with its live state')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(recipients, 'show', 'one recipient (JSON, secrets masked) with its live state')
     .argument('<businessId>', 'recipient businessId')
-    .action((businessId: string, opts: { tenant: string }) => runOperation(opts.tenant, async (deps, principal) => printJson(await recipientsShow(deps, principal, { businessId }))))
+    .action((businessId: string, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => recipientsShow(deps, principal, { businessId })))
 
-  recipients
-    .command('create')
-    .description('create a recipient from the JSON body POST /api/v1/recipients takes')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(recipients, 'create', 'create a recipient from the JSON body POST /api/v1/recipients takes')
     .option('--file <file>', 'the JSON body {businessId?, pluginId, label, parameters, …}; default: stdin')
     .option('--json', 'print the recipient created (JSON)')
     .action((opts: { tenant: string; file?: string; json?: boolean }) =>
@@ -66,10 +51,7 @@ export function registerRecipientsCommands(program: Command): void {
       }),
     )
 
-  recipients
-    .command('update')
-    .description('replace a recipient configuration with the JSON body PUT /api/v1/recipients/{businessId} takes (secrets given as ******** keep their stored value)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(recipients, 'update', 'replace a recipient configuration with the JSON body PUT /api/v1/recipients/{businessId} takes (secrets given as ******** keep their stored value)')
     .option('--file <file>', 'the JSON body {pluginId, label, parameters, …}; default: stdin')
     .option('--json', 'print the recipient updated (JSON)')
     .argument('<businessId>', 'recipient businessId')
@@ -81,10 +63,7 @@ export function registerRecipientsCommands(program: Command): void {
       }),
     )
 
-  recipients
-    .command('delete')
-    .description('delete a recipient; refused while it has deliveries waiting or in progress, unless --force drops them')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(recipients, 'delete', 'delete a recipient; refused while it has deliveries waiting or in progress, unless --force drops them')
     .option('--force', 'drop its waiting deliveries and complete the requests left with nothing to deliver')
     .argument('<businessId>', 'recipient businessId')
     .action((businessId: string, opts: { tenant: string; force?: boolean }) =>
@@ -99,10 +78,7 @@ export function registerRecipientsCommands(program: Command): void {
     ['deactivate', recipientsDeactivate, 'deactivate a recipient: its deliveries wait, nothing is dropped', 'deactivated'],
     ['unpark', recipientsUnpark, 'resume deliveries to a parked recipient: its backlog drains', 'unparked'],
   ] as const) {
-    recipients
-      .command(name)
-      .description(description)
-      .requiredOption('--tenant <tenant>', 'tenant')
+    tenantCommand(recipients, name, description)
       .argument('<businessId>', 'recipient businessId')
       .action((businessId: string, opts: { tenant: string }) =>
         runOperation(opts.tenant, async (deps, principal) => {
@@ -112,10 +88,7 @@ export function registerRecipientsCommands(program: Command): void {
       )
   }
 
-  recipients
-    .command('park')
-    .description('hold deliveries to a recipient: they wait, nothing is dropped')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(recipients, 'park', 'hold deliveries to a recipient: they wait, nothing is dropped')
     .option('--reason <text>', 'shown with its state; default: who parked it')
     .argument('<businessId>', 'recipient businessId')
     .action((businessId: string, opts: { tenant: string; reason?: string }) =>
@@ -125,10 +98,7 @@ export function registerRecipientsCommands(program: Command): void {
       }),
     )
 
-  recipients
-    .command('test')
-    .description("send one sample product through the recipient's real sender (nothing is recorded) and print the outcome; exit 1 when not delivered")
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(recipients, 'test', "send one sample product through the recipient's real sender (nothing is recorded) and print the outcome; exit 1 when not delivered")
     .option('--file <file>', 'JSON file {"payload": {…}, "metadata": {…}} ("-" for stdin); default: a built-in GeoJSON feature')
     .option('--json', 'the JSON object POST /api/v1/recipients/{businessId}/test answers')
     .argument('<businessId>', 'recipient businessId')

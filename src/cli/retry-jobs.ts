@@ -7,15 +7,15 @@ import { requestsBulkRetryList } from '../ops/requests-bulk-retry-list.ts'
 import { requestsBulkRetryShow } from '../ops/requests-bulk-retry-show.ts'
 import { requestsDecisions } from '../ops/requests-decisions.ts'
 import type { RequestFilterInput } from '../ops/request-filter-input.ts'
-import { positiveInt, printJson, printListing, progressLine } from './output.ts'
+import { positiveInt, printJson, progressLine } from './output.ts'
 import { runOperation } from './run-operation.ts'
+import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
 
 type FilterOptions = RequestFilterInput & { tenant: string }
 
 /** The requests listing's filter as options (the same members as GET /requests). */
 function withFilter(command: Command): Command {
   return command
-    .requiredOption('--tenant <tenant>', 'tenant')
     .option('--state <state>', 'GRANTED|SCHEDULED|RULE_ERROR|ERROR')
     .option('--recipient <businessId>', 'only the failures of this recipient')
     .option('--request-id <id>', 'this regards.request.id')
@@ -36,25 +36,20 @@ const FOLLOW_MS = 500
 
 /** `herald requests bulk-retry estimate|start|list|show|cancel` and `herald requests decisions`. */
 export function registerRetryJobCommands(requests: Command): void {
-  requests
-    .command('decisions')
-    .description('per recipient, whether the rules in force match a stored request, and the clause that fails (JSON)')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(requests, 'decisions', 'per recipient, whether the rules in force match a stored request, and the clause that fails (JSON)')
     .argument('<requestId>', 'regards.request.id')
-    .action((requestId: string, opts: { tenant: string }) =>
-      runOperation(opts.tenant, async (deps, principal) => printJson(await requestsDecisions(deps, principal, { requestId }))),
-    )
+    .action((requestId: string, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => requestsDecisions(deps, principal, { requestId })))
 
   const bulk = requests.command('bulk-retry').description('retry everything a filter selects, as a job that a running Herald notifier runs in batches')
 
-  withFilter(bulk.command('estimate').description('how many requests the filter would retry now')).action((opts: FilterOptions) =>
+  withFilter(tenantCommand(bulk, 'estimate', 'how many requests the filter would retry now')).action((opts: FilterOptions) =>
     runOperation(opts.tenant, async (deps, principal) => {
       const estimate = await requestsBulkRetryEstimate(deps, principal, { filter: filterOf(opts) })
       process.stdout.write(`${estimate.exact ? '' : 'about '}${estimate.requests} requests (${estimate.exact ? 'exact count' : "the planner's estimate"})\n`)
     }),
   )
 
-  withFilter(bulk.command('start').description('start the job; --wait follows it to its end'))
+  withFilter(tenantCommand(bulk, 'start', 'start the job; --wait follows it to its end'))
     .option('--wait', 'print its progress until it ends')
     .action((opts: FilterOptions & { wait?: boolean }) =>
       runOperation(opts.tenant, async (deps, principal) => {
@@ -70,34 +65,19 @@ export function registerRetryJobCommands(requests: Command): void {
       }),
     )
 
-  bulk
-    .command('list')
-    .description('the tenant\'s jobs, newest first')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .option('--state <state>', 'running|done|cancelled|failed')
-    .option('--limit <n>', 'at most n jobs', positiveInt, 20)
-    .option('--json', 'one JSON object per line')
-    .action((opts: { tenant: string; state?: string; limit: number; json?: boolean }) =>
-      runOperation(opts.tenant, async (deps, principal) =>
-        printListing({
-          limit: opts.limit,
-          json: opts.json,
-          header: ['ID', 'STATE', 'RETRIED', 'COUNTED', 'STARTED BY', 'CREATED'],
-          fetchPage: (limit, cursor) => requestsBulkRetryList(deps, principal, { state: opts.state, limit, cursor }),
-          toJson: (j) => j,
-          toRow: (j) => [String(j.id), j.state, String(j.requests), `${j.estimateExact ? '' : '~'}${j.estimate}`, j.subject ?? '', j.createdAt.toISOString()],
-        }),
-      ),
-    )
+  listingCommand(tenantCommand(bulk, 'list', "the tenant's jobs, newest first").option('--state <state>', 'running|done|cancelled|failed'), {
+    noun: 'jobs',
+    defaultLimit: 20,
+    header: ['ID', 'STATE', 'RETRIED', 'COUNTED', 'STARTED BY', 'CREATED'],
+    fetchPage: (deps, principal, opts: { state?: string }, page) => requestsBulkRetryList(deps, principal, { state: opts.state, ...page }),
+    toRow: (j) => [String(j.id), j.state, String(j.requests), `${j.estimateExact ? '' : '~'}${j.estimate}`, j.subject ?? '', j.createdAt.toISOString()],
+  })
 
   for (const [name, description] of [
     ['show', 'one job and its progress (JSON)'],
     ['cancel', 'cancel a running job: nothing more is retried'],
   ] as const) {
-    bulk
-      .command(name)
-      .description(description)
-      .requiredOption('--tenant <tenant>', 'tenant')
+    tenantCommand(bulk, name, description)
       .argument('<id>', 'job id', positiveInt)
       .action((id: number, opts: { tenant: string }) =>
         runOperation(opts.tenant, async (deps, principal) => {

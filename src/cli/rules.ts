@@ -5,9 +5,10 @@ import { rulesList } from '../ops/rules-list.ts'
 import { rulesShow } from '../ops/rules-show.ts'
 import { rulesUpdate } from '../ops/rules-update.ts'
 import type { RuleInput } from '../ops/rule-input.ts'
-import { positiveInt, printJson, printListing, readJsonInput } from './output.ts'
+import { readJsonInput } from './output.ts'
 import { runRulesTest } from './rules-test.ts'
 import { runOperation } from './run-operation.ts'
+import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
 
 const BODY_HELP = 'the JSON body of the REST call (default: stdin)'
 
@@ -15,57 +16,31 @@ const BODY_HELP = 'the JSON body of the REST call (default: stdin)'
 export function registerRulesCommands(program: Command): void {
   const rules = program.command('rules').description('rules: list, show, create, update, delete; test rules on sample messages offline')
 
-  rules
-    .command('list')
-    .description('list rules with their recipients, by businessId')
-    .requiredOption('--tenant <tenant>', 'tenant')
-    .option('--limit <n>', 'at most n rules', positiveInt, 100)
-    .option('--json', 'one JSON object per line, as GET /api/v1/rules lists them')
-    .action((opts: { tenant: string; limit: number; json?: boolean }) =>
-      runOperation(opts.tenant, (deps, principal) =>
-        printListing({
-          limit: opts.limit,
-          json: opts.json,
-          header: ['BUSINESS ID', 'PLUGIN', 'ACTIVE', 'RECIPIENTS', 'LABEL'],
-          fetchPage: (limit, cursor) => rulesList(deps, principal, { limit, cursor }),
-          toJson: (r) => r,
-          toRow: (r) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', r.recipients.join(',') || '-', r.label],
-        }),
-      ),
-    )
+  listingCommand(tenantCommand(rules, 'list', 'list rules with their recipients, by businessId'), {
+    noun: 'rules',
+    defaultLimit: 100,
+    jsonHelp: 'one JSON object per line, as GET /api/v1/rules lists them',
+    header: ['BUSINESS ID', 'PLUGIN', 'ACTIVE', 'RECIPIENTS', 'LABEL'],
+    fetchPage: (deps, principal, _opts, page) => rulesList(deps, principal, page),
+    toRow: (r) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', r.recipients.join(',') || '-', r.label],
+  })
 
-  rules
-    .command('show')
-    .description('one rule (JSON), secrets masked')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(rules, 'show', 'one rule (JSON), secrets masked')
     .argument('<businessId>', 'the rule')
-    .action((businessId: string, opts: { tenant: string }) =>
-      runOperation(opts.tenant, async (deps, principal) => printJson(await rulesShow(deps, principal, { businessId }))),
-    )
+    .action((businessId: string, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => rulesShow(deps, principal, { businessId })))
 
-  rules
-    .command('create')
-    .description('create a rule from the body of POST /api/v1/rules ({"businessId"?, "pluginId", "label", "parameters", "recipients"}); prints it')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(rules, 'create', 'create a rule from the body of POST /api/v1/rules ({"businessId"?, "pluginId", "label", "parameters", "recipients"}); prints it')
     .option('--file <file>', BODY_HELP)
-    .action((opts: { tenant: string; file?: string }) =>
-      runOperation(opts.tenant, async (deps, principal) => printJson(await rulesCreate(deps, principal, readJsonInput(opts.file) as RuleInput))),
-    )
+    .action((opts: { tenant: string; file?: string }) => printOperation(opts.tenant, (deps, principal) => rulesCreate(deps, principal, readJsonInput(opts.file) as RuleInput)))
 
-  rules
-    .command('update')
-    .description('replace a rule and its recipients with the body of PUT /api/v1/rules/{businessId}; prints it')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(rules, 'update', 'replace a rule and its recipients with the body of PUT /api/v1/rules/{businessId}; prints it')
     .option('--file <file>', BODY_HELP)
     .argument('<businessId>', 'the rule')
     .action((businessId: string, opts: { tenant: string; file?: string }) =>
-      runOperation(opts.tenant, async (deps, principal) => printJson(await rulesUpdate(deps, principal, { businessId, rule: readJsonInput(opts.file) as RuleInput }))),
+      printOperation(opts.tenant, (deps, principal) => rulesUpdate(deps, principal, { businessId, rule: readJsonInput(opts.file) as RuleInput })),
     )
 
-  rules
-    .command('delete')
-    .description('delete a rule and its associations')
-    .requiredOption('--tenant <tenant>', 'tenant')
+  tenantCommand(rules, 'delete', 'delete a rule and its associations')
     .argument('<businessId>', 'the rule')
     .action((businessId: string, opts: { tenant: string }) =>
       runOperation(opts.tenant, async (deps, principal) => {

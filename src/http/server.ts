@@ -95,22 +95,11 @@ export async function createHttpServer(ctx: Ctx, deps: HttpDeps): Promise<Fastif
   await app.register(
     async (api) => {
       const routes = api as unknown as App
-      const routeDeps = { ctx }
-      await recipientsRoutes(routes, routeDeps)
-      await rulesRoutes(routes, routeDeps)
-      await configurationRoutes(routes, routeDeps)
-      await requestsRoutes(routes, routeDeps)
-      await requestDecisionsRoutes(routes, routeDeps)
-      await bulkRetryRoutes(routes, routeDeps)
-      await deadLettersRoutes(routes, routeDeps)
-      if (deps.catalog) {
-        await productsRoutes(routes, routeDeps)
-        await catalogRoutes(routes, routeDeps)
+      // In this order in the OpenAPI document; the catalog's routes only where this Herald runs the catalog.
+      const catalog = deps.catalog ? [productsRoutes, catalogRoutes] : []
+      for (const register of [recipientsRoutes, rulesRoutes, configurationRoutes, requestsRoutes, requestDecisionsRoutes, bulkRetryRoutes, deadLettersRoutes, ...catalog, pluginsRoutes, auditRoutes, overviewRoutes, completenessRoutes]) {
+        await register(routes, { ctx })
       }
-      await pluginsRoutes(routes, routeDeps)
-      await auditRoutes(routes, routeDeps)
-      await overviewRoutes(routes, routeDeps)
-      await completenessRoutes(routes, routeDeps)
       await consoleRoutes(routes, { ctx, tokenKeys: keys })
       await consoleEventRoutes(routes, { ctx })
     },

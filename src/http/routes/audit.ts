@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import { AUDIT_OUTCOME, AUDITED_ACTIONS, auditList, type AuditListItem } from '../../ops/audit-list.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
-import { DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
+import { listingSchema, pageView } from '../pagination.ts'
+import { DateTime, iso, Nullable, type App, type RouteDeps } from '../schemas.ts'
 
 const AuditEntry = Type.Object({
   at: DateTime,
@@ -25,22 +25,19 @@ export async function auditRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
       schema: {
         tags: ['audit'],
         summary: 'List the audit trail, newest first (ADMIN)',
-        querystring: strict({
+        ...listingSchema(AuditEntry, {
           action: Type.Optional(Type.Union(AUDITED_ACTIONS.map((a) => Type.Literal(a)))),
           subject: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
           target: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
           outcome: Type.Optional(Type.String({ pattern: AUDIT_OUTCOME.source, description: 'ok or an error code' })),
           since: Type.Optional({ ...DateTime, description: 'entries at or after' }),
           until: Type.Optional({ ...DateTime, description: 'entries before' }),
-          ...PageQuery,
         }),
-        response: { 200: pageOf(AuditEntry), ...problems(400) },
       },
     },
     async (req) => {
       const { since, until, ...q } = req.query
-      const page = await auditList(ctx, req.principal, { ...q, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined })
-      return { ...page, items: page.items.map(entryView) }
+      return pageView(await auditList(ctx, req.principal, { ...q, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined }), entryView)
     },
   )
 }

@@ -6,7 +6,7 @@ import { requestsBulkRetryCancel } from '../../ops/requests-bulk-retry-cancel.ts
 import { requestsBulkRetryEstimate } from '../../ops/requests-bulk-retry-estimate.ts'
 import { requestsBulkRetryList } from '../../ops/requests-bulk-retry-list.ts'
 import { requestsBulkRetryShow } from '../../ops/requests-bulk-retry-show.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
+import { listingSchema, pageView } from '../pagination.ts'
 import { BusinessId, DateTime, iso, Nullable, PayloadField, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 /** The requests listing's filter (GET /requests), without its pagination. */
@@ -113,14 +113,10 @@ export async function bulkRetryRoutes(app: App, { ctx }: RouteDeps): Promise<voi
       schema: {
         tags,
         summary: 'The tenant\'s bulk retries, newest first',
-        querystring: strict({ state: Type.Optional(JobState), ...PageQuery }),
-        response: { 200: pageOf(RetryJobView), ...problems(400) },
+        ...listingSchema(RetryJobView, { state: Type.Optional(JobState) }),
       },
     },
-    async (req) => {
-      const page = await requestsBulkRetryList(ctx, req.principal, req.query)
-      return { ...page, items: page.items.map(jobView) }
-    },
+    async (req) => pageView(await requestsBulkRetryList(ctx, req.principal, req.query), jobView),
   )
 
   app.get(

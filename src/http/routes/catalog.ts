@@ -9,7 +9,7 @@ import { catalogRetry } from '../../ops/catalog-retry.ts'
 import { catalogSetting } from '../../ops/catalog-setting.ts'
 import { catalogShovelClear, catalogShovelSet, catalogShovelStatus } from '../../ops/catalog-shovel.ts'
 import { problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
-import { Urn } from './products.ts'
+import { UrnParams } from './products.ts'
 
 const RequestType = Type.Union(REQUEST_TYPES.map((t) => Type.Literal(t)))
 const Retried = Type.Object({ retried: Type.Array(Type.String(), { description: 'ids of the requests sent back to GRANTED' }) })
@@ -70,7 +70,7 @@ export async function catalogRoutes(app: App, { ctx }: RouteDeps): Promise<void>
       schema: {
         tags,
         summary: 'Delete a product whose deletion waits for a blocking dissemination, ignoring it (409 when none waits)',
-        params: strict({ urn: Urn }),
+        params: UrnParams,
         response: { 200: Forced, ...problems(400, 404, 409) },
       },
     },
@@ -85,7 +85,7 @@ export async function catalogRoutes(app: App, { ctx }: RouteDeps): Promise<void>
       schema: {
         tags,
         summary: 'Ask the notifier to disseminate a product: by the rules, or to the given recipients',
-        params: strict({ urn: Urn }),
+        params: UrnParams,
         body: strict(
           {
             recipients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 1000, description: 'notifier recipient business ids (direct mode); absent: the rules decide' })),

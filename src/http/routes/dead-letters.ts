@@ -3,7 +3,7 @@ import { deadLettersDiscard } from '../../ops/dead-letters-discard.ts'
 import { deadLettersList, type DeadLetterSummary } from '../../ops/dead-letters-list.ts'
 import { deadLettersReplay } from '../../ops/dead-letters-replay.ts'
 import { deadLettersShow } from '../../ops/dead-letters-show.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
+import { listingSchema, pageView } from '../pagination.ts'
 import { DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Summary = Type.Object({
@@ -52,14 +52,10 @@ export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<v
       schema: {
         tags,
         summary: 'List dead-lettered messages, oldest first',
-        querystring: strict({ queue: Type.Optional(Type.String({ maxLength: 255 })), ...PageQuery }),
-        response: { 200: pageOf(Summary), ...problems(400) },
+        ...listingSchema(Summary, { queue: Type.Optional(Type.String({ maxLength: 255 })) }),
       },
     },
-    async (req) => {
-      const page = await deadLettersList(ctx, req.principal, req.query)
-      return { ...page, items: page.items.map(summary) }
-    },
+    async (req) => pageView(await deadLettersList(ctx, req.principal, req.query), summary),
   )
 
   app.get(

@@ -4,11 +4,13 @@ import { catalogCounters } from '../../ops/catalog-counters.ts'
 import { catalogProduct } from '../../ops/catalog-product.ts'
 import { catalogProducts } from '../../ops/catalog-products.ts'
 import { CATALOG_REQUEST_STATES, catalogRequests } from '../../ops/catalog-requests.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
+import { listingSchema } from '../pagination.ts'
 import { problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Status = Type.Union([Type.Literal('NONE'), Type.Literal('PENDING'), Type.Literal('DONE')])
 export const Urn = Type.String({ pattern: '^[A-Za-z0-9:._-]{1,255}$', description: 'REGARDS URN, e.g. URN:FEATURE:DATA:project1:<uuid>:V1' })
+/** `/products/:urn` and the actions under it. */
+export const UrnParams = strict({ urn: Urn })
 
 const DisseminationInfo = Type.Object({
   label: Type.String({ description: 'recipient label' }),
@@ -64,7 +66,7 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
         tags,
         summary: 'List products with their dissemination infos, by id',
         description: 'status without label: the product\'s status; with label: that recipient\'s (NONE when never sent to it).',
-        querystring: strict({
+        ...listingSchema(Product, {
           status: Type.Optional(Status),
           label: Type.Optional(Type.String({ maxLength: 255, description: 'recipient label' })),
           urn: Type.Optional(Urn),
@@ -73,9 +75,7 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
           session: Type.Optional(Type.String({ maxLength: 255 })),
           sessionOwner: Type.Optional(Type.String({ maxLength: 255 })),
           withContent: Type.Optional(Type.Boolean({ description: 'include the GeoJSON feature or AIP document' })),
-          ...PageQuery,
         }),
-        response: { 200: pageOf(Product), ...problems(400) },
       },
     },
     async (req) => catalogProducts(ctx, req.principal, req.query),
@@ -85,7 +85,7 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
     '/products/:urn',
     {
       config: { access: 'read' },
-      schema: { tags, summary: 'One product, with its content and dissemination infos', params: strict({ urn: Urn }), response: { 200: Product, ...problems(400, 404) } },
+      schema: { tags, summary: 'One product, with its content and dissemination infos', params: UrnParams, response: { 200: Product, ...problems(400, 404) } },
     },
     async (req) => catalogProduct(ctx, req.principal, { urn: req.params.urn }),
   )
@@ -97,15 +97,13 @@ export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void
       schema: {
         tags,
         summary: 'List catalog requests (feature creation, patch, deletion, notification, AIP dissemination)',
-        querystring: strict({
+        ...listingSchema(CatalogRequest, {
           state: Type.Optional(Type.Union(CATALOG_REQUEST_STATES.map((s) => Type.Literal(s)))),
           type: Type.Optional(Type.Union(REQUEST_TYPES.map((t) => Type.Literal(t)))),
           step: Type.Optional(Type.String({ maxLength: 64 })),
           urn: Type.Optional(Urn),
           requestId: Type.Optional(RequestId),
-          ...PageQuery,
         }),
-        response: { 200: pageOf(CatalogRequest), ...problems(400) },
       },
     },
     async (req) => catalogRequests(ctx, req.principal, req.query),

@@ -10,7 +10,7 @@ import { recipientsShow } from '../../ops/recipients-show.ts'
 import { RecipientTestBody, recipientsTest } from '../../ops/recipients-test.ts'
 import { recipientsUnpark } from '../../ops/recipients-unpark.ts'
 import { RecipientUpdateBody, recipientsUpdate } from '../../ops/recipients-update.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
+import { listingSchema, pageView } from '../pagination.ts'
 import { BusinessIdParams, DateTime, iso, Nullable, PluginParameterSchema, problems, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const StateSchema = Type.Object({
@@ -71,18 +71,13 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
       schema: {
         tags,
         summary: 'List recipients (REGARDS GET /recipients), with their backlog and last error',
-        querystring: strict({
+        ...listingSchema(Recipient, {
           directNotificationEnabled: Type.Optional(Type.Boolean({ description: 'absent: all; true: direct-enabled only; false: the others' })),
           active: Type.Optional(Type.Boolean()),
-          ...PageQuery,
         }),
-        response: { 200: pageOf(Recipient), ...problems(400) },
       },
     },
-    async (req) => {
-      const page = await recipientsList(ctx, req.principal, req.query)
-      return { ...page, items: page.items.map(view) }
-    },
+    async (req) => pageView(await recipientsList(ctx, req.principal, req.query), view),
   )
 
   app.get(

@@ -4,7 +4,7 @@ import { requestsDelete } from '../../ops/requests-delete.ts'
 import { requestsList } from '../../ops/requests-list.ts'
 import { requestsRetry } from '../../ops/requests-retry.ts'
 import { requestsShow } from '../../ops/requests-show.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
+import { listingSchema, pageView } from '../pagination.ts'
 import { BusinessId, DateTime, iso, Nullable, PayloadField, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Counts = Type.Object({ pending: Type.Integer(), sending: Type.Integer(), success: Type.Integer(), error: Type.Integer() })
@@ -95,7 +95,7 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
       schema: {
         tags,
         summary: 'List notification requests, newest first, live and completed',
-        querystring: strict({
+        ...listingSchema(RequestSummary, {
           state: Type.Optional(State),
           recipient: Type.Optional(BusinessId),
           requestId: Type.Optional(RequestId),
@@ -103,15 +103,12 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
           from: Type.Optional({ ...DateTime, description: 'request date ≥ from' }),
           to: Type.Optional({ ...DateTime, description: 'request date < to' }),
           ...PayloadField,
-          ...PageQuery,
         }),
-        response: { 200: pageOf(RequestSummary), ...problems(400) },
       },
     },
     async (req) => {
       const { from, to, ...q } = req.query
-      const page = await requestsList(ctx, req.principal, { ...q, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined })
-      return { ...page, items: page.items.map(summaryView) }
+      return pageView(await requestsList(ctx, req.principal, { ...q, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }), summaryView)
     },
   )
 

@@ -7,7 +7,7 @@ import { rulesList } from '../../ops/rules-list.ts'
 import { rulesShow } from '../../ops/rules-show.ts'
 import { rulesTest } from '../../ops/rules-test.ts'
 import { rulesUpdate } from '../../ops/rules-update.ts'
-import { PageQuery, pageOf } from '../pagination.ts'
+import { listingSchema, pageView } from '../pagination.ts'
 import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
 
 const Rule = Type.Object({
@@ -52,11 +52,8 @@ export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
 
   app.get(
     '/rules',
-    { config: { access: 'read' }, schema: { tags, summary: 'List rules with their recipients', querystring: strict(PageQuery), response: { 200: pageOf(Rule), ...problems(400) } } },
-    async (req) => {
-      const page = await rulesList(ctx, req.principal, req.query)
-      return { ...page, items: page.items.map(ruleView) }
-    },
+    { config: { access: 'read' }, schema: { tags, summary: 'List rules with their recipients', ...listingSchema(Rule) } },
+    async (req) => pageView(await rulesList(ctx, req.principal, req.query), ruleView),
   )
 
   app.get(
