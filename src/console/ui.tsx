@@ -1,7 +1,7 @@
-import type { ComponentChildren } from 'preact'
+import type { ComponentChildren, VNode } from 'preact'
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError, query } from './api.ts'
-import { navigate } from './router.tsx'
+import { api, ApiError, query } from './api.ts'
+import { Link, navigate } from './router.tsx'
 
 /** A time in UTC, with the browser's local time on hover. */
 export function Time(props: { value: string | null | undefined }) {
@@ -126,13 +126,112 @@ export function RecipientStateBadge(props: { active: boolean; parked: boolean; p
   return <span class="badge ok">active</span>
 }
 
+/** An ADMIN's delete (or discard) of what `path` names, confirmed first, then the screen `then`. */
+export function DeleteButton(props: { path: string; confirm: string; then: string; label?: string }) {
+  return (
+    <ActionButton
+      label={props.label ?? 'Delete'}
+      danger
+      confirm={props.confirm}
+      run={async () => {
+        await api(props.path, { method: 'DELETE' })
+        navigate(props.then)
+      }}
+    />
+  )
+}
+
+/** A state, status or decision of the API as a badge, coloured by its value (console.css). */
+export function Badge(props: { kind: 'state' | 'status' | 'decision'; value: string; title?: string; children?: ComponentChildren }) {
+  return (
+    <span class={`badge ${props.kind}-${props.value}`} title={props.title}>
+      {props.children ?? props.value}
+    </span>
+  )
+}
+
+/** A column of a ListTable: its heading, right-aligned for numbers. */
+export type Column = string | { label: string; num: true }
+export const numeric = (label: string): Column => ({ label, num: true })
+
+/**
+ * A list as the screens show one: nothing while it loads, `empty` (if any) when it holds nothing, else a
+ * table with its caption, one heading per column and `row` for each item (a `<tr>`).
+ */
+export function ListTable<T>(props: { caption: ComponentChildren; columns: Column[]; items: T[] | undefined; empty?: ComponentChildren; row: (item: T, index: number) => VNode; class?: string }) {
+  if (!props.items) return null
+  if (props.items.length === 0) return props.empty === undefined ? null : <Empty>{props.empty}</Empty>
+  return (
+    <table class={props.class}>
+      <caption>{props.caption}</caption>
+      <thead>
+        <tr>
+          {props.columns.map((c) =>
+            typeof c === 'string' ? (
+              <th scope="col" key={c}>
+                {c}
+              </th>
+            ) : (
+              <th scope="col" class="num" key={c.label}>
+                {c.label}
+              </th>
+            ),
+          )}
+        </tr>
+      </thead>
+      <tbody>{props.items.map(props.row)}</tbody>
+    </table>
+  )
+}
+
+/** Label and value pairs, as a detail screen opens with (falsy entries are left out). */
+export function Facts(props: { items: ([string, ComponentChildren] | false | undefined)[] }) {
+  return (
+    <dl class="facts">
+      {props.items
+        .filter((item) => item)
+        .map((item) => {
+          const [label, value] = item as [string, ComponentChildren]
+          return [<dt key={`${label}-dt`}>{label}</dt>, <dd key={`${label}-dd`}>{value}</dd>]
+        })}
+    </dl>
+  )
+}
+
+/** The pages of a cursor-paged list: back in the browser's history, and the next page's link when there is one. */
+export function Pager(props: { previous: boolean; next: string | undefined }) {
+  return (
+    <nav class="pager" aria-label="Pages">
+      {props.previous && (
+        <button type="button" onClick={() => history.back()}>
+          Previous page
+        </button>
+      )}
+      {props.next && <Link href={props.next}>Next page</Link>}
+    </nav>
+  )
+}
+
+/** One entry's screen: its kind and name as the heading, the API's error, then `children` once it is loaded. */
+export function Detail<T>(props: { kind: string; name: ComponentChildren; loaded: Loaded<T>; children: (data: T) => ComponentChildren }) {
+  return (
+    <section>
+      <h1>
+        {props.kind} <code>{props.name}</code>
+      </h1>
+      <ErrorBox error={props.loaded.error} />
+      {props.loaded.data !== undefined && props.children(props.loaded.data)}
+    </section>
+  )
+}
+
 /** `datetime-local` gives a local wall time without zone; the API wants an instant. */
 export const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined)
 
 /**
  * A list screen's filters, kept in the URL so the view deep-links: the applied filters (and the page cursor)
  * read from `search`, a draft the form edits, `apply` to navigate to `path` with the draft (first page again),
- * and `field` for a labelled text or local date-time input.
+ * `field` for a labelled text or local date-time input and `choice` for a labelled list of values (or any).
  */
 export function useUrlFilters<Name extends string>(names: readonly Name[], path: string, search: string) {
   type Filters = Partial<Record<Name | 'cursor', string>>
@@ -155,5 +254,17 @@ export function useUrlFilters<Name extends string>(names: readonly Name[], path:
       </label>
     )
   }
-  return { filters, draft, setDraft, apply, field }
+  const choice = (name: Name, label: string, options: string[]) => (
+    <label>
+      {label}
+      <select name={name} value={draft[name] ?? ''} onChange={(e) => setDraft({ ...draft, [name]: (e.target as HTMLSelectElement).value })}>
+        {['', ...options].map((o) => (
+          <option key={o} value={o}>
+            {o || 'any'}
+          </option>
+        ))}
+      </select>
+    </label>
+  )
+  return { filters, apply, field, choice }
 }

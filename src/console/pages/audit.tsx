@@ -1,7 +1,6 @@
 import { api, query } from '../api.ts'
-import { Link } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { Empty, ErrorBox, Time, toIso, useLoad, useUrlFilters } from '../ui.tsx'
+import { Empty, ErrorBox, ListTable, Pager, Time, toIso, useLoad, useUrlFilters } from '../ui.tsx'
 
 interface AuditEntry {
   at: string
@@ -50,50 +49,28 @@ export function Audit(props: { search: string; session: Session }) {
         <button type="submit">Apply</button>
       </form>
       <ErrorBox error={page.error} />
-      {page.data && page.data.items.length === 0 && (
-        <Empty>{filtered ? 'No audit entry matches these filters.' : 'No change recorded yet: retries, deletions and configuration changes show here.'}</Empty>
-      )}
-      {page.data && page.data.items.length > 0 && (
-        <table>
-          <caption>Changes and refused changes, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Who</th>
-              <th scope="col">Role</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Detail</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.data.items.map((e, i) => (
-              <tr key={`${e.at}-${i}`}>
-                <td>
-                  <Time value={e.at} />
-                </td>
-                <td class="clip">{e.subject ?? '—'}</td>
-                <td>{e.role}</td>
-                <td>{e.action}</td>
-                <td class="clip">{e.target ?? '—'}</td>
-                <td>
-                  <span class={`badge ${e.outcome === 'ok' ? 'ok' : 'warn'}`}>{e.outcome}</span>
-                </td>
-                <td class="clip">{e.detail ?? '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <nav class="pager" aria-label="Pages">
-        {filters.cursor && (
-          <button type="button" onClick={() => history.back()}>
-            Previous page
-          </button>
+      <ListTable
+        caption="Changes and refused changes, newest first"
+        columns={['Time', 'Who', 'Role', 'Action', 'Target', 'Outcome', 'Detail']}
+        items={page.data?.items}
+        empty={filtered ? 'No audit entry matches these filters.' : 'No change recorded yet: retries, deletions and configuration changes show here.'}
+        row={(e, i) => (
+          <tr key={`${e.at}-${i}`}>
+            <td>
+              <Time value={e.at} />
+            </td>
+            <td class="clip">{e.subject ?? '—'}</td>
+            <td>{e.role}</td>
+            <td>{e.action}</td>
+            <td class="clip">{e.target ?? '—'}</td>
+            <td>
+              <span class={`badge ${e.outcome === 'ok' ? 'ok' : 'warn'}`}>{e.outcome}</span>
+            </td>
+            <td class="clip">{e.detail ?? '—'}</td>
+          </tr>
         )}
-        {page.data?.nextCursor && <Link href={`/audit${query({ ...filters, cursor: page.data.nextCursor })}`}>Next page</Link>}
-      </nav>
+      />
+      <Pager previous={!!filters.cursor} next={page.data?.nextCursor && `/audit${query({ ...filters, cursor: page.data.nextCursor })}`} />
     </section>
   )
 }

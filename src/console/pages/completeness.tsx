@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link } from '../router.tsx'
-import { ActionButton, Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
+import { ActionButton, Badge, Empty, ErrorBox, ListTable, Time, useLoad } from '../ui.tsx'
 
 interface Cell {
   day: string
@@ -134,40 +134,31 @@ function GapList(props: { recipient: string; day: string; closeHref: string; onR
               Retried {retried.requests} request{retried.requests === 1 ? '' : 's'} ({retried.deliveries} deliveries put back to PENDING).
             </p>
           )}
-          <table>
-            <caption>
-              Products matched for {props.recipient} on {props.day} but not delivered{g.recipient.ackRequired ? ' or not acknowledged' : ''}
-              {g.more ? `: the first ${g.items.length}` : ''}
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Request id</th>
-                <th scope="col">Product</th>
-                <th scope="col">Received</th>
-                <th scope="col">Delivery</th>
+          <ListTable
+            caption={`Products matched for ${props.recipient} on ${props.day} but not delivered${g.recipient.ackRequired ? ' or not acknowledged' : ''}${g.more ? `: the first ${g.items.length}` : ''}`}
+            columns={['Request id', 'Product', 'Received', 'Delivery']}
+            items={g.items}
+            row={(i) => (
+              <tr key={i.requestId}>
+                <td>
+                  <Link href={`/requests/${encodeURIComponent(i.requestId)}`}>{i.requestId}</Link>
+                </td>
+                <td class="clip">
+                  {i.payloadId ?? '—'}
+                  {i.urn && <div class="muted">{i.urn}</div>}
+                </td>
+                <td>
+                  <Time value={i.receivedAt} />
+                </td>
+                <td>
+                  <Badge kind="state" value={i.state}>
+                    {i.state === 'SUCCESS' ? 'not acknowledged' : i.state}
+                  </Badge>
+                  {!i.live && <span class="muted"> completed</span>}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {g.items.map((i) => (
-                <tr key={i.requestId}>
-                  <td>
-                    <Link href={`/requests/${encodeURIComponent(i.requestId)}`}>{i.requestId}</Link>
-                  </td>
-                  <td class="clip">
-                    {i.payloadId ?? '—'}
-                    {i.urn && <div class="muted">{i.urn}</div>}
-                  </td>
-                  <td>
-                    <Time value={i.receivedAt} />
-                  </td>
-                  <td>
-                    <span class={`badge state-${i.state}`}>{i.state === 'SUCCESS' ? 'not acknowledged' : i.state}</span>
-                    {!i.live && <span class="muted"> completed</span>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            )}
+          />
         </>
       )}
       <Link href={props.closeHref}>Close</Link>

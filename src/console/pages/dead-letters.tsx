@@ -1,7 +1,7 @@
 import { api, query } from '../api.ts'
 import { Link, navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { ActionButton, Empty, ErrorBox, Json, Time, useLoad } from '../ui.tsx'
+import { ActionButton, DeleteButton, Detail, ErrorBox, Facts, Json, ListTable, numeric, Pager, Time, useLoad } from '../ui.tsx'
 
 interface DeadLetter {
   id: number
@@ -31,39 +31,27 @@ export function DeadLetters(props: { search: string }) {
     <section>
       <h1>Dead letters</h1>
       <ErrorBox error={page.error} />
-      {page.data && page.data.items.length === 0 && <Empty>No dead letter: every message was answered or processed.</Empty>}
-      {page.data && page.data.items.length > 0 && (
-        <table>
-          <caption>Dead-lettered messages, oldest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Queue</th>
-              <th scope="col">Reason</th>
-              <th scope="col">Request id</th>
-              <th scope="col">Dead-lettered</th>
-              <th scope="col" class="num">Size (bytes)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.data.items.map((d) => (
-              <tr key={d.id}>
-                <td>
-                  <Link href={`/dead-letters/${d.id}`}>{d.id}</Link>
-                </td>
-                <td class="clip">{d.queue}</td>
-                <td class="clip">{d.reason ?? '—'}</td>
-                <td class="clip">{d.requestId ?? '—'}</td>
-                <td>
-                  <Time value={d.deadLetteredAt ?? d.collectedAt} />
-                </td>
-                <td class="num">{d.size}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {page.data?.nextCursor && <Link href={`/dead-letters${query({ cursor: page.data.nextCursor })}`}>Next page</Link>}
+      <ListTable
+        caption="Dead-lettered messages, oldest first"
+        columns={['Id', 'Queue', 'Reason', 'Request id', 'Dead-lettered', numeric('Size (bytes)')]}
+        items={page.data?.items}
+        empty="No dead letter: every message was answered or processed."
+        row={(d) => (
+          <tr key={d.id}>
+            <td>
+              <Link href={`/dead-letters/${d.id}`}>{d.id}</Link>
+            </td>
+            <td class="clip">{d.queue}</td>
+            <td class="clip">{d.reason ?? '—'}</td>
+            <td class="clip">{d.requestId ?? '—'}</td>
+            <td>
+              <Time value={d.deadLetteredAt ?? d.collectedAt} />
+            </td>
+            <td class="num">{d.size}</td>
+          </tr>
+        )}
+      />
+      <Pager previous={cursor !== undefined} next={page.data?.nextCursor && `/dead-letters${query({ cursor: page.data.nextCursor })}`} />
     </section>
   )
 }
@@ -71,27 +59,23 @@ export function DeadLetters(props: { search: string }) {
 export function DeadLetterPage(props: { id: string; session: Session }) {
   const path = `/dead-letters/${encodeURIComponent(props.id)}`
   const message = useLoad(path, () => api<DeadLetterMessage>(path))
-  const m = message.data
   return (
-    <section>
-      <h1>Dead letter {props.id}</h1>
-      <ErrorBox error={message.error} />
-      {m && (
+    <Detail kind="Dead letter" name={props.id} loaded={message}>
+      {(m) => (
         <>
-          <dl class="facts">
-            <dt>Queue</dt>
-            <dd>{m.queue}</dd>
-            <dt>Published to</dt>
-            <dd>
-              {m.exchange || '(default exchange)'} {m.routingKey && <span class="muted">routing key {m.routingKey}</span>}
-            </dd>
-            <dt>Reason</dt>
-            <dd class="clip">{m.reason ?? '—'}</dd>
-            <dt>Dead-lettered</dt>
-            <dd>
-              <Time value={m.deadLetteredAt} />
-            </dd>
-          </dl>
+          <Facts
+            items={[
+              ['Queue', m.queue],
+              [
+                'Published to',
+                <>
+                  {m.exchange || '(default exchange)'} {m.routingKey && <span class="muted">routing key {m.routingKey}</span>}
+                </>,
+              ],
+              ['Reason', m.reason ?? '—'],
+              ['Dead-lettered', <Time value={m.deadLetteredAt} />],
+            ]}
+          />
           <div class="actions">
             <ActionButton
               label="Replay to its queue"
@@ -100,17 +84,7 @@ export function DeadLetterPage(props: { id: string; session: Session }) {
                 navigate('/dead-letters')
               }}
             />
-            {props.session.role === 'ADMIN' && (
-              <ActionButton
-                label="Discard"
-                danger
-                confirm={`Discard dead letter ${props.id} for good?`}
-                run={async () => {
-                  await api(path, { method: 'DELETE' })
-                  navigate('/dead-letters')
-                }}
-              />
-            )}
+            {props.session.role === 'ADMIN' && <DeleteButton label="Discard" path={path} confirm={`Discard dead letter ${props.id} for good?`} then="/dead-letters" />}
           </div>
           <h2>Headers</h2>
           <Json value={m.headers} label="Headers" />
@@ -122,6 +96,6 @@ export function DeadLetterPage(props: { id: string; session: Session }) {
           </pre>
         </>
       )}
-    </section>
+    </Detail>
   )
 }

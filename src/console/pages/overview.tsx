@@ -2,7 +2,7 @@ import { api } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link } from '../router.tsx'
 import { Sparkline } from '../sparkline.tsx'
-import { age, Empty, ErrorBox, RecipientStateBadge, useLoad } from '../ui.tsx'
+import { age, ErrorBox, ListTable, numeric, RecipientStateBadge, useLoad } from '../ui.tsx'
 
 interface Activity {
   delivered: number
@@ -89,51 +89,37 @@ export function Overview() {
           </div>
         </div>
       )}
-      {o && o.recipients.length === 0 && (
-        <Empty>
-          No recipient yet: import a configuration (<code>herald config import</code>) or create one.
-        </Empty>
-      )}
-      {o && o.recipients.length > 0 && (
-        <table>
-          <caption>Recipients</caption>
-          <thead>
-            <tr>
-              <th scope="col">Recipient</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">Waiting</th>
-              <th scope="col">Oldest waiting</th>
-              <th scope="col" class="num">In error</th>
-              <th scope="col" class="num">Delivered, last hour</th>
-              <th scope="col" class="num">Failed, last hour</th>
-              <th scope="col">Last 24 h</th>
-            </tr>
-          </thead>
-          <tbody>
-            {o.recipients.map((r) => (
-              <tr key={r.businessId}>
-                <td>
-                  <Link href={`/recipients/${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
-                  <div class="muted">
-                    {r.businessId} · {r.pluginId}
-                  </div>
-                </td>
-                <td>
-                  <RecipientStateBadge active={r.active} parked={r.parked} parkedReason={r.parkedReason} />
-                </td>
-                <td class="num">{r.backlog}</td>
-                <td>{r.backlog > 0 ? age(r.oldestWaitingSeconds) : '—'}</td>
-                <td class="num">{r.errors > 0 ? <Link href={`/requests?state=ERROR&recipient=${encodeURIComponent(r.businessId)}`}>{r.errors}</Link> : 0}</td>
-                <td class="num">{r.lastHour.delivered}</td>
-                <td class="num">{r.lastHour.failed}</td>
-                <td>
-                  <DayOfDeliveries name={r.label || r.businessId} hourly={r.hourly} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Recipients"
+        columns={['Recipient', 'State', numeric('Waiting'), 'Oldest waiting', numeric('In error'), numeric('Delivered, last hour'), numeric('Failed, last hour'), 'Last 24 h']}
+        items={o?.recipients}
+        empty={
+          <>
+            No recipient yet: import a configuration (<code>herald config import</code>) or create one.
+          </>
+        }
+        row={(r) => (
+          <tr key={r.businessId}>
+            <td>
+              <Link href={`/recipients/${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
+              <div class="muted">
+                {r.businessId} · {r.pluginId}
+              </div>
+            </td>
+            <td>
+              <RecipientStateBadge active={r.active} parked={r.parked} parkedReason={r.parkedReason} />
+            </td>
+            <td class="num">{r.backlog}</td>
+            <td>{r.backlog > 0 ? age(r.oldestWaitingSeconds) : '—'}</td>
+            <td class="num">{r.errors > 0 ? <Link href={`/requests?state=ERROR&recipient=${encodeURIComponent(r.businessId)}`}>{r.errors}</Link> : 0}</td>
+            <td class="num">{r.lastHour.delivered}</td>
+            <td class="num">{r.lastHour.failed}</td>
+            <td>
+              <DayOfDeliveries name={r.label || r.businessId} hourly={r.hourly} />
+            </td>
+          </tr>
+        )}
+      />
     </section>
   )
 }

@@ -1,7 +1,6 @@
-import { useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
-import { Link, navigate } from '../router.tsx'
-import { Empty, ErrorBox, Json, Time, useLoad } from '../ui.tsx'
+import { Link } from '../router.tsx'
+import { Badge, Detail, ErrorBox, Facts, Json, ListTable, Pager, Time, useLoad, useUrlFilters } from '../ui.tsx'
 
 interface DisseminationInfo {
   label: string
@@ -40,83 +39,50 @@ interface CatalogRequest {
 
 const labelStatus = (d: DisseminationInfo) => (d.ackDate ? 'DONE' : 'PENDING')
 
+const FILTERS = ['status', 'label', 'providerId'] as const
+
 /** Catalog products with their dissemination status; the filters live in the URL. */
 export function Products(props: { search: string }) {
-  const q = new URLSearchParams(props.search)
-  const filters = { status: q.get('status') ?? '', label: q.get('label') ?? '', providerId: q.get('providerId') ?? '', cursor: q.get('cursor') ?? '' }
+  const { filters, apply, field, choice } = useUrlFilters(FILTERS, '/products', props.search)
   const page = useLoad(`products${props.search}`, () => api<{ items: Product[]; nextCursor?: string }>(`/products${query({ ...filters, limit: 50 })}`), 5000)
-  const [draft, setDraft] = useState(filters)
   return (
     <section>
       <h1>Products</h1>
-      <form
-        class="filters"
-        aria-label="Filters"
-        onSubmit={(e) => {
-          e.preventDefault()
-          navigate(`/products${query({ ...draft, cursor: undefined })}`)
-        }}
-      >
-        <label>
-          Dissemination
-          <select value={draft.status} onChange={(e) => setDraft({ ...draft, status: (e.target as HTMLSelectElement).value })}>
-            {['', 'NONE', 'PENDING', 'DONE'].map((s) => (
-              <option key={s} value={s}>
-                {s || 'any'}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Recipient label
-          <input type="text" value={draft.label} onInput={(e) => setDraft({ ...draft, label: (e.target as HTMLInputElement).value })} />
-        </label>
-        <label>
-          Provider id
-          <input type="text" value={draft.providerId} onInput={(e) => setDraft({ ...draft, providerId: (e.target as HTMLInputElement).value })} />
-        </label>
+      <form class="filters" onSubmit={apply} aria-label="Filters">
+        {choice('status', 'Dissemination', ['NONE', 'PENDING', 'DONE'])}
+        {field('label', 'Recipient label')}
+        {field('providerId', 'Provider id')}
         <button type="submit">Apply</button>
       </form>
       <ErrorBox error={page.error} />
-      {page.data && page.data.items.length === 0 && <Empty>No product matches (the catalog role records products; is it running?).</Empty>}
-      {page.data && page.data.items.length > 0 && (
-        <table>
-          <caption>Products and their dissemination per recipient</caption>
-          <thead>
-            <tr>
-              <th scope="col">Provider id</th>
-              <th scope="col">URN</th>
-              <th scope="col">Dissemination</th>
-              <th scope="col">Per recipient</th>
-              <th scope="col">Last update</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.data.items.map((p) => (
-              <tr key={p.urn}>
-                <td>
-                  <Link href={`/products/${encodeURIComponent(p.urn)}`}>{p.providerId}</Link>
-                </td>
-                <td class="clip muted">{p.urn}</td>
-                <td>
-                  <span class={`badge status-${p.disseminationStatus}`}>{p.disseminationStatus}</span>
-                </td>
-                <td>
-                  {p.disseminationsInfo.map((d) => (
-                    <span key={d.label} class={`badge status-${labelStatus(d)}`} title={`requested ${d.requestDate}${d.ackDate ? `, acknowledged ${d.ackDate}` : ''}`}>
-                      {d.label}: {labelStatus(d)}
-                    </span>
-                  ))}
-                </td>
-                <td>
-                  <Time value={p.lastUpdate} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {page.data?.nextCursor && <Link href={`/products${query({ ...filters, cursor: page.data.nextCursor })}`}>Next page</Link>}
+      <ListTable
+        caption="Products and their dissemination per recipient"
+        columns={['Provider id', 'URN', 'Dissemination', 'Per recipient', 'Last update']}
+        items={page.data?.items}
+        empty="No product matches (the catalog role records products; is it running?)."
+        row={(p) => (
+          <tr key={p.urn}>
+            <td>
+              <Link href={`/products/${encodeURIComponent(p.urn)}`}>{p.providerId}</Link>
+            </td>
+            <td class="clip muted">{p.urn}</td>
+            <td>
+              <Badge kind="status" value={p.disseminationStatus} />
+            </td>
+            <td>
+              {p.disseminationsInfo.map((d) => (
+                <Badge key={d.label} kind="status" value={labelStatus(d)} title={`requested ${d.requestDate}${d.ackDate ? `, acknowledged ${d.ackDate}` : ''}`}>
+                  {d.label}: {labelStatus(d)}
+                </Badge>
+              ))}
+            </td>
+            <td>
+              <Time value={p.lastUpdate} />
+            </td>
+          </tr>
+        )}
+      />
+      <Pager previous={!!filters.cursor} next={page.data?.nextCursor && `/products${query({ ...filters, cursor: page.data.nextCursor })}`} />
     </section>
   )
 }
@@ -127,104 +93,67 @@ export function ProductPage(props: { urn: string }) {
   const product = useLoad(path, () => api<Product>(path), 5000)
   const live = useLoad(`catalog-requests-${props.urn}`, () => api<{ items: CatalogRequest[] }>(`/catalog/requests${query({ urn: props.urn, limit: 100 })}`), 5000)
   const done = useLoad(`catalog-history-${props.urn}`, () => api<{ items: CatalogRequest[] }>(`/catalog/requests${query({ urn: props.urn, state: 'SUCCESS', limit: 100 })}`), 5000)
-  const p = product.data
   const requests = [...(live.data?.items ?? []), ...(done.data?.items ?? [])].sort((a, b) => b.registrationDate.localeCompare(a.registrationDate))
   return (
-    <section>
-      <h1>
-        Product <code>{p?.providerId ?? props.urn}</code>
-      </h1>
-      <ErrorBox error={product.error} />
-      {p && (
+    <Detail kind="Product" name={product.data?.providerId ?? props.urn} loaded={product}>
+      {(p) => (
         <>
-          <dl class="facts">
-            <dt>URN</dt>
-            <dd class="clip">{p.urn}</dd>
-            <dt>Version</dt>
-            <dd>
-              {p.version}
-              {p.last ? ' (latest)' : ''}
-            </dd>
-            <dt>Session</dt>
-            <dd>{p.session ? `${p.sessionOwner ?? ''} / ${p.session}` : '—'}</dd>
-            <dt>Dissemination</dt>
-            <dd>
-              <span class={`badge status-${p.disseminationStatus}`}>{p.disseminationStatus}</span>
-            </dd>
-          </dl>
+          <Facts
+            items={[
+              ['URN', p.urn],
+              ['Version', `${p.version}${p.last ? ' (latest)' : ''}`],
+              ['Session', p.session ? `${p.sessionOwner ?? ''} / ${p.session}` : '—'],
+              ['Dissemination', <Badge kind="status" value={p.disseminationStatus} />],
+            ]}
+          />
           <h2>Recipients</h2>
-          {p.disseminationsInfo.length === 0 ? (
-            <Empty>Sent to no recipient yet.</Empty>
-          ) : (
-            <table>
-              <caption>Dissemination and acknowledgement per recipient label</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Recipient label</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Sent (request date)</th>
-                  <th scope="col">Acknowledged</th>
-                  <th scope="col">Blocks deletion</th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.disseminationsInfo.map((d) => (
-                  <tr key={d.label}>
-                    <td>{d.label}</td>
-                    <td>
-                      <span class={`badge status-${labelStatus(d)}`}>{labelStatus(d)}</span>
-                    </td>
-                    <td>
-                      <Time value={d.requestDate} />
-                    </td>
-                    <td>
-                      <Time value={d.ackDate} />
-                    </td>
-                    <td>{d.blocking ? 'yes' : 'no'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <ListTable
+            caption="Dissemination and acknowledgement per recipient label"
+            columns={['Recipient label', 'Status', 'Sent (request date)', 'Acknowledged', 'Blocks deletion']}
+            items={p.disseminationsInfo}
+            empty="Sent to no recipient yet."
+            row={(d) => (
+              <tr key={d.label}>
+                <td>{d.label}</td>
+                <td>
+                  <Badge kind="status" value={labelStatus(d)} />
+                </td>
+                <td>
+                  <Time value={d.requestDate} />
+                </td>
+                <td>
+                  <Time value={d.ackDate} />
+                </td>
+                <td>{d.blocking ? 'yes' : 'no'}</td>
+              </tr>
+            )}
+          />
           <h2>Requests about this product</h2>
           <ErrorBox error={live.error ?? done.error} />
-          {requests.length === 0 ? (
-            <Empty>No catalog request is recorded for this URN.</Empty>
-          ) : (
-            <table>
-              <caption>Catalog requests, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Request id</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Step</th>
-                  <th scope="col">Registered</th>
-                  <th scope="col">Errors</th>
-                </tr>
-              </thead>
-              <tbody>
-                {requests.map((r) => (
-                  <tr key={r.requestId + r.registrationDate}>
-                    <td>{r.requestId}</td>
-                    <td>{r.type}</td>
-                    <td>
-                      <span class={`badge state-${r.state}`}>{r.state}</span>
-                    </td>
-                    <td>{r.step ?? '—'}</td>
-                    <td>
-                      <Time value={r.registrationDate} />
-                    </td>
-                    <td class="clip">{r.errors?.join('; ') ?? '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <ListTable
+            caption="Catalog requests, newest first"
+            columns={['Request id', 'Type', 'State', 'Step', 'Registered', 'Errors']}
+            items={requests}
+            empty="No catalog request is recorded for this URN."
+            row={(r) => (
+              <tr key={r.requestId + r.registrationDate}>
+                <td>{r.requestId}</td>
+                <td>{r.type}</td>
+                <td>
+                  <Badge kind="state" value={r.state} />
+                </td>
+                <td>{r.step ?? '—'}</td>
+                <td>
+                  <Time value={r.registrationDate} />
+                </td>
+                <td class="clip">{r.errors?.join('; ') ?? '—'}</td>
+              </tr>
+            )}
+          />
           <h2>Content</h2>
           <Json value={p.content} label="Content" />
         </>
       )}
-    </section>
+    </Detail>
   )
 }

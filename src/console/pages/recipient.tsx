@@ -3,7 +3,7 @@ import { api, ApiError } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link, navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { ActionButton, age, ErrorBox, Json, RecipientStateBadge, Time, useLoad } from '../ui.tsx'
+import { ActionButton, age, Detail, ErrorBox, Facts, Json, RecipientStateBadge, Time, useLoad } from '../ui.tsx'
 
 /** A parameter as `GET /api/v1/plugins/{pluginId}` describes it (REGARDS PluginParamDescriptor). */
 interface ParameterDescriptor {
@@ -179,8 +179,8 @@ export function RecipientPage(props: { businessId: string; session: Session }) {
   const path = `/recipients/${encodeURIComponent(props.businessId)}`
   const recipient = useLoad(path, () => api<Recipient>(path), 10_000)
   useRequestChanges(() => recipient.reload(), [path])
-  const r = recipient.data
-  const plugin = useLoad(`plugin-${r?.pluginId}`, () => (r ? api<PluginDescription>(`/plugins/${encodeURIComponent(r.pluginId)}`) : Promise.resolve(undefined)))
+  const pluginId = recipient.data?.pluginId
+  const plugin = useLoad(`plugin-${pluginId}`, () => (pluginId ? api<PluginDescription>(`/plugins/${encodeURIComponent(pluginId)}`) : Promise.resolve(undefined)))
   const admin = props.session.role === 'ADMIN'
   const [tested, setTested] = useState<unknown>()
   const act = (action: string) => async () => {
@@ -188,43 +188,41 @@ export function RecipientPage(props: { businessId: string; session: Session }) {
     recipient.reload()
   }
   return (
-    <section>
-      <h1>
-        Recipient <code>{props.businessId}</code>
-      </h1>
-      <ErrorBox error={recipient.error} />
-      {r && (
+    <Detail kind="Recipient" name={props.businessId} loaded={recipient}>
+      {(r) => (
         <>
-          <dl class="facts">
-            <dt>Plugin</dt>
-            <dd>{r.pluginId}</dd>
-            <dt>Label</dt>
-            <dd>{r.label}</dd>
-            <dt>State</dt>
-            <dd>
-              <RecipientStateBadge active={r.active} parked={r.state.parked} />
-              {r.state.parkedReason && <span class="muted"> {r.state.parkedReason}</span>}
-            </dd>
-            <dt>Waiting</dt>
-            <dd>
-              {r.state.backlog}
-              {r.state.backlog > 0 && <span class="muted"> (oldest {age(r.state.oldestWaitingSeconds)})</span>}
-            </dd>
-            <dt>Sending</dt>
-            <dd>{r.state.sending}</dd>
-            <dt>In error</dt>
-            <dd>{r.state.errors > 0 ? <Link href={`/requests?state=ERROR&recipient=${encodeURIComponent(r.businessId)}`}>{r.state.errors}</Link> : 0}</dd>
-            <dt>Last error</dt>
-            <dd class="clip">
-              {r.state.lastError ? (
+          <Facts
+            items={[
+              ['Plugin', r.pluginId],
+              ['Label', r.label],
+              [
+                'State',
                 <>
-                  {r.state.lastError.message} <Time value={r.state.lastError.at} />
-                </>
-              ) : (
-                '—'
-              )}
-            </dd>
-          </dl>
+                  <RecipientStateBadge active={r.active} parked={r.state.parked} />
+                  {r.state.parkedReason && <span class="muted"> {r.state.parkedReason}</span>}
+                </>,
+              ],
+              [
+                'Waiting',
+                <>
+                  {r.state.backlog}
+                  {r.state.backlog > 0 && <span class="muted"> (oldest {age(r.state.oldestWaitingSeconds)})</span>}
+                </>,
+              ],
+              ['Sending', r.state.sending],
+              ['In error', r.state.errors > 0 ? <Link href={`/requests?state=ERROR&recipient=${encodeURIComponent(r.businessId)}`}>{r.state.errors}</Link> : 0],
+              [
+                'Last error',
+                r.state.lastError ? (
+                  <>
+                    {r.state.lastError.message} <Time value={r.state.lastError.at} />
+                  </>
+                ) : (
+                  '—'
+                ),
+              ],
+            ]}
+          />
           {admin && (
             <div class="actions">
               {r.state.parked ? <ActionButton label="Resume" run={act('unpark')} /> : <ActionButton label="Park" run={act('park')} />}
@@ -263,6 +261,6 @@ export function RecipientPage(props: { businessId: string; session: Session }) {
           <ErrorBox error={plugin.error} />
         </>
       )}
-    </section>
+    </Detail>
   )
 }

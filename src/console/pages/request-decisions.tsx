@@ -1,6 +1,6 @@
 import { api } from '../api.ts'
 import { Link } from '../router.tsx'
-import { Empty, ErrorBox, Time, useLoad } from '../ui.tsx'
+import { Badge, ErrorBox, ListTable, Time, useLoad } from '../ui.tsx'
 
 interface RuleOutcome {
   rule: string
@@ -36,50 +36,42 @@ export function RequestDecisions(props: { requestId: string; reloadKey: string }
     <>
       <h2>Rule decisions</h2>
       <ErrorBox error={decisions.error} />
-      {d && d.recipients.length === 0 && <Empty>The tenant has no recipient.</Empty>}
-      {d && d.recipients.length > 0 && (
-        <table>
-          <caption>
-            Per recipient, the rules in force evaluated on this request’s payload and metadata (<Time value={d.evaluatedAt} />)
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Recipient</th>
-              <th scope="col">Decision</th>
-              <th scope="col">Why</th>
-              <th scope="col">Delivery</th>
-            </tr>
-          </thead>
-          <tbody>
-            {d.recipients.map((r) => (
-              <tr key={r.recipient}>
-                <th scope="row">
-                  <Link href={`/recipients/${encodeURIComponent(r.recipient)}`}>{r.recipient}</Link>
-                  {r.label !== r.recipient && <div class="muted">{r.label}</div>}
-                </th>
-                <td>
-                  <span class={`badge decision-${r.decision}`}>{r.decision}</span>
-                </td>
-                <td class="clip">
-                  <div>{r.reason}</div>
-                  {r.rules.length > 1 && (
-                    <ul class="muted">
-                      {r.rules.map((rule) => (
-                        <li key={rule.rule}>
-                          <Link href={`/rules/${encodeURIComponent(rule.rule)}`}>{rule.rule}</Link> {OUTCOME[rule.outcome]}
-                          {rule.explain && `: ${rule.explain}`}
-                          {rule.error && `: ${rule.error}`}
-                        </li>
-                      ))}
-                    </ul>
-                  )}
-                </td>
-                <td>{r.delivered ? 'has a delivery' : <span class="muted">none</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption={
+          <>
+            Per recipient, the rules in force evaluated on this request’s payload and metadata (<Time value={d?.evaluatedAt} />)
+          </>
+        }
+        columns={['Recipient', 'Decision', 'Why', 'Delivery']}
+        items={d?.recipients}
+        empty="The tenant has no recipient."
+        row={(r) => (
+          <tr key={r.recipient}>
+            <th scope="row">
+              <Link href={`/recipients/${encodeURIComponent(r.recipient)}`}>{r.recipient}</Link>
+              {r.label !== r.recipient && <div class="muted">{r.label}</div>}
+            </th>
+            <td>
+              <Badge kind="decision" value={r.decision} />
+            </td>
+            <td class="clip">
+              <div>{r.reason}</div>
+              {r.rules.length > 1 && (
+                <ul class="muted">
+                  {r.rules.map((rule) => (
+                    <li key={rule.rule}>
+                      <Link href={`/rules/${encodeURIComponent(rule.rule)}`}>{rule.rule}</Link> {OUTCOME[rule.outcome]}
+                      {rule.explain && `: ${rule.explain}`}
+                      {rule.error && `: ${rule.error}`}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </td>
+            <td>{r.delivered ? 'has a delivery' : <span class="muted">none</span>}</td>
+          </tr>
+        )}
+      />
     </>
   )
 }

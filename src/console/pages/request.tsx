@@ -1,8 +1,7 @@
 import { api } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
-import { navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { ActionButton, ErrorBox, Json, Time, useLoad } from '../ui.tsx'
+import { ActionButton, Badge, DeleteButton, Detail, Empty, Facts, Json, ListTable, Time, useLoad } from '../ui.tsx'
 import { RequestDecisions } from './request-decisions.tsx'
 
 interface Attempt {
@@ -44,53 +43,27 @@ export function RequestPage(props: { requestId: string; session: Session }) {
   const path = `/requests/${encodeURIComponent(props.requestId)}`
   const request = useLoad(path, () => api<RequestDetail>(path), 30_000)
   useRequestChanges((changes) => changes.some((c) => c.requestId === props.requestId) && request.reload(), [props.requestId])
-  const r = request.data
   const admin = props.session.role === 'ADMIN'
   const retry = async (recipient?: string) => {
     await api(`${path}/retry${recipient ? `?recipient=${encodeURIComponent(recipient)}` : ''}`, { method: 'POST' })
     request.reload()
   }
   return (
-    <section>
-      <h1>
-        Request <code>{props.requestId}</code>
-      </h1>
-      <ErrorBox error={request.error} />
-      {r && (
+    <Detail kind="Request" name={props.requestId} loaded={request}>
+      {(r) => (
         <>
-          <dl class="facts">
-            <dt>State</dt>
-            <dd>
-              <span class={`badge state-${r.state}`}>{r.state}</span>
-            </dd>
-            <dt>Owner</dt>
-            <dd>{r.requestOwner ?? '—'}</dd>
-            <dt>Request date</dt>
-            <dd>
-              <Time value={r.requestDate} />
-            </dd>
-            <dt>Received</dt>
-            <dd>
-              <Time value={r.receivedAt} />
-            </dd>
-            <dt>Completed</dt>
-            <dd>
-              <Time value={r.completedAt} />
-            </dd>
-          </dl>
+          <Facts
+            items={[
+              ['State', <Badge kind="state" value={r.state} />],
+              ['Owner', r.requestOwner ?? '—'],
+              ['Request date', <Time value={r.requestDate} />],
+              ['Received', <Time value={r.receivedAt} />],
+              ['Completed', <Time value={r.completedAt} />],
+            ]}
+          />
           <div class="actions">
             <ActionButton label="Retry" run={() => retry()} />
-            {admin && (
-              <ActionButton
-                label="Delete"
-                danger
-                confirm={`Delete request ${props.requestId} with its deliveries and history?`}
-                run={async () => {
-                  await api(path, { method: 'DELETE' })
-                  navigate('/requests')
-                }}
-              />
-            )}
+            {admin && <DeleteButton path={path} confirm={`Delete request ${props.requestId} with its deliveries and history?`} then="/requests" />}
           </div>
           {r.ruleErrors != null && (
             <>
@@ -105,12 +78,12 @@ export function RequestPage(props: { requestId: string; session: Session }) {
               <Json value={r.recipients} label="Recipients" />
             </>
           )}
-          {r.deliveries.length === 0 && !r.recipients && <p class="empty">No recipient matched this request.</p>}
+          {r.deliveries.length === 0 && !r.recipients && <Empty>No recipient matched this request.</Empty>}
           {r.deliveries.map((d) => (
             <article class="delivery" key={d.recipient} aria-label={`Delivery to ${d.recipient}`}>
               <header>
                 <h3>{d.recipientLabel ?? d.recipient}</h3>
-                <span class={`badge state-${d.state}`}>{d.state}</span>
+                <Badge kind="state" value={d.state} />
                 <span class="muted">
                   {d.attempts} attempt{d.attempts === 1 ? '' : 's'}
                   {d.nextAttemptAt && (
@@ -127,33 +100,22 @@ export function RequestPage(props: { requestId: string; session: Session }) {
                 {d.state === 'ERROR' && <ActionButton label={`Retry ${d.recipient}`} run={() => retry(d.recipient)} />}
               </header>
               {d.lastError && <p class="error-text">{d.lastError}</p>}
-              {d.history.length > 0 && (
-                <table>
-                  <caption>Attempts to {d.recipient}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Time</th>
-                      <th scope="col">Outcome</th>
-                      <th scope="col">Error class</th>
-                      <th scope="col">Message</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.history.map((a) => (
-                      <tr key={a.attempt}>
-                        <td>{a.attempt}</td>
-                        <td>
-                          <Time value={a.at} />
-                        </td>
-                        <td>{a.outcome}</td>
-                        <td>{a.errorClass ?? '—'}</td>
-                        <td class="clip">{a.message ?? '—'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
+              <ListTable
+                caption={`Attempts to ${d.recipient}`}
+                columns={['#', 'Time', 'Outcome', 'Error class', 'Message']}
+                items={d.history}
+                row={(a) => (
+                  <tr key={a.attempt}>
+                    <td>{a.attempt}</td>
+                    <td>
+                      <Time value={a.at} />
+                    </td>
+                    <td>{a.outcome}</td>
+                    <td>{a.errorClass ?? '—'}</td>
+                    <td class="clip">{a.message ?? '—'}</td>
+                  </tr>
+                )}
+              />
             </article>
           ))}
           <RequestDecisions requestId={props.requestId} reloadKey={r.state} />
@@ -163,6 +125,6 @@ export function RequestPage(props: { requestId: string; session: Session }) {
           <Json value={r.metadata} label="Metadata" />
         </>
       )}
-    </section>
+    </Detail>
   )
 }

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks'
 import { api } from '../api.ts'
-import { Link, navigate } from '../router.tsx'
+import { Link } from '../router.tsx'
 import type { Session } from '../session.ts'
-import { ActionButton, Empty, ErrorBox, useLoad } from '../ui.tsx'
+import { ActionButton, DeleteButton, Detail, ErrorBox, ListTable, useLoad } from '../ui.tsx'
 
 interface Parameter {
   name: string
@@ -26,38 +26,28 @@ export function Rules() {
     <section>
       <h1>Rules</h1>
       <ErrorBox error={rules.error} />
-      {rules.data && rules.data.items.length === 0 && <Empty>No rule: nothing is disseminated by rules yet.</Empty>}
-      {rules.data && rules.data.items.length > 0 && (
-        <table>
-          <caption>Rules and the recipients they feed</caption>
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Plugin</th>
-              <th scope="col">Parameters</th>
-              <th scope="col">Recipients</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rules.data.items.map((r) => (
-              <tr key={r.businessId}>
-                <td>
-                  <Link href={`/rules/${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
-                </td>
-                <td>{r.pluginId}</td>
-                <td class="clip">
-                  {r.parameters.map((p) => (
-                    <div key={p.name}>
-                      <code>{p.name}</code> = <code>{typeof p.value === 'string' ? p.value : JSON.stringify(p.value)}</code>
-                    </div>
-                  ))}
-                </td>
-                <td>{r.recipients.join(', ') || '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Rules and the recipients they feed"
+        columns={['Rule', 'Plugin', 'Parameters', 'Recipients']}
+        items={rules.data?.items}
+        empty="No rule: nothing is disseminated by rules yet."
+        row={(r) => (
+          <tr key={r.businessId}>
+            <td>
+              <Link href={`/rules/${encodeURIComponent(r.businessId)}`}>{r.label || r.businessId}</Link>
+            </td>
+            <td>{r.pluginId}</td>
+            <td class="clip">
+              {r.parameters.map((p) => (
+                <div key={p.name}>
+                  <code>{p.name}</code> = <code>{typeof p.value === 'string' ? p.value : JSON.stringify(p.value)}</code>
+                </div>
+              ))}
+            </td>
+            <td>{r.recipients.join(', ') || '—'}</td>
+          </tr>
+        )}
+      />
     </section>
   )
 }
@@ -94,12 +84,8 @@ export function RulePage(props: { businessId: string; session: Session }) {
     }
   }
   return (
-    <section>
-      <h1>
-        Rule <code>{props.businessId}</code>
-      </h1>
-      <ErrorBox error={rule.error} />
-      {r && (
+    <Detail kind="Rule" name={props.businessId} loaded={rule}>
+      {(r) => (
         <div class="columns">
           <div>
             <p>
@@ -117,15 +103,7 @@ export function RulePage(props: { businessId: string; session: Session }) {
                     rule.reload()
                   }}
                 />
-                <ActionButton
-                  label="Delete"
-                  danger
-                  confirm={`Delete rule ${props.businessId}?`}
-                  run={async () => {
-                    await api(path, { method: 'DELETE' })
-                    navigate('/rules')
-                  }}
-                />
+                <DeleteButton path={path} confirm={`Delete rule ${props.businessId}?`} then="/rules" />
               </div>
             )}
           </div>
@@ -157,6 +135,6 @@ export function RulePage(props: { businessId: string; session: Session }) {
           </div>
         </div>
       )}
-    </section>
+    </Detail>
   )
 }
