@@ -5,6 +5,7 @@ import { loadTokenKeys, signToken, type TokenKeys } from '../src/http/auth.ts'
 import { createHttpServer } from '../src/http/server.ts'
 import { createMetrics } from '../src/metrics.ts'
 import type { Herald } from '../src/main.ts'
+import type { Role } from '../src/roles.ts'
 import { startTestHerald } from './support/herald.ts'
 import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
@@ -23,13 +24,13 @@ export interface HttpFixture {
 }
 
 /** `storage`: a storage the caller made and drops itself (a Herald restarted on it, or the CLI run between two). */
-export async function startHttpFixture(backend: Backend, opts: { env?: Record<string, string>; roles?: ('notifier' | 'http')[]; storage?: TestStorage } = {}): Promise<HttpFixture> {
+export async function startHttpFixture(backend: Backend, opts: { env?: Record<string, string>; roles?: Role[]; storage?: TestStorage } = {}): Promise<HttpFixture> {
   const vhost = await createVhost()
   const storage = opts.storage ?? (await createTestStorage(backend))
   const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles: opts.roles ?? ['notifier'], env: opts.env })
   const keys = loadTokenKeys(herald.ctx.config)
   const metrics = createMetrics(herald.ctx.events, { tenants: herald.ctx.config.tenants, configCache: herald.ctx.configCache })
-  // The catalog routes too: their tests fill the catalog tables directly, without the catalog role's consumers.
+  // The catalog routes too: served where the catalog role runs (roles: ['catalog']), answering empty elsewhere.
   const app = await createHttpServer(herald.ctx, { metrics, consuming: () => true, tokenKeys: keys, catalog: true })
   await app.ready()
   const token = (tenant: string, role: string, expiresIn = 3600) => signToken(keys.hs256, { tenant, role }, expiresIn)
