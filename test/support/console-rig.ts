@@ -45,15 +45,32 @@ export interface ConsoleRig {
  */
 export async function startConsoleRig(opts: { roles?: Role[]; env?: Record<string, string>; configuration?: unknown[] } = {}): Promise<ConsoleRig> {
   if (!fs.existsSync(path.join(CONSOLE_DIR, 'index.html'))) throw new Error('the console is not built: npm run build:console')
-  const vhost = await createVhost()
-  const storage = await createTestStorage('postgres')
+  // What is started so far, stopped in reverse order by close() or when a later step fails.
+  const started: (() => Promise<unknown>)[] = []
+  const close = async () => {
+    for (const stop of started.splice(0).reverse()) await stop()
+  }
+  const start = async <T>(make: () => Promise<T> | T, stop: (t: T) => Promise<unknown>): Promise<T> => {
+    const made = await make()
+    started.push(() => stop(made))
+    return made
+  }
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const roles = [...new Set<Role>([...(opts.roles ?? ['notifier']), 'http'])]
-  const herald = await startTestHerald({ storage, amqpUrl: vhost.url, roles, env: { HERALD_HTTP_PORT: String(port), ...opts.env } })
-  if (opts.configuration) await importConfig(herald, CONSOLE_TENANT, opts.configuration)
-  const client = new RegardsClient(vhost.url)
-  const browser = await launchBrowser()
+  const startAll = async () => {
+    const vhost = await start(createVhost, (v) => v.drop())
+    const storage = await start(() => createTestStorage('postgres'), (s) => s.drop())
+    const herald = await start(() => startTestHerald({ storage, amqpUrl: vhost.url, roles, env: { HERALD_HTTP_PORT: String(port), ...opts.env } }), (h) => h.stop())
+    if (opts.configuration) await importConfig(herald, CONSOLE_TENANT, opts.configuration)
+    const client = await start(() => new RegardsClient(vhost.url), (c) => c.close())
+    const browser = await start(launchBrowser, (b) => b.close())
+    return { vhost, storage, herald, client, browser }
+  }
+  const { vhost, storage, herald, client, browser } = await startAll().catch(async (err) => {
+    await close()
+    throw err
+  })
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true })
   console.log(`console screenshots: ${SCREENSHOT_DIR}`)
   const secret = loadTokenKeys(herald.ctx.config).hs256
@@ -93,12 +110,6 @@ export async function startConsoleRig(opts: { roles?: Role[]; env?: Record<strin
       return opened
     },
     shot: (page, name, { fullPage = true } = {}) => page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage }),
-    async close() {
-      await browser.close()
-      await client.close()
-      await herald.stop()
-      await storage.drop()
-      await vhost.drop()
-    },
+    close,
   }
 }
