@@ -26,7 +26,7 @@ export const resetsFailures = (outcome: { succeeded: number; parkNow: boolean })
  * batches of one recipient are in flight at once, so the second must not use up attempts either).
  */
 export async function countOutcome(
-  tx: Tx,
+  tx: Db | Tx,
   recipient: { id: number; tenant: string },
   outcome: { succeeded: number; failed: number; parkNow: boolean; reason: string | undefined },
   policy: { parkAfterFailures: number; probeIntervalMs: number },
@@ -46,7 +46,7 @@ export async function countOutcome(
 }
 
 /** A probe failed: the recipient stays parked and is probed again later. */
-export async function postponeProbe(tx: Tx, recipientId: number, probeIntervalMs: number, reason: string | undefined): Promise<void> {
+export async function postponeProbe(tx: Db | Tx, recipientId: number, probeIntervalMs: number, reason: string | undefined): Promise<void> {
   await sql`update recipient_state set next_probe_at = now() + make_interval(secs => ${probeIntervalMs / 1000}),
       parked_reason = coalesce(${reason ?? null}, parked_reason), updated_at = now()
     where recipient_id = ${recipientId}`.execute(tx)
