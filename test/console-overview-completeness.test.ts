@@ -4,9 +4,11 @@ import { CONSOLE_TENANT as TENANT, startConsoleRig, type ConsoleRig } from './su
 import { association, pluginConf } from './support/herald.ts'
 import { waitFor } from './support/wait-for.ts'
 
-// Requests delivered to mission-a, and requests whose delivery to mission-b fails (once: maxAttempts 1).
+// Requests delivered to mission-a, requests whose delivery to mission-b fails (once: maxAttempts 1), and one
+// delivered to mission-c, which requires an acknowledgement that never comes.
 const DELIVERED = 3
 const FAILING = 2
+const RECEIVED = DELIVERED + FAILING + 1
 
 describe('the console overview and completeness screens, with real traffic', () => {
   let rig: ConsoleRig
@@ -22,6 +24,9 @@ describe('the console overview and completeness screens, with real traffic', () 
         pluginConf('RabbitMQSender', 'mission-b', { exchange: 'ext.broken', queueName: 'ext.b.queue', recipientLabel: 'mission-b', maxAttempts: 1, parkAfterFailures: 1000 }),
         pluginConf('LuceneRuleMatcher', 'nature-b', { payload_rule: 'properties.nature:B' }),
         association('nature-b', ['mission-b']),
+        pluginConf('RabbitMQSender', 'mission-c', { exchange: 'ext.c', queueName: 'ext.c.queue', recipientLabel: 'mission-c', ackRequired: true }),
+        pluginConf('LuceneRuleMatcher', 'nature-c', { payload_rule: 'properties.nature:C' }),
+        association('nature-c', ['mission-c']),
       ],
     })
     const { client } = rig
@@ -33,9 +38,10 @@ describe('the console overview and completeness screens, with real traffic', () 
     for (let i = 0; i < FAILING; i++) {
       await client.publishRequest({ tenant: TENANT, requestId: `ov-b-${i}`, owner: 'rs-fem', body: { payload: { id: `b-${i}`, properties: { nature: 'B' } }, metadata: { action: 'UPDATED' } } })
     }
+    await client.publishRequest({ tenant: TENANT, requestId: 'ov-c-0', owner: 'rs-fem', body: { payload: { id: 'c-0', properties: { nature: 'C' } }, metadata: { action: 'UPDATED' } } })
     await waitFor(
-      () => Array.from({ length: DELIVERED }, (_, i) => `ov-a-${i}`).every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')),
-      'the requests to mission-a to succeed',
+      () => [...Array.from({ length: DELIVERED }, (_, i) => `ov-a-${i}`), 'ov-c-0'].every((id) => client.eventsFor(id).some((e) => e.body.state === 'SUCCESS')),
+      'the requests to mission-a and mission-c to succeed',
       { timeoutMs: 30_000, wakeOn: client.onMessage },
     )
     const failed = async () =>
@@ -58,8 +64,8 @@ describe('the console overview and completeness screens, with real traffic', () 
     expect(await chart.locator('canvas').evaluate((c: HTMLCanvasElement) => c.width > 0 && c.height > 0)).toBe(true)
 
     const intake = page.getByRole('group', { name: 'Intake' })
-    await intake.getByText(`${DELIVERED + FAILING} requests received in the last hour`).waitFor()
-    expect(await intake.getByRole('img', { name: new RegExp(`^Requests received per minute over the last hour: ${DELIVERED + FAILING} in all`) }).locator('canvas').count()).toBe(1)
+    await intake.getByText(`${RECEIVED} requests received in the last hour`).waitFor()
+    expect(await intake.getByRole('img', { name: new RegExp(`^Requests received per minute over the last hour: ${RECEIVED} in all`) }).locator('canvas').count()).toBe(1)
     const deadLetters = page.getByRole('group', { name: 'Dead letters' }).getByRole('link', { name: '0 messages' })
     expect(await deadLetters.getAttribute('href')).toBe('/console/dead-letters')
     await rig.shot(page, 'overview')
@@ -101,6 +107,23 @@ describe('the console overview and completeness screens, with real traffic', () 
     await gap.getByRole('status').filter({ hasText: `Retried ${FAILING} requests (${FAILING} deliveries put back to PENDING).` }).waitFor()
     await row('mission-b').getByRole('link', cell(`${FAILING} / ${FAILING} / —`, 'complete')).waitFor({ timeout: 20_000 })
     await gap.getByText('Nothing: every product matched for mission-b that day was delivered.').waitFor()
+    await context.close()
+  })
+
+  it('shows a delivery still waiting for its acknowledgement as a gap with nothing to retry', async () => {
+    const { context, page } = await rig.signedIn('EXPLOIT', 'bob')
+    await page.goto(`${rig.origin}/console/completeness`)
+    const matrix = page.getByRole('table', { name: /Per recipient and UTC day of reception/ })
+    await matrix
+      .getByRole('row')
+      .filter({ has: page.getByRole('rowheader', { name: 'mission-c' }) })
+      .getByRole('link', { name: /^1 \/ 1 \/ 0\W+incomplete$/ })
+      .click()
+    const gap = page.getByRole('region', { name: `What mission-c misses on ${today}` })
+    const row = gap.getByRole('table', { name: /not delivered or not acknowledged/ }).getByRole('row').filter({ hasText: 'ov-c-0' })
+    await row.getByText('not acknowledged').waitFor()
+    await row.getByText('completed').waitFor()
+    expect(await gap.getByRole('button', { name: 'Retry these (0)' }).isDisabled()).toBe(true)
     await context.close()
   })
 

@@ -62,8 +62,7 @@ export function RulePage(props: { businessId: string; session: Session }) {
   const [sample, setSample] = useState(SAMPLE)
   const [result, setResult] = useState<DryRun | undefined>()
   const [error, setError] = useState<unknown>()
-  const r = rule.data
-  const parameters = draft ?? (r ? JSON.stringify(r.parameters, null, 2) : '')
+  const parameters = draft ?? (rule.data ? JSON.stringify(rule.data.parameters, null, 2) : '')
   const admin = props.session.role === 'ADMIN'
 
   const parse = (text: string, what: string) => {
@@ -73,12 +72,12 @@ export function RulePage(props: { businessId: string; session: Session }) {
       throw new Error(`${what} is not valid JSON: ${(e as Error).message}`)
     }
   }
-  const dryRun = async () => {
+  const dryRun = (r: Rule) => async () => {
     setError(undefined)
     setResult(undefined)
     try {
       const { metadata, payload } = parse(sample, 'The product') as { metadata?: unknown; payload?: unknown }
-      setResult(await api<DryRun>('/rules/test', { method: 'POST', body: { rule: { pluginId: r!.pluginId, parameters: parse(parameters, 'The parameters') }, metadata, payload } }))
+      setResult(await api<DryRun>('/rules/test', { method: 'POST', body: { rule: { pluginId: r.pluginId, parameters: parse(parameters, 'The parameters') }, metadata, payload } }))
     } catch (e) {
       setError(e)
     }
@@ -111,7 +110,7 @@ export function RulePage(props: { businessId: string; session: Session }) {
             <label for="rule-sample">Product to test (metadata and payload, JSON)</label>
             <textarea id="rule-sample" rows={10} spellcheck={false} value={sample} onInput={(e) => setSample((e.target as HTMLTextAreaElement).value)} />
             <div class="actions">
-              <button type="button" onClick={dryRun}>
+              <button type="button" onClick={dryRun(r)}>
                 Dry run
               </button>
             </div>
