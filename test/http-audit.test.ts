@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process'
 import os from 'node:os'
-import path from 'node:path'
-import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signToken } from '../src/http/auth.ts'
 import { savePlugin } from '../src/notifier/plugin-configurations.ts'
 import { param, startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { BACKENDS, createTestStorage, storageSecrets, type TestStorage } from './support/services.ts'
 
-const run = promisify(execFile)
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const CLI_SUBJECT = `cli:${os.userInfo().username}`
 
 for (const backend of BACKENDS) {
@@ -19,15 +15,7 @@ for (const backend of BACKENDS) {
     let f: HttpFixture | undefined
     let started: Date
     let env: NodeJS.ProcessEnv
-    const herald = async (...args: string[]) => {
-      try {
-        const { stdout, stderr } = await run('node', [BIN, ...args], { env, timeout: 60_000 })
-        return { code: 0, stdout, stderr }
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string }
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-      }
-    }
+    const herald = (...args: string[]) => runHerald(args, { env, timeoutMs: 60_000 })
     const as = (tenant: string, role: string, sub: string) => ({
       as: null,
       headers: { authorization: `Bearer ${signToken(f!.keys.hs256, { tenant, role, sub }, 600)}` },
@@ -47,9 +35,7 @@ for (const backend of BACKENDS) {
       started = new Date()
       // First through REST, with Herald running; PGlite's directory is then left to the CLI, so Herald stops.
       f = await startHttpFixture(backend, { storage })
-      env = { ...process.env, HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent', HERALD_TENANTS: 't1,t2' }
-      if (storage.databaseUrl) env.HERALD_DATABASE_URL = storage.databaseUrl
-      else delete env.HERALD_DATABASE_URL
+      env = cliEnv(storage, f.vhost.url, { HERALD_TENANTS: 't1,t2' })
       const db = f.herald.ctx.db
       for (const tenant of ['t1', 't2']) {
         await savePlugin(db, storageSecrets(storage), tenant, 'RECIPIENT', 'aud-a', { pluginId: 'RabbitMQSender', label: 'aud-a', parameters: [param('exchange', 'ext.aud-a')] }, 'create')

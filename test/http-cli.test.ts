@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { Connection } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,10 +11,9 @@ import { savePlugin } from '../src/notifier/plugin-configurations.ts'
 import { loadTokenKeys, verifyToken } from '../src/http/auth.ts'
 import { insertDeadLetter } from '../src/dead-letters/store.ts'
 import { param } from './http-helpers.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { BACKENDS, createTestStorage, createVhost, storageSecrets, type TestStorage } from './support/services.ts'
 
-const run = promisify(execFile)
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const SHARED_SECRET = 'a-shared-hs256-secret-of-32-bytes-or-more'
 
 for (const backend of BACKENDS) {
@@ -24,15 +21,7 @@ for (const backend of BACKENDS) {
     let storage: TestStorage
     let vhost: Awaited<ReturnType<typeof createVhost>>
     let env: NodeJS.ProcessEnv
-    const herald = async (...args: string[]) => {
-      try {
-        const { stdout, stderr } = await run('node', [BIN, ...args], { env, timeout: 60_000 })
-        return { code: 0, stdout, stderr }
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string }
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-      }
-    }
+    const herald = (...args: string[]) => runHerald(args, { env, timeoutMs: 60_000 })
     /** The CLI and this test never hold the PGlite directory at the same time: open, act, close. */
     const withDb = async <T>(fn: (database: Database) => Promise<T>): Promise<T> => {
       const database = storage.databaseUrl ? await openPostgres(storage.databaseUrl, 2) : await openPglite(storage.dataDir)
@@ -47,9 +36,7 @@ for (const backend of BACKENDS) {
     beforeAll(async () => {
       storage = await createTestStorage(backend)
       vhost = await createVhost()
-      env = { ...process.env, HERALD_DATA_DIR: storage.dataDir, HERALD_AMQP_URL: vhost.url, HERALD_LOG_LEVEL: 'silent' }
-      if (storage.databaseUrl) env.HERALD_DATABASE_URL = storage.databaseUrl
-      else delete env.HERALD_DATABASE_URL
+      env = cliEnv(storage, vhost.url)
       await withDb(async ({ db }) => {
         for (const id of ['cli-a', 'cli-b']) {
           await savePlugin(db, storageSecrets(storage), 't1', 'RECIPIENT', id, { pluginId: 'RabbitMQSender', label: id, parameters: [param('exchange', `ext.${id}`)] }, 'create')

@@ -1,18 +1,14 @@
-import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import path from 'node:path'
-import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegardsClient } from './support/amqp-client.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
 import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
 const OTHER = 'project2'
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
-const run = promisify(execFile)
 
 for (const backend of BACKENDS) {
   describe(`${backend}: the overview and completeness figures follow real deliveries`, () => {
@@ -124,8 +120,13 @@ for (const backend of BACKENDS) {
     })
 
     it.runIf(backend === 'postgres')('the CLI gives the same figures', async () => {
-      const env = { ...process.env, HERALD_FROM_SOURCE: '1', HERALD_DATABASE_URL: f.storage.databaseUrl, HERALD_DATA_DIR: f.storage.dataDir, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent' }
-      const herald = async (...args: string[]) => JSON.parse((await run('node', [BIN, ...args], { env, timeout: 60_000 })).stdout)
+      const env = cliEnv(f.storage, f.vhost.url)
+      /** A command's JSON answer; a refusal fails the test with its message. */
+      const herald = async (...args: string[]) => {
+        const { code, stdout, stderr } = await runHerald(args, { env, timeoutMs: 60_000 })
+        expect(code, stderr).toBe(0)
+        return JSON.parse(stdout)
+      }
       const rest = await get('/api/v1/overview')
       const cli = await herald('overview', '--tenant', TENANT, '--json')
       expect(cli.recipients.map((r: any) => [r.businessId, r.lastHour, r.errors, r.backlog])).toEqual(rest.recipients.map((r: any) => [r.businessId, r.lastHour, r.errors, r.backlog]))
@@ -133,7 +134,7 @@ for (const backend of BACKENDS) {
       expect(await herald('completeness', '--tenant', TENANT, '--days', '14', '--json')).toEqual(await get('/api/v1/completeness?days=14'))
       const gap = await herald('completeness', 'gap', '--tenant', TENANT, '--recipient', 'acked', '--day', today, '--json')
       expect(gap).toEqual(await get(`/api/v1/completeness/gap?recipient=acked&day=${today}`))
-      const refused = await run('node', [BIN, 'completeness', 'gap', '--tenant', TENANT, '--recipient', 'nobody', '--day', today], { env }).catch((e) => e)
+      const refused = await runHerald(['completeness', 'gap', '--tenant', TENANT, '--recipient', 'nobody', '--day', today], { env, timeoutMs: 60_000 })
       expect([refused.code, refused.stderr]).toEqual([3, expect.stringMatching(/no recipient nobody/)])
     }, 120_000)
 

@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process'
-import path from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'kysely'
 import { RegardsClient } from './support/amqp-client.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { luceneRule, param, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { BACKENDS } from './support/services.ts'
 import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
-const run = promisify(execFile)
 
 for (const backend of BACKENDS) {
   describe(`${backend}: bulk retry by filter (estimate, job, progress, cancel) and the rule decisions of a stored request`, () => {
@@ -160,12 +156,8 @@ for (const backend of BACKENDS) {
 
     // The CLI opens the database; PGlite's is held by the running Herald.
     it.runIf(backend === 'postgres')('does the same from the command line: the count, a job a running Herald takes, the decisions', async () => {
-      const env = { ...process.env, HERALD_DATABASE_URL: f.storage.databaseUrl, HERALD_DATA_DIR: f.storage.dataDir, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent' }
-      const herald = (...args: string[]) =>
-        run('node', [BIN, ...args], { env, timeout: 60_000 }).then(
-          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-        )
+      const env = cliEnv(f.storage, f.vhost.url)
+      const herald = (...args: string[]) => runHerald(args, { env, timeoutMs: 60_000 })
       const left = (await states(missionB)).ERROR
       expect(left).toBeGreaterThan(0)
       expect((await herald('requests', 'bulk-retry', 'estimate', '--tenant', TENANT, '--field', 'properties.mission', '--value', 'B')).stdout).toBe(`${left} requests (exact count)\n`)

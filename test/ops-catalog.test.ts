@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { Registry } from 'prom-client'
@@ -15,12 +13,11 @@ import { loadTokenKeys, signToken, type TokenKeys } from '../src/http/auth.ts'
 import { createHttpServer } from '../src/http/server.ts'
 import type { Herald } from '../src/main.ts'
 import { CatalogClient } from './support/catalog-client.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { startTestHerald } from './support/herald.ts'
 import { waitFor } from './support/wait-for.ts'
 import { AMQP_BASE_URL, createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 
-const run = promisify(execFile)
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const TENANT = 'project1'
 const CLI_SUBJECT = `cli:${os.userInfo().username}`
 // Each CLI run imports Herald: seconds apiece on a loaded machine.
@@ -50,15 +47,7 @@ describe('catalog operations through REST and the CLI', () => {
       headers: { authorization: `Bearer ${signToken(keys.hs256, { tenant: TENANT, role: opts.role ?? 'ADMIN' }, 3600)}`, ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) },
       payload: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     })
-  const cli = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run('node', [BIN, 'catalog', ...args], { env, timeout: 60_000 })
-      return { code: 0, stdout, stderr }
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string }
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-    }
-  }
+  const cli = (...args: string[]) => runHerald(['catalog', ...args], { env, timeoutMs: 60_000 })
   /** The tenant's audit entries of these actions, oldest first. */
   const audit = async (...actions: string[]) =>
     (await sql<{ subject: string; role: string; target: string; outcome: string }>`select subject, role, target, outcome from audit_entry
@@ -116,7 +105,7 @@ describe('catalog operations through REST and the CLI', () => {
     client = new CatalogClient(vhost.url)
     await client.listenResponses()
     await client.listenToNotifierRequests()
-    env = { ...process.env, HERALD_DATA_DIR: storage.dataDir, HERALD_DATABASE_URL: storage.databaseUrl, HERALD_AMQP_URL: vhost.url, HERALD_LOG_LEVEL: 'silent' }
+    env = cliEnv(storage, vhost.url)
   })
 
   afterAll(async () => {
@@ -174,7 +163,7 @@ describe('catalog operations through REST and the CLI', () => {
     const unblocked = await blockingProduct()
     expect((await cli('force-deletion', '--tenant', TENANT, '--request-id', 'nope', '--urn', unblocked)).code).toBe(4)
     expect((await cli('force-deletion', '--tenant', TENANT)).code).toBe(2)
-    const refused = await run('node', [BIN, 'catalog', 'force-deletion', '--tenant', TENANT, '--urn', unblocked], { env: { ...env, HERALD_TENANTS: 'other' } }).catch((e) => e)
+    const refused = await runHerald(['catalog', 'force-deletion', '--tenant', TENANT, '--urn', unblocked], { env: { ...env, HERALD_TENANTS: 'other' }, timeoutMs: 60_000 })
     expect([refused.code, refused.stderr]).toEqual([5, expect.stringContaining('HERALD_ERR_TENANT_NOT_ACCEPTED')])
     const entries = (await audit('catalog.force-deletion')).filter((e) => e.subject === CLI_SUBJECT)
     expect(entries.map((e) => e.outcome)).toEqual(['ok', 'HERALD_ERR_NOT_FOUND', 'HERALD_ERR_CATALOG_REQUEST_STATE', 'HERALD_ERR_VALIDATION'])

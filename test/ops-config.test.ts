@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,9 +11,9 @@ import { rulesUpdate } from '../src/ops/rules-update.ts'
 import { association, configFile, pluginConf } from './support/herald.ts'
 import { luceneRule, rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
 import { RegardsClient } from './support/amqp-client.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { waitFor } from './support/wait-for.ts'
 
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const TENANT = 'project1'
 const CLI_SUBJECT = `cli:${os.userInfo().username}`
 /** The fixture's REST tokens carry signToken's default subject. */
@@ -29,17 +28,7 @@ describe('postgres: rules, configuration, dead letters and plugins through REST 
   let env: NodeJS.ProcessEnv
   let dir: string
 
-  const herald = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...opts.env } })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d) => (stdout += d))
-      child.stderr.on('data', (d) => (stderr += d))
-      child.on('error', reject)
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-      child.stdin.end(opts.input ?? '')
-    })
+  const herald = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}) => runHerald(args, { env: { ...env, ...opts.env }, input: opts.input, timeoutMs: SLOW })
   const file = (name: string, value: unknown) => {
     const target = path.join(dir, name)
     fs.writeFileSync(target, typeof value === 'string' ? value : JSON.stringify(value))
@@ -51,7 +40,7 @@ describe('postgres: rules, configuration, dead letters and plugins through REST 
 
   beforeAll(async () => {
     f = await startHttpFixture('postgres')
-    env = { ...process.env, HERALD_DATABASE_URL: f.storage.databaseUrl, HERALD_DATA_DIR: f.storage.dataDir, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent' }
+    env = cliEnv(f.storage, f.vhost.url)
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ops-config-'))
     for (const id of ['oc-a', 'oc-b']) expect((await f.call('POST', '/api/v1/recipients', { body: rabbitRecipient(id) })).statusCode).toBe(201)
   })

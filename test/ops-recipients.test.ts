@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signToken } from '../src/http/auth.ts'
@@ -10,11 +8,10 @@ import { recipientsDeactivate } from '../src/ops/recipients-deactivate.ts'
 import { recipientsList } from '../src/ops/recipients-list.ts'
 import type { Principal } from '../src/ops/principal.ts'
 import { rabbitRecipient, startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { BACKENDS } from './support/services.ts'
 import { waitFor } from './support/wait-for.ts'
 
-const run = promisify(execFile)
-const BIN = path.resolve(import.meta.dirname, '../bin/herald.js')
 const TENANT = 'project1'
 
 /**
@@ -30,18 +27,7 @@ for (const backend of BACKENDS) {
       headers: { authorization: `Bearer ${signToken(f.keys.hs256, { tenant: TENANT, role, sub }, 3600)}` },
     })
     const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, role = 'ADMIN', body?: unknown) => f.call(method, `/api/v1${url}`, { ...as(role), body })
-    const herald = async (args: string[], input?: string) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, HERALD_DATA_DIR: f.storage.dataDir, HERALD_DATABASE_URL: f.storage.databaseUrl, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent' }
-      const child = run('node', [BIN, 'recipients', ...args], { env, timeout: 120_000 })
-      if (input !== undefined) child.child.stdin!.end(input)
-      try {
-        const { stdout, stderr } = await child
-        return { code: 0, stdout, stderr }
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string }
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-      }
-    }
+    const herald = (args: string[], input?: string, env: Record<string, string> = {}) => runHerald(['recipients', ...args], { env: cliEnv(f.storage, f.vhost.url, env), input })
     const audit = async (action: string, target: string) =>
       (await sql<{ subject: string | null; role: string; action: string; target: string; outcome: string }>`select subject, role, action, target, outcome
         from audit_entry where tenant = ${TENANT} and action = ${action} and target = ${target} order by id`.execute(f.herald.ctx.db)).rows
@@ -127,11 +113,8 @@ for (const backend of BACKENDS) {
       // The CLI speaks as ADMIN of the tenant it names, and acts in that tenant only; a tenant this Herald
       // does not serve is refused as REST refuses its token.
       expect((await herald(['deactivate', '--tenant', 'elsewhere', 'plain'])).code).toBe(3)
-      const forbidden = await run('node', [BIN, 'recipients', 'deactivate', '--tenant', 'elsewhere', 'plain'], {
-        env: { ...process.env, HERALD_DATA_DIR: f.storage.dataDir, HERALD_DATABASE_URL: f.storage.databaseUrl, HERALD_AMQP_URL: f.vhost.url, HERALD_LOG_LEVEL: 'silent', HERALD_TENANTS: TENANT },
-        timeout: 120_000,
-      }).catch((e: { code: number; stderr: string }) => e)
-      expect([(forbidden as { code: number }).code, forbidden.stderr]).toEqual([5, expect.stringMatching(/HERALD_ERR_TENANT_NOT_ACCEPTED/)])
+      const forbidden = await herald(['deactivate', '--tenant', 'elsewhere', 'plain'], undefined, { HERALD_TENANTS: TENANT })
+      expect([forbidden.code, forbidden.stderr]).toEqual([5, expect.stringMatching(/HERALD_ERR_TENANT_NOT_ACCEPTED/)])
 
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'herald-recipient-')), 'recipient.json')
       fs.writeFileSync(file, JSON.stringify({ ...rabbitRecipient('from-cli'), active: false }))

@@ -1,15 +1,10 @@
-import { execFile } from 'node:child_process'
-import path from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 import { BACKENDS } from './support/services.ts'
 
-const run = promisify(execFile)
-const herald = (...args: string[]): Promise<{ code?: number; stdout: string; stderr: string }> =>
-  run(process.execPath, [path.resolve(import.meta.dirname, '../bin/herald.js'), ...args], { env: { ...process.env, HERALD_FROM_SOURCE: '1', HERALD_LOG_LEVEL: 'silent' }, timeout: 120_000 }).catch(
-    (err: { code: number; stdout: string; stderr: string }) => err,
-  )
+// Plugins are Herald's own: no database, no broker.
+const herald = (...args: string[]) => runHerald(args, { env: cliEnv() })
 
 describe(`${BACKENDS[0]}: plugin discovery (REST and CLI)`, () => {
   let f: HttpFixture

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import path from 'node:path'
-import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { param, startHttpFixture, type HttpFixture } from './http-helpers.ts'
+import { cliEnv, runHerald } from './support/cli.ts'
 
-const run = promisify(execFile)
 
 describe('postgres: testing a recipient sends one product through its real sender and records nothing', () => {
   let f: HttpFixture
@@ -84,11 +81,11 @@ describe('postgres: testing a recipient sends one product through its real sende
   })
 
   it('herald recipients test answers the same', async () => {
-    const env = { ...process.env, HERALD_FROM_SOURCE: '1', HERALD_LOG_LEVEL: 'silent', HERALD_DATABASE_URL: f.storage.databaseUrl!, HERALD_DATA_DIR: f.storage.dataDir, HERALD_AMQP_URL: f.vhost.url, HERALD_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8' }
-    const bin = path.resolve(import.meta.dirname, '../bin/herald.js')
-    const { stdout } = await run(process.execPath, [bin, 'recipients', 'test', '--tenant', 'project1', '--json', 'hook'], { env, timeout: 120_000 })
-    expect(JSON.parse(stdout)).toEqual({ businessId: 'hook', pluginId: 'WebhookSender', delivered: true, answer: 'HTTP 204', latencyMs: expect.any(Number), sample: 'built-in' })
-    const failed = await run(process.execPath, [bin, 'recipients', 'test', '--tenant', 'project1', 'unbound'], { env, timeout: 120_000 }).catch((e) => e)
+    const env = cliEnv(f.storage, f.vhost.url, { HERALD_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8' })
+    const delivered = await runHerald(['recipients', 'test', '--tenant', 'project1', '--json', 'hook'], { env })
+    expect(delivered.code).toBe(0)
+    expect(JSON.parse(delivered.stdout)).toEqual({ businessId: 'hook', pluginId: 'WebhookSender', delivered: true, answer: 'HTTP 204', latencyMs: expect.any(Number), sample: 'built-in' })
+    const failed = await runHerald(['recipients', 'test', '--tenant', 'project1', 'unbound'], { env })
     expect([failed.code, failed.stdout]).toEqual([1, expect.stringMatching(/^recipient unbound \(RabbitMQSender\): NOT delivered: AMQP_UNROUTABLE .* in [\d.]+ ms, built-in sample product/)])
   // Two CLI runs from the sources: up to ~35 s each on this loaded 2-core machine.
   }, 180_000)
