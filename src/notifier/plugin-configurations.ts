@@ -143,8 +143,8 @@ export async function ruleRecipients(db: Db, tenant: string, ruleIds: number[]):
   return map
 }
 
-/** A rule as operators see it: its matcher configuration, secrets masked, and the recipients it sends to. */
-export interface Rule {
+/** What operators see of every plugin configuration, rule or recipient (parameters with secrets masked). */
+export interface ConfigurationView {
   businessId: string
   pluginId: string
   label: string
@@ -152,21 +152,30 @@ export interface Rule {
   priorityOrder: number
   active: boolean
   parameters: PluginParameter[]
+  updatedAt: Date
+}
+
+/** The first members of a configuration's view (its kind's own members come next, then its parameters). */
+export const configurationIdentity = (row: PluginRow) => ({
+  businessId: row.business_id,
+  pluginId: row.plugin_id,
+  label: row.label,
+  version: row.version,
+  priorityOrder: row.priority_order,
+  active: row.active,
+})
+
+/** A rule as operators see it: its matcher configuration, secrets masked, and the recipients it sends to. */
+export interface Rule extends ConfigurationView {
   /** businessIds of the recipients a matching product goes to. */
   recipients: string[]
-  updatedAt: Date
 }
 
 /** The rules of these rows, with their recipients (one query for all of them). */
 export async function describeRules(db: Db, tenant: string, rows: PluginRow[]): Promise<Rule[]> {
   const recipients = await ruleRecipients(db, tenant, rows.map((r) => r.id))
   return rows.map((row) => ({
-    businessId: row.business_id,
-    pluginId: row.plugin_id,
-    label: row.label,
-    version: row.version,
-    priorityOrder: row.priority_order,
-    active: row.active,
+    ...configurationIdentity(row),
     parameters: maskSecrets(row.plugin_id, row.parameters),
     recipients: recipients.get(row.id) ?? [],
     updatedAt: row.updated_at,

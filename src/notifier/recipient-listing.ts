@@ -2,8 +2,8 @@ import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import { SENDER_PLUGINS } from '../senders/registry.ts'
 import { maskSecrets } from '../secrets/mask-secrets.ts'
-import { parametersToMap, type PluginParameter, type RecipientInfo } from '../senders/sender.ts'
-import { listPlugins, type PluginRow } from './plugin-configurations.ts'
+import { parametersToMap, type RecipientInfo } from '../senders/sender.ts'
+import { configurationIdentity, listPlugins, type ConfigurationView, type PluginRow } from './plugin-configurations.ts'
 
 /** What a recipient is doing now, from its delivery rows. */
 export interface RecipientState {
@@ -81,20 +81,12 @@ export async function listRecipients(db: Db, tenant: string, filter: { directNot
 }
 
 /** A recipient as operators see it: its configuration (secrets masked), what its plugin says of it, its live state. */
-export interface RecipientView {
-  businessId: string
-  pluginId: string
-  label: string
-  version: string
-  priorityOrder: number
-  active: boolean
+export interface RecipientView extends ConfigurationView {
   recipientLabel: string | null
   description: string
   directNotificationEnabled: boolean
   ackRequired: boolean
   blockingRequired: boolean
-  parameters: PluginParameter[]
-  updatedAt: Date
   state: RecipientState
 }
 
@@ -104,12 +96,7 @@ export async function viewRecipients(db: Db, tenant: string, rows: PluginRow[]):
   return rows.map((row) => {
     const info = recipientInfo(row)
     return {
-      businessId: row.business_id,
-      pluginId: row.plugin_id,
-      label: row.label,
-      version: row.version,
-      priorityOrder: row.priority_order,
-      active: row.active,
+      ...configurationIdentity(row),
       recipientLabel: info.recipientLabel ?? null,
       description: info.description,
       directNotificationEnabled: info.directNotificationEnabled,

@@ -2,12 +2,16 @@ import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
 import { HeraldError } from '../errors.ts'
 import type { OpsDeps } from './deps.ts'
-import type { Principal } from './principal.ts'
+import { authorize, type Access, type Principal } from './principal.ts'
 
-/** What an audited operation did: `action` names the operation (`recipients.park`), `target` what it acted on. */
+/**
+ * What an audited operation did: `action` names the operation (`recipients.park`), `target` what it acted on;
+ * `access`, what the principal must be allowed: checked first, so that a refusal is recorded as well.
+ */
 export interface AuditSubject {
   action: string
   target?: string
+  access?: Access
 }
 
 export interface AuditEntry {
@@ -39,6 +43,7 @@ export async function audited<T>(
   let outcome = 'ok'
   let detail: string | undefined
   try {
+    if (subject.access) authorize(principal, subject.access)
     const result = await operation()
     detail = describe?.(result)
     return result

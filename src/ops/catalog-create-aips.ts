@@ -2,7 +2,7 @@ import { createAips, type AipInput, type AipResult } from '../catalog/create-aip
 import { ERR_VALIDATION } from '../errors.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 /** As many AIPs as rs-ingest accepts in one submission: one transaction, one answer per entry. */
 export const CREATE_AIPS_MAX = 1000
@@ -16,9 +16,8 @@ export function catalogCreateAips(deps: OpsDeps, principal: Principal, input: { 
   return audited(
     deps,
     principal,
-    { action: 'catalog.create-aips', target: aips.map((a) => a?.providerId).join(',').slice(0, 500) },
+    { action: 'catalog.create-aips', target: aips.map((a) => a?.providerId).join(',').slice(0, 500), access: 'admin' },
     async () => {
-      authorize(principal, 'admin')
       if (aips.length === 0 || aips.length > CREATE_AIPS_MAX) throw ERR_VALIDATION(`give 1 to ${CREATE_AIPS_MAX} AIPs, not ${aips.length}`)
       return createAips(deps.db, principal.tenant, aips)
     },

@@ -3,7 +3,7 @@ import { PRIORITY_LEVELS } from '../catalog/types.ts'
 import { ERR_NOT_FOUND, ERR_VALIDATION } from '../errors.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 /**
  * Asks the notifier to disseminate products, by the rules or to the given recipients, one request per product
@@ -15,9 +15,8 @@ export function catalogDisseminate(deps: OpsDeps, principal: Principal, input: D
   return audited(
     deps,
     principal,
-    { action: 'catalog.disseminate', target: `${input.urns.join(',').slice(0, 400)}${input.recipients?.length ? ` recipients=${input.recipients.join(',').slice(0, 100)}` : ''}` },
+    { action: 'catalog.disseminate', target: `${input.urns.join(',').slice(0, 400)}${input.recipients?.length ? ` recipients=${input.recipients.join(',').slice(0, 100)}` : ''}`, access: 'admin' },
     async () => {
-      authorize(principal, 'admin')
       if (input.urns.length === 0) throw ERR_VALIDATION('give the URNs of the products to disseminate')
       if (input.priority !== undefined && !Object.hasOwn(PRIORITY_LEVELS, input.priority)) throw ERR_VALIDATION(`priority must be one of ${Object.keys(PRIORITY_LEVELS).join(', ')}`)
       const outcome = await requestDissemination(deps.db, principal.tenant, { ...input, owner: input.owner ?? principal.subject })

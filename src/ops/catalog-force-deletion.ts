@@ -4,7 +4,7 @@ import { listRequests } from '../catalog/queries/list-requests.ts'
 import { ERR_CATALOG_REQUEST_STATE, ERR_NOT_FOUND, ERR_VALIDATION } from '../errors.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 export interface CatalogForceDeletionInput {
   /** Products whose deletion waits for a blocking dissemination. */
@@ -24,9 +24,8 @@ export function catalogForceDeletion(deps: OpsDeps, principal: Principal, input:
   return audited(
     deps,
     principal,
-    { action: 'catalog.force-deletion', target: [...urns, ...requestIds].join(',').slice(0, 500) },
+    { action: 'catalog.force-deletion', target: [...urns, ...requestIds].join(',').slice(0, 500), access: 'admin' },
     async () => {
-      authorize(principal, 'admin')
       if (urns.length === 0 && requestIds.length === 0) throw ERR_VALIDATION('give the URNs of the products or the ids of their deletion requests')
       const outcome = await forceDeletions(deps.db, principal.tenant, { urns, requestIds })
       if (outcome.forced.length > 0) {

@@ -4,7 +4,7 @@ import { REQUEST_TYPES, type RequestType } from '../catalog/types.ts'
 import { ERR_CATALOG_REQUEST_STATE, ERR_NOT_FOUND, ERR_VALIDATION } from '../errors.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 export interface CatalogRetryInput {
   /** These requests; absent (and no `requestId`): every request in error of the tenant. */
@@ -25,9 +25,8 @@ export function catalogRetry(deps: OpsDeps, principal: Principal, input: Catalog
   return audited(
     deps,
     principal,
-    { action: 'catalog.retry', target },
+    { action: 'catalog.retry', target, access: 'retry' },
     async () => {
-      authorize(principal, 'retry')
       if (input.requestId !== undefined && input.requestIds !== undefined) throw ERR_VALIDATION('give either one request id or a list of them')
       if (input.type !== undefined && !REQUEST_TYPES.includes(input.type)) throw ERR_VALIDATION(`type must be one of ${REQUEST_TYPES.join(', ')}`)
       const outcome = await retryRequests(deps.db, principal.tenant, { requestIds: ids, type: input.type })

@@ -30,8 +30,7 @@ function checkSpec(spec: ShovelSpec): void {
  */
 export function catalogShovelSet(deps: OpsDeps, principal: Principal, input: CatalogShovelSetInput): Promise<{ name: string; vhost: string; state: 'running' }> {
   const { declareSource, deadLetterRoutingKey, ...spec } = input
-  return audited(deps, principal, { action: 'catalog.shovel.set', target: `set ${spec.vhost}/${spec.name}` }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'catalog.shovel.set', target: `set ${spec.vhost}/${spec.name}`, access: 'admin' }, async () => {
     checkSpec(spec)
     await setShovel(spec, { declareSource, deadLetterRoutingKey })
     await waitShovelRunning(spec.vhost, spec.name)
@@ -48,8 +47,7 @@ export function catalogShovelCommand(principal: Principal, spec: ShovelSpec): st
 
 /** Removes a shovel; refused (not found) when the vhost has none of this name. */
 export function catalogShovelClear(deps: OpsDeps, principal: Principal, input: { vhost: string; name: string }): Promise<{ name: string; vhost: string; cleared: true }> {
-  return audited(deps, principal, { action: 'catalog.shovel.clear', target: `clear ${input.vhost}/${input.name}` }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'catalog.shovel.clear', target: `clear ${input.vhost}/${input.name}`, access: 'admin' }, async () => {
     if (!input.vhost || !input.name) throw ERR_VALIDATION('vhost and name are required')
     await clearShovel(input.vhost, input.name)
     return { name: input.name, vhost: input.vhost, cleared: true as const }

@@ -4,7 +4,7 @@ import { restoreMaskedSecrets } from '../secrets/mask-secrets.ts'
 import { sealStoredSecrets } from '../secrets/seal-stored-secrets.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 export interface ConfigurationImportInput {
   /** A REGARDS notifier configuration file, as parsed (its shape is checked by the import). */
@@ -19,8 +19,7 @@ export interface ConfigurationImportInput {
  * first deletes the tenant's rules, recipients and requests, as REGARDS does.
  */
 export function configurationImport(deps: OpsDeps, principal: Principal, input: ConfigurationImportInput): Promise<ImportReport> {
-  return audited(deps, principal, { action: 'configuration.import' }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'configuration.import', access: 'admin' }, async () => {
     const modules: unknown = input.file?.modules
     if (!Array.isArray(modules) || modules.some((m) => !Array.isArray(m?.configuration))) {
       throw ERR_VALIDATION('the file must have a "modules" list, each module with a "configuration" list', { errors: [{ in: 'body', path: '/modules', message: 'must be a list of modules with a configuration list' }] })

@@ -3,7 +3,7 @@ import { ERR_BROKER_UNAVAILABLE, ERR_NOT_FOUND, ERR_VALIDATION } from '../errors
 import { audited } from './audit.ts'
 import { selectedIds, selectionTarget, type DeadLetterSelection } from './dead-letters-selection.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 const CONNECT_TIMEOUT_MS = 10_000
 
@@ -25,8 +25,7 @@ export interface DeadLettersReplayInput extends DeadLetterSelection {
  */
 export function deadLettersReplay(deps: OpsDeps, principal: Principal, input: DeadLettersReplayInput): Promise<ReplayOutcome> {
   const target = input.target ?? 'queue'
-  return audited(deps, principal, { action: 'dead-letters.replay', target: `${selectionTarget(input)} target=${target}` }, async () => {
-    authorize(principal, target === 'exchange' ? 'admin' : 'retry')
+  return audited(deps, principal, { action: 'dead-letters.replay', target: `${selectionTarget(input)} target=${target}`, access: target === 'exchange' ? 'admin' : 'retry' }, async () => {
     if (target !== 'queue' && target !== 'exchange') throw ERR_VALIDATION('target must be queue or exchange')
     const ids = selectedIds(input)
     try {

@@ -5,7 +5,7 @@ import type { RecipientView } from '../notifier/recipient-listing.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
 import { BusinessId, checkBody, PluginFields, strict, withValues } from './plugin-input.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 import { viewRecipient } from './recipients-show.ts'
 
 /** What `POST /recipients` and `herald recipients create` take: a REGARDS recipient plugin configuration. */
@@ -16,8 +16,7 @@ export function recipientsCreate(deps: OpsDeps, principal: Principal, input: { b
   const given = (input.body as { businessId?: unknown } | null)?.businessId
   // Known before the body is checked: the audit entry of a refused creation names the recipient too.
   const businessId = typeof given === 'string' ? given.slice(0, 100) : randomUUID()
-  return audited(deps, principal, { action: 'recipients.create', target: businessId }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'recipients.create', target: businessId, access: 'admin' }, async () => {
     const { businessId: _id, ...body } = checkBody(RecipientCreateBody, input.body)
     const row = await savePlugin(deps.db, deps.secrets, principal.tenant, 'RECIPIENT', businessId, { ...body, parameters: withValues(body.parameters) }, 'create', undefined, deps.config.crossTenantPublish)
     deps.configCache.invalidate(principal.tenant)

@@ -1,7 +1,7 @@
 import { deleteRecipient } from '../notifier/delete-recipient.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 export interface RecipientDeleted {
   businessId: string
@@ -20,9 +20,8 @@ export function recipientsDelete(deps: OpsDeps, principal: Principal, input: { b
   return audited(
     deps,
     principal,
-    { action: 'recipients.delete', target: input.businessId },
+    { action: 'recipients.delete', target: input.businessId, access: 'admin' },
     async () => {
-      authorize(principal, 'admin')
       const { tenant } = principal
       const result = await deleteRecipient(deps.db, tenant, input.businessId, input.force === true, (t) => deps.configCache.get(t))
       deps.configCache.invalidate(tenant)

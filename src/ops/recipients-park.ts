@@ -3,7 +3,7 @@ import type { RecipientView } from '../notifier/recipient-listing.ts'
 import { parkRecipient } from '../notifier/recipient-state.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 import { findRecipient, viewRecipient } from './recipients-show.ts'
 
 export const PARK_REASON_MAX = 500
@@ -13,8 +13,7 @@ export const PARK_REASON_MAX = 500
  * with its state, says who parked it when none is given.
  */
 export function recipientsPark(deps: OpsDeps, principal: Principal, input: { businessId: string; reason?: string }): Promise<RecipientView> {
-  return audited(deps, principal, { action: 'recipients.park', target: input.businessId }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'recipients.park', target: input.businessId, access: 'admin' }, async () => {
     const reason = input.reason?.trim()
     if (reason === '' || (reason?.length ?? 0) > PARK_REASON_MAX) throw ERR_VALIDATION(`reason must be 1 to ${PARK_REASON_MAX} characters`)
     const row = await findRecipient(deps, principal.tenant, input.businessId)

@@ -4,7 +4,7 @@ import { testRecipient, type RecipientTestOutcome } from '../senders/test-recipi
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
 import { checkBody, strict } from './plugin-input.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 const JsonObject = Type.Record(Type.String(), Type.Unknown())
 
@@ -19,9 +19,8 @@ export function recipientsTest(deps: OpsDeps, principal: Principal, input: { bus
   return audited(
     deps,
     principal,
-    { action: 'recipients.test', target: input.businessId },
+    { action: 'recipients.test', target: input.businessId, access: 'admin' },
     async () => {
-      authorize(principal, 'admin')
       const sample = checkBody(RecipientTestBody, input.body)
       const { tenant } = principal
       return testRecipient(deps.db, deps.secrets, senderContext(deps, { tenant, businessId: input.businessId }), tenant, input.businessId, sample)

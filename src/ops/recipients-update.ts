@@ -3,7 +3,7 @@ import type { RecipientView } from '../notifier/recipient-listing.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
 import { checkBody, PluginFields, strict, withValues } from './plugin-input.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 import { viewRecipient } from './recipients-show.ts'
 
 /** What `PUT /recipients/{businessId}` and `herald recipients update` take: the whole configuration. */
@@ -14,8 +14,7 @@ export const RecipientUpdateBody = strict(PluginFields)
  * deliveries are tried at once with it (a fixed address or key is why one changes a recipient).
  */
 export function recipientsUpdate(deps: OpsDeps, principal: Principal, input: { businessId: string; body: unknown }): Promise<RecipientView> {
-  return audited(deps, principal, { action: 'recipients.update', target: input.businessId }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'recipients.update', target: input.businessId, access: 'admin' }, async () => {
     const body = checkBody(RecipientUpdateBody, input.body)
     const row = await savePlugin(deps.db, deps.secrets, principal.tenant, 'RECIPIENT', input.businessId, { ...body, parameters: withValues(body.parameters) }, 'update', undefined, deps.config.crossTenantPublish)
     deps.configCache.invalidate(principal.tenant)

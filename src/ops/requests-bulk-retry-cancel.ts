@@ -2,7 +2,7 @@ import { ERR_NOT_FOUND } from '../errors.ts'
 import { cancelRetryJob, type RetryJob } from '../notifier/retry-jobs.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 import { bulkRetryTarget, describeCounts, describeFilter } from './requests-bulk-retry.ts'
 
 /**
@@ -15,9 +15,8 @@ export function requestsBulkRetryCancel(deps: OpsDeps, principal: Principal, inp
   return audited(
     deps,
     principal,
-    { action: 'requests.bulk-retry.cancel', target: bulkRetryTarget(input.id) },
+    { action: 'requests.bulk-retry.cancel', target: bulkRetryTarget(input.id), access: 'retry' },
     async () => {
-      authorize(principal, 'retry')
       const result = await cancelRetryJob(deps.db, principal.tenant, input.id, principal.subject)
       if (!result) throw ERR_NOT_FOUND(`no bulk retry ${input.id} in tenant ${principal.tenant}`)
       const { job } = result

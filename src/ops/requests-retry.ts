@@ -3,7 +3,7 @@ import { getRequest } from '../notifier/request-listing.ts'
 import { retryRequests, type RetryOutcome } from '../notifier/retry-requests.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 
 export interface RequestsRetryInput {
   /** Every failure of the tenant; else exactly one of `requestIds` (a bulk retry) and `requestId`. */
@@ -24,8 +24,7 @@ export function requestsRetry(deps: OpsDeps, principal: Principal, input: Reques
   const given = [input.all === true, input.requestIds !== undefined, input.requestId !== undefined].filter(Boolean).length
   const ids = input.requestId !== undefined ? [input.requestId] : input.requestIds
   const target = `${input.all ? '*' : (ids ?? []).join(',').slice(0, 500)}${input.recipient !== undefined ? ` recipient=${input.recipient}` : ''}`
-  return audited(deps, principal, { action: 'requests.retry', target }, async () => {
-    authorize(principal, 'retry')
+  return audited(deps, principal, { action: 'requests.retry', target, access: 'retry' }, async () => {
     if (given !== 1) throw ERR_VALIDATION('give either "all": true or request ids')
     const outcome = await retryRequests(deps.db, principal.tenant, { requestIds: input.all ? undefined : ids, recipient: input.recipient }, input.onProgress)
     if (outcome.requests > 0) {

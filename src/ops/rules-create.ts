@@ -1,7 +1,7 @@
 import { savePlugin, describeRules, type Rule } from '../notifier/plugin-configurations.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 import { checkRuleInput, type RuleInput } from './rule-input.ts'
 
 /**
@@ -10,8 +10,7 @@ import { checkRuleInput, type RuleInput } from './rule-input.ts'
  * match with it within a second (config_version); this one at once (its configuration cache is dropped).
  */
 export function rulesCreate(deps: OpsDeps, principal: Principal, input: RuleInput & { businessId?: string }): Promise<Rule> {
-  return audited(deps, principal, { action: 'rules.create', target: input?.businessId }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'rules.create', target: input?.businessId, access: 'admin' }, async () => {
     checkRuleInput(input)
     const { businessId, recipients, ...configuration } = input
     const row = await savePlugin(deps.db, deps.secrets, principal.tenant, 'RULE', businessId, configuration, 'create', recipients)

@@ -1,7 +1,7 @@
 import { describeRules, savePlugin, type Rule } from '../notifier/plugin-configurations.ts'
 import { audited } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
-import { authorize, type Principal } from './principal.ts'
+import type { Principal } from './principal.ts'
 import { checkRuleInput, type RuleInput } from './rule-input.ts'
 
 /**
@@ -9,8 +9,7 @@ import { checkRuleInput, type RuleInput } from './rule-input.ts'
  * HERALD_ERR_NOT_FOUND when the tenant has no such rule.
  */
 export function rulesUpdate(deps: OpsDeps, principal: Principal, input: { businessId: string; rule: RuleInput }): Promise<Rule> {
-  return audited(deps, principal, { action: 'rules.update', target: input.businessId }, async () => {
-    authorize(principal, 'admin')
+  return audited(deps, principal, { action: 'rules.update', target: input.businessId, access: 'admin' }, async () => {
     checkRuleInput(input.rule)
     const { recipients, ...configuration } = input.rule
     const row = await savePlugin(deps.db, deps.secrets, principal.tenant, 'RULE', input.businessId, configuration, 'update', recipients)
