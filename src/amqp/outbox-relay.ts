@@ -51,9 +51,11 @@ export async function insertOutbox(tx: Tx, events: OutboxEvent[], opts: { fromMe
 }
 
 /**
- * At most this many events are published and unconfirmed at once per instance: a kill -9 re-sends at
- * most that many (500 made 11 % of the events of a run with a kill every 5 s arrive twice). Rounds of 50
- * confirm in ≈2 ms on loopback, so the window costs little throughput.
+ * At most this many events of the relay's rounds are published and unconfirmed at once per instance: a
+ * kill -9 re-sends at most that many of them (500 made 11 % of the events of a run with a kill every 5 s
+ * arrive twice). Rounds of 50 confirm in ≈2 ms on loopback, so the window costs little throughput. Events
+ * published from memory are outside it: a kill re-sends those of the batches committed in the last
+ * milliseconds before it (each row is deleted as soon as its confirm comes).
  */
 export const RELAY_WINDOW = 50
 /**
