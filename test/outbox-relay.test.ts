@@ -231,5 +231,33 @@ for (const backend of BACKENDS) {
       await writer.stop()
       await other.stop()
     }, 30_000)
+
+    it('hands the rows it cannot publish (broker not ready) or that the broker refused to the relays at once, not after the grace', async () => {
+      const db = database.db
+      const other = new OutboxRelay(db, broker, createLogger('silent'))
+      const insert = (body: string) => db.transaction().execute((tx) => insertOutbox(tx, [{ exchange, headers: {}, body }], { fromMemory: true }))
+      const dueNow = async (id: number) =>
+        (await sql<{ due: boolean }>`select relay_after <= clock_timestamp() as due from outbox where id = ${id}`.execute(db)).rows[0]?.due === true
+      const seen = received.length
+
+      const reconnecting = new OutboxRelay(db, { ready: false } as Broker, createLogger('silent'))
+      const [waiting] = await insert('while reconnecting')
+      expect(await dueNow(waiting.id)).toBe(false)
+      reconnecting.publishCommitted([waiting])
+      // Well before the grace would make it due anyway.
+      const beforeGrace = { timeoutMs: PUBLISH_FROM_MEMORY_GRACE_MS / 2 }
+      await waitFor(() => dueNow(waiting.id), 'the unpublished row due for the relays', beforeGrace)
+
+      const refusing = new OutboxRelay(db, { ready: true, publish: () => Promise.reject(new Error('refused')) } as unknown as Broker, createLogger('silent'))
+      const [refused] = await insert('refused')
+      refusing.publishCommitted([refused])
+      await waitFor(() => dueNow(refused.id), 'the refused row due for the relays', beforeGrace)
+
+      expect(await other.relayOnce()).toBe(2)
+      await waitFor(() => received.length >= seen + 2, 'both events in the queue')
+      expect(received.slice(seen).map((m) => m.messageId)).toEqual([eventMessageId(waiting.id), eventMessageId(refused.id)])
+      expect((await sql`select 1 from outbox`.execute(db)).rows).toHaveLength(0)
+      await Promise.all([reconnecting.stop(), refusing.stop(), other.stop()])
+    }, 30_000)
   })
 }

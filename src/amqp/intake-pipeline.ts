@@ -67,7 +67,8 @@ export async function runIntakePipeline<Item, Outcome extends { events: OutboxEv
         for (const i of share.messages) outcomes[i] = { retry: err }
         return
       }
-      // Published at once, before the messages are acked: GRANTED follows the commit by a confirm.
+      // Published right after the commit, without waiting for the confirm: the messages are acked once
+      // committed, and the outbox row answers for the event until the broker confirms it.
       if (committed.length > 0) ctx.signals.outbox(committed)
       try {
         stage.report(tenant, outcome)

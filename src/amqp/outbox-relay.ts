@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db, Tx } from '../db/client.ts'
 import type { Logger } from '../log.ts'
+import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
 import { WakeLoop } from '../wake-loop.ts'
 import type { Broker } from './broker.ts'
 
@@ -30,6 +31,12 @@ export interface OutboxRow {
  * than RELAY_CONFIRM_WAIT_MS, so a confirm that is merely slow rarely gets the event sent twice.
  */
 export const PUBLISH_FROM_MEMORY_GRACE_MS = 5_000
+/**
+ * At most this many rows published from memory wait for their confirm per instance. A broker slow to
+ * confirm (but not blocked) would otherwise let the map, and the id list each relay round sends to skip
+ * them, grow with the intake rate: beyond it, rows go to the relay, whose window bounds what waits.
+ */
+export const FROM_MEMORY_LIMIT = 10 * 1_000
 
 /**
  * Writes events to the outbox in the caller's transaction: one statement for the whole batch. With
@@ -41,9 +48,11 @@ export async function insertOutbox(tx: Tx, events: OutboxEvent[], opts: { fromMe
   const rows = events.map((e) => ({ exchange: e.exchange, routing_key: e.routingKey ?? '', headers: e.headers, body: e.body, priority: e.priority ?? 1 }))
   const graceMs = opts.fromMemory ? PUBLISH_FROM_MEMORY_GRACE_MS : 0
   // The rows are returned as stored (not matched to `events` by position): the message published under
-  // an id is the one its row holds, whatever order the insert took.
+  // an id is the one its row holds, whatever order the insert took. The grace counts from the insert
+  // (clock_timestamp), not from the transaction's start (now()): a transaction that waited on locks for
+  // seconds would otherwise commit rows already due, and a relay would publish them beside their writer.
   const { rows: inserted } = await sql<OutboxRow>`insert into outbox (exchange, routing_key, headers, body, priority, relay_after)
-    select exchange, routing_key, headers, body, priority, now() + make_interval(secs => ${graceMs / 1000}::float8)
+    select exchange, routing_key, headers, body, priority, clock_timestamp() + make_interval(secs => ${graceMs / 1000}::float8)
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
       as t(exchange text, routing_key text, headers jsonb, body text, priority int)
     ${opts.fromMemory ? sql`returning id, exchange, routing_key, headers, body, priority` : sql``}`.execute(tx)
@@ -181,12 +190,19 @@ export class OutboxRelay {
    * Publishes rows its caller just committed (written with `fromMemory`), without waiting for a round:
    * publish → GRANTED and the last delivery → SUCCESS skip a relay transaction each (its select, its
    * delete, its commit). Each confirmed row is deleted, with the others confirmed meanwhile in one
-   * statement; a row refused, or left unpublished while the broker reconnects, is a relay's after
-   * PUBLISH_FROM_MEMORY_GRACE_MS.
+   * statement. A row this instance cannot publish now (the broker reconnecting or blocked, the relay
+   * stopping, FROM_MEMORY_LIMIT reached) or that the broker refused is handed to the relays at once
+   * rather than after the grace, so it keeps its place in id order: a request's GRANTED (the older row)
+   * is not left waiting 5 s while its SUCCESS, published from memory, overtakes it.
    */
   publishCommitted(rows: OutboxRow[]): void {
-    if (rows.length === 0 || !this.#broker.ready || this.#loop.stopped) return
-    for (const row of rows) {
+    if (rows.length === 0) return
+    if (!this.#broker.ready || this.#loop.stopped || this.#fromMemory.size + rows.length > FROM_MEMORY_LIMIT) {
+      this.#handToRelay(rows.map((r) => r.id), 'the broker is not ready or too many events wait for their confirm')
+      return
+    }
+    // In id order: GRANTED before SUCCESS when one batch holds both.
+    for (const row of [...rows].sort((a, b) => a.id - b.id)) {
       const confirm = this.#broker.publish({
         exchange: row.exchange,
         routingKey: row.routing_key,
@@ -204,11 +220,23 @@ export class OutboxRelay {
           },
           (err) => {
             this.#fromMemory.delete(row.id)
-            this.#log.warn({ err, id: row.id, relayAfterMs: PUBLISH_FROM_MEMORY_GRACE_MS }, 'publishing a committed event failed: the relay publishes it')
+            this.#handToRelay([row.id], 'the broker refused it', err)
           },
         ),
       )
     }
+  }
+
+  /** Makes rows due for the relays now (theirs was the grace), then wakes this instance's relay. */
+  #handToRelay(ids: number[], why: string, err?: unknown): void {
+    this.#log.warn({ err, count: ids.length, why }, 'committed events left to the outbox relay')
+    sql`update outbox set relay_after = clock_timestamp() where id = any(${ids}::bigint[])`
+      .execute(this.#db)
+      .then(
+        () => this.#loop.notify(),
+        // Still published: by a relay, after the grace.
+        (updateErr: unknown) => this.#log.warn({ err: updateErr, count: ids.length, relayAfterMs: PUBLISH_FROM_MEMORY_GRACE_MS }, 'could not hand committed events to the relay now: it takes them after the grace'),
+      )
   }
 
   #deleteConfirmed(id: number): void {
@@ -216,14 +244,29 @@ export class OutboxRelay {
     this.#deleting ??= this.#deleteAllConfirmed()
   }
 
+  /**
+   * Deletes the confirmed rows, those confirmed meanwhile with them. A failed delete (the database
+   * restarting) is tried again with backoff: the rows stay out of this instance's rounds meanwhile, so a
+   * database blip does not publish them a second time. Only a stop gives up on them (another relay then
+   * publishes them again after the grace, under the same message id).
+   */
   async #deleteAllConfirmed(): Promise<void> {
+    let failures = 0
     while (this.#confirmedIds.length > 0) {
       const ids = this.#confirmedIds
       this.#confirmedIds = []
       try {
         await sql`delete from outbox where id = any(${ids}::bigint[])`.execute(this.#db)
+        failures = 0
       } catch (err) {
-        this.#log.warn({ err, count: ids.length }, 'deleting confirmed outbox rows failed: they will be published again')
+        if (!this.#loop.stopped) {
+          const retryInMs = backoffDelay(failures++, TRANSIENT_BACKOFF)
+          this.#log.warn({ err, count: ids.length, retryInMs }, 'deleting confirmed outbox rows failed: trying again')
+          this.#confirmedIds.push(...ids)
+          await sleep(retryInMs)
+          continue
+        }
+        this.#log.warn({ err, count: ids.length }, 'deleting confirmed outbox rows failed while stopping: a relay publishes them again')
       }
       for (const id of ids) this.#fromMemory.delete(id)
     }
