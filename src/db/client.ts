@@ -61,11 +61,11 @@ const statementNames = new Map<string, string>()
 
 /**
  * Herald's statements with parameters run as named prepared statements: each connection parses and plans
- * one the first time, then only binds it. The hot path's statements are long CTEs over jsonb_to_recordset:
- * parsing and planning them once per connection instead of at every call cut PostgreSQL's CPU per
- * notification request by a third (705 → 460 µs, bench --quick). A statement's name is the same on every
- * connection (the first MAX_PREPARED_STATEMENTS texts seen); a filter-built listing query beyond that is
- * sent unnamed, as before.
+ * one the first time, then only binds it. The hot path's statements are long CTEs over jsonb_to_recordset,
+ * costly to plan at every call: with them prepared (and the events published from memory), PostgreSQL's
+ * CPU per notification request went from 530 to 415 µs (bench --quick, docs/benchmarks.md). A statement's
+ * name is the same on every connection (the first MAX_PREPARED_STATEMENTS texts seen); a filter-built
+ * listing query beyond that is sent unnamed, as before.
  */
 function runAsPreparedStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown
