@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db, Tx } from '../db/client.ts'
+import { PREPARED, type Db, type Tx } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
 import { WakeLoop } from '../wake-loop.ts'
@@ -51,7 +51,7 @@ export async function insertOutbox(tx: Tx, events: OutboxEvent[], opts: { fromMe
   // an id is the one its row holds, whatever order the insert took. The grace counts from the insert
   // (clock_timestamp), not from the transaction's start (now()): a transaction that waited on locks for
   // seconds would otherwise commit rows already due, and a relay would publish them beside their writer.
-  const { rows: inserted } = await sql<OutboxRow>`insert into outbox (exchange, routing_key, headers, body, priority, relay_after)
+  const { rows: inserted } = await sql<OutboxRow>`${PREPARED}insert into outbox (exchange, routing_key, headers, body, priority, relay_after)
     select exchange, routing_key, headers, body, priority, clock_timestamp() + make_interval(secs => ${graceMs / 1000}::float8)
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
       as t(exchange text, routing_key text, headers jsonb, body text, priority int)
@@ -150,7 +150,7 @@ export class OutboxRelay {
     if (room <= 0) return 0
     const late: { row: OutboxRow; confirm: Promise<unknown> }[] = []
     const round = await this.#db.transaction().execute(async (tx) => {
-      const { rows } = await sql<OutboxRow>`
+      const { rows } = await sql<OutboxRow>`${PREPARED}
         select id, exchange, routing_key, headers, body, priority from outbox
         where id <> all(${[...this.#unconfirmed.keys(), ...this.#fromMemory.keys()]}::bigint[]) and relay_after <= now()
         order by id limit ${room} for update skip locked`.execute(tx)
@@ -170,7 +170,7 @@ export class OutboxRelay {
       // A connection drop fails only the publishes still unconfirmed: the confirmed rows go, so the next
       // round publishes again just those.
       const confirmed = rows.filter((_, i) => outcomes[i]?.status === 'fulfilled')
-      if (confirmed.length > 0) await sql`delete from outbox where id = any(${confirmed.map((r) => r.id)}::bigint[])`.execute(tx)
+      if (confirmed.length > 0) await sql`${PREPARED}delete from outbox where id = any(${confirmed.map((r) => r.id)}::bigint[])`.execute(tx)
       rows.forEach((row, i) => {
         if (outcomes[i] === undefined) late.push({ row, confirm: confirms[i] })
       })
@@ -256,7 +256,7 @@ export class OutboxRelay {
       const ids = this.#confirmedIds
       this.#confirmedIds = []
       try {
-        await sql`delete from outbox where id = any(${ids}::bigint[])`.execute(this.#db)
+        await sql`${PREPARED}delete from outbox where id = any(${ids}::bigint[])`.execute(this.#db)
         failures = 0
       } catch (err) {
         if (!this.#loop.stopped) {

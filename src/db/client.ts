@@ -45,38 +45,43 @@ export async function openPostgres(url: string, poolSize = 10, log?: Logger, lim
   // outbox relay publishes) has no pool listener, and a server restart then emitted an unhandled 'error'
   // that killed the process. Its pending query rejects anyway, so the caller sees the failure; an idle one
   // is replaced by the next query. Either way the loss is logged, once.
-  pool.on('connect', (client) => {
-    client.on('error', (err) => log?.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)'))
-    runAsPreparedStatements(client)
-  })
+  pool.on('connect', (client) => client.on('error', (err) => log?.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)')))
+  runMarkedAsPrepared(pool)
   // The pool re-emits an idle client's error, already logged above; without a listener it would crash.
   pool.on('error', () => undefined)
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   return { db, backend: 'postgres', close: () => db.destroy() }
 }
 
-/** At most this many distinct statements are prepared per connection; the rarer ones are parsed each time. */
-const MAX_PREPARED_STATEMENTS = 200
-const statementNames = new Map<string, string>()
+const PREPARED_MARK = '/* prepared */'
 
 /**
- * Herald's statements with parameters run as named prepared statements: each connection parses and plans
- * one the first time, then only binds it. The hot path's statements are long CTEs over jsonb_to_recordset,
- * costly to plan at every call: with them prepared (and the events published from memory), PostgreSQL's
- * CPU per notification request went from 530 to 415 µs (bench --quick, docs/benchmarks.md). A statement's
- * name is the same on every connection (the first MAX_PREPARED_STATEMENTS texts seen); a filter-built
- * listing query beyond that is sent unnamed, as before.
+ * Put first in a statement of the hot path (sql`${PREPARED} select …`) to have it run as a named prepared
+ * statement on PostgreSQL: each connection parses and plans it once, then only binds it. The hot path's
+ * statements are long CTEs over jsonb_to_recordset, costly to plan at every call: with them prepared (and
+ * the events published from memory), PostgreSQL's CPU per notification request went from 530 to 415 µs
+ * (bench --quick, docs/benchmarks.md). Only marked statements: a generic plan fits a statement over a
+ * batch (its selectivity is the batch's length, not a value), not a listing whose filters (a date range,
+ * a dominant tenant) want a plan of their own each time, and a filter-built text per combination would
+ * fill every connection with statements used once. PgBouncer in transaction mode keeps named statements
+ * working from 1.21 on, with max_prepared_statements set (docs/deployment.md). PGlite ignores the mark.
  */
-function runAsPreparedStatements(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown
-  client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
-      let name = statementNames.get(text)
-      if (name === undefined && statementNames.size < MAX_PREPARED_STATEMENTS) statementNames.set(text, (name = `herald_${statementNames.size + 1}`))
-      if (name !== undefined) return query({ name, text, values }, callback)
-    }
-    return query(text, values, callback)
-  }) as typeof client.query
+export const PREPARED = sql.raw(PREPARED_MARK)
+
+/** Runs the statements marked PREPARED as named prepared statements; a name per text, the same on every connection of the pool. */
+function runMarkedAsPrepared(pool: pg.Pool): void {
+  const names = new Map<string, string>()
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    client.query = ((text: unknown, values?: unknown, callback?: unknown) => {
+      if (typeof text === 'string' && text.startsWith(PREPARED_MARK)) {
+        let name = names.get(text)
+        if (name === undefined) names.set(text, (name = `herald_${names.size + 1}`))
+        return query({ name, text, values }, callback)
+      }
+      return query(text, values, callback)
+    }) as typeof client.query
+  })
 }
 
 /**

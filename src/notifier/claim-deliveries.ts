@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db } from '../db/client.ts'
+import { PREPARED, type Db } from '../db/client.ts'
 import type { DeliveryItem } from '../senders/sender.ts'
 
 /** How long a claimed batch may take before another worker may take it over (a crashed instance). */
@@ -29,7 +29,7 @@ export async function claimDeliveries(
     request_date: Date
     payload: Record<string, unknown>
     metadata: Record<string, unknown>
-  }>`
+  }>`${PREPARED}
     with claimed as (
       update delivery d set state = 'SENDING', attempts = d.attempts + 1, claimed_by = ${instanceId}::uuid,
         lease_until = now() + make_interval(secs => ${LEASE_SECONDS}), updated_at = now()

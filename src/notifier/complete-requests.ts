@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Tx } from '../db/client.ts'
+import { PREPARED, type Tx } from '../db/client.ts'
 import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
@@ -54,8 +54,8 @@ export async function completeRequests(
   // Locked in id order before reading, in a statement of its own: two workers finishing the last
   // deliveries of one request wait for each other (never deadlock), and the read below, a new statement,
   // sees what the first one committed, so they can neither both miss nor both send its completion.
-  await sql`select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
-  const { rows } = await sql<CompletableRow>`
+  await sql`${PREPARED}select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
+  const { rows } = await sql<CompletableRow>`${PREPARED}
     select r.id, r.tenant, r.request_id, r.request_owner, r.request_date,
       coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state, 'attempts', d.attempts,
           'sentAt', d.sent_at, 'lastError', d.last_error, 'updatedAt', d.updated_at,
@@ -91,7 +91,7 @@ export async function completeRequests(
   }
   // The successes leave the live table for the history, with their deliveries and failed attempts (the
   // delete returns the row it removes: no second read); the failures stay, in ERROR.
-  await sql`with completed as (
+  await sql`${PREPARED}with completed as (
       select * from jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb, deliveries jsonb)
     ), moved as (
       delete from notification_request r using completed h where r.id = h.id

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Tx } from '../db/client.ts'
+import { PREPARED, type Tx } from '../db/client.ts'
 import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import { notifierEvent } from './notifier-event.ts'
 import { matchSamples, type Sample } from '../rules/rule-workers.ts'
@@ -115,13 +115,13 @@ export async function matchRequests(tx: Tx, config: TenantConfig, requests: Requ
   })
   if (deliveries.length > 0) {
     // A retried request keeps its deliveries: successes are never sent twice, errors were reset by the retry.
-    await sql`insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date)
+    await sql`${PREPARED}insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date)
       select tenant, request_pk, recipient_id, 'PENDING', priority, request_date
       from jsonb_to_recordset(${JSON.stringify(deliveries)}::jsonb)
         as t(tenant text, request_pk bigint, recipient_id bigint, priority int, request_date timestamptz)
       on conflict (request_pk, recipient_id) do nothing`.execute(tx)
   }
-  await sql`update notification_request r set state = u.state, rule_errors = u.rule_errors, updated_at = now()
+  await sql`${PREPARED}update notification_request r set state = u.state, rule_errors = u.rule_errors, updated_at = now()
     from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as u(id bigint, state text, rule_errors jsonb)
     where r.id = u.id`.execute(tx)
   outcome.deliveries = deliveries.length

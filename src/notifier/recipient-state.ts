@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely'
-import type { Db, Tx } from '../db/client.ts'
+import { PREPARED, type Db, type Tx } from '../db/client.ts'
 
 export interface ParkState {
   parked: boolean
@@ -32,7 +32,7 @@ export async function countOutcome(
   policy: { parkAfterFailures: number; probeIntervalMs: number },
 ): Promise<{ parkedNow: boolean; parked: boolean }> {
   if (outcome.failed === 0) return { parkedNow: false, parked: false }
-  const { rows } = await sql<{ parked_now: boolean; parked: boolean }>`
+  const { rows } = await sql<{ parked_now: boolean; parked: boolean }>`${PREPARED}
     insert into recipient_state as s (recipient_id, tenant, consecutive_failures)
     values (${recipient.id}, ${recipient.tenant}, ${outcome.failed})
     on conflict (recipient_id) do update set consecutive_failures = s.consecutive_failures + ${outcome.failed}, updated_at = now()

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db } from '../db/client.ts'
+import { PREPARED, type Db } from '../db/client.ts'
 import type { DeliveryPolicy } from '../senders/policy.ts'
 import type { SendResult } from '../senders/sender.ts'
 import { countOutcome, postponeProbe, resetFailures, resetsFailures, unparkRecipient } from './recipient-state.ts'
@@ -77,7 +77,7 @@ export async function recordResults(
     // Only the claim this batch holds: same instance and same attempt. A claim taken back meanwhile (this
     // instance looked gone, or the lease expired) belongs to whoever holds it now, even if that is this
     // instance again with a newer attempt.
-    const { rows: updated } = await sql<{ id: number }>`${resets ? sql`with reset as (${resetFailures(recipient.id)})` : sql``}
+    const { rows: updated } = await sql<{ id: number }>`${PREPARED}${resets ? sql`with reset as (${resetFailures(recipient.id)})` : sql``}
       update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
         attempts = d.attempts - x.refund,
         sent_at = case when x.state = 'SUCCESS' then now() else d.sent_at end,
@@ -93,7 +93,7 @@ export async function recordResults(
     const recorded = rows.filter((r) => held.has(r.id))
     const failedRows = recorded.filter((r) => r.state !== 'SUCCESS')
     if (failedRows.length > 0) {
-      await sql`insert into delivery_attempt (tenant, delivery_id, attempt, outcome, error_class, message)
+      await sql`${PREPARED}insert into delivery_attempt (tenant, delivery_id, attempt, outcome, error_class, message)
         select d.tenant, d.id, d.attempts + x.refund, x.state, x.error_class, x.error
         from jsonb_to_recordset(${JSON.stringify(failedRows)}::jsonb) as x(id bigint, state text, refund int, error text, error_class text)
         join delivery d on d.id = x.id`.execute(tx)

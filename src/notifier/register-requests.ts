@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Tx } from '../db/client.ts'
+import { PREPARED, type Tx } from '../db/client.ts'
 import type { OutboxEvent } from '../amqp/outbox-relay.ts'
 import { notifierEvent } from './notifier-event.ts'
 import type { ParsedMessage, RequestBody } from './parse-request.ts'
@@ -68,7 +68,7 @@ export async function registerRequests(
   if (requests.length === 0) return reg
 
   const ids = requests.map((r) => r.requestId)
-  const { rows: liveRows } = await sql<LiveRow>`
+  const { rows: liveRows } = await sql<LiveRow>`${PREPARED}
     select r.id, r.request_id, r.request_owner, r.request_date, r.priority, r.mode, r.state, r.payload, r.metadata,
       (select count(*) from delivery d where d.request_pk = r.id and d.state = 'ERROR') as errors
     from notification_request r
@@ -164,7 +164,7 @@ async function insertRequests(
   })
   const deliveries = toInsert.flatMap((item, i) => (verdicts[i]?.recipientIds ?? []).map((recipient_id) => ({ request_id: item.requestId, recipient_id })))
   // A direct request dated in the future is stored SCHEDULED: its deliveries wait for its date.
-  const { rows: inserted } = await sql<{ id: number; request_id: string }>`
+  const { rows: inserted } = await sql<{ id: number; request_id: string }>`${PREPARED}
     with inserted as (
       insert into notification_request
         (tenant, request_id, request_owner, request_date, not_before, priority, mode, state, rule_errors, payload, metadata)
