@@ -41,6 +41,7 @@ export async function recordResults(
   recipient: RecipientConfig,
   probe: boolean,
 ): Promise<Recorded> {
+  if (items.length === 0) return { finalRequestPks: [], sent: 0, retried: 0, failed: 0, parked: false, unparked: false }
   const failures = items.filter((i) => !i.result.ok).map((i) => i.result as Extract<SendResult, { ok: false }>)
   // The usual batch, successes only and not a probe, is one statement (the update with its reset CTE):
   // run without a transaction around it, a BEGIN and a COMMIT round trip fewer per batch.

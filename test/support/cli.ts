@@ -28,17 +28,22 @@ export function cliEnv(storage?: { databaseUrl?: string; dataDir: string }, amqp
 
 /**
  * Runs `herald <args>` (bin/herald.js) to its end with `env`, `input` on its stdin (closed at once when
- * absent), and answers its exit code and output: a refusal is an answer, not an exception.
+ * absent), and answers its exit code and output: a refusal is an answer, not an exception; a run killed
+ * (its timeout passed) is one.
  */
 export function runHerald(args: string[], opts: { env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS })
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, timeout: timeoutMs })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr }))
+    // Killed by the timeout (or any signal) is no exit code: a test expecting a refusal must not pass on it.
+    child.on('close', (code, signal) =>
+      code === null ? reject(new Error(`herald ${args.join(' ')} ended by ${signal} (timeout ${timeoutMs} ms?); stderr: ${stderr.slice(-2000)}`)) : resolve({ code, stdout, stderr }),
+    )
     child.stdin.end(opts.input ?? '')
   })
 }
