@@ -156,16 +156,7 @@ export class OutboxRelay {
         order by id limit ${room} for update skip locked`.execute(tx)
       this.#lastRoundFull = rows.length === room
       if (rows.length === 0) return { selected: 0, refused: 0, failure: undefined }
-      const confirms = rows.map((row) =>
-        this.#broker.publish({
-          exchange: row.exchange,
-          routingKey: row.routing_key,
-          headers: row.headers,
-          body: row.body,
-          priority: row.priority,
-          messageId: eventMessageId(row.id),
-        }),
-      )
+      const confirms = rows.map((row) => this.#publish(row))
       const outcomes = await settledWithin(confirms, RELAY_CONFIRM_WAIT_MS)
       // A connection drop fails only the publishes still unconfirmed: the confirmed rows go, so the next
       // round publishes again just those.
@@ -203,14 +194,7 @@ export class OutboxRelay {
     }
     // In id order: GRANTED before SUCCESS when one batch holds both.
     for (const row of [...rows].sort((a, b) => a.id - b.id)) {
-      const confirm = this.#broker.publish({
-        exchange: row.exchange,
-        routingKey: row.routing_key,
-        headers: row.headers,
-        body: row.body,
-        priority: row.priority,
-        messageId: eventMessageId(row.id),
-      })
+      const confirm = this.#publish(row)
       this.#fromMemory.set(
         row.id,
         confirm.then(
@@ -225,6 +209,18 @@ export class OutboxRelay {
         ),
       )
     }
+  }
+
+  /** Publishes an outbox row under its id's message id: the same on every send, so copies can be dropped. */
+  #publish(row: OutboxRow): Promise<void> {
+    return this.#broker.publish({
+      exchange: row.exchange,
+      routingKey: row.routing_key,
+      headers: row.headers,
+      body: row.body,
+      priority: row.priority,
+      messageId: eventMessageId(row.id),
+    })
   }
 
   /** Makes rows due for the relays now (theirs was the grace), then wakes this instance's relay. */
