@@ -464,6 +464,7 @@ export async function benchParkedBacklog(opts: { backlog: number; count?: number
     const without = await runWebhook('parked-no-backlog', receiver, count, (storage) => configure(storage, configuration, { recipient: 'dead', count: 0, park: true }), false)
     let filledS = 0
     let untouched = 0
+    let databaseMiB = 0
     const withBacklog = await runWebhook(
       `parked-backlog-${opts.backlog}`,
       receiver,
@@ -482,6 +483,8 @@ export async function benchParkedBacklog(opts: { backlog: number; count?: number
           const { rows } = await sql<{ n: string }>`select count(*) as n from delivery d join notification_request r on r.id = d.request_pk
             where r.tenant = ${TENANT} and r.request_id like 'backlog-%' and d.state = 'PENDING' and d.attempts = 0 and d.sent_at is null`.execute(database.db)
           untouched = Number(rows[0].n)
+          const size = await sql<{ bytes: string }>`select pg_database_size(current_database()) as bytes`.execute(database.db)
+          databaseMiB = Number(size.rows[0].bytes) / 2 ** 20
         } finally {
           await database.close()
         }
@@ -493,7 +496,7 @@ export async function benchParkedBacklog(opts: { backlog: number; count?: number
     )
     if (untouched !== opts.backlog) throw new Error(`parked backlog: ${untouched}/${opts.backlog} deliveries still PENDING without an attempt at the end`)
     return [
-      { name: 'scale.parked_backlog.backlog', value: opts.backlog, unit: 'deliveries', target: `waiting behind a parked recipient, all untouched at the end; inserted in ${filledS.toFixed(0)} s` },
+      { name: 'scale.parked_backlog.backlog', value: opts.backlog, unit: 'deliveries', target: `waiting behind a parked recipient, all untouched at the end; inserted in ${filledS.toFixed(0)} s, database ${databaseMiB.toFixed(0)} MiB at the end` },
       { name: 'scale.parked_backlog.herald_peak_rss', value: withBacklog.peakRssMiB, unit: 'MiB', reference: without.peakRssMiB, referenceName: 'peak RSS without the backlog', target: '≤ 300' },
       {
         name: 'scale.parked_backlog.other_rate',
