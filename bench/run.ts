@@ -227,20 +227,28 @@ function scalingFigures(backend: string, scaling: import('./notifier.ts').Scalin
 /** Each figure with a numeric target: value, target, PASS/FAIL and how far from its bound. */
 function targetLines(): string[] {
   return rows.flatMap((r) => {
-    const m = r.target && /^\s*(≥|>=|≤|<=)\s*([\d.]+)/.exec(r.target)
-    if (!m || r.pass === undefined) return []
-    const bound = Number(m[2])
-    const off = r.pass ? '' : ` (${(m[1] === '≤' || m[1] === '<=' ? r.value / bound : bound / r.value).toFixed(2)}× off)`
-    return [`  ${r.name.padEnd(56)} ${fmt(r.value).padStart(10)} ${r.unit.padEnd(12)} target ${(r.target ?? '').padEnd(8)} ${r.pass ? 'PASS' : 'FAIL'}${off}`]
+    const t = parseTarget(r.target)
+    if (!t || r.pass === undefined) return []
+    const measured = t.ofReference ? r.value / r.reference! : r.value
+    const off = r.pass ? '' : ` (${(t.atMost ? measured / t.bound : t.bound / measured).toFixed(2)}× off)`
+    const shown = t.ofReference ? `${fmt(measured)} ×` : `${fmt(r.value).padStart(10)} ${r.unit.padEnd(12)}`
+    return [`  ${r.name.padEnd(56)} ${shown} target ${(r.target ?? '').padEnd(8)} ${r.pass ? 'PASS' : 'FAIL'}${off}`]
   })
 }
 
-/** `≥ 3000`, `≤ 250`: pass/fail of a figure against its target. */
-function judge(value: number, target: string | undefined): boolean | undefined {
-  const m = target && /^\s*(≥|>=|≤|<=)\s*([\d.]+)/.exec(target)
+/** `≥ 3000`, `≤ 250`: a bound of the value; `ratio ≥ 0.8`: a bound of value / reference. */
+function parseTarget(target: string | undefined): { ofReference: boolean; atMost: boolean; bound: number } | undefined {
+  const m = target && /^\s*(ratio\s+)?(≥|>=|≤|<=)\s*([\d.]+)/.exec(target)
   if (!m) return undefined
-  const bound = Number(m[2])
-  return m[1] === '≥' || m[1] === '>=' ? value >= bound : value <= bound
+  return { ofReference: m[1] !== undefined, atMost: m[2] === '≤' || m[2] === '<=', bound: Number(m[3]) }
+}
+
+/** Pass/fail of a figure against its target (undefined: no numeric target, or a ratio without its reference). */
+function judge(figure: Figure): boolean | undefined {
+  const t = parseTarget(figure.target)
+  if (!t || (t.ofReference && !figure.reference)) return undefined
+  const measured = t.ofReference ? figure.value / figure.reference! : figure.value
+  return t.atMost ? measured <= t.bound : measured >= t.bound
 }
 
 const fmt = (v: number) => (!Number.isFinite(v) ? String(v) : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2))
@@ -336,7 +344,7 @@ async function main() {
     progress(`── ${section.name}`)
     try {
       for (const f of await section.run()) {
-        const row: Row = { ...f, section: section.name, pass: judge(f.value, f.target) }
+        const row: Row = { ...f, section: section.name, pass: judge(f) }
         rows.push(row)
         console.log(line(row))
       }

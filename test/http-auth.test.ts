@@ -301,6 +301,14 @@ for (const backend of BACKENDS) {
         }
       }
       expect(await tenantAState()).toMatchObject({ requests: [{ request_id: 'req-1', state: 'ERROR' }], deadLetters: [{ id: deadLetterId }] })
+      // Each refused change is in the audit trail (the guard records it: no operation ran), no refused read is.
+      const refused = await sql<{ action: string; role: string; target: string | null }>`select action, role, target from audit_entry
+        where tenant = ${A} and outcome = 'HERALD_ERR_FORBIDDEN'`.execute(f.herald.ctx.db)
+      const actions = new Set(refused.rows.map((e) => e.action))
+      for (const action of ['recipients.delete', 'recipients.park', 'rules.update', 'requests.delete', 'dead-letters.discard', 'catalog.force-deletion']) expect(actions).toContain(action)
+      expect([...actions].filter((a) => /\.(list|show)$/.test(a))).toEqual([])
+      expect(refused.rows).toContainEqual({ action: 'recipients.delete', role: 'EXPLOIT', target: 'rcp-a' })
+      expect(refused.rows).toContainEqual({ action: 'requests.delete', role: 'whatever', target: 'req-1' })
     })
 
     it('never shows or changes tenant A to an ADMIN of tenant B, on any route', async () => {

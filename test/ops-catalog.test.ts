@@ -143,8 +143,9 @@ describe('catalog operations through REST and the CLI', () => {
     const conflict = await rest('POST', `/products/${unblocked}/force-deletion`)
     expect([conflict.statusCode, conflict.json().code]).toEqual([409, 'HERALD_ERR_CATALOG_REQUEST_STATE'])
     expect((await rest('POST', '/products/not%20a%20urn/force-deletion')).statusCode).toBe(400)
-    // The refusals of the route's guard (role) and schema never reach the operation: not recorded.
+    // The guard records the role's refusal; the schema's (400) reaches no operation and is not recorded.
     expect((await audit('catalog.force-deletion')).map((e) => [e.role, e.target, e.outcome])).toEqual([
+      ['EXPLOIT', urn, 'HERALD_ERR_FORBIDDEN'],
       ['ADMIN', urn, 'ok'],
       ['ADMIN', urn, 'HERALD_ERR_NOT_FOUND'],
       ['ADMIN', unblocked, 'HERALD_ERR_CATALOG_REQUEST_STATE'],

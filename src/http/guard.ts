@@ -3,10 +3,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Ctx } from '../context.ts'
 import { authenticate, checkAccess, type TokenKeys } from './auth.ts'
 import { consoleSessionPrincipal, isConsoleSessionHeader } from './console.ts'
-import { ERR_RATE_LIMITED, HeraldError } from '../errors.ts'
+import { ERR_FORBIDDEN, ERR_RATE_LIMITED, HeraldError } from '../errors.ts'
 import { sendProblem } from './errors.ts'
+import { OPERATOR_ACTIONS } from '../ops/actions.ts'
+import { recordAudit } from '../ops/audit.ts'
 
 const RATE_WINDOW_MS = 60_000
+
+/**
+ * The changing action of each REST route, keyed as fastify names the route (`POST /api/v1/recipients/:businessId/park`):
+ * a change the role check refuses never reaches its operation, so the guard records it in the audit trail.
+ */
+const CHANGING_ACTIONS = new Map<string, string>(
+  OPERATOR_ACTIONS.filter((a) => a.changes).flatMap((a) => a.rest.map((r) => [`${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`, a.name] as const)),
+)
 
 /** Tokens of one subject of one tenant share a budget; requests without a valid token share their address's. */
 const rateKey = (req: FastifyRequest) =>
@@ -51,6 +61,14 @@ export async function installGuard(app: FastifyInstance<any, any, any, any, any>
     const problem = principal instanceof HeraldError ? principal : checkAccess(principal, ctx.config.tenants, access ?? 'admin')
     if (problem) {
       if (problem.kind === 'unauthenticated') reply.header('www-authenticate', `Bearer realm="herald", error="invalid_token"`)
+      const action = CHANGING_ACTIONS.get(`${req.method} ${req.routeOptions.url}`)
+      // A known principal of an accepted tenant asked for a change its role does not allow (EXPLOIT deleting).
+      if (action && req.principal && problem.code === ERR_FORBIDDEN.code) {
+        const target = Object.values((req.params ?? {}) as Record<string, string>)[0]
+        await recordAudit(ctx.db, req.principal, { action, target }, problem.code, problem.message).catch((err: unknown) =>
+          req.log.error({ err, action }, 'recording a refused change in the audit trail failed'),
+        )
+      }
       return sendProblem(reply, problem)
     }
     req.log = reply.log = req.log.child({ tenant: req.principal.tenant, role: req.principal.role })
