@@ -229,6 +229,7 @@ describe('catalog operations through REST and the CLI', () => {
     expect((await cli('disseminate', '--tenant', TENANT, '--urn', urn, '--priority', 'URGENT')).code).toBe(2)
     expect((await audit('catalog.disseminate')).map((e) => [e.subject === CLI_SUBJECT ? 'cli' : 'rest', e.outcome])).toEqual([
       ['rest', 'ok'],
+      ['rest', 'HERALD_ERR_FORBIDDEN'],
       ['rest', 'HERALD_ERR_NOT_FOUND'],
       ['cli', 'ok'],
       ['cli', 'HERALD_ERR_NOT_FOUND'],
@@ -257,7 +258,7 @@ describe('catalog operations through REST and the CLI', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
-    expect((await audit('catalog.create-aips')).map((e) => e.outcome)).toEqual(['ok', 'ok', 'ok'])
+    expect((await audit('catalog.create-aips')).map((e) => e.outcome)).toEqual(['ok', 'ok', 'HERALD_ERR_FORBIDDEN', 'ok'])
   }, CLI_TIMEOUT)
 
   it('sets a catalog setting through REST and the CLI; refuses EXPLOIT, an unknown setting, a value of the wrong type', async () => {
@@ -278,7 +279,7 @@ describe('catalog operations through REST and the CLI', () => {
     expect([byCli.code, JSON.parse(byCli.stdout)]).toEqual([0, { active_notifications: true }])
     expect((await cli('setting', '--tenant', TENANT, 'no_such_setting', 'true')).code).toBe(3)
     expect((await cli('setting', '--tenant', TENANT, 'active_notifications', 'yes')).code).toBe(2)
-    expect((await audit('catalog.setting')).map((e) => e.outcome)).toEqual(['ok', 'HERALD_ERR_NOT_FOUND', 'HERALD_ERR_VALIDATION', 'ok', 'HERALD_ERR_NOT_FOUND'])
+    expect((await audit('catalog.setting')).map((e) => e.outcome)).toEqual(['ok', 'HERALD_ERR_FORBIDDEN', 'HERALD_ERR_NOT_FOUND', 'HERALD_ERR_VALIDATION', 'ok', 'HERALD_ERR_NOT_FOUND'])
   }, CLI_TIMEOUT)
 
   it('defines, lists and clears a shovel through REST and the CLI; refuses EXPLOIT, a bad URI, an unknown shovel', async () => {
@@ -306,6 +307,8 @@ describe('catalog operations through REST and the CLI', () => {
       expect((await cli('shovel', 'set', '--tenant', TENANT, '--name', 'ops-cli', ...flags, '--ack-mode', 'sometimes')).code).toBe(2)
       expect((await audit('catalog.shovel.set', 'catalog.shovel.clear')).map((e) => [e.subject === CLI_SUBJECT ? 'cli' : e.role, e.target, e.outcome])).toEqual([
         ['ADMIN', `set ${otherVhost.name}/ops-rest`, 'ok'],
+        // Refused by the route's role check: the shovel's name is in the body, so there is no target.
+        ['EXPLOIT', null, 'HERALD_ERR_FORBIDDEN'],
         ['ADMIN', `set ${otherVhost.name}/ops-rest`, 'HERALD_ERR_BROKER_UNAVAILABLE'],
         ['ADMIN', `clear ${otherVhost.name}/ops-rest`, 'ok'],
         ['ADMIN', `clear ${otherVhost.name}/ops-rest`, 'HERALD_ERR_NOT_FOUND'],
