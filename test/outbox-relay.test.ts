@@ -5,7 +5,7 @@ import { Broker, type OutgoingMessage } from '../src/amqp/broker.ts'
 import { eventMessageId, insertOutbox, OutboxRelay, PUBLISH_FROM_MEMORY_GRACE_MS, RELAY_CONFIRM_WAIT_MS, RELAY_WINDOW } from '../src/amqp/outbox-relay.ts'
 import { createLogger } from '../src/log.ts'
 import { startStallingProxy, type StallingProxy } from './support/stalling-proxy.ts'
-import { BACKENDS, createVhost, openTestDatabase, type TestDatabase } from './support/services.ts'
+import { BACKENDS, createVhost, freePort, openTestDatabase, type TestDatabase } from './support/services.ts'
 import { waitFor } from './support/wait-for.ts'
 
 const EXCHANGE = 'test.outbox-relay'
@@ -235,29 +235,37 @@ for (const backend of BACKENDS) {
     it('hands the rows it cannot publish (broker not ready) or that the broker refused to the relays at once, not after the grace', async () => {
       const db = database.db
       const other = new OutboxRelay(db, broker, createLogger('silent'))
-      const insert = (body: string) => db.transaction().execute((tx) => insertOutbox(tx, [{ exchange, headers: {}, body }], { fromMemory: true }))
+      const insert = (body: string, to = exchange) => db.transaction().execute((tx) => insertOutbox(tx, [{ exchange: to, headers: {}, body }], { fromMemory: true }))
       const dueNow = async (id: number) =>
         (await sql<{ due: boolean }>`select relay_after <= clock_timestamp() as due from outbox where id = ${id}`.execute(db)).rows[0]?.due === true
+      // Well before the grace would make them due anyway.
+      const beforeGrace = { timeoutMs: PUBLISH_FROM_MEMORY_GRACE_MS / 2 }
       const seen = received.length
 
-      const reconnecting = new OutboxRelay(db, { ready: false } as Broker, createLogger('silent'))
+      // A broker nobody listens for: never ready, as while a connection is re-opened.
+      const unreachable = new Broker(`amqp://guest:guest@127.0.0.1:${await freePort()}`, 'test', createLogger('silent'))
+      const reconnecting = new OutboxRelay(db, unreachable, createLogger('silent'))
       const [waiting] = await insert('while reconnecting')
       expect(await dueNow(waiting.id)).toBe(false)
       reconnecting.publishCommitted([waiting])
-      // Well before the grace would make it due anyway.
-      const beforeGrace = { timeoutMs: PUBLISH_FROM_MEMORY_GRACE_MS / 2 }
       await waitFor(() => dueNow(waiting.id), 'the unpublished row due for the relays', beforeGrace)
 
-      const refusing = new OutboxRelay(db, { ready: true, publish: () => Promise.reject(new Error('refused')) } as unknown as Broker, createLogger('silent'))
-      const [refused] = await insert('refused')
-      refusing.publishCommitted([refused])
+      // The real broker refuses a publish to an exchange that does not exist (404 NOT_FOUND) …
+      const later = `${exchange}.later`
+      const writer = new OutboxRelay(db, broker, createLogger('silent'))
+      const [refused] = await insert('refused', later)
+      writer.publishCommitted([refused])
       await waitFor(() => dueNow(refused.id), 'the refused row due for the relays', beforeGrace)
+      // … and takes it once the exchange is declared.
+      await broker.connection.exchangeDeclare({ exchange: later, type: 'fanout', durable: true })
+      await broker.connection.queueBind({ queue: `${exchange}.q`, exchange: later })
 
       expect(await other.relayOnce()).toBe(2)
       await waitFor(() => received.length >= seen + 2, 'both events in the queue')
       expect(received.slice(seen).map((m) => m.messageId)).toEqual([eventMessageId(waiting.id), eventMessageId(refused.id)])
       expect((await sql`select 1 from outbox`.execute(db)).rows).toHaveLength(0)
-      await Promise.all([reconnecting.stop(), refusing.stop(), other.stop()])
+      await Promise.all([reconnecting.stop(), writer.stop(), other.stop()])
+      await unreachable.close()
     }, 30_000)
   })
 }

@@ -22,6 +22,9 @@ export class TestAmqpClient {
   /** Each received message, once handled, wakes the waits given it as `wakeOn`. */
   readonly onMessage: WakeOn = { emitter: new EventEmitter().setMaxListeners(0), event: 'message' }
 
+  /** Errors the consumers reported (a late ack after close()), kept for a test that wants to look. */
+  readonly consumerErrors: unknown[] = []
+
   constructor(url: string) {
     this.rabbit = new Connection({ url, retryLow: 100, retryHigh: 1000, noDelay: true })
     this.rabbit.on('error', () => {})
@@ -34,6 +37,9 @@ export class TestAmqpClient {
       onMessage(msg)
       this.onMessage.emitter.emit(this.onMessage.event)
     })
+    // rabbitmq-client emits the ack of a message whose handler ended after close() (the channel is gone) as
+    // an 'error' of the consumer: unheard, it became an unhandled rejection at the end of a test file.
+    consumer.on('error', (err) => this.consumerErrors.push(err))
     await new Promise<void>((resolve) => consumer.once('ready', () => resolve()))
     this.#consumers.push(consumer)
   }
