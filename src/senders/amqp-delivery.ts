@@ -1,7 +1,8 @@
 import { DLX, GLOBAL_DLQ } from '../amqp/topology.ts'
 import { UnroutableError, type Broker, type OutgoingMessage } from '../amqp/broker.ts'
+import type { TProperties } from 'typebox'
 import { P, type ParameterValues, type PluginDeclaration } from '../plugins/declaration.ts'
-import { defineSender, type DeliveryItem, type RecipientInfo, type SendResult, type SenderContext, type SenderPlugin } from './sender.ts'
+import { declareRecipient, defineSender, type DeliveryItem, type RecipientInfo, type SendResult, type SenderContext, type SenderPlugin } from './sender.ts'
 
 /** Where an AMQP sender publishes: REGARDS AbstractRabbitMQSender's `exchange`, `queueName`, `queueDeadLetterRoutingKey`. */
 export interface AmqpTarget {
@@ -11,10 +12,18 @@ export interface AmqpTarget {
 }
 
 /** REGARDS AbstractRabbitMQSender's target parameters. */
-export const AMQP_TARGET_PARAMETERS = {
+const AMQP_TARGET_PARAMETERS = {
   exchange: P.amqpName('Exchange to publish to, declared durable fanout when absent.', { label: 'Exchange' }),
   queueName: P.optional(P.amqpName('Queue declared durable (x-max-priority 255, x-dead-letter-exchange regards.DLX) and bound to the exchange.', { label: 'Queue' })),
   queueDeadLetterRoutingKey: P.optional(P.amqpName('Dead-letter routing key of that queue.', { label: 'Dead-letter routing key', default: GLOBAL_DLQ })),
+}
+
+/**
+ * A plugin of REGARDS AbstractRabbitMQSender's family (RabbitMQSender, WorkerManagerSender, LtaRequestSender):
+ * the target parameters first, then its own; 'Rabbit MQ sender' when no description is configured, as there.
+ */
+export function declareAmqpRecipient<Own extends TProperties>(spec: { pluginId: string; description: string; parameters: Own }) {
+  return declareRecipient({ ...spec, defaultDescription: 'Rabbit MQ sender', parameters: { ...AMQP_TARGET_PARAMETERS, ...spec.parameters } })
 }
 
 export function amqpTargetFrom(values: { exchange: string; queueName?: string; queueDeadLetterRoutingKey?: string }): AmqpTarget {
@@ -115,7 +124,7 @@ export async function publishBuilt(ctx: SenderContext, topology: DeclaredTopolog
  */
 export function defineAmqpSender<D extends PluginDeclaration<any>>(spec: {
   declaration: D
-  describe(values: ParameterValues<D>): RecipientInfo
+  describe?(values: ParameterValues<D>): RecipientInfo
   builder(values: ParameterValues<D>, ctx: SenderContext): (item: DeliveryItem) => Built
 }): SenderPlugin {
   return defineSender({

@@ -108,7 +108,7 @@ function ackTargets(values: ParameterValues<typeof DISSEMINATION_ACK_SENDER>): A
 export const disseminationAckSender = defineAmqpSender({
   declaration: DISSEMINATION_ACK_SENDER,
   describe(values): RecipientInfo {
-    return { ...commonRecipientInfo(values, 'Ack dissemination sender'), ackRequired: false, blockingRequired: false }
+    return { ...commonRecipientInfo(DISSEMINATION_ACK_SENDER, values), ackRequired: false, blockingRequired: false }
   },
   builder(values, ctx) {
     const { senderLabel, propertyPathToUrn } = values

@@ -3,7 +3,7 @@ import nodemailer from 'nodemailer'
 import { emailAddresses, P } from '../plugins/declaration.ts'
 import { isDestinationRefused, isLoopback, MAX_TIMEOUT_MS } from './outbound-network.ts'
 import { receiverAnswer } from './receiver-answer.ts'
-import { commonRecipientInfo, declareRecipient, defineSender, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
+import { declareRecipient, defineSender, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
 export const DEFAULT_SUBJECT_TEMPLATE = '[Herald] {{metadata.action}} {{payload.id}}'
 export const DEFAULT_TEXT_TEMPLATE = [
@@ -50,12 +50,10 @@ export function templateContext(item: DeliveryItem): Record<string, unknown> {
   }
 }
 
-const DESCRIPTION = 'E-mail sender'
-
 export const EMAIL_SENDER = declareRecipient({
   pluginId: 'EmailSender',
   description: 'Mails each product through an SMTP server; delivered when the server accepted the message (250).',
-  defaultDescription: DESCRIPTION,
+  defaultDescription: 'E-mail sender',
   parameters: {
     host: P.string('SMTP server.', { label: 'SMTP host' }),
     port: P.optional(P.integer('SMTP port; unset: 465 with secure, else 587.', { label: 'Port', minimum: 1, maximum: 65535 })),
@@ -147,7 +145,6 @@ export function partialRefusal(info: SentInfo, secrets: (string | undefined)[]):
  */
 export const emailSender = defineSender({
   declaration: EMAIL_SENDER,
-  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
   create(values, ctx): Sender {
     const { secure = false, timeoutMs = DEFAULT_TIMEOUT_MS, user, password, host, allowPrivateNetwork = false, requireTLS } = values
     const port = values.port ?? (secure ? 465 : 587)

@@ -1,17 +1,13 @@
 import { P } from '../plugins/declaration.ts'
-import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, defineAmqpSender, permanentFailure, type Built } from './amqp-delivery.ts'
+import { amqpTargetFrom, declareAmqpRecipient, defineAmqpSender, permanentFailure, type Built } from './amqp-delivery.ts'
 import { computeSessionNameAndOwner, primitiveText } from './session-name.ts'
-import { commonRecipientInfo, declareRecipient, type DeliveryItem } from './sender.ts'
+import type { DeliveryItem } from './sender.ts'
 import { missingSession, SESSION_PARAMETERS } from './worker-manager-sender.ts'
 
-const DESCRIPTION = 'Rabbit MQ sender'
-
-export const LTA_REQUEST_SENDER = declareRecipient({
+export const LTA_REQUEST_SENDER = declareAmqpRecipient({
   pluginId: 'LtaRequestSender',
   description: 'Submits each GeoJSON feature to the LTA manager as a SubmissionRequestDto (REGARDS LtaRequestSender).',
-  defaultDescription: DESCRIPTION,
   parameters: {
-    ...AMQP_TARGET_PARAMETERS,
     dataType: P.string('datatype of the submission.', { label: 'Data type' }),
     replaceMode: P.boolean('Behaviour when the product already exists in the LTA: replace it.', { label: 'Replace mode' }),
     ...SESSION_PARAMETERS,
@@ -59,7 +55,6 @@ export function productFiles(payload: Record<string, unknown>): { files: Record<
  */
 export const ltaRequestSender = defineAmqpSender({
   declaration: LTA_REQUEST_SENDER,
-  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
   builder(values) {
     const target = amqpTargetFrom(values)
     const { dataType, replaceMode, sessionNamePattern, recipientTenant } = values

@@ -1,21 +1,17 @@
-import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, defineAmqpSender, type Built } from './amqp-delivery.ts'
-import { commonRecipientInfo, declareRecipient, type DeliveryItem } from './sender.ts'
+import { amqpTargetFrom, declareAmqpRecipient, defineAmqpSender, type Built } from './amqp-delivery.ts'
+import type { DeliveryItem } from './sender.ts'
 
 export const RABBITMQ_SENDER_TYPE = 'fr.cnes.regards.modules.notifier.plugins.RabbitMQSender$NotificationEvent'
 
-const DESCRIPTION = 'Rabbit MQ sender'
-
-export const RABBITMQ_SENDER = declareRecipient({
+export const RABBITMQ_SENDER = declareAmqpRecipient({
   pluginId: 'RabbitMQSender',
   description: 'Publishes {payload, metadata} unchanged to an exchange, one message per product (REGARDS RabbitMQSender).',
-  defaultDescription: DESCRIPTION,
-  parameters: AMQP_TARGET_PARAMETERS,
+  parameters: {},
 })
 
 /** Publishes `{payload, metadata}` unchanged to the configured exchange (REGARDS RabbitMQSender 1.0.0). */
 export const rabbitmqSender = defineAmqpSender({
   declaration: RABBITMQ_SENDER,
-  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
   builder(values) {
     const target = amqpTargetFrom(values)
     return (item: DeliveryItem): Built => ({

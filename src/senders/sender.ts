@@ -82,21 +82,24 @@ export interface SenderPlugin {
 }
 
 /**
- * Builds a {@link SenderPlugin} from its declaration and two functions of the typed, checked values.
- * At run time unknown names are ignored: a row stored before a parameter was renamed keeps working.
+ * Builds a {@link SenderPlugin} from its declaration and functions of the typed, checked values: `create`
+ * builds the sender; `describe`, what the recipient reports, is by default what its reporting parameters
+ * say ({@link commonRecipientInfo}). At run time unknown names are ignored: a row stored before a
+ * parameter was renamed keeps working.
  */
 export function defineSender<D extends PluginDeclaration<any>>(spec: {
   declaration: D
-  describe(values: ParameterValues<D>): RecipientInfo
+  describe?(values: ParameterValues<D>): RecipientInfo
   create(values: ParameterValues<D>, ctx: SenderContext): Sender
 }): SenderPlugin {
   const { declaration } = spec
+  const describe = spec.describe ?? ((values: ReportingValues) => commonRecipientInfo(declaration, values))
   return {
     pluginId: declaration.pluginId,
     declaration,
     validate: (params) => checkParameters(declaration, params, 'refuse').errors,
     // Invalid values are left out (the defaults stand in): what a recipient reports never throws.
-    describe: (params) => spec.describe(checkParameters(declaration, params, 'ignore').values),
+    describe: (params) => describe(checkParameters(declaration, params, 'ignore').values),
     create(params, ctx) {
       const { errors, values } = checkParameters(declaration, params, 'ignore')
       return errors.length > 0 ? misconfiguredSender(errors) : spec.create(values, ctx)
@@ -147,13 +150,19 @@ interface ReportingValues {
   blockingRequired?: boolean
 }
 
-export function commonRecipientInfo(values: ReportingValues, defaultDescription: string): RecipientInfo {
+/**
+ * What a recipient reports from its reporting and acknowledgement parameters. Without a valid description
+ * of its own, it reports the default its declaration gives the description parameter.
+ */
+export function commonRecipientInfo(declaration: PluginDeclaration, values: ReportingValues): RecipientInfo {
+  // Every recipient declares its description through reportingParameters, which gives it a default.
+  const declaredDescription = (declaration.parameters.properties as Record<'description', { default: string }>).description.default
   return {
     recipientLabel: values.recipientLabel?.trim() || undefined,
     ackRequired: values.ackRequired ?? false,
     blockingRequired: values.blockingRequired ?? false,
     directNotificationEnabled: values.directNotificationEnabled ?? false,
-    description: values.description ?? defaultDescription,
+    description: values.description ?? declaredDescription,
   }
 }
 

@@ -5,7 +5,7 @@ import { isDestinationRefused, MAX_TIMEOUT_MS } from './outbound-network.ts'
 import { DEFAULT_POLICY } from './policy.ts'
 import { receiverAnswer } from './receiver-answer.ts'
 import { primitiveText } from './session-name.ts'
-import { commonRecipientInfo, declareRecipient, defineSender, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
+import { declareRecipient, defineSender, type DeliveryItem, type SendResult, type Sender } from './sender.ts'
 
 const DEFAULT_TIMEOUT_MS = 10_000
 // Items of one batch in flight at once: enough to hide a 50 ms round trip behind a 200-item batch
@@ -16,12 +16,11 @@ const MAX_RESPONSE_BYTES = 64 * 1024
 const MAX_RETRY_AFTER_MS = 24 * 3600_000
 const BODY_TEMPLATES = ['default', 'cloudevents', 'cnm'] as const
 type BodyTemplate = (typeof BODY_TEMPLATES)[number]
-const DESCRIPTION = 'Webhook sender'
 
 export const WEBHOOK_SENDER = declareRecipient({
   pluginId: 'WebhookSender',
   description: 'POSTs each notification to an HTTP endpoint, signed per Standard Webhooks; delivered on a 2xx answer.',
-  defaultDescription: DESCRIPTION,
+  defaultDescription: 'Webhook sender',
   parameters: {
     url: P.string('URL to POST to; redirects are not followed.', { label: 'URL', format: 'http-url' }),
     secrets: P.optional(
@@ -219,7 +218,6 @@ function networkFailure(err: unknown, target: string, timeoutMs: number): SendRe
  */
 export const webhookSender = defineSender({
   declaration: WEBHOOK_SENDER,
-  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
   create(values, ctx): Sender {
     const url = new URL(values.url)
     const target = displayUrl(url)

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { P } from '../plugins/declaration.ts'
-import { AMQP_TARGET_PARAMETERS, amqpTargetFrom, defineAmqpSender, permanentFailure, type Built } from './amqp-delivery.ts'
+import { amqpTargetFrom, declareAmqpRecipient, defineAmqpSender, permanentFailure, type Built } from './amqp-delivery.ts'
 import { computeSessionNameAndOwner } from './session-name.ts'
-import { commonRecipientInfo, declareRecipient, type DeliveryItem } from './sender.ts'
+import type { DeliveryItem } from './sender.ts'
 
 /** Shared with LtaRequestSender (REGARDS AbstractWorkerManagerSender and SessionUtils). */
 export const SESSION_PARAMETERS = {
@@ -10,14 +10,10 @@ export const SESSION_PARAMETERS = {
   recipientTenant: P.optional(P.string('Tenant written in regards.tenant; unset: the request\'s tenant.', { label: 'Recipient tenant' })),
 }
 
-const DESCRIPTION = 'Rabbit MQ sender'
-
-export const WORKER_MANAGER_SENDER = declareRecipient({
+export const WORKER_MANAGER_SENDER = declareAmqpRecipient({
   pluginId: 'WorkerManagerSender',
   description: 'Hands each product (the payload JSON) to the REGARDS worker manager as a request (REGARDS WorkerManagerSender).',
-  defaultDescription: DESCRIPTION,
   parameters: {
-    ...AMQP_TARGET_PARAMETERS,
     contentType: P.string('Header regards.request.content_type: selects the worker.', { label: 'Content type' }),
     ...SESSION_PARAMETERS,
   },
@@ -35,7 +31,6 @@ export const WORKER_MANAGER_SENDER = declareRecipient({
  */
 export const workerManagerSender = defineAmqpSender({
   declaration: WORKER_MANAGER_SENDER,
-  describe: (values) => commonRecipientInfo(values, DESCRIPTION),
   builder(values) {
     const target = amqpTargetFrom(values)
     const { contentType, sessionNamePattern, recipientTenant } = values
