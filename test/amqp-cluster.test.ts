@@ -12,7 +12,7 @@ const REQUESTS = 3_000
 /** Requests per second the producer publishes: the kill falls in the middle of a stream, not after it. */
 const RATE = 300
 /** Herald's defaults: the intake prefetch (what the broker may deliver again) and the deliveries per batch. */
-const { intakeBatchSize: INTAKE_BATCH, deliveryBatchSize: DELIVERY_BATCH } = loadConfig({})
+const { intakePrefetch: INTAKE_PREFETCH, deliveryBatchSize: DELIVERY_BATCH } = loadConfig({})
 /**
  * Classic mirrored queues (RabbitMQ 3.10): every REGARDS queue Herald declares has x-max-priority, which
  * quorum queues do not support there. Mirrored on every node, synchronised at once, so that a lost node
@@ -106,13 +106,13 @@ describe('postgres: Herald on a three-node RabbitMQ cluster, kill -9 of the node
     expect(herald.child.exitCode).toBeNull()
     // What can be in flight when Herald's node dies, and so come again:
     // - events: the outbox window the relay had published and not yet seen confirmed (RELAY_WINDOW), and the
-    //   SUCCESS of requests the broker delivers again (the intake prefetch, INTAKE_BATCH, unacked at the kill);
+    //   SUCCESS of requests the broker delivers again (the intake prefetch, INTAKE_PREFETCH, unacked at the kill);
     // - deliveries sent again with the same message id: the batches in flight, 2 recipients × 2 batches;
-    // - a second delivery for one request: only a request delivered again after it completed (INTAKE_BATCH),
+    // - a second delivery for one request: only a request delivered again after it completed (INTAKE_PREFETCH),
     //   to each of the 2 recipients.
     // The producer's own re-sends (publishes unconfirmed at the kill) are counted apart by the ledger.
-    expect(report.duplicateEvents - report.duplicateEventsOfResent).toBeLessThanOrEqual(RELAY_WINDOW + INTAKE_BATCH)
+    expect(report.duplicateEvents - report.duplicateEventsOfResent).toBeLessThanOrEqual(RELAY_WINDOW + INTAKE_PREFETCH)
     expect(report.deliveriesSentAgain).toBeLessThanOrEqual(2 * 2 * DELIVERY_BATCH)
-    expect(report.extraDeliveries - report.extraDeliveriesOfResent).toBeLessThanOrEqual(2 * INTAKE_BATCH)
+    expect(report.extraDeliveries - report.extraDeliveriesOfResent).toBeLessThanOrEqual(2 * INTAKE_PREFETCH)
   }, 150_000)
 })

@@ -29,6 +29,7 @@ describe('dead-lettering to a DLQ that was deleted', () => {
       exchange: EXCHANGE,
       queue: QUEUE,
       batchSize: 10,
+      prefetch: 20,
       log: createLogger('silent'),
       handler: async (messages) => {
         handled += messages.length

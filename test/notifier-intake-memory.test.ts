@@ -17,11 +17,16 @@ const MAX_BYTES = 256 * 1024
 const MEMORY_BYTES = 16 * MAX_BYTES
 
 describe('intake memory bound: prefetch × HERALD_MAX_MESSAGE_BYTES ≤ HERALD_INTAKE_MEMORY_BYTES', () => {
-  it('lowers the prefetch when the size limit is large, and keeps the batch size when it is not', () => {
-    expect(loadConfig({}).intakeBatchSize).toBe(51) // 512 MiB / 10 MiB
-    expect(loadConfig({ HERALD_MAX_MESSAGE_BYTES: String(1024 * 1024) }).intakeBatchSize).toBe(500)
-    expect(loadConfig({ HERALD_MAX_MESSAGE_BYTES: String(MAX_BYTES), HERALD_INTAKE_MEMORY_BYTES: String(MEMORY_BYTES) }).intakeBatchSize).toBe(16)
-    expect(loadConfig({ HERALD_MAX_MESSAGE_BYTES: String(1024 ** 3) }).intakeBatchSize).toBe(1)
+  it('prefetches two batches, lowered when the size limit is large, and keeps the batch size when it is not', () => {
+    const intake = (env: NodeJS.ProcessEnv) => {
+      const { intakePrefetch, intakeBatchSize } = loadConfig(env)
+      return { intakePrefetch, intakeBatchSize }
+    }
+    expect(intake({})).toEqual({ intakePrefetch: 102, intakeBatchSize: 51 }) // 1 GiB / 10 MiB
+    expect(intake({ HERALD_MAX_MESSAGE_BYTES: String(1024 * 1024) })).toEqual({ intakePrefetch: 1000, intakeBatchSize: 500 })
+    expect(intake({ HERALD_MAX_MESSAGE_BYTES: String(MAX_BYTES), HERALD_INTAKE_MEMORY_BYTES: String(MEMORY_BYTES) })).toEqual({ intakePrefetch: 16, intakeBatchSize: 8 })
+    expect(intake({ HERALD_INTAKE_BATCH_SIZE: '50' })).toEqual({ intakePrefetch: 100, intakeBatchSize: 50 })
+    expect(intake({ HERALD_MAX_MESSAGE_BYTES: String(1024 ** 3) })).toEqual({ intakePrefetch: 1, intakeBatchSize: 1 })
   })
 })
 

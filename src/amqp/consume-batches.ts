@@ -19,8 +19,10 @@ export interface BatchConsumerOptions {
   /** The fanout exchange the queue is bound to. */
   exchange: string
   queue: string
-  /** Largest batch handed to the handler; also the AMQP prefetch. */
+  /** Largest batch handed to the handler. */
   batchSize: number
+  /** The AMQP prefetch: at least two batches, so that the next one fills while one is being handled. */
+  prefetch: number
   handler: BatchHandler
   /** The consumer binds `queue` to it: its lines carry the queue's name. */
   log: Logger
@@ -66,7 +68,7 @@ export class BatchConsumer {
   }
 
   async start(): Promise<void> {
-    const { exchange, queue, batchSize, log } = this.#opts
+    const { exchange, queue, prefetch, log } = this.#opts
     await declareConsumerTopology(this.#broker.connection, exchange, queue, this.#deadLetterRoutingKey)
     this.#consumer = this.#broker.connection.createConsumer(
       {
@@ -75,8 +77,8 @@ export class BatchConsumer {
         queueOptions: { durable: true, arguments: regardsQueueArguments(this.#deadLetterRoutingKey) },
         exchanges: [{ exchange, type: 'fanout', durable: true }],
         queueBindings: [{ queue, exchange, routingKey: '' }],
-        qos: { prefetchCount: batchSize },
-        concurrency: batchSize,
+        qos: { prefetchCount: prefetch },
+        concurrency: prefetch,
         requeue: true,
         lazy: true,
       },

@@ -68,6 +68,7 @@ export async function startCatalog(ctx: Ctx): Promise<() => Promise<void>> {
       queue,
       deadLetterRoutingKey,
       batchSize: ctx.config.intakeBatchSize,
+      prefetch: ctx.config.intakePrefetch,
       log: ctx.log,
       handler,
       onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),

@@ -28,6 +28,7 @@ export function createIntakeConsumers(ctx: Ctx): BatchConsumer[] {
         exchange,
         queue,
         batchSize: ctx.config.intakeBatchSize,
+        prefetch: ctx.config.intakePrefetch,
         log: ctx.log,
         handler: (messages) => handleIntakeBatch(ctx, queue, direct, messages),
         onDeadLetter: (reason) => ctx.events.safeEmit('message:dead-lettered', { queue, reason }),
