@@ -20,6 +20,9 @@ export function whenUnauthorized(handler: () => void): void {
 }
 export const sessionEnded = () => onUnauthorized()
 
+/** A server type (src/views.ts) as the API sends it: JSON, where each Date is an ISO-8601 string. */
+export type AsJson<T> = T extends Date ? string : T extends (infer E)[] ? AsJson<E>[] : T extends object ? { [K in keyof T]: AsJson<T[K]> } : T
+
 /** One call of the REST API under /api/v1 with the session's bearer token. */
 export async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
   const token = init.token ?? currentSession()?.token

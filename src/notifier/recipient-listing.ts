@@ -3,24 +3,8 @@ import type { Db } from '../db/client.ts'
 import { SENDER_PLUGINS } from '../senders/registry.ts'
 import { maskSecrets } from '../secrets/mask-secrets.ts'
 import { parametersToMap, type RecipientInfo } from '../senders/sender.ts'
+import type { RecipientState } from '../views.ts'
 import { configurationIdentity, listPlugins, type ConfigurationView, type PluginRow } from './plugin-configurations.ts'
-
-/** What a recipient is doing now, from its delivery rows. */
-export interface RecipientState {
-  /** Deliveries waiting to be sent (PENDING, retries included). */
-  backlog: number
-  /** Deliveries claimed by a worker right now. */
-  sending: number
-  /** Deliveries that exhausted their policy and wait for a manual retry. */
-  errors: number
-  /** Seconds since the request date of the oldest waiting delivery (0 when none waits). */
-  oldestWaitingSeconds: number
-  /** The most recent failure still recorded on a delivery of this recipient. */
-  lastError: { message: string; at: string } | null
-  /** Parked (after consecutive failures, or by an operator): its deliveries wait, nothing is dropped. */
-  parked: boolean
-  parkedReason: string | null
-}
 
 const EMPTY_STATE: RecipientState = { backlog: 0, sending: 0, errors: 0, oldestWaitingSeconds: 0, lastError: null, parked: false, parkedReason: null }
 

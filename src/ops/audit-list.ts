@@ -1,6 +1,7 @@
 import { ERR_VALIDATION } from '../errors.ts'
 import { OPERATOR_ACTIONS } from './actions.ts'
-import { listAuditEntries, type AuditEntry, type AuditFilter } from './audit.ts'
+import type { AuditEntry } from '../views.ts'
+import { listAuditEntries, type AuditFilter } from './audit.ts'
 import type { OpsDeps } from './deps.ts'
 import { decodeCursor, pageLimit, toPage, type Page, type PageInput } from './page.ts'
 import { authorize, type Principal } from './principal.ts'

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/client.ts'
+import type { AuditEntry } from '../views.ts'
 import { HeraldError } from '../errors.ts'
 import type { OpsDeps } from './deps.ts'
 import { authorize, type Access, type Principal } from './principal.ts'
@@ -12,19 +13,6 @@ export interface AuditSubject {
   action: string
   target?: string
   access?: Access
-}
-
-export interface AuditEntry {
-  id: number
-  tenant: string
-  at: Date
-  subject: string | null
-  role: string
-  action: string
-  target: string | null
-  /** `ok`, or the catalogue code of the refusal (`HERALD_ERR_RECIPIENT_BUSY`), or `HERALD_ERR_INTERNAL`. */
-  outcome: string
-  detail: string | null
 }
 
 /**

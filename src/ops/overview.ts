@@ -1,6 +1,7 @@
 import { countDeadLetters } from '../dead-letters/store.ts'
 import { ACTIVITY_HOURS, deliveryActivity, intakePerMinute, type ActivityCount } from '../notifier/delivery-activity.ts'
-import { listRecipients, recipientStates, type RecipientState } from '../notifier/recipient-listing.ts'
+import { listRecipients, recipientStates } from '../notifier/recipient-listing.ts'
+import type { RecipientState } from '../views.ts'
 import type { OpsDeps } from './deps.ts'
 import { authorize, type Principal } from './principal.ts'
 

@@ -1,17 +1,10 @@
-import { api, query } from '../api.ts'
+import type { AuditEntry } from '../../views.ts'
+import { api, query, type AsJson } from '../api.ts'
 import type { Session } from '../session.ts'
 import { Empty, ErrorBox, ListTable, Pager, Time, toIso, useLoad, useUrlFilters } from '../ui.tsx'
 
-interface AuditEntry {
-  at: string
-  tenant: string
-  subject: string | null
-  role: string
-  action: string
-  target: string | null
-  outcome: string
-  detail: string | null
-}
+/** An entry as `GET /api/v1/audit` lists it. */
+type AuditListItem = AsJson<Omit<AuditEntry, 'id'>>
 
 const FILTERS = ['action', 'subject', 'target', 'outcome', 'since', 'until'] as const
 
@@ -23,7 +16,7 @@ export function Audit(props: { search: string; session: Session }) {
     `audit${props.search}`,
     () =>
       admin
-        ? api<{ items: AuditEntry[]; nextCursor?: string }>(`/audit${query({ ...filters, since: toIso(filters.since), until: toIso(filters.until), limit: 50 })}`)
+        ? api<{ items: AuditListItem[]; nextCursor?: string }>(`/audit${query({ ...filters, since: toIso(filters.since), until: toIso(filters.until), limit: 50 })}`)
         : Promise.resolve(undefined),
     30_000,
   )

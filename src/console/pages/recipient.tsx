@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks'
-import { api, ApiError } from '../api.ts'
+import type { RecipientState } from '../../views.ts'
+import { api, ApiError, type AsJson } from '../api.ts'
 import { useRequestChanges } from '../live.ts'
 import { Link, navigate } from '../router.tsx'
 import type { Session } from '../session.ts'
@@ -35,15 +36,7 @@ interface Recipient {
   pluginId: string
   label: string
   active: boolean
-  state: {
-    backlog: number
-    sending: number
-    errors: number
-    oldestWaitingSeconds: number
-    lastError: { message: string; at: string } | null
-    parked: boolean
-    parkedReason: string | null
-  }
+  state: AsJson<RecipientState>
   version: string
   priorityOrder: number
   parameters: StoredParameter[]
