@@ -45,18 +45,26 @@ export const FROM_MEMORY_LIMIT = 10 * 1_000
  */
 export async function insertOutbox(tx: Tx, events: OutboxEvent[], opts: { fromMemory?: boolean } = {}): Promise<OutboxRow[]> {
   if (events.length === 0) return []
+  const { rows } = await sql<OutboxRow>`${PREPARED}${outboxInsert(events, opts)}`.execute(tx)
+  return rows
+}
+
+/**
+ * The insert of {@link insertOutbox} as a statement to run, or to put in another statement's WITH
+ * (`events as (${outboxInsert(…)})`) and save a round trip.
+ */
+export function outboxInsert(events: OutboxEvent[], opts: { fromMemory?: boolean } = {}) {
   const rows = events.map((e) => ({ exchange: e.exchange, routing_key: e.routingKey ?? '', headers: e.headers, body: e.body, priority: e.priority ?? 1 }))
   const graceMs = opts.fromMemory ? PUBLISH_FROM_MEMORY_GRACE_MS : 0
   // The rows are returned as stored (not matched to `events` by position): the message published under
   // an id is the one its row holds, whatever order the insert took. The grace counts from the insert
   // (clock_timestamp), not from the transaction's start (now()): a transaction that waited on locks for
   // seconds would otherwise commit rows already due, and a relay would publish them beside their writer.
-  const { rows: inserted } = await sql<OutboxRow>`${PREPARED}insert into outbox (exchange, routing_key, headers, body, priority, relay_after)
+  return sql`insert into outbox (exchange, routing_key, headers, body, priority, relay_after)
     select exchange, routing_key, headers, body, priority, clock_timestamp() + make_interval(secs => ${graceMs / 1000}::float8)
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
       as t(exchange text, routing_key text, headers jsonb, body text, priority int)
-    ${opts.fromMemory ? sql`returning id, exchange, routing_key, headers, body, priority` : sql``}`.execute(tx)
-  return inserted
+    ${opts.fromMemory ? sql`returning id, exchange, routing_key, headers, body, priority` : sql``}`
 }
 
 /**

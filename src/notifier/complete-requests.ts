@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { PREPARED, type Tx } from '../db/client.ts'
-import type { OutboxEvent } from '../amqp/outbox-relay.ts'
+import { outboxInsert, type OutboxEvent, type OutboxRow } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
 import type { TenantConfig } from './tenant-config.ts'
@@ -30,6 +30,8 @@ export interface Completion {
   events: OutboxEvent[]
   succeeded: number
   failed: number
+  /** With `toOutbox`: the events as the outbox holds them, for OutboxRelay.publishCommitted after the commit. */
+  outboxRows?: OutboxRow[]
 }
 
 /**
@@ -38,7 +40,9 @@ export interface Completion {
  * stalled-completion pass, a recipient deleted with its deliveries): the given requests of one tenant
  * that are SCHEDULED with nothing left to deliver end in SUCCESS (moved to the history with their
  * deliveries) or ERROR (kept, waiting for a retry), each with its completion NotifierEvent, which the
- * caller writes to the outbox in the same transaction; after the commit it calls {@link reportCompletion}.
+ * caller writes to the outbox in the same transaction, after its own earlier events (a GRANTED before its
+ * SUCCESS); or, with `toOutbox`, the write itself does, one round trip fewer, when the caller has no
+ * event of its own. After the commit the caller calls {@link reportCompletion}.
  *
  * Three statements whatever the batch: the lock, the read, and one write (JSON-array parameters).
  */
@@ -48,6 +52,7 @@ export async function completeRequests(
   // Passed in, never loaded here: a query through the pool inside this transaction would wait forever
   // for PGlite's single connection.
   config: TenantConfig,
+  opts: { toOutbox?: { fromMemory: boolean } } = {},
 ): Promise<Completion> {
   const completion: Completion = { events: [], succeeded: 0, failed: 0 }
   if (requestPks.length === 0) return completion
@@ -91,7 +96,8 @@ export async function completeRequests(
   }
   // The successes leave the live table for the history, with their deliveries and failed attempts (the
   // delete returns the row it removes: no second read); the failures stay, in ERROR.
-  await sql`${PREPARED}with completed as (
+  const markFailed = sql`update notification_request set state = 'ERROR', updated_at = now() where id = any(${failedIds}::bigint[])`
+  const { rows: outboxRows } = await sql<OutboxRow>`${PREPARED}with completed as (
       select * from jsonb_to_recordset(${JSON.stringify(history)}::jsonb) as h(id bigint, state text, recipients jsonb, deliveries jsonb)
     ), moved as (
       delete from notification_request r using completed h where r.id = h.id
@@ -102,9 +108,10 @@ export async function completeRequests(
       select id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients, deliveries from moved
       on conflict (id) do nothing
     )
-    update notification_request set state = 'ERROR', updated_at = now() where id = any(${failedIds}::bigint[])`.execute(tx)
+    ${opts.toOutbox ? sql`, failed as (${markFailed}) ${outboxInsert(completion.events, opts.toOutbox)}` : markFailed}`.execute(tx)
   completion.succeeded = history.length
   completion.failed = failedIds.length
+  if (opts.toOutbox) completion.outboxRows = outboxRows
   return completion
 }
 

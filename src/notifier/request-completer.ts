@@ -1,4 +1,3 @@
-import { insertOutbox } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
 import { completeRequests, reportCompletion } from './complete-requests.ts'
@@ -74,11 +73,8 @@ export class RequestCompleter {
   async #complete(tenant: string, requestPks: number[]): Promise<void> {
     const ctx = this.#ctx
     const config = await ctx.configCache.get(tenant)
-    const { completion, committed } = await ctx.db.transaction().execute(async (tx) => {
-      const result = await completeRequests(tx, requestPks, config)
-      return { completion: result, committed: await insertOutbox(tx, result.events, { fromMemory: true }) }
-    })
-    if (committed.length > 0) ctx.signals.outbox(committed)
+    const completion = await ctx.db.transaction().execute((tx) => completeRequests(tx, requestPks, config, { toOutbox: { fromMemory: true } }))
+    if (completion.outboxRows?.length) ctx.signals.outbox(completion.outboxRows)
     reportCompletion(ctx, tenant, completion)
   }
 
