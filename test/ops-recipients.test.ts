@@ -113,7 +113,7 @@ for (const backend of BACKENDS) {
       const invalid = await herald(['create', '--tenant', TENANT], JSON.stringify({ businessId: 'from-cli', pluginId: 'RabbitMQSender', label: 'x', parameters: [], colour: 'red' }))
       expect([invalid.code, invalid.stderr]).toEqual([2, expect.stringMatching(/^herald: body: must not have additional properties \(colour\) \(HERALD_ERR_VALIDATION\)\n$/)])
       const malformed = await herald(['create', '--tenant', TENANT], '{"businessId":')
-      expect([malformed.code, malformed.stderr]).toEqual([2, expect.stringMatching(/^herald: stdin: .*JSON.* \(HERALD_ERR_MALFORMED_JSON\)\n$/)])
+      expect([malformed.code, malformed.stderr]).toEqual([2, expect.stringMatching(/^herald: stdin is not JSON: .* \(HERALD_ERR_MALFORMED_JSON\)\n$/)])
       // The CLI speaks as ADMIN of the tenant it names, and acts in that tenant only; a tenant this Herald
       // does not serve is refused as REST refuses its token.
       expect((await herald(['deactivate', '--tenant', 'elsewhere', 'plain'])).code).toBe(3)

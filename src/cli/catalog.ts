@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
 import type { ShovelSpec } from '../catalog/shovel.ts'
 import { PRIORITY_LEVELS, type DisseminationStatus, type PriorityLevel, type RequestType } from '../catalog/types.ts'
@@ -13,7 +12,7 @@ import { catalogRequests } from '../ops/catalog-requests.ts'
 import { catalogRetry } from '../ops/catalog-retry.ts'
 import { catalogSetting } from '../ops/catalog-setting.ts'
 import { catalogShovelClear, catalogShovelCommand, catalogShovelSet, catalogShovelStatus } from '../ops/catalog-shovel.ts'
-import { positiveInt, printJson } from './output.ts'
+import { positiveInt, printJson, readJsonInput } from './output.ts'
 import { cliPrincipal, runCommand, runOperation } from './run-operation.ts'
 import { printOperation, tenantCommand } from './tenant-command.ts'
 
@@ -106,7 +105,7 @@ export function registerCatalogCommands(program: Command): void {
     .argument('<file>', 'JSON file ("-" for stdin)')
     .action((file: string, o) =>
       runOperation(o.tenant, async (deps, principal) => {
-        const inputs = parseJson(fs.readFileSync(file === '-' ? 0 : file, 'utf8'), file === '-' ? 'stdin' : file)
+        const inputs = readJsonInput(file)
         const report = await catalogCreateAips(deps, principal, { aips: Array.isArray(inputs) ? inputs : [inputs] })
         printJson(report)
         if (report.results.some((r) => r.status === 'ERROR')) process.exitCode = 1

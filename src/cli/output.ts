@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { InvalidArgumentError } from 'commander'
-import { ERR_MALFORMED_JSON } from '../errors.ts'
+import { ERR_BAD_REQUEST, ERR_MALFORMED_JSON } from '../errors.ts'
 import { PAGE_LIMIT_MAX, type Page } from '../ops/page.ts'
 
 /**
@@ -74,10 +74,19 @@ export function printTable(rows: string[][], out: NodeJS.WritableStream = proces
   for (const row of rows) out.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`)
 }
 
-/** The JSON document of a file, or of stdin when `file` is undefined or `-`; refused HERALD_ERR_MALFORMED_JSON (exit 2) when it is not JSON. */
+/**
+ * The JSON document of a file, or of stdin when `file` is undefined or `-` (the operation it is given to
+ * checks it); refused (exit 2) HERALD_ERR_BAD_REQUEST when it cannot be read, HERALD_ERR_MALFORMED_JSON
+ * when it is not JSON.
+ */
 export function readJsonInput(file: string | undefined): unknown {
   const name = file === undefined || file === '-' ? 'stdin' : file
-  const text = fs.readFileSync(name === 'stdin' ? 0 : name, 'utf8')
+  let text: string
+  try {
+    text = fs.readFileSync(name === 'stdin' ? 0 : name, 'utf8')
+  } catch (err) {
+    throw ERR_BAD_REQUEST(`${name}: ${(err as Error).message}`)
+  }
   try {
     return JSON.parse(text)
   } catch (err) {

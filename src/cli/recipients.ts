@@ -1,6 +1,4 @@
-import fs from 'node:fs'
 import type { Command } from 'commander'
-import { ERR_BAD_REQUEST, ERR_MALFORMED_JSON } from '../errors.ts'
 import type { RecipientView } from '../notifier/recipient-listing.ts'
 import { recipientsActivate } from '../ops/recipients-activate.ts'
 import { recipientsCreate } from '../ops/recipients-create.ts'
@@ -12,7 +10,7 @@ import { recipientsShow } from '../ops/recipients-show.ts'
 import { recipientsTest } from '../ops/recipients-test.ts'
 import { recipientsUnpark } from '../ops/recipients-unpark.ts'
 import { recipientsUpdate } from '../ops/recipients-update.ts'
-import { printJson } from './output.ts'
+import { printJson, readJsonInput } from './output.ts'
 import { runOperation } from './run-operation.ts'
 import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
 
@@ -45,7 +43,7 @@ export function registerRecipientsCommands(program: Command): void {
     .option('--json', 'print the recipient created (JSON)')
     .action((opts: { tenant: string; file?: string; json?: boolean }) =>
       runOperation(opts.tenant, async (deps, principal) => {
-        const created = await recipientsCreate(deps, principal, { body: readJson(opts.file) })
+        const created = await recipientsCreate(deps, principal, { body: readJsonInput(opts.file) })
         if (opts.json) printJson(created)
         else line(`recipient ${created.businessId} created (${created.pluginId}); running instances apply it within a second`)
       }),
@@ -57,7 +55,7 @@ export function registerRecipientsCommands(program: Command): void {
     .argument('<businessId>', 'recipient businessId')
     .action((businessId: string, opts: { tenant: string; file?: string; json?: boolean }) =>
       runOperation(opts.tenant, async (deps, principal) => {
-        const updated = await recipientsUpdate(deps, principal, { businessId, body: readJson(opts.file) })
+        const updated = await recipientsUpdate(deps, principal, { businessId, body: readJsonInput(opts.file) })
         if (opts.json) printJson(updated)
         else line(`recipient ${businessId} updated; running instances apply it within a second`)
       }),
@@ -104,7 +102,7 @@ export function registerRecipientsCommands(program: Command): void {
     .argument('<businessId>', 'recipient businessId')
     .action((businessId: string, opts: { tenant: string; file?: string; json?: boolean }) =>
       runOperation(opts.tenant, async (deps, principal) => {
-        const outcome = await recipientsTest(deps, principal, { businessId, body: opts.file ? readJson(opts.file) : {} })
+        const outcome = await recipientsTest(deps, principal, { businessId, body: opts.file ? readJsonInput(opts.file) : {} })
         if (opts.json) printJson(outcome, true)
         else {
           const what = outcome.delivered ? `delivered${outcome.answer ? ` (${outcome.answer})` : ''}` : `NOT delivered: ${outcome.errorClass} ${outcome.message}${outcome.permanent ? ' (permanent)' : ''}`
@@ -113,20 +111,4 @@ export function registerRecipientsCommands(program: Command): void {
         if (!outcome.delivered) process.exitCode = 1
       }),
     )
-}
-
-/** A JSON document from `file` ("-" or absent: stdin), checked by the operation it is given to. */
-function readJson(file: string | undefined): unknown {
-  const from = file === undefined || file === '-' ? 'stdin' : file
-  let text: string
-  try {
-    text = fs.readFileSync(from === 'stdin' ? 0 : from, 'utf8')
-  } catch (err) {
-    throw ERR_BAD_REQUEST(`${from}: ${(err as Error).message}`)
-  }
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw ERR_MALFORMED_JSON(`${from}: ${(err as Error).message}`)
-  }
 }
