@@ -11,6 +11,7 @@ import { createVhost, storageSecrets, type TestStorage } from '../test/support/s
 import { CpuMeter, LoadClient, percentile, progress, type CpuSample, type Figure } from './harness.ts'
 import { spawnNode, startHeraldProcess } from '../test/support/herald-process.ts'
 import { describeProfile, PgProfiler, type PgProfile } from './pg-profile.ts'
+import { postgresFloor } from './postgres-floor.ts'
 
 const RECIPIENTS = ['bench-a', 'bench-b']
 export const RECIPIENT_EXCHANGES = RECIPIENTS.map((id) => `bench.${id}`)
@@ -163,6 +164,8 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
       }
     }
     const sustained = scaling[scaling.length - 1].rate
+    // Batches of 50: Herald's intake batches of 51 and delivery batches of 25 (docs/benchmarks.md).
+    const floor = opts.backend === 'postgres' ? await postgresFloor({ requests: largest, batchSize: 50 }) : undefined
     const ceiling = opts.ceiling
     const halfRate = ceiling?.half.rate ?? halfRateOf(sustained)
     const half = await openLoop(client, halfRate, opts.halfSeconds, `notifier/${opts.backend}`)
@@ -176,7 +179,8 @@ export async function runNotifierBench(opts: { backend: Backend; sizes: number[]
       { name: `${tag}.vs_regards`, value: sustained, unit: 'requests/s', reference: 83, referenceName: 'REGARDS notifier, its own test' },
       // Where the CPU goes per request over the largest sustained run: the machine's 2 cores are shared by all of them.
       { name: `${tag}.cpu_per_request.herald`, value: cpu!.process, unit: 'µs', reference: ceiling?.cpu.process, referenceName: ceiling && bare },
-      { name: `${tag}.cpu_per_request.postgresql`, value: cpu!.postgresql, unit: 'µs' },
+      { name: `${tag}.cpu_per_request.postgresql`, value: cpu!.postgresql, unit: 'µs', reference: floor, referenceName: floor === undefined ? undefined : 'the same rows alone (bench/postgres-floor.ts)' },
+      ...(floor ? [{ name: 'postgres.floor.cpu_per_request', value: floor, unit: 'µs' }] : []),
       { name: `${tag}.cpu_per_request.postgresql_background`, value: cpu!.postgresqlBackground, unit: 'µs' },
       { name: `${tag}.cpu_per_request.rabbitmq`, value: cpu!.rabbitmq, unit: 'µs', reference: ceiling?.cpu.rabbitmq, referenceName: ceiling && bare },
       { name: `${tag}.cpu_per_request.loadClient`, value: cpu!.loadClient, unit: 'µs', reference: ceiling?.cpu.loadClient, referenceName: ceiling && bare },
