@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { AsyncMessage } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,6 +10,19 @@ import { BACKENDS, createVhost, freePort, openTestDatabase, type TestDatabase } 
 import { waitFor } from './support/wait-for.ts'
 
 const EXCHANGE = 'test.outbox-relay'
+
+/**
+ * Waits until every message `broker` published so far is in `received`: publishes a marker on the same
+ * channel and waits for it (a queue keeps one channel's messages in order), then drops it. What a test
+ * then finds in `received` is all there is, with no pause guessed long enough for late copies.
+ */
+async function allArrived(broker: Broker, exchange: string, received: { body: string }[]): Promise<void> {
+  const marker = `marker-${randomUUID()}`
+  // Not awaited: a stalled broker confirms it only when it answers again.
+  broker.publish({ exchange, headers: {}, body: marker }).catch(() => {})
+  await waitFor(() => received.some((m) => m.body === marker), 'the marker published after them')
+  received.splice(received.findIndex((m) => m.body === marker), 1)
+}
 
 /** A relay round where some publishes are refused: the confirmed rows go, the others stay for the next round. */
 for (const backend of BACKENDS) {
@@ -122,8 +136,7 @@ for (const backend of BACKENDS) {
       // The window is full: nothing more is published until the broker confirms.
       expect(relay.unconfirmed).toBe(RELAY_WINDOW)
       expect(await relay.relayOnce()).toBe(0)
-      await waitFor(() => received.length >= RELAY_WINDOW, 'the first window in the queue')
-      await new Promise((r) => setTimeout(r, 300))
+      await allArrived(stalling, exchange, received)
       expect(received).toHaveLength(RELAY_WINDOW)
       expect(received.map((m) => m.messageId)).toEqual(ids.slice(0, RELAY_WINDOW).map(eventMessageId))
       expect((await sql`select 1 from outbox`.execute(db)).rows).toHaveLength(bodies.length)
@@ -136,8 +149,7 @@ for (const backend of BACKENDS) {
       // The broker answers again: the late confirms come in, nothing more is published.
       proxy.resume()
       await waitFor(() => relay.unconfirmed === 0, 'the late confirms')
-      await waitFor(() => received.length >= bodies.length + RELAY_WINDOW, 'every event, the first window twice')
-      await new Promise((r) => setTimeout(r, 300))
+      await allArrived(stalling, exchange, received)
       expect(received).toHaveLength(bodies.length + RELAY_WINDOW)
       const byId = new Map<string, string[]>()
       for (const m of received) byId.set(m.messageId!, [...(byId.get(m.messageId!) ?? []), m.body])
@@ -222,8 +234,7 @@ for (const backend of BACKENDS) {
       const [orphan] = await db.transaction().execute((tx) => insertOutbox(tx, [{ exchange, headers: {}, body: 'orphan' }], { fromMemory: true }))
       expect(await other.relayOnce()).toBe(0)
       await waitFor(async () => (await other.relayOnce()) === 1, 'a relay taking the orphaned row', { timeoutMs: PUBLISH_FROM_MEMORY_GRACE_MS + 10_000, pollMs: 250 })
-      await waitFor(() => received.length >= 4, 'the four events in the queue')
-      await new Promise((r) => setTimeout(r, 300))
+      await allArrived(broker, exchange, received)
       expect(received.map((m) => m.body).sort()).toEqual(['m1', 'm2', 'm3', 'orphan'])
       expect(received.find((m) => m.body === 'orphan')?.messageId).toBe(eventMessageId(orphan.id))
       expect(new Set(received.map((m) => m.messageId)).size).toBe(4)
