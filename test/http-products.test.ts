@@ -7,6 +7,7 @@ import { BACKENDS } from './support/services.ts'
 import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'project1'
+const DENIAL = 'no recipient plugin configuration matches'
 
 /**
  * The catalog's REST reads on products that entered as FEM requests through the broker (the catalog role
@@ -38,12 +39,12 @@ for (const backend of BACKENDS) {
       await responded(requestId, 'NOTIFICATION')
       return message.body.payload.urn as string
     }
-    /** A notification request the notifier denied: in ERROR. */
+    /** A notification request the notifier denied, saying why: in ERROR with the reason. */
     const failedNotification = async (tenant: string, urn: string) => {
       const requestId = randomUUID()
       await client.notify(tenant, requestId, { urn, priority: 'NORMAL' })
       await waitFor(() => client.sentFor(requestId).length > 0, 'notification sent', { wakeOn: client.onMessage })
-      await client.notifierEvent(tenant, { requestId, state: 'DENIED' })
+      await client.notifierEvent(tenant, { requestId, state: 'DENIED', errors: [DENIAL] })
       await responded(requestId, 'NOTIFICATION')
       return requestId
     }
@@ -117,11 +118,13 @@ for (const backend of BACKENDS) {
 
     it('lists catalog requests and counters', async () => {
       const errors = await get('/api/v1/catalog/requests?state=ERROR')
-      expect(errors.items).toMatchObject([{ requestId: failedRequest, state: 'ERROR', type: 'NOTIFICATION', urn: urns[1] }])
-      expect((await get('/api/v1/catalog/requests')).items.map((r: any) => r.requestId).sort()).toEqual([failedRequest, blockedDeletion].sort())
+      // The REGARDS client's error text first, then the notifier's reasons.
+      expect(errors.items).toMatchObject([{ requestId: failedRequest, state: 'ERROR', type: 'NOTIFICATION', urn: urns[1], errors: ['Notification error', DENIAL] }])
+      // Live requests in the order they were registered.
+      expect((await get('/api/v1/catalog/requests')).items.map((r: any) => r.requestId)).toEqual([failedRequest, blockedDeletion])
       expect((await get('/api/v1/catalog/requests?state=GRANTED')).items).toMatchObject([{ requestId: blockedDeletion, type: 'DELETION', step: 'WAITING_BLOCKING_DISSEMINATION' }])
       const succeeded = await get('/api/v1/catalog/requests?state=SUCCESS')
-      expect(succeeded.items.filter((r: any) => r.type === 'CREATION').map((r: any) => r.urn).sort()).toEqual([...urns].sort())
+      expect(succeeded.items.filter((r: any) => r.type === 'CREATION').map((r: any) => r.urn)).toEqual(urns)
       expect(await get('/api/v1/catalog/counters')).toEqual({ 'ack.unknown-urn': 1 })
     })
   })

@@ -107,7 +107,7 @@ export class CatalogClient extends TestAmqpClient {
   }
 
   /** Answers as the notifier does. */
-  notifierEvent(tenant: string, body: { requestId: string; requestOwner?: string; state: string; recipients?: unknown[]; notificationDate?: string }) {
+  notifierEvent(tenant: string, body: { requestId: string; requestOwner?: string; state: string; recipients?: unknown[]; notificationDate?: string; errors?: string[] }) {
     return this.publish(NOTIFIER_EVENT_EXCHANGE, {
       tenant,
       headers: { 'regards.type': NOTIFIER_EVENT_TYPE, 'regards.converter': 'GSON' },
