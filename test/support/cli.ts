@@ -14,10 +14,14 @@ export interface CliResult {
 
 /**
  * The environment of a `herald` command against a test's storage and broker (neither for plugins): the configuration a running
- * Herald of the test reads, logs off; `extra` adds to it or overrides it.
+ * Herald of the test reads, logs off; `extra` adds to it or overrides it. The broker is the test's, or without one
+ * Herald's default: never the caller's HERALD_AMQP_URL.
  */
 export function cliEnv(storage?: { databaseUrl?: string; dataDir: string }, amqpUrl?: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HERALD_LOG_LEVEL: 'silent', ...(amqpUrl ? { HERALD_AMQP_URL: amqpUrl } : {}), ...extra }
+  const env: NodeJS.ProcessEnv = { ...process.env, HERALD_LOG_LEVEL: 'silent' }
+  if (amqpUrl) env.HERALD_AMQP_URL = amqpUrl
+  else delete env.HERALD_AMQP_URL
+  Object.assign(env, extra)
   if (!storage) return env
   env.HERALD_DATA_DIR = storage.dataDir
   // No database URL: the embedded PGlite of the data directory, whatever the caller's environment says.
