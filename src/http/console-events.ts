@@ -3,7 +3,8 @@ import type { Ctx } from '../context.ts'
 import { findSession } from '../console-sessions/sessions.ts'
 import { currentChangeCursor, readRequestChanges, type ChangeCursor } from '../notifier/request-changes.ts'
 import type { Logger } from '../log.ts'
-import { problems, type App } from './schemas.ts'
+import { routesOf } from './endpoint.ts'
+import type { App } from './schemas.ts'
 
 /** How often a tenant's changes are read while someone watches: the console's "live" is this, plus the render. */
 const POLL_MS = 1000
@@ -105,17 +106,9 @@ export async function consoleEventRoutes(app: App, { ctx }: { ctx: Ctx }): Promi
     for (const close of [...open]) close()
   })
 
-  app.get(
+  routesOf(app, 'console').get(
     '/console/events',
-    {
-      config: { access: 'read' },
-      schema: {
-        tags: ['console'],
-        summary: 'Server-Sent Events of the tenant’s request changes (event "requests": [{requestId, state, at}])',
-        produces: ['text/event-stream'],
-        response: problems(),
-      },
-    },
+    { access: 'read', summary: 'Server-Sent Events of the tenant’s request changes (event "requests": [{requestId, state, at}])', produces: ['text/event-stream'] },
     async (req, reply) => {
       const { tenant } = req.principal
       const token = /^Bearer +(hcs_\S+)/i.exec(req.headers.authorization ?? '')?.[1]

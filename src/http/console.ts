@@ -10,7 +10,8 @@ import type { Principal } from '../ops/principal.ts'
 import type { TokenKeys } from './auth.ts'
 import { ERR_CONSOLE_NOT_BUILT, ERR_SIGN_IN_REFUSED, ERR_TENANT_NOT_ACCEPTED, ERR_TOKEN_INVALID, HeraldError } from '../errors.ts'
 import { sendProblem } from './errors.ts'
-import { problems, type App } from './schemas.ts'
+import { routesOf } from './endpoint.ts'
+import type { App } from './schemas.ts'
 
 /** Built by `npm run build:console` (part of `npm ci`) from src/console. */
 export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/console')
@@ -77,18 +78,15 @@ const SignInAnswer = Type.Object({
 
 /** Sign-in by one-time code and sign-out, under /api/v1/console. */
 export async function consoleRoutes(app: App, { ctx, tokenKeys }: { ctx: Ctx; tokenKeys: TokenKeys }): Promise<void> {
-  const tags = ['console']
-  app.post(
+  const route = routesOf(app, 'console')
+  route.post(
     '/console/sign-in',
     {
-      config: { access: 'public' },
-      schema: {
-        tags,
-        security: [],
-        summary: 'Exchange a one-time code printed by `herald console` for a console session (single use, 5 minutes)',
-        body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
-        response: { 200: SignInAnswer, ...problems(400, 401, 403) },
-      },
+      access: 'public',
+      summary: 'Exchange a one-time code printed by `herald console` for a console session (single use, 5 minutes)',
+      body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+      response: { 200: SignInAnswer },
+      problems: [400, 401, 403],
     },
     async (req) => {
       const grant = readSignInCode(tokenKeys.hs256, req.body.code)
@@ -102,12 +100,9 @@ export async function consoleRoutes(app: App, { ctx, tokenKeys }: { ctx: Ctx; to
       return { token: opened.token, tenant: grant.tenant, role: grant.role, subject: grant.subject, expiresAt: opened.session.expiresAt.toISOString() }
     },
   )
-  app.post(
+  route.post(
     '/console/sign-out',
-    {
-      config: { access: 'read' },
-      schema: { tags, summary: 'End the console session of the bearer token (a JWT is not revocable: nothing happens)', response: { 204: Type.Null(), ...problems(401) } },
-    },
+    { access: 'read', summary: 'End the console session of the bearer token (a JWT is not revocable: nothing happens)', response: { 204: Type.Null() }, problems: [401] },
     async (req, reply) => {
       if (isConsoleSessionHeader(req.headers.authorization)) await closeSession(ctx.db, bearer(req.headers.authorization))
       return reply.code(204).send(null)

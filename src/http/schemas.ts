@@ -52,9 +52,6 @@ export const Problem = Type.Object(
   { description: 'RFC 9457 problem document (application/problem+json)' },
 )
 
-/** Error answers every protected operation may give, for the OpenAPI document. */
-export const problems = (...statuses: number[]) => Object.fromEntries([401, 403, ...statuses].map((s) => [s, Problem]))
-
 export const BusinessIdParams = strict({ businessId: BusinessId })
 
 export const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null)

@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import { AUDIT_OUTCOME, AUDITED_ACTIONS, auditList, type AuditListItem } from '../../ops/audit-list.ts'
-import { listingSchema, pageView } from '../pagination.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf, pageView } from '../pagination.ts'
 import { DateTime, iso, Nullable, type App, type RouteDeps } from '../schemas.ts'
 
 const AuditEntry = Type.Object({
@@ -18,22 +19,20 @@ const entryView = (e: AuditListItem) => ({ ...e, at: iso(e.at)! })
 
 /** The audit trail of the token's tenant: every change and every refused change, whoever asked. */
 export async function auditRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  app.get(
+  const route = routesOf(app, 'audit')
+  route.get(
     '/audit',
     {
-      config: { access: 'admin' },
-      schema: {
-        tags: ['audit'],
-        summary: 'List the audit trail, newest first (ADMIN)',
-        ...listingSchema(AuditEntry, {
-          action: Type.Optional(Type.Union(AUDITED_ACTIONS.map((a) => Type.Literal(a)))),
-          subject: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-          target: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
-          outcome: Type.Optional(Type.String({ pattern: AUDIT_OUTCOME.source, description: 'ok or an error code' })),
-          since: Type.Optional({ ...DateTime, description: 'entries at or after' }),
-          until: Type.Optional({ ...DateTime, description: 'entries before' }),
-        }),
-      },
+      access: 'admin',
+      summary: 'List the audit trail, newest first (ADMIN)',
+      ...listingOf(AuditEntry, {
+        action: Type.Optional(Type.Union(AUDITED_ACTIONS.map((a) => Type.Literal(a)))),
+        subject: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+        target: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+        outcome: Type.Optional(Type.String({ pattern: AUDIT_OUTCOME.source, description: 'ok or an error code' })),
+        since: Type.Optional({ ...DateTime, description: 'entries at or after' }),
+        until: Type.Optional({ ...DateTime, description: 'entries before' }),
+      }),
     },
     async (req) => {
       const { since, until, ...q } = req.query

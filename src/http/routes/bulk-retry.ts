@@ -6,8 +6,9 @@ import { requestsBulkRetryCancel } from '../../ops/requests-bulk-retry-cancel.ts
 import { requestsBulkRetryEstimate } from '../../ops/requests-bulk-retry-estimate.ts'
 import { requestsBulkRetryList } from '../../ops/requests-bulk-retry-list.ts'
 import { requestsBulkRetryShow } from '../../ops/requests-bulk-retry-show.ts'
-import { listingSchema, pageView } from '../pagination.ts'
-import { BusinessId, DateTime, iso, Nullable, PayloadField, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf, pageView } from '../pagination.ts'
+import { BusinessId, DateTime, iso, Nullable, PayloadField, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 /** The requests listing's filter (GET /requests), without its pagination. */
 const FilterMembers = {
@@ -73,68 +74,51 @@ const jobView = (j: RetryJob) => ({
  * rather than /requests/retry-jobs: GET /requests/{requestId} would take a request whose id is "retry-jobs".
  */
 export async function bulkRetryRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['requests']
+  const route = routesOf(app, 'requests')
 
-  app.get(
+  route.get(
     '/retry-jobs/estimate',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'How many requests a bulk retry of this filter would retry now (exact when counting takes under a second)',
-        querystring: Filter,
-        response: { 200: Estimate, ...problems(400) },
-      },
+      access: 'read',
+      summary: 'How many requests a bulk retry of this filter would retry now (exact when counting takes under a second)',
+      querystring: Filter,
+      response: { 200: Estimate },
+      problems: [400],
     },
     async (req) => requestsBulkRetryEstimate(ctx, req.principal, { filter: req.query }),
   )
 
-  app.post(
+  route.post(
     '/retry-jobs',
     {
-      config: { access: 'retry' },
-      schema: {
-        tags,
-        summary: 'Start a bulk retry of everything the filter selects, in batches; follow it with GET /retry-jobs/{id}',
-        description:
-          'Requests registered after the start are not part of it. One job runs at a time per tenant: another start is answered 409 ' +
-          'HERALD_ERR_RETRY_JOB_RUNNING with the running job\'s `jobId`.',
-        body: strict({ filter: Filter }),
-        response: { 202: RetryJobView, ...problems(400, 409) },
-      },
+      access: 'retry',
+      summary: 'Start a bulk retry of everything the filter selects, in batches; follow it with GET /retry-jobs/{id}',
+      description:
+        'Requests registered after the start are not part of it. One job runs at a time per tenant: another start is answered 409 ' +
+        'HERALD_ERR_RETRY_JOB_RUNNING with the running job\'s `jobId`.',
+      body: strict({ filter: Filter }),
+      response: { 202: RetryJobView },
+      problems: [400, 409],
     },
     async (req, reply) => reply.code(202).send(jobView(await requestsBulkRetry(ctx, req.principal, { filter: req.body.filter }))),
   )
 
-  app.get(
-    '/retry-jobs',
-    {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'The tenant\'s bulk retries, newest first',
-        ...listingSchema(RetryJobView, { state: Type.Optional(JobState) }),
-      },
-    },
-    async (req) => pageView(await requestsBulkRetryList(ctx, req.principal, req.query), jobView),
+  route.get('/retry-jobs', { access: 'read', summary: 'The tenant\'s bulk retries, newest first', ...listingOf(RetryJobView, { state: Type.Optional(JobState) }) }, async (req) =>
+    pageView(await requestsBulkRetryList(ctx, req.principal, req.query), jobView),
   )
 
-  app.get(
-    '/retry-jobs/:id',
-    { config: { access: 'read' }, schema: { tags, summary: 'One bulk retry and its progress', params: JobParams, response: { 200: RetryJobView, ...problems(400, 404) } } },
-    async (req) => jobView(await requestsBulkRetryShow(ctx, req.principal, req.params)),
+  route.get('/retry-jobs/:id', { access: 'read', summary: 'One bulk retry and its progress', params: JobParams, response: { 200: RetryJobView }, problems: [400, 404] }, async (req) =>
+    jobView(await requestsBulkRetryShow(ctx, req.principal, req.params)),
   )
 
-  app.delete(
+  route.delete(
     '/retry-jobs/:id',
     {
-      config: { access: 'retry' },
-      schema: {
-        tags,
-        summary: 'Cancel a bulk retry: no request is retried after the answer, whose counts are final (a job already over is answered as it is)',
-        params: JobParams,
-        response: { 200: RetryJobView, ...problems(400, 404) },
-      },
+      access: 'retry',
+      summary: 'Cancel a bulk retry: no request is retried after the answer, whose counts are final (a job already over is answered as it is)',
+      params: JobParams,
+      response: { 200: RetryJobView },
+      problems: [400, 404],
     },
     async (req) => jobView(await requestsBulkRetryCancel(ctx, req.principal, req.params)),
   )

@@ -1,7 +1,8 @@
 import { Type } from 'typebox'
 import { COMPLETENESS_DAYS, completenessShow } from '../../ops/completeness.ts'
 import { completenessGapShow } from '../../ops/completeness-gap.ts'
-import { BusinessId, DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { BusinessId, DateTime, iso, Nullable, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'a UTC day, YYYY-MM-DD' })
 
@@ -48,30 +49,26 @@ const Gap = Type.Object({
 
 /** The completeness screen: recipient × day counts, and what one cell misses. */
 export async function completenessRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['completeness']
-  app.get(
+  const route = routesOf(app, 'completeness')
+  route.get(
     '/completeness',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'Per recipient and UTC day of reception: deliveries matched, delivered and acknowledged',
-        querystring: strict({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: COMPLETENESS_DAYS.max, description: `UTC days, today included (default ${COMPLETENESS_DAYS.default})` })) }),
-        response: { 200: Completeness, ...problems(400) },
-      },
+      access: 'read',
+      summary: 'Per recipient and UTC day of reception: deliveries matched, delivered and acknowledged',
+      querystring: strict({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: COMPLETENESS_DAYS.max, description: `UTC days, today included (default ${COMPLETENESS_DAYS.default})` })) }),
+      response: { 200: Completeness },
+      problems: [400],
     },
     async (req) => completenessShow(ctx, req.principal, req.query),
   )
-  app.get(
+  route.get(
     '/completeness/gap',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'The products matched for a recipient on a UTC day but not delivered, or not acknowledged when it requires it',
-        querystring: strict({ recipient: BusinessId, day: Day }),
-        response: { 200: Gap, ...problems(400, 404) },
-      },
+      access: 'read',
+      summary: 'The products matched for a recipient on a UTC day but not delivered, or not acknowledged when it requires it',
+      querystring: strict({ recipient: BusinessId, day: Day }),
+      response: { 200: Gap },
+      problems: [400, 404],
     },
     async (req) => {
       const gap = await completenessGapShow(ctx, req.principal, req.query)

@@ -3,8 +3,9 @@ import { deadLettersDiscard } from '../../ops/dead-letters-discard.ts'
 import { deadLettersList, type DeadLetterSummary } from '../../ops/dead-letters-list.ts'
 import { deadLettersReplay } from '../../ops/dead-letters-replay.ts'
 import { deadLettersShow } from '../../ops/dead-letters-show.ts'
-import { listingSchema, pageView } from '../pagination.ts'
-import { DateTime, iso, Nullable, problems, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf, pageView } from '../pagination.ts'
+import { DateTime, iso, Nullable, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Summary = Type.Object({
   id: Type.Integer(),
@@ -43,69 +44,53 @@ const ReplayOutcome = Type.Object({ replayed: Type.Array(Type.Integer()), missin
 
 /** Messages that Herald's consumers dead-lettered, collected from the `<queue>.DLQ` queues. */
 export async function deadLettersRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['dead letters']
+  const route = routesOf(app, 'dead letters')
 
-  app.get(
-    '/dead-letters',
-    {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'List dead-lettered messages, oldest first',
-        ...listingSchema(Summary, { queue: Type.Optional(Type.String({ maxLength: 255 })) }),
-      },
-    },
-    async (req) => pageView(await deadLettersList(ctx, req.principal, req.query), summary),
+  route.get('/dead-letters', { access: 'read', summary: 'List dead-lettered messages, oldest first', ...listingOf(Summary, { queue: Type.Optional(Type.String({ maxLength: 255 })) }) }, async (req) =>
+    pageView(await deadLettersList(ctx, req.principal, req.query), summary),
   )
 
-  app.get(
+  route.get(
     '/dead-letters/:id',
-    { config: { access: 'read' }, schema: { tags, summary: 'One dead-lettered message: headers, properties and body', params: IdParams, response: { 200: Message, ...problems(400, 404) } } },
+    { access: 'read', summary: 'One dead-lettered message: headers, properties and body', params: IdParams, response: { 200: Message }, problems: [400, 404] },
     async (req) => summary(await deadLettersShow(ctx, req.principal, req.params)),
   )
 
-  app.post(
+  route.post(
     '/dead-letters/replay',
     {
-      config: { access: 'retry' },
-      schema: {
-        tags,
-        summary: 'Re-inject messages with their original headers; each is removed once the broker confirmed it',
-        description: 'Into the queue they failed in (the default) a retry, EXPLOIT may; to their original exchange (every bound queue) ADMIN only.',
-        body: strict({ ...Selection, target: Type.Optional(Target) }),
-        response: { 200: ReplayOutcome, ...problems(400, 403, 503) },
-      },
+      access: 'retry',
+      summary: 'Re-inject messages with their original headers; each is removed once the broker confirmed it',
+      description: 'Into the queue they failed in (the default) a retry, EXPLOIT may; to their original exchange (every bound queue) ADMIN only.',
+      body: strict({ ...Selection, target: Type.Optional(Target) }),
+      response: { 200: ReplayOutcome },
+      problems: [400, 403, 503],
     },
     async (req) => deadLettersReplay(ctx, req.principal, req.body),
   )
 
-  app.post(
+  route.post(
     '/dead-letters/:id/replay',
     {
-      config: { access: 'retry' },
-      schema: {
-        tags,
-        summary: 'Re-inject one message',
-        params: IdParams,
-        querystring: strict({ target: Type.Optional(Target) }),
-        response: { 200: ReplayOutcome, ...problems(400, 403, 404, 503) },
-      },
+      access: 'retry',
+      summary: 'Re-inject one message',
+      params: IdParams,
+      querystring: strict({ target: Type.Optional(Target) }),
+      response: { 200: ReplayOutcome },
+      problems: [400, 403, 404, 503],
     },
     async (req) => deadLettersReplay(ctx, req.principal, { id: req.params.id, target: req.query.target }),
   )
 
-  app.post(
+  route.post(
     '/dead-letters/discard',
-    {
-      config: { access: 'admin' },
-      schema: { tags, summary: 'Discard messages for good', body: strict(Selection), response: { 200: Type.Object({ discarded: Type.Integer() }), ...problems(400) } },
-    },
+    { access: 'admin', summary: 'Discard messages for good', body: strict(Selection), response: { 200: Type.Object({ discarded: Type.Integer() }) }, problems: [400] },
     async (req) => deadLettersDiscard(ctx, req.principal, req.body),
   )
 
-  app.delete(
+  route.delete(
     '/dead-letters/:id',
-    { config: { access: 'admin' }, schema: { tags, summary: 'Discard one message for good', params: IdParams, response: { 204: Type.Null(), ...problems(400, 404) } } },
+    { access: 'admin', summary: 'Discard one message for good', params: IdParams, response: { 204: Type.Null() }, problems: [400, 404] },
     async (req, reply) => {
       await deadLettersDiscard(ctx, req.principal, { id: req.params.id })
       return reply.code(204).send(null)

@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import { overviewShow } from '../../ops/overview.ts'
-import { DateTime, iso, Nullable, problems, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { DateTime, iso, Nullable, type App, type RouteDeps } from '../schemas.ts'
 
 const Activity = Type.Object({
   delivered: Type.Integer({ description: 'deliveries sent' }),
@@ -34,15 +35,13 @@ const Overview = Type.Object({
 
 /** The overview screen's figures: what each recipient is doing, the intake rate, the dead letters. */
 export async function overviewRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  app.get(
+  const route = routesOf(app, 'overview')
+  route.get(
     '/overview',
     {
-      config: { access: 'read' },
-      schema: {
-        tags: ['overview'],
-        summary: 'Per recipient backlog, oldest waiting delivery, parked state and the last 24 h of deliveries; intake rate; dead letters',
-        response: { 200: Overview, ...problems() },
-      },
+      access: 'read',
+      summary: 'Per recipient backlog, oldest waiting delivery, parked state and the last 24 h of deliveries; intake rate; dead letters',
+      response: { 200: Overview },
     },
     async (req) => {
       const overview = await overviewShow(ctx, req.principal)

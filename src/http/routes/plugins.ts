@@ -1,7 +1,8 @@
 import { Type } from 'typebox'
 import { pluginsList } from '../../ops/plugins-list.ts'
 import { pluginsShow } from '../../ops/plugins-show.ts'
-import { problems, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Parameter = Type.Object({
   name: Type.String(),
@@ -38,18 +39,11 @@ const Plugin = Type.Object(
 
 /** Discovery: which plugins Herald has and what parameters each takes (`herald plugins list|show`). */
 export async function pluginsRoutes(app: App, _deps: RouteDeps): Promise<void> {
-  const tags = ['plugins']
-  app.get(
-    '/plugins',
-    { config: { access: 'read' }, schema: { tags, summary: 'Every recipient sender and rule matcher, with its parameters', response: { 200: Type.Array(Plugin), ...problems() } } },
-    async (req) => pluginsList(req.principal),
-  )
-  app.get(
+  const route = routesOf(app, 'plugins')
+  route.get('/plugins', { access: 'read', summary: 'Every recipient sender and rule matcher, with its parameters', response: { 200: Type.Array(Plugin) } }, async (req) => pluginsList(req.principal))
+  route.get(
     '/plugins/:pluginId',
-    {
-      config: { access: 'read' },
-      schema: { tags, summary: 'One plugin and its parameters', params: strict({ pluginId: Type.String({ pattern: '^[A-Za-z0-9_.$-]{1,255}$' }) }), response: { 200: Plugin, ...problems(400, 404) } },
-    },
+    { access: 'read', summary: 'One plugin and its parameters', params: strict({ pluginId: Type.String({ pattern: '^[A-Za-z0-9_.$-]{1,255}$' }) }), response: { 200: Plugin }, problems: [400, 404] },
     async (req) => pluginsShow(req.principal, req.params),
   )
 }

@@ -4,8 +4,9 @@ import { catalogCounters } from '../../ops/catalog-counters.ts'
 import { catalogProduct } from '../../ops/catalog-product.ts'
 import { catalogProducts } from '../../ops/catalog-products.ts'
 import { CATALOG_REQUEST_STATES, catalogRequests } from '../../ops/catalog-requests.ts'
-import { listingSchema } from '../pagination.ts'
-import { problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf } from '../pagination.ts'
+import { RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Status = Type.Union([Type.Literal('NONE'), Type.Literal('PENDING'), Type.Literal('DONE')])
 export const Urn = Type.String({ pattern: '^[A-Za-z0-9:._-]{1,255}$', description: 'REGARDS URN, e.g. URN:FEATURE:DATA:project1:<uuid>:V1' })
@@ -56,69 +57,51 @@ const CatalogRequest = Type.Object({
 
 /** Catalog products with their dissemination status per recipient, catalog requests and counters (reads). */
 export async function productsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['catalog']
+  const route = routesOf(app, 'catalog')
 
-  app.get(
+  route.get(
     '/products',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'List products with their dissemination infos, by id',
-        description: 'status without label: the product\'s status; with label: that recipient\'s (NONE when never sent to it).',
-        ...listingSchema(Product, {
-          status: Type.Optional(Status),
-          label: Type.Optional(Type.String({ maxLength: 255, description: 'recipient label' })),
-          urn: Type.Optional(Urn),
-          kind: Type.Optional(Type.Union([Type.Literal('FEATURE'), Type.Literal('AIP')])),
-          providerId: Type.Optional(Type.String({ maxLength: 255 })),
-          session: Type.Optional(Type.String({ maxLength: 255 })),
-          sessionOwner: Type.Optional(Type.String({ maxLength: 255 })),
-          withContent: Type.Optional(Type.Boolean({ description: 'include the GeoJSON feature or AIP document' })),
-        }),
-      },
+      access: 'read',
+      summary: 'List products with their dissemination infos, by id',
+      description: 'status without label: the product\'s status; with label: that recipient\'s (NONE when never sent to it).',
+      ...listingOf(Product, {
+        status: Type.Optional(Status),
+        label: Type.Optional(Type.String({ maxLength: 255, description: 'recipient label' })),
+        urn: Type.Optional(Urn),
+        kind: Type.Optional(Type.Union([Type.Literal('FEATURE'), Type.Literal('AIP')])),
+        providerId: Type.Optional(Type.String({ maxLength: 255 })),
+        session: Type.Optional(Type.String({ maxLength: 255 })),
+        sessionOwner: Type.Optional(Type.String({ maxLength: 255 })),
+        withContent: Type.Optional(Type.Boolean({ description: 'include the GeoJSON feature or AIP document' })),
+      }),
     },
     async (req) => catalogProducts(ctx, req.principal, req.query),
   )
 
-  app.get(
-    '/products/:urn',
-    {
-      config: { access: 'read' },
-      schema: { tags, summary: 'One product, with its content and dissemination infos', params: UrnParams, response: { 200: Product, ...problems(400, 404) } },
-    },
-    async (req) => catalogProduct(ctx, req.principal, { urn: req.params.urn }),
+  route.get('/products/:urn', { access: 'read', summary: 'One product, with its content and dissemination infos', params: UrnParams, response: { 200: Product }, problems: [400, 404] }, async (req) =>
+    catalogProduct(ctx, req.principal, { urn: req.params.urn }),
   )
 
-  app.get(
+  route.get(
     '/catalog/requests',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'List catalog requests (feature creation, patch, deletion, notification, AIP dissemination)',
-        ...listingSchema(CatalogRequest, {
-          state: Type.Optional(Type.Union(CATALOG_REQUEST_STATES.map((s) => Type.Literal(s)))),
-          type: Type.Optional(Type.Union(REQUEST_TYPES.map((t) => Type.Literal(t)))),
-          step: Type.Optional(Type.String({ maxLength: 64 })),
-          urn: Type.Optional(Urn),
-          requestId: Type.Optional(RequestId),
-        }),
-      },
+      access: 'read',
+      summary: 'List catalog requests (feature creation, patch, deletion, notification, AIP dissemination)',
+      ...listingOf(CatalogRequest, {
+        state: Type.Optional(Type.Union(CATALOG_REQUEST_STATES.map((s) => Type.Literal(s)))),
+        type: Type.Optional(Type.Union(REQUEST_TYPES.map((t) => Type.Literal(t)))),
+        step: Type.Optional(Type.String({ maxLength: 64 })),
+        urn: Type.Optional(Urn),
+        requestId: Type.Optional(RequestId),
+      }),
     },
     async (req) => catalogRequests(ctx, req.principal, req.query),
   )
 
-  app.get(
+  route.get(
     '/catalog/counters',
-    {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'Catalog anomaly counters (acks for unknown URNs or labels, duplicates …)',
-        response: { 200: Type.Record(Type.String(), Type.Integer()), ...problems() },
-      },
-    },
+    { access: 'read', summary: 'Catalog anomaly counters (acks for unknown URNs or labels, duplicates …)', response: { 200: Type.Record(Type.String(), Type.Integer()) } },
     async (req) => catalogCounters(ctx, req.principal),
   )
 }

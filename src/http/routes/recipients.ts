@@ -10,8 +10,9 @@ import { recipientsShow } from '../../ops/recipients-show.ts'
 import { RecipientTestBody, recipientsTest } from '../../ops/recipients-test.ts'
 import { recipientsUnpark } from '../../ops/recipients-unpark.ts'
 import { RecipientUpdateBody, recipientsUpdate } from '../../ops/recipients-update.ts'
-import { listingSchema, pageView } from '../pagination.ts'
-import { BusinessIdParams, DateTime, iso, Nullable, PluginParameterSchema, problems, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf, pageView } from '../pagination.ts'
+import { BusinessIdParams, DateTime, iso, Nullable, PluginParameterSchema, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const StateSchema = Type.Object({
   backlog: Type.Integer({ description: 'deliveries waiting (PENDING, retries included)' }),
@@ -58,54 +59,40 @@ const view = (r: RecipientView) => ({ ...r, updatedAt: iso(r.updatedAt)! })
 
 /** Recipients (REGARDS recipient plugin configurations) with their live delivery state: the operations of src/ops/recipients-*.ts. */
 export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['recipients']
-  // A body is optional (the console posts none): no body at all is an empty object.
-  const noBodyIsEmpty = async (req: { body: unknown }) => {
-    req.body ??= {}
-  }
+  const route = routesOf(app, 'recipients')
 
-  app.get(
+  route.get(
     '/recipients',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'List recipients (REGARDS GET /recipients), with their backlog and last error',
-        ...listingSchema(Recipient, {
-          directNotificationEnabled: Type.Optional(Type.Boolean({ description: 'absent: all; true: direct-enabled only; false: the others' })),
-          active: Type.Optional(Type.Boolean()),
-        }),
-      },
+      access: 'read',
+      summary: 'List recipients (REGARDS GET /recipients), with their backlog and last error',
+      ...listingOf(Recipient, {
+        directNotificationEnabled: Type.Optional(Type.Boolean({ description: 'absent: all; true: direct-enabled only; false: the others' })),
+        active: Type.Optional(Type.Boolean()),
+      }),
     },
     async (req) => pageView(await recipientsList(ctx, req.principal, req.query), view),
   )
 
-  app.get(
-    '/recipients/:businessId',
-    { config: { access: 'read' }, schema: { tags, summary: 'One recipient', params: BusinessIdParams, response: { 200: Recipient, ...problems(400, 404) } } },
-    async (req) => view(await recipientsShow(ctx, req.principal, req.params)),
+  route.get('/recipients/:businessId', { access: 'read', summary: 'One recipient', params: BusinessIdParams, response: { 200: Recipient }, problems: [400, 404] }, async (req) =>
+    view(await recipientsShow(ctx, req.principal, req.params)),
   )
 
-  app.post(
+  route.post(
     '/recipients',
-    {
-      config: { access: 'admin' },
-      schema: { tags, summary: 'Create a recipient (businessId generated when absent)', body: RecipientCreateBody, response: { 201: Recipient, ...problems(400, 409) } },
-    },
+    { access: 'admin', summary: 'Create a recipient (businessId generated when absent)', body: RecipientCreateBody, response: { 201: Recipient }, problems: [400, 409] },
     async (req, reply) => reply.code(201).send(view(await recipientsCreate(ctx, req.principal, { body: req.body }))),
   )
 
-  app.put(
+  route.put(
     '/recipients/:businessId',
     {
-      config: { access: 'admin' },
-      schema: {
-        tags,
-        summary: 'Replace a recipient configuration; secrets sent back as ******** keep their stored value',
-        params: BusinessIdParams,
-        body: RecipientUpdateBody,
-        response: { 200: Recipient, ...problems(400, 404) },
-      },
+      access: 'admin',
+      summary: 'Replace a recipient configuration; secrets sent back as ******** keep their stored value',
+      params: BusinessIdParams,
+      body: RecipientUpdateBody,
+      response: { 200: Recipient },
+      problems: [400, 404],
     },
     async (req) => view(await recipientsUpdate(ctx, req.principal, { businessId: req.params.businessId, body: req.body })),
   )
@@ -115,62 +102,51 @@ export async function recipientsRoutes(app: App, { ctx }: RouteDeps): Promise<vo
     ['deactivate', recipientsDeactivate, 'Deactivate a recipient: its deliveries wait (nothing is dropped)'],
     ['unpark', recipientsUnpark, 'Unpark a recipient: its backlog drains at once'],
   ] as const) {
-    app.post(
-      `/recipients/:businessId/${action}`,
-      { config: { access: 'admin' }, schema: { tags, summary, params: BusinessIdParams, response: { 200: Recipient, ...problems(400, 404) } } },
-      async (req) => view(await operation(ctx, req.principal, req.params)),
+    route.post(`/recipients/:businessId/${action}`, { access: 'admin', summary, params: BusinessIdParams, response: { 200: Recipient }, problems: [400, 404] }, async (req) =>
+      view(await operation(ctx, req.principal, req.params)),
     )
   }
 
-  app.post(
+  route.post(
     '/recipients/:businessId/park',
     {
-      config: { access: 'admin' },
-      schema: {
-        tags,
-        summary: 'Park a recipient: its deliveries wait (nothing is dropped) until it is unparked',
-        params: BusinessIdParams,
-        body: ParkBody,
-        response: { 200: Recipient, ...problems(400, 404) },
-      },
-      preValidation: noBodyIsEmpty,
+      access: 'admin',
+      summary: 'Park a recipient: its deliveries wait (nothing is dropped) until it is unparked',
+      params: BusinessIdParams,
+      body: ParkBody,
+      bodyOptional: true,
+      response: { 200: Recipient },
+      problems: [400, 404],
     },
     async (req) => view(await recipientsPark(ctx, req.principal, { businessId: req.params.businessId, reason: req.body.reason })),
   )
 
-  app.post(
+  route.post(
     '/recipients/:businessId/test',
     {
-      config: { access: 'admin' },
-      schema: {
-        tags,
-        summary: 'Send one sample product through the real sender (nothing is recorded) and answer the outcome',
-        description:
-          'The product is the body\'s payload and metadata, else a built-in GeoJSON feature. It is sent whatever the ' +
-          'recipient\'s state (inactive, parked); no request, delivery or attempt is created. ADMIN only: it reaches the outside.',
-        params: BusinessIdParams,
-        body: RecipientTestBody,
-        response: { 200: RecipientTestOutcome, ...problems(400, 404) },
-      },
-      preValidation: noBodyIsEmpty,
+      access: 'admin',
+      summary: 'Send one sample product through the real sender (nothing is recorded) and answer the outcome',
+      description:
+        'The product is the body\'s payload and metadata, else a built-in GeoJSON feature. It is sent whatever the ' +
+        'recipient\'s state (inactive, parked); no request, delivery or attempt is created. ADMIN only: it reaches the outside.',
+      params: BusinessIdParams,
+      body: RecipientTestBody,
+      bodyOptional: true,
+      response: { 200: RecipientTestOutcome },
+      problems: [400, 404],
     },
     async (req) => recipientsTest(ctx, req.principal, { businessId: req.params.businessId, body: req.body }),
   )
 
-  app.delete(
+  route.delete(
     '/recipients/:businessId',
     {
-      config: { access: 'admin' },
-      schema: {
-        tags,
-        summary: 'Delete a recipient; refused (409) while it has deliveries waiting or in progress, unless force=true drops them',
-        params: BusinessIdParams,
-        querystring: strict({ force: Type.Optional(Type.Boolean()) }),
-        response: {
-          200: Type.Object({ businessId: Type.String(), droppedDeliveries: Type.Integer(), completedRequests: Type.Integer() }),
-          ...problems(400, 404, 409),
-        },
-      },
+      access: 'admin',
+      summary: 'Delete a recipient; refused (409) while it has deliveries waiting or in progress, unless force=true drops them',
+      params: BusinessIdParams,
+      querystring: strict({ force: Type.Optional(Type.Boolean()) }),
+      response: { 200: Type.Object({ businessId: Type.String(), droppedDeliveries: Type.Integer(), completedRequests: Type.Integer() }) },
+      problems: [400, 404, 409],
     },
     async (req) => recipientsDelete(ctx, req.principal, { businessId: req.params.businessId, force: req.query.force }),
   )

@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import { requestsDecisions } from '../../ops/requests-decisions.ts'
-import { DateTime, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { DateTime, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const RuleOutcome = Type.Object({
   rule: Type.String({ description: 'businessId of the rule' }),
@@ -36,19 +37,18 @@ const Decisions = Type.Object({
 
 /** Why a request went, or did not go, to each recipient. */
 export async function requestDecisionsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  app.get(
+  const route = routesOf(app, 'requests')
+  route.get(
     '/requests/:requestId/decisions',
     {
-      config: { access: 'read' },
-      schema: {
-        tags: ['requests'],
-        summary: 'For every recipient of the tenant: whether the rules in force match the stored request, and the clause that fails',
-        description:
-          'Evaluated now, with the configuration in force, on the stored payload and metadata, as matching evaluates it; `delivered` says ' +
-          'whether the request has a delivery to the recipient (decided when it was matched). A DIRECT request is not matched: NAMED / NOT_NAMED.',
-        params: strict({ requestId: RequestId }),
-        response: { 200: Decisions, ...problems(400, 404) },
-      },
+      access: 'read',
+      summary: 'For every recipient of the tenant: whether the rules in force match the stored request, and the clause that fails',
+      description:
+        'Evaluated now, with the configuration in force, on the stored payload and metadata, as matching evaluates it; `delivered` says ' +
+        'whether the request has a delivery to the recipient (decided when it was matched). A DIRECT request is not matched: NAMED / NOT_NAMED.',
+      params: strict({ requestId: RequestId }),
+      response: { 200: Decisions },
+      problems: [400, 404],
     },
     async (req) => {
       const d = await requestsDecisions(ctx, req.principal, req.params)

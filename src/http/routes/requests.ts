@@ -4,8 +4,9 @@ import { requestsDelete } from '../../ops/requests-delete.ts'
 import { requestsList } from '../../ops/requests-list.ts'
 import { requestsRetry } from '../../ops/requests-retry.ts'
 import { requestsShow } from '../../ops/requests-show.ts'
-import { listingSchema, pageView } from '../pagination.ts'
-import { BusinessId, DateTime, iso, Nullable, PayloadField, problems, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf, pageView } from '../pagination.ts'
+import { BusinessId, DateTime, iso, Nullable, PayloadField, RequestId, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const Counts = Type.Object({ pending: Type.Integer(), sending: Type.Integer(), success: Type.Integer(), error: Type.Integer() })
 const State = Type.Union(REQUEST_STATES.map((s) => Type.Literal(s)), { description: 'SUCCESS: completed (from the history)' })
@@ -86,25 +87,22 @@ const detailView = (r: Omit<Detail, 'id'>) => ({
 
 /** Notification requests: in progress, in error, and completed (history), with retry and delete. */
 export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['requests']
+  const route = routesOf(app, 'requests')
 
-  app.get(
+  route.get(
     '/requests',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'List notification requests, newest first, live and completed',
-        ...listingSchema(RequestSummary, {
-          state: Type.Optional(State),
-          recipient: Type.Optional(BusinessId),
-          requestId: Type.Optional(RequestId),
-          owner: Type.Optional(Type.String({ maxLength: 128 })),
-          from: Type.Optional({ ...DateTime, description: 'request date ≥ from' }),
-          to: Type.Optional({ ...DateTime, description: 'request date < to' }),
-          ...PayloadField,
-        }),
-      },
+      access: 'read',
+      summary: 'List notification requests, newest first, live and completed',
+      ...listingOf(RequestSummary, {
+        state: Type.Optional(State),
+        recipient: Type.Optional(BusinessId),
+        requestId: Type.Optional(RequestId),
+        owner: Type.Optional(Type.String({ maxLength: 128 })),
+        from: Type.Optional({ ...DateTime, description: 'request date ≥ from' }),
+        to: Type.Optional({ ...DateTime, description: 'request date < to' }),
+        ...PayloadField,
+      }),
     },
     async (req) => {
       const { from, to, ...q } = req.query
@@ -112,59 +110,50 @@ export async function requestsRoutes(app: App, { ctx }: RouteDeps): Promise<void
     },
   )
 
-  app.get(
+  route.get(
     '/requests/:requestId',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'One request with its deliveries and every failed attempt (the live one, else the latest completed one)',
-        params: RequestIdParams,
-        response: { 200: RequestDetail, ...problems(400, 404) },
-      },
+      access: 'read',
+      summary: 'One request with its deliveries and every failed attempt (the live one, else the latest completed one)',
+      params: RequestIdParams,
+      response: { 200: RequestDetail },
+      problems: [400, 404],
     },
     async (req) => detailView(await requestsShow(ctx, req.principal, req.params)),
   )
 
-  app.post(
+  route.post(
     '/requests/retry',
     {
-      config: { access: 'retry' },
-      schema: {
-        tags,
-        summary: 'Retry failures: every one of the tenant (all=true) or those of the listed requests, optionally of one recipient',
-        body: strict({
-          all: Type.Optional(Type.Literal(true)),
-          requestIds: Type.Optional(Type.Array(RequestId, { minItems: 1, maxItems: 10_000 })),
-          recipient: Type.Optional(BusinessId),
-        }),
-        response: { 200: RetryResult, ...problems(400) },
-      },
+      access: 'retry',
+      summary: 'Retry failures: every one of the tenant (all=true) or those of the listed requests, optionally of one recipient',
+      body: strict({
+        all: Type.Optional(Type.Literal(true)),
+        requestIds: Type.Optional(Type.Array(RequestId, { minItems: 1, maxItems: 10_000 })),
+        recipient: Type.Optional(BusinessId),
+      }),
+      response: { 200: RetryResult },
+      problems: [400],
     },
     async (req) => requestsRetry(ctx, req.principal, req.body),
   )
 
-  app.post(
+  route.post(
     '/requests/:requestId/retry',
     {
-      config: { access: 'retry' },
-      schema: {
-        tags,
-        summary: 'Retry the failures of one request, or of one of its recipients (?recipient=)',
-        params: RequestIdParams,
-        querystring: strict({ recipient: Type.Optional(BusinessId) }),
-        response: { 200: RetryResult, ...problems(400, 404) },
-      },
+      access: 'retry',
+      summary: 'Retry the failures of one request, or of one of its recipients (?recipient=)',
+      params: RequestIdParams,
+      querystring: strict({ recipient: Type.Optional(BusinessId) }),
+      response: { 200: RetryResult },
+      problems: [400, 404],
     },
     async (req) => requestsRetry(ctx, req.principal, { requestId: req.params.requestId, recipient: req.query.recipient }),
   )
 
-  app.delete(
+  route.delete(
     '/requests/:requestId',
-    {
-      config: { access: 'admin' },
-      schema: { tags, summary: 'Delete a request (live, with its deliveries, and its history)', params: RequestIdParams, response: { 204: Type.Null(), ...problems(400, 404) } },
-    },
+    { access: 'admin', summary: 'Delete a request (live, with its deliveries, and its history)', params: RequestIdParams, response: { 204: Type.Null() }, problems: [400, 404] },
     async (req, reply) => {
       await requestsDelete(ctx, req.principal, req.params)
       return reply.code(204).send(null)

@@ -7,8 +7,9 @@ import { rulesList } from '../../ops/rules-list.ts'
 import { rulesShow } from '../../ops/rules-show.ts'
 import { rulesTest } from '../../ops/rules-test.ts'
 import { rulesUpdate } from '../../ops/rules-update.ts'
-import { listingSchema, pageView } from '../pagination.ts'
-import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, problems, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
+import { routesOf } from '../endpoint.ts'
+import { listingOf, pageView } from '../pagination.ts'
+import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
 
 const Rule = Type.Object({
   businessId: Type.String(),
@@ -48,57 +49,40 @@ const ruleView = (rule: RuleOf) => ({ ...rule, updatedAt: iso(rule.updatedAt)! }
 
 /** Rules: a rule matcher (DefaultRuleMatcher, LuceneRuleMatcher) and the recipients it sends to. */
 export async function rulesRoutes(app: App, { ctx }: RouteDeps): Promise<void> {
-  const tags = ['rules']
+  const route = routesOf(app, 'rules')
 
-  app.get(
-    '/rules',
-    { config: { access: 'read' }, schema: { tags, summary: 'List rules with their recipients', ...listingSchema(Rule) } },
-    async (req) => pageView(await rulesList(ctx, req.principal, req.query), ruleView),
+  route.get('/rules', { access: 'read', summary: 'List rules with their recipients', ...listingOf(Rule) }, async (req) => pageView(await rulesList(ctx, req.principal, req.query), ruleView))
+
+  route.get('/rules/:businessId', { access: 'read', summary: 'One rule', params: BusinessIdParams, response: { 200: Rule }, problems: [400, 404] }, async (req) =>
+    ruleView(await rulesShow(ctx, req.principal, req.params)),
   )
 
-  app.get(
+  route.post('/rules', { access: 'admin', summary: 'Create a rule and associate its recipients', body: RuleInput, response: { 201: Rule }, problems: [400, 409] }, async (req, reply) =>
+    reply.code(201).send(ruleView(await rulesCreate(ctx, req.principal, req.body))),
+  )
+
+  route.put(
     '/rules/:businessId',
-    { config: { access: 'read' }, schema: { tags, summary: 'One rule', params: BusinessIdParams, response: { 200: Rule, ...problems(400, 404) } } },
-    async (req) => ruleView(await rulesShow(ctx, req.principal, req.params)),
-  )
-
-  app.post(
-    '/rules',
-    { config: { access: 'admin' }, schema: { tags, summary: 'Create a rule and associate its recipients', body: RuleInput, response: { 201: Rule, ...problems(400, 409) } } },
-    async (req, reply) => reply.code(201).send(ruleView(await rulesCreate(ctx, req.principal, req.body))),
-  )
-
-  app.put(
-    '/rules/:businessId',
-    {
-      config: { access: 'admin' },
-      schema: { tags, summary: 'Replace a rule and its recipients', params: BusinessIdParams, body: RuleUpdate, response: { 200: Rule, ...problems(400, 404) } },
-    },
+    { access: 'admin', summary: 'Replace a rule and its recipients', params: BusinessIdParams, body: RuleUpdate, response: { 200: Rule }, problems: [400, 404] },
     async (req) => ruleView(await rulesUpdate(ctx, req.principal, { businessId: req.params.businessId, rule: req.body })),
   )
 
-  app.delete(
-    '/rules/:businessId',
-    { config: { access: 'admin' }, schema: { tags, summary: 'Delete a rule', params: BusinessIdParams, response: { 204: Type.Null(), ...problems(400, 404) } } },
-    async (req, reply) => {
-      await rulesDelete(ctx, req.principal, req.params)
-      return reply.code(204).send(null)
-    },
-  )
+  route.delete('/rules/:businessId', { access: 'admin', summary: 'Delete a rule', params: BusinessIdParams, response: { 204: Type.Null() }, problems: [400, 404] }, async (req, reply) => {
+    await rulesDelete(ctx, req.principal, req.params)
+    return reply.code(204).send(null)
+  })
 
-  app.post(
+  route.post(
     '/rules/test',
     {
-      config: { access: 'read' },
-      schema: {
-        tags,
-        summary: 'Evaluate a rule against sample metadata and payload (nothing is stored)',
-        description:
-          'A rule that cannot be compiled (syntax, unsafe regular expression …) is answered 400 HERALD_ERR_INVALID_RULE; ' +
-          `one whose evaluation takes more than ${RULE_DEADLINE_MS} ms on the sample (the notifier would stop it the same way), 400 HERALD_ERR_RULE_TOO_SLOW.`,
-        body: RuleTest,
-        response: { 200: RuleTestResult, ...problems(400) },
-      },
+      access: 'read',
+      summary: 'Evaluate a rule against sample metadata and payload (nothing is stored)',
+      description:
+        'A rule that cannot be compiled (syntax, unsafe regular expression …) is answered 400 HERALD_ERR_INVALID_RULE; ' +
+        `one whose evaluation takes more than ${RULE_DEADLINE_MS} ms on the sample (the notifier would stop it the same way), 400 HERALD_ERR_RULE_TOO_SLOW.`,
+      body: RuleTest,
+      response: { 200: RuleTestResult },
+      problems: [400],
     },
     async (req) => rulesTest(req.principal, { ...req.body, rule: { ...req.body.rule, parameters: withValues(req.body.rule.parameters) } }),
   )
