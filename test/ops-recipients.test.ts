@@ -32,12 +32,15 @@ for (const backend of BACKENDS) {
       (await sql<{ subject: string | null; role: string; action: string; target: string; outcome: string }>`select subject, role, action, target, outcome
         from audit_entry where tenant = ${TENANT} and action = ${action} and target = ${target} order by id`.execute(f.herald.ctx.db)).rows
     /** A delivery waiting for `businessId`, as the notifier leaves one while its recipient is parked. */
+    // A request SCHEDULED with its delivery, in one statement: a request alone (GRANTED, no delivery yet)
+    // is matched and completed by the running maintenance before its delivery could be inserted.
     const waitingDelivery = async (businessId: string) => {
-      const { db } = f.herald.ctx
-      const { rows } = await sql<{ id: number }>`insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
-        values (${TENANT}, ${`waiting-for-${businessId}`}, 'ops', now(), now(), 'RULES', 'GRANTED', '{}', '{}') returning id`.execute(db)
-      await sql`insert into delivery (tenant, request_pk, recipient_id, state, request_date)
-        select ${TENANT}, ${rows[0].id}, id, 'PENDING', now() from plugin_configuration where tenant = ${TENANT} and business_id = ${businessId}`.execute(db)
+      await sql`with request as (
+          insert into notification_request (tenant, request_id, request_owner, request_date, not_before, mode, state, payload, metadata)
+          values (${TENANT}, ${`waiting-for-${businessId}`}, 'ops', now(), now(), 'RULES', 'SCHEDULED', '{}', '{}') returning id
+        )
+        insert into delivery (tenant, request_pk, recipient_id, state, request_date)
+        select ${TENANT}, request.id, c.id, 'PENDING', now() from request, plugin_configuration c where c.tenant = ${TENANT} and c.business_id = ${businessId}`.execute(f.herald.ctx.db)
     }
 
     beforeAll(async () => {
