@@ -54,4 +54,14 @@ export const Problem = Type.Object(
 
 export const BusinessIdParams = strict({ businessId: BusinessId })
 
+/** The members a rule and a recipient answer alike, both being REGARDS plugin configurations; each adds its own after them. */
+export const PluginConfigurationMembers = {
+  businessId: Type.String(),
+  pluginId: Type.String(),
+  label: Type.String(),
+  version: Type.String(),
+  priorityOrder: Type.Integer(),
+  active: Type.Boolean(),
+}
+
 export const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null)

@@ -12,7 +12,7 @@ import { recipientsUnpark } from '../../ops/recipients-unpark.ts'
 import { RecipientUpdateBody, recipientsUpdate } from '../../ops/recipients-update.ts'
 import { routesOf } from '../endpoint.ts'
 import { listingOf, pageView } from '../pagination.ts'
-import { BusinessIdParams, DateTime, iso, Nullable, PluginParameterSchema, strict, type App, type RouteDeps } from '../schemas.ts'
+import { BusinessIdParams, DateTime, iso, Nullable, PluginConfigurationMembers, PluginParameterSchema, strict, type App, type RouteDeps } from '../schemas.ts'
 
 const StateSchema = Type.Object({
   backlog: Type.Integer({ description: 'deliveries waiting (PENDING, retries included)' }),
@@ -25,12 +25,7 @@ const StateSchema = Type.Object({
 })
 
 const Recipient = Type.Object({
-  businessId: Type.String(),
-  pluginId: Type.String(),
-  label: Type.String(),
-  version: Type.String(),
-  priorityOrder: Type.Integer(),
-  active: Type.Boolean(),
+  ...PluginConfigurationMembers,
   recipientLabel: Nullable(Type.String()),
   description: Type.String(),
   directNotificationEnabled: Type.Boolean(),

@@ -9,15 +9,10 @@ import { rulesTest } from '../../ops/rules-test.ts'
 import { rulesUpdate } from '../../ops/rules-update.ts'
 import { routesOf } from '../endpoint.ts'
 import { listingOf, pageView } from '../pagination.ts'
-import { BusinessId, BusinessIdParams, DateTime, iso, PluginFields, PluginParameterSchema, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
+import { BusinessId, BusinessIdParams, DateTime, iso, PluginConfigurationMembers, PluginFields, PluginParameterSchema, strict, withValues, type App, type RouteDeps } from '../schemas.ts'
 
 const Rule = Type.Object({
-  businessId: Type.String(),
-  pluginId: Type.String(),
-  label: Type.String(),
-  version: Type.String(),
-  priorityOrder: Type.Integer(),
-  active: Type.Boolean(),
+  ...PluginConfigurationMembers,
   parameters: Type.Array(PluginParameterSchema),
   recipients: Type.Array(Type.String(), { description: 'businessIds of the recipients a matching product goes to' }),
   updatedAt: DateTime,
