@@ -7,7 +7,7 @@ import type { DeadLetterSelection } from '../ops/dead-letters-selection.ts'
 import { deadLettersShow } from '../ops/dead-letters-show.ts'
 import { positiveInt, progressLine } from './output.ts'
 import { EXIT_CODES, runOperation } from './run-operation.ts'
-import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
+import { listingCommand, showCommand, tenantCommand } from './tenant-command.ts'
 
 const ids = (value: string, previous: number[] = []) => [...previous, positiveInt(value)]
 
@@ -30,9 +30,9 @@ export function registerDlqCommands(program: Command): void {
     toRow: (m) => [String(m.id), m.queue, m.requestId ?? '', (m.deadLetteredAt ?? m.collectedAt).toISOString(), (m.reason ?? '').slice(0, 100)],
   })
 
-  tenantCommand(dlq, 'show', 'one dead letter (JSON): headers, properties and body (text, or base64 when it is not UTF-8)')
-    .argument('<id>', 'dead-letter id (see dlq list)', positiveInt)
-    .action((id: number, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => deadLettersShow(deps, principal, { id })))
+  showCommand(dlq, 'one dead letter (JSON): headers, properties and body (text, or base64 when it is not UTF-8)', { name: 'id', help: 'dead-letter id (see dlq list)', parse: positiveInt }, (deps, principal, id) =>
+    deadLettersShow(deps, principal, { id }),
+  )
 
   tenantCommand(dlq, 'replay', 're-inject dead letters with their original headers; each is removed once the broker confirmed it')
     .option('--all', 'every dead letter of the tenant (of --queue)')

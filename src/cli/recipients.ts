@@ -12,7 +12,7 @@ import { recipientsUnpark } from '../ops/recipients-unpark.ts'
 import { recipientsUpdate } from '../ops/recipients-update.ts'
 import { printJson, readJsonInput } from './output.ts'
 import { runOperation } from './run-operation.ts'
-import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
+import { listingCommand, showCommand, tenantCommand } from './tenant-command.ts'
 
 const line = (text: string) => process.stdout.write(`${text}\n`)
 const waiting = (r: RecipientView) => `${r.state.backlog} deliveries waiting`
@@ -34,9 +34,9 @@ export function registerRecipientsCommands(program: Command): void {
     toRow: ({ state, ...r }) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', state.parked ? 'PARKED' : '', String(state.backlog), String(state.oldestWaitingSeconds), String(state.errors), state.lastError?.message.slice(0, 80) ?? ''],
   })
 
-  tenantCommand(recipients, 'show', 'one recipient (JSON, secrets masked) with its live state')
-    .argument('<businessId>', 'recipient businessId')
-    .action((businessId: string, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => recipientsShow(deps, principal, { businessId })))
+  showCommand(recipients, 'one recipient (JSON, secrets masked) with its live state', { name: 'businessId', help: 'recipient businessId' }, (deps, principal, businessId) =>
+    recipientsShow(deps, principal, { businessId }),
+  )
 
   tenantCommand(recipients, 'create', 'create a recipient from the JSON body POST /api/v1/recipients takes')
     .option('--file <file>', 'the JSON body {businessId?, pluginId, label, parameters, …}; default: stdin')

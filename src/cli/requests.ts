@@ -7,7 +7,7 @@ import { requestsShow } from '../ops/requests-show.ts'
 import { isoDate, progressLine } from './output.ts'
 import { registerRetryJobCommands } from './retry-jobs.ts'
 import { runOperation } from './run-operation.ts'
-import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
+import { listingCommand, showCommand, tenantCommand } from './tenant-command.ts'
 
 function state(value: string): RequestState {
   if (!(REQUEST_STATES as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${REQUEST_STATES.join(', ')}`)
@@ -39,9 +39,9 @@ export function registerRequestsCommands(program: Command): void {
     },
   })
 
-  tenantCommand(requests, 'show', 'one request (JSON): its deliveries and every failed attempt')
-    .argument('<requestId>', 'regards.request.id')
-    .action((requestId: string, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => requestsShow(deps, principal, { requestId })))
+  showCommand(requests, 'one request (JSON): its deliveries and every failed attempt', { name: 'requestId', help: 'regards.request.id' }, (deps, principal, requestId) =>
+    requestsShow(deps, principal, { requestId }),
+  )
 
   tenantCommand(requests, 'retry', 'retry failures: deliveries in ERROR go back to PENDING, RULE_ERROR requests back to matching; running instances start at once')
     .option('--all', 'every failure of the tenant')

@@ -8,7 +8,7 @@ import type { RuleInput } from '../ops/rule-input.ts'
 import { readJsonInput } from './output.ts'
 import { runRulesTest } from './rules-test.ts'
 import { runOperation } from './run-operation.ts'
-import { listingCommand, printOperation, tenantCommand } from './tenant-command.ts'
+import { listingCommand, printOperation, showCommand, tenantCommand } from './tenant-command.ts'
 
 const BODY_HELP = 'the JSON body of the REST call (default: stdin)'
 
@@ -25,9 +25,7 @@ export function registerRulesCommands(program: Command): void {
     toRow: (r) => [r.businessId, r.pluginId, r.active ? 'yes' : 'no', r.recipients.join(',') || '-', r.label],
   })
 
-  tenantCommand(rules, 'show', 'one rule (JSON), secrets masked')
-    .argument('<businessId>', 'the rule')
-    .action((businessId: string, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => rulesShow(deps, principal, { businessId })))
+  showCommand(rules, 'one rule (JSON), secrets masked', { name: 'businessId', help: 'the rule' }, (deps, principal, businessId) => rulesShow(deps, principal, { businessId }))
 
   tenantCommand(rules, 'create', 'create a rule from the body of POST /api/v1/rules ({"businessId"?, "pluginId", "label", "parameters", "recipients"}); prints it')
     .option('--file <file>', BODY_HELP)

@@ -16,6 +16,22 @@ export function printOperation(tenant: string, operation: (deps: OpsDeps, princi
 }
 
 /**
+ * `<group> show --tenant T <id>`: one object of the tenant, printed as the JSON its operation answers (as
+ * the REST route's GET). `id` names the argument and its help, and may parse it (`positiveInt`).
+ */
+export function showCommand<Id = string>(
+  group: Command,
+  description: string,
+  id: { name: string; help: string; parse?: (value: string) => Id },
+  show: (deps: OpsDeps, principal: Principal, id: Id) => Promise<unknown>,
+): void {
+  const command = tenantCommand(group, 'show', description)
+  if (id.parse) command.argument(`<${id.name}>`, id.help, id.parse)
+  else command.argument(`<${id.name}>`, id.help)
+  command.action((value: Id, opts: { tenant: string }) => printOperation(opts.tenant, (deps, principal) => show(deps, principal, value)))
+}
+
+/**
  * Makes `command` a listing: `--limit` (`at most n <noun>`) and `--json` after its own options, then the
  * operation's pages as a table of `header` columns, or one JSON object per line with `--json`.
  */
