@@ -183,7 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // The prefetch is two batches, so that the next batch fills while one is in its transaction: with a
   // prefetch of one batch (51) the broker sent nothing more until a batch was acked, and batches were ~17
   // messages. Bounded by memory: 10 MiB messages and 1 GiB give a prefetch of 102 and batches of 51
-  // (docs/benchmarks.md: 0.6 statements and 0.35 commits per request instead of 1.1 and 0.65).
+  // (docs/benchmarks.md, 2026-12-03 afternoon: 0.61–0.79 statements and 0.40–0.48 commits per request
+  // instead of 1.17–1.40 and 0.53–0.81).
   const intakePrefetch = Math.max(1, Math.min(2 * intFrom(env.HERALD_INTAKE_BATCH_SIZE, 500, 'HERALD_INTAKE_BATCH_SIZE'), Math.floor(intakeMemoryBytes / Math.max(1, maxMessageBytes))))
   const intakeBatchSize = Math.ceil(intakePrefetch / 2)
   const heartbeatMs = Math.max(1, intFrom(env.HERALD_HEARTBEAT_MS, 1000, 'HERALD_HEARTBEAT_MS'))

@@ -21,7 +21,7 @@ export interface BatchConsumerOptions {
   queue: string
   /** Largest batch handed to the handler. */
   batchSize: number
-  /** The AMQP prefetch: at least two batches, so that the next one fills while one is being handled. */
+  /** The AMQP prefetch: two batches, so that the next one fills while one is being handled (unless a memory bound lowers it). */
   prefetch: number
   handler: BatchHandler
   /** The consumer binds `queue` to it: its lines carry the queue's name. */
