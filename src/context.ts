@@ -1,5 +1,5 @@
 import type { Broker } from './amqp/broker.ts'
-import type { OutboxRow } from './amqp/outbox-relay.ts'
+import type { OutboxRow, TakenOutboxRows } from './amqp/outbox-relay.ts'
 import type { Config } from './config.ts'
 import type { Backend, Db } from './db/client.ts'
 import type { HeraldEvents } from './events.ts'
@@ -15,6 +15,8 @@ export interface Signals {
    * this instance rather than by a relay round.
    */
   outbox(committed?: OutboxRow[]): void
+  /** Outbox rows published and confirmed, for the writer's next transaction to delete (OutboxRelay.takeConfirmed). */
+  takeConfirmedOutbox(): TakenOutboxRows
   /** Catalog requests made due by an operator (retry, forced deletion, dissemination): the catalog workers look at once. */
   catalog(): void
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Broker } from './amqp/broker.ts'
-import { OutboxRelay, type OutboxRow } from './amqp/outbox-relay.ts'
+import { NOTHING_TAKEN, OutboxRelay, type OutboxRow } from './amqp/outbox-relay.ts'
 import { declareBroadcastExchange, NOTIFIER_EVENT_EXCHANGE } from './amqp/topology.ts'
 import type { Config } from './config.ts'
 import type { Ctx } from './context.ts'
@@ -83,6 +83,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
           instanceSignals?.announce()
         },
         outbox: (committed?: OutboxRow[]) => (committed?.length ? relay?.publishCommitted(committed) : relay?.notify()),
+        takeConfirmedOutbox: () => relay?.takeConfirmed() ?? NOTHING_TAKEN,
         catalog: () => {
           wakeCatalogWorkers(database.db)
           instanceSignals?.announce('catalog')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
+import { NOTHING_TAKEN } from '../src/amqp/outbox-relay.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.ts'
 import type { Ctx } from '../src/context.ts'
@@ -21,7 +22,7 @@ for (const backend of BACKENDS) {
 
     beforeAll(async () => {
       database = await openTestDatabase(backend)
-      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, outbox() {} } } as unknown as Ctx
+      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, outbox() {}, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
     })
     afterAll(async () => database?.drop())
 

@@ -243,6 +243,40 @@ for (const backend of BACKENDS) {
       await other.stop()
     }, 30_000)
 
+    it("leaves its confirmed rows to the next writer's transaction, and deletes them itself when that transaction did not", async () => {
+      const db = database.db
+      // No delete of its own before its stop: only writers delete here.
+      const relay = new OutboxRelay(db, broker, createLogger('silent'), { deleteConfirmedAfterMs: 600_000 })
+      const bodies = async () => (await sql<{ body: string }>`select body from outbox order by id`.execute(db)).rows.map((r) => r.body)
+      const write = (body: string, deleting: number[]) => db.transaction().execute((tx) => insertOutbox(tx, [{ exchange, headers: {}, body }], { fromMemory: true, deleting }))
+      const [first] = await write('first', [])
+      relay.publishCommitted([first])
+      await waitFor(() => relay.published === 1, 'the first row confirmed')
+      expect(await bodies()).toEqual(['first'])
+
+      const taken = relay.takeConfirmed()
+      expect(taken.ids).toEqual([first.id])
+      const [second] = await write('second', taken.ids)
+      taken.settled(true)
+      expect(await bodies()).toEqual(['second'])
+      relay.publishCommitted([second])
+      await waitFor(() => relay.published === 2, 'the second row confirmed')
+      expect(relay.unconfirmed).toBe(1) // the second, confirmed, waiting for its delete
+
+      // A writer whose transaction rolled back gives them back: the relay deletes them (here at its stop).
+      const failed = relay.takeConfirmed()
+      expect(failed.ids).toEqual([second.id])
+      await expect(db.transaction().execute(async (tx) => {
+        await insertOutbox(tx, [], { deleting: failed.ids })
+        throw new Error('rolled back')
+      })).rejects.toThrow('rolled back')
+      failed.settled(false)
+      expect(await bodies()).toEqual(['second'])
+      await relay.stop()
+      expect(await bodies()).toEqual([])
+      expect(relay.unconfirmed).toBe(0)
+    }, 30_000)
+
     it('hands the rows it cannot publish (broker not ready) or that the broker refused to the relays at once, not after the grace', async () => {
       const db = database.db
       const other = new OutboxRelay(db, broker, createLogger('silent'))

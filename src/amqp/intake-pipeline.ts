@@ -2,7 +2,7 @@ import type { AsyncMessage } from 'rabbitmq-client'
 import type { Ctx } from '../context.ts'
 import type { Tx } from '../db/client.ts'
 import type { MessageOutcome } from './consume-batches.ts'
-import { insertOutbox, type OutboxEvent, type OutboxRow } from './outbox-relay.ts'
+import { insertOutbox, NOTHING_TAKEN, type OutboxEvent, type OutboxRow, type TakenOutboxRows } from './outbox-relay.ts'
 
 /**
  * What one message of a batch is to its stage: a tenant's item (dead-lettered too, once that tenant
@@ -55,15 +55,20 @@ export async function runIntakePipeline<Item, Outcome extends { events: OutboxEv
     [...shares].map(async ([tenant, share]) => {
       let outcome: Outcome
       let committed: OutboxRow[]
+      let taken: TakenOutboxRows = NOTHING_TAKEN
       try {
         const prepared = stage.prepare ? await stage.prepare(tenant) : (undefined as Prepared)
+        // The events confirmed since the last writer are deleted in this transaction.
+        taken = ctx.signals.takeConfirmedOutbox()
         const done = await ctx.db.transaction().execute(async (tx) => {
           const result = await stage.apply(tx, tenant, share.items, prepared)
-          return { result, rows: await insertOutbox(tx, result.events, { fromMemory: true }) }
+          return { result, rows: await insertOutbox(tx, result.events, { fromMemory: true, deleting: taken.ids }) }
         })
+        taken.settled(true)
         outcome = done.result
         committed = done.rows
       } catch (err) {
+        taken.settled(false)
         for (const i of share.messages) outcomes[i] = { retry: err }
         return
       }

@@ -2,6 +2,7 @@ import os from 'node:os'
 import { sql } from 'kysely'
 import { destination } from 'pino'
 import { Broker } from '../amqp/broker.ts'
+import { NOTHING_TAKEN } from '../amqp/outbox-relay.ts'
 import type { Config } from '../config.ts'
 import { createLogger } from '../log.ts'
 import { signalInstances, type InstanceSignal } from '../db/instance-signals.ts'
@@ -45,7 +46,7 @@ export async function openCliDeps(config: Config): Promise<CliDeps> {
     config,
     log,
     secrets,
-    signals: { deliveries: () => signal('deliveries'), outbox: () => signal('outbox'), catalog: () => signal('catalog') },
+    signals: { deliveries: () => signal('deliveries'), outbox: () => signal('outbox'), takeConfirmedOutbox: () => NOTHING_TAKEN, catalog: () => signal('catalog') },
     get broker() {
       broker ??= new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
       return broker

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { PREPARED, type Tx } from '../db/client.ts'
-import { outboxInsert, type OutboxEvent, type OutboxRow } from '../amqp/outbox-relay.ts'
+import { outboxDelete, outboxInsert, type OutboxEvent, type OutboxRow } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
 import type { TenantConfig } from './tenant-config.ts'
@@ -52,7 +52,8 @@ export async function completeRequests(
   // Passed in, never loaded here: a query through the pool inside this transaction would wait forever
   // for PGlite's single connection.
   config: TenantConfig,
-  opts: { toOutbox?: { fromMemory: boolean } } = {},
+  /** `toOutbox.deleting`: confirmed outbox rows the same write deletes (OutboxRelay.takeConfirmed); deleted when `outboxRows` is set. */
+  opts: { toOutbox?: { fromMemory: boolean; deleting?: number[] } } = {},
 ): Promise<Completion> {
   const completion: Completion = { events: [], succeeded: 0, failed: 0 }
   if (requestPks.length === 0) return completion
@@ -108,7 +109,7 @@ export async function completeRequests(
       select id, tenant, request_id, request_owner, request_date, received_at, mode, state, payload, metadata, recipients, deliveries from moved
       on conflict (id) do nothing
     )
-    ${opts.toOutbox ? sql`, failed as (${markFailed}) ${outboxInsert(completion.events, opts.toOutbox)}` : markFailed}`.execute(tx)
+    ${opts.toOutbox ? sql`, failed as (${markFailed}), gone as (${outboxDelete(opts.toOutbox.deleting ?? [])}) ${outboxInsert(completion.events, opts.toOutbox)}` : markFailed}`.execute(tx)
   completion.succeeded = history.length
   completion.failed = failedIds.length
   if (opts.toOutbox) completion.outboxRows = outboxRows

@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.ts'
 import { backoffDelay, sleep, TRANSIENT_BACKOFF } from '../retry.ts'
-import { completeRequests, reportCompletion } from './complete-requests.ts'
+import { completeRequests, reportCompletion, type Completion } from './complete-requests.ts'
 
 /**
  * Completes requests once their deliveries are recorded: the requests whose deliveries reached a final
@@ -73,7 +73,16 @@ export class RequestCompleter {
   async #complete(tenant: string, requestPks: number[]): Promise<void> {
     const ctx = this.#ctx
     const config = await ctx.configCache.get(tenant)
-    const completion = await ctx.db.transaction().execute((tx) => completeRequests(tx, requestPks, config, { toOutbox: { fromMemory: true } }))
+    // The events confirmed since the last writer are deleted by the completion's write, when it writes.
+    const taken = ctx.signals.takeConfirmedOutbox()
+    let completion: Completion
+    try {
+      completion = await ctx.db.transaction().execute((tx) => completeRequests(tx, requestPks, config, { toOutbox: { fromMemory: true, deleting: taken.ids } }))
+    } catch (err) {
+      taken.settled(false)
+      throw err
+    }
+    taken.settled(completion.outboxRows !== undefined)
     if (completion.outboxRows?.length) ctx.signals.outbox(completion.outboxRows)
     reportCompletion(ctx, tenant, completion)
   }
