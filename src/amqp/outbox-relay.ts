@@ -69,8 +69,8 @@ export interface TakenOutboxRows {
 export const NOTHING_TAKEN: TakenOutboxRows = Object.freeze({ ids: [], settled() {} })
 
 /**
- * The insert of {@link insertOutbox} as a statement to run, or to put in another statement's WITH
- * (`events as (${outboxInsert(…)})`) and save a round trip.
+ * The insert of {@link insertOutbox} as a statement to run, or to end another statement's WITH
+ * (`with …, gone as (…) ${outboxInsert(…)}`, the completion's write) and save a round trip.
  */
 export function outboxInsert(events: OutboxEvent[], opts: { fromMemory?: boolean } = {}) {
   const rows = events.map((e) => ({ exchange: e.exchange, routing_key: e.routingKey ?? '', headers: e.headers, body: e.body, priority: e.priority ?? 1 }))
@@ -141,11 +141,10 @@ export class OutboxRelay {
    */
   #confirmedIds: number[] = []
   #deleteTimer: NodeJS.Timeout | undefined
+  readonly #deleteConfirmedAfterMs: number
   #deleting: Promise<void> | undefined
   /** Rows published since start, for metrics. */
   published = 0
-
-  readonly #deleteConfirmedAfterMs: number
 
   constructor(db: Db, broker: Broker, log: Logger, opts: { deleteConfirmedAfterMs?: number } = {}) {
     this.#db = db
