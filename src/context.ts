@@ -4,12 +4,15 @@ import type { Config } from './config.ts'
 import type { Backend, Db } from './db/client.ts'
 import type { HeraldEvents } from './events.ts'
 import type { Logger } from './log.ts'
+import type { SendNow } from './notifier/send-now.ts'
 import type { ConfigCache } from './notifier/tenant-config.ts'
 import type { SecretBox } from './secrets/secret-box.ts'
 
 /** Wake-up calls between the stages of one instance: new work is picked up at once, not at the next poll. */
 export interface Signals {
   deliveries(): void
+  /** Slots for one intake transaction to claim its new deliveries and send them right after its commit. */
+  sendNow(): SendNow
   /**
    * Outbox rows were committed. `committed`: rows written `fromMemory` (insertOutbox), published now by
    * this instance rather than by a relay round.

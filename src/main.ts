@@ -16,6 +16,7 @@ import { createIntakeConsumers } from './notifier/intake.ts'
 import { beat, leave, startHeartbeat } from './notifier/instance-heartbeat.ts'
 import { startMaintenance } from './notifier/maintenance.ts'
 import { RetryJobRunner } from './notifier/retry-jobs.ts'
+import { SEND_NOTHING_NOW } from './notifier/send-now.ts'
 import { bulkRetryEnded } from './ops/requests-bulk-retry.ts'
 import { wakeCatalogWorkers } from './catalog/catalog-worker.ts'
 import { startCatalog } from './catalog/start-catalog.ts'
@@ -82,6 +83,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
           worker?.notify()
           instanceSignals?.announce()
         },
+        sendNow: () => worker?.sendNow() ?? SEND_NOTHING_NOW,
         outbox: (committed?: OutboxRow[]) => (committed?.length ? relay?.publishCommitted(committed) : relay?.notify()),
         takeConfirmedOutbox: () => relay?.takeConfirmed() ?? NOTHING_TAKEN,
         catalog: () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { NOTHING_TAKEN } from '../src/amqp/outbox-relay.ts'
+import { SEND_NOTHING_NOW } from '../src/notifier/send-now.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.ts'
 import type { Ctx } from '../src/context.ts'
@@ -22,7 +23,7 @@ for (const backend of BACKENDS) {
 
     beforeAll(async () => {
       database = await openTestDatabase(backend)
-      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, outbox() {}, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
+      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, sendNow: () => SEND_NOTHING_NOW, outbox() {}, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
     })
     afterAll(async () => database?.drop())
 

@@ -22,7 +22,9 @@ export interface IntakeStage<Item, Outcome extends { events: OutboxEvent[] }, Pr
   /** Applies one tenant's items in the tenant's transaction; its `events` go to the outbox in it. */
   apply(tx: Tx, tenant: string, items: Item[], prepared: Prepared): Promise<Outcome>
   /** After the commit: logs, metrics, and waking the workers that have new work. */
-  report(tenant: string, outcome: Outcome): void
+  report(tenant: string, outcome: Outcome, prepared: Prepared): void
+  /** The tenant's transaction failed (its messages are handed back): what `prepare` reserved is released. */
+  failed?(tenant: string, prepared: Prepared): void
 }
 
 const ACK: MessageOutcome = { ack: true }
@@ -56,12 +58,13 @@ export async function runIntakePipeline<Item, Outcome extends { events: OutboxEv
       let outcome: Outcome
       let committed: OutboxRow[]
       let taken: TakenOutboxRows = NOTHING_TAKEN
+      let prepared: { value: Prepared } | undefined
       try {
-        const prepared = stage.prepare ? await stage.prepare(tenant) : (undefined as Prepared)
+        prepared = { value: stage.prepare ? await stage.prepare(tenant) : (undefined as Prepared) }
         // The events confirmed since the last writer are deleted in this transaction.
         taken = ctx.signals.takeConfirmedOutbox()
         const done = await ctx.db.transaction().execute(async (tx) => {
-          const result = await stage.apply(tx, tenant, share.items, prepared)
+          const result = await stage.apply(tx, tenant, share.items, prepared!.value)
           return { result, rows: await insertOutbox(tx, result.events, { fromMemory: true, deleting: taken.ids }) }
         })
         taken.settled(true)
@@ -69,6 +72,7 @@ export async function runIntakePipeline<Item, Outcome extends { events: OutboxEv
         committed = done.rows
       } catch (err) {
         taken.settled(false)
+        if (prepared) stage.failed?.(tenant, prepared.value)
         for (const i of share.messages) outcomes[i] = { retry: err }
         return
       }
@@ -76,7 +80,7 @@ export async function runIntakePipeline<Item, Outcome extends { events: OutboxEv
       // committed, and the outbox row answers for the event until the broker confirms it.
       if (committed.length > 0) ctx.signals.outbox(committed)
       try {
-        stage.report(tenant, outcome)
+        stage.report(tenant, outcome, prepared.value)
       } catch (err) {
         // Committed: throwing now would have the batch handled again.
         ctx.log.error({ err, tenant }, 'reporting a committed intake failed')

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import { destination } from 'pino'
 import { Broker } from '../amqp/broker.ts'
 import { NOTHING_TAKEN } from '../amqp/outbox-relay.ts'
+import { SEND_NOTHING_NOW } from '../notifier/send-now.ts'
 import type { Config } from '../config.ts'
 import { createLogger } from '../log.ts'
 import { signalInstances, type InstanceSignal } from '../db/instance-signals.ts'
@@ -46,7 +47,7 @@ export async function openCliDeps(config: Config): Promise<CliDeps> {
     config,
     log,
     secrets,
-    signals: { deliveries: () => signal('deliveries'), outbox: () => signal('outbox'), takeConfirmedOutbox: () => NOTHING_TAKEN, catalog: () => signal('catalog') },
+    signals: { deliveries: () => signal('deliveries'), sendNow: () => SEND_NOTHING_NOW, outbox: () => signal('outbox'), takeConfirmedOutbox: () => NOTHING_TAKEN, catalog: () => signal('catalog') },
     get broker() {
       broker ??= new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
       return broker

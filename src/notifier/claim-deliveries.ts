@@ -5,6 +5,9 @@ import type { DeliveryItem } from '../senders/sender.ts'
 /** How long a claimed batch may take before another worker may take it over (a crashed instance). */
 export const LEASE_SECONDS = 120
 
+/** A delivery claimed by this instance, with its product, ready to send. */
+export type ClaimedDelivery = DeliveryItem & { requestPk: number }
+
 /**
  * Claims up to `limit` due deliveries of one recipient, highest priority first, then oldest request:
  * one statement (claim + read of the products). SKIP LOCKED lets instances claim side by side without
@@ -18,7 +21,7 @@ export async function claimDeliveries(
   limit: number,
   /** A probe of a parked recipient takes the first waiting delivery, whatever its retry time. */
   dueOnly = true,
-): Promise<(DeliveryItem & { requestPk: number })[]> {
+): Promise<ClaimedDelivery[]> {
   const { rows } = await sql<{
     id: number
     request_pk: number

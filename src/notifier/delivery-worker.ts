@@ -4,9 +4,10 @@ import { policyFrom, type DeliveryPolicy } from '../senders/policy.ts'
 import { createSender, senderContext } from '../senders/sender-context.ts'
 import type { Sender, SendResult } from '../senders/sender.ts'
 import { WakeLoop } from '../wake-loop.ts'
-import { claimDeliveries, recipientsWithWork, type RecipientWithWork } from './claim-deliveries.ts'
+import { claimDeliveries, recipientsWithWork, type ClaimedDelivery, type RecipientWithWork } from './claim-deliveries.ts'
 import { recordResults } from './record-results.ts'
 import { RequestCompleter } from './request-completer.ts'
+import type { SendNow } from './send-now.ts'
 import type { RecipientConfig } from './tenant-config.ts'
 
 interface RecipientRuntime {
@@ -17,6 +18,14 @@ interface RecipientRuntime {
   /** Token bucket of `policy.ratePerSecond`: deliveries this instance may still start now. */
   tokens: number
   refilledAt: number
+  /**
+   * Deliveries of this recipient may be waiting in the database (PENDING) ahead of new ones: the intake
+   * then inserts new ones PENDING too, for the worker's claims to take in priority order. True until a
+   * pass of the worker finds the recipient has nothing more it may claim.
+   */
+  waiting: boolean
+  /** Counts the times deliveries may have been left waiting: a pass that saw it change cannot clear `waiting`. */
+  leftPending: number
 }
 
 // The poll is the safety net for work this instance was not told about (another instance's intake,
@@ -48,14 +57,75 @@ export class DeliveryWorker {
     this.#loop.start()
   }
 
+  /** Deliveries were left PENDING (a retry, an un-park, another process): every recipient may have a backlog. */
   notify(): void {
+    for (const runtime of this.#runtimes.values()) this.#leftPending(runtime)
     this.#loop.notify()
+  }
+
+  /**
+   * Slots for one intake transaction to claim its new deliveries as it inserts them and send them from
+   * memory after its commit (send-now.ts).
+   */
+  sendNow(): SendNow {
+    const taken = new Map<number, { recipient: RecipientConfig; runtime: RecipientRuntime; granted: number; batches: number }>()
+    const giveBack = (recipient: RecipientConfig, runtime: RecipientRuntime, batches: number, deliveries: number) => {
+      this.#current(recipient, runtime).inFlight -= batches
+      this.#giveBack(runtime, deliveries)
+    }
+    return {
+      take: (recipient, count) => {
+        if (this.#loop.stopped || !recipient.active || !recipient.plugin || taken.has(recipient.id)) return 0
+        const runtime = this.#runtime(recipient)
+        if (runtime.waiting) return 0
+        const { batchSize, maxBatchesInFlight } = runtime.policy
+        const granted = this.#take(runtime, Math.min(count, Math.max(0, maxBatchesInFlight - runtime.inFlight) * batchSize))
+        const batches = Math.ceil(granted / batchSize)
+        runtime.inFlight += batches
+        taken.set(recipient.id, { recipient, runtime, granted, batches })
+        // The rest is inserted PENDING: the next ones wait behind it.
+        if (granted < count) this.#leftPending(runtime)
+        return granted
+      },
+      send: (claimed) => {
+        for (const { recipient, runtime, granted, batches } of taken.values()) {
+          // Stopped meanwhile: the claims are handed back by the instance's leave (instance-heartbeat.ts).
+          const items = this.#loop.stopped ? [] : (claimed.get(recipient.id) ?? [])
+          let launched = 0
+          for (let i = 0; i < items.length; i += runtime.policy.batchSize, launched++) {
+            this.#launch(recipient, runtime, items.slice(i, i + runtime.policy.batchSize), false)
+          }
+          giveBack(recipient, runtime, batches - launched, granted - items.length)
+          // Fewer inserted claimed than granted: the recipient was parked (its deliveries went in PENDING).
+          if (items.length < granted) {
+            this.#leftPending(runtime)
+            this.#loop.notify()
+          }
+        }
+        taken.clear()
+      },
+      cancel: () => {
+        for (const { recipient, runtime, granted, batches } of taken.values()) giveBack(recipient, runtime, batches, granted)
+        taken.clear()
+      },
+    }
+  }
+
+  #leftPending(runtime: RecipientRuntime): void {
+    runtime.waiting = true
+    runtime.leftPending++
   }
 
   /** Starts what every recipient with work may take now; returns how soon to look again (ms). */
   async #scan(): Promise<number> {
     let sleepMs = POLL_MS
+    const before = new Map([...this.#runtimes].map(([id, runtime]) => [id, runtime.leftPending]))
     const recipients = await recipientsWithWork(this.#ctx.db)
+    // A recipient with nothing PENDING has no backlog: new deliveries may go at once.
+    const withWork = new Set(recipients.map((r) => r.recipient_id))
+    for (const [id, runtime] of this.#runtimes) {
+      if (!withWork.has(id) && before.get(id) === runtime.leftPending) runtime.waiting = false
+    }
     for (const recipient of recipients) sleepMs = Math.min(sleepMs, await this.#fill(recipient))
     return sleepMs
   }
@@ -74,23 +144,25 @@ export class DeliveryWorker {
       return POLL_MS
     }
     while (runtime.inFlight < runtime.policy.maxBatchesInFlight && !this.#loop.stopped) {
-      const allowed = this.#take(runtime)
+      const allowed = this.#take(runtime, runtime.policy.batchSize)
       if (allowed === 0) return Math.max(1, Math.ceil(1000 / runtime.policy.ratePerSecond))
+      const leftPending = runtime.leftPending
       const claimed = await this.#start(recipient, runtime, allowed, false)
       this.#giveBack(runtime, allowed - claimed)
+      if (claimed < allowed && runtime.leftPending === leftPending) runtime.waiting = false
       if (claimed === 0) break
     }
     return POLL_MS
   }
 
-  /** Tokens available for a batch (the whole batch size when the recipient has no rate limit). */
-  #take(runtime: RecipientRuntime): number {
-    const { ratePerSecond, batchSize } = runtime.policy
-    if (ratePerSecond === 0) return batchSize
+  /** Up to `wanted` deliveries the recipient's rate allows now (all of them when it has no rate limit). */
+  #take(runtime: RecipientRuntime, wanted: number): number {
+    const { ratePerSecond } = runtime.policy
+    if (ratePerSecond === 0) return wanted
     const now = performance.now()
     runtime.tokens = Math.min(ratePerSecond, runtime.tokens + ((now - runtime.refilledAt) / 1000) * ratePerSecond)
     runtime.refilledAt = now
-    const allowed = Math.min(batchSize, Math.floor(runtime.tokens))
+    const allowed = Math.min(wanted, Math.floor(runtime.tokens))
     runtime.tokens -= allowed
     return allowed
   }
@@ -104,20 +176,35 @@ export class DeliveryWorker {
     runtime.inFlight++
     const items = await claimDeliveries(this.#ctx.db, this.#ctx.instanceId, recipient.id, limit, !probe).catch((err) => {
       this.#ctx.log.warn({ err, recipient: recipient.businessId }, 'claim failed')
+      // Nothing was learnt about its backlog.
+      this.#leftPending(runtime)
       return []
     })
     if (items.length === 0) {
-      runtime.inFlight--
+      this.#current(recipient, runtime).inFlight--
       return 0
     }
+    this.#launch(recipient, runtime, items, probe)
+    return items.length
+  }
+
+  /** Sends a batch in the background; its slot in `inFlight` is already counted. */
+  #launch(recipient: RecipientConfig, runtime: RecipientRuntime, items: ClaimedDelivery[], probe: boolean): void {
     const batch = this.#send(recipient, runtime, items, probe).finally(() => {
-      runtime.inFlight--
+      this.#current(recipient, runtime).inFlight--
       this.#batches.delete(batch)
-      // A batch finished: there may be more for this recipient.
-      this.notify()
+      // A batch finished: there may be more for this recipient (a backlog it made wait, a retry).
+      this.#loop.notify()
     })
     this.#batches.add(batch)
-    return items.length
+  }
+
+  /**
+   * The runtime that counts a batch's slot now: a new revision of the recipient took over the count of the
+   * batches started before it (#runtime).
+   */
+  #current(recipient: RecipientConfig, runtime: RecipientRuntime): RecipientRuntime {
+    return this.#runtimes.get(recipient.id) ?? runtime
   }
 
   #runtime(recipient: RecipientConfig): RecipientRuntime {
@@ -133,12 +220,14 @@ export class DeliveryWorker {
       inFlight: existing?.inFlight ?? 0,
       tokens: policy.ratePerSecond,
       refilledAt: performance.now(),
+      waiting: existing?.waiting ?? true,
+      leftPending: existing?.leftPending ?? 0,
     }
     this.#runtimes.set(recipient.id, runtime)
     return runtime
   }
 
-  async #send(recipient: RecipientConfig, runtime: RecipientRuntime, items: Awaited<ReturnType<typeof claimDeliveries>>, probe: boolean): Promise<void> {
+  async #send(recipient: RecipientConfig, runtime: RecipientRuntime, items: ClaimedDelivery[], probe: boolean): Promise<void> {
     const ctx = this.#ctx
     const started = performance.now()
     let results: SendResult[]

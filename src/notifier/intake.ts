@@ -11,6 +11,7 @@ import type { Ctx } from '../context.ts'
 import { parseRequestMessage, type ParsedMessage } from './parse-request.ts'
 import { reportCompletion } from './complete-requests.ts'
 import { registerRequests, type Registration } from './register-requests.ts'
+import type { SendNow } from './send-now.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 /**
@@ -40,7 +41,7 @@ type Incoming = Extract<ParsedMessage, { kind: 'request' | 'denied' }>
 
 export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, messages: AsyncMessage[]): Promise<MessageOutcome[]> {
   const now = new Date()
-  return runIntakePipeline<Incoming, Registration, TenantConfig>(ctx, messages, {
+  return runIntakePipeline<Incoming, Registration, { config: TenantConfig; sendNow: SendNow }>(ctx, messages, {
     read(msg) {
       const parsed = parseRequestMessage(msg, { direct, tenants: ctx.config.tenants, maxMessageBytes: ctx.config.maxMessageBytes, now })
       if (parsed.kind === 'dead-letter') return { deadLetter: parsed.reason }
@@ -52,9 +53,12 @@ export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, mess
       ctx.events.safeEmit('request:received', { tenant: parsed.tenant, queue })
       return { tenant: parsed.tenant, item: parsed }
     },
-    prepare: (tenant) => ctx.configCache.get(tenant),
-    apply: (tx, tenant, items, config) => registerRequests(tx, tenant, items, direct, config, now),
-    report(tenant, reg) {
+    prepare: async (tenant) => ({ config: await ctx.configCache.get(tenant), sendNow: ctx.signals.sendNow() }),
+    apply: (tx, tenant, items, { config, sendNow }) => registerRequests(tx, tenant, items, direct, config, now, { instanceId: ctx.instanceId, slots: sendNow }),
+    failed: (_tenant, { sendNow }) => sendNow.cancel(),
+    report(tenant, reg, { sendNow }) {
+      // First: the deliveries claimed in the transaction are on their way before the logs are written.
+      sendNow.send(reg.sending)
       const log = ctx.log.child({ tenant })
       for (const d of reg.denied) {
         log.warn({ requestId: d.requestId, reason: d.reason }, 'request DENIED')
@@ -70,7 +74,7 @@ export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, mess
       }
       if (reg.granted + reg.retried > 0) ctx.events.safeEmit('request:granted', { tenant, direct, count: reg.granted + reg.retried })
       reportCompletion(ctx, tenant, reg.completion)
-      if (reg.deliveries > 0) ctx.signals.deliveries()
+      if (reg.deliveries > reg.sentNow) ctx.signals.deliveries()
     },
   })
 }

@@ -5,6 +5,8 @@ import { notifierEvent } from './notifier-event.ts'
 import type { ParsedMessage, RequestBody } from './parse-request.ts'
 import { evaluateRules, matchRequests, ruleErrorEvent, type RequestToMatch, type RuleError, type RuleVerdict } from './match-requests.ts'
 import { completeRequests, type Completion } from './complete-requests.ts'
+import { LEASE_SECONDS, type ClaimedDelivery } from './claim-deliveries.ts'
+import type { SendNow } from './send-now.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 type Incoming = Extract<ParsedMessage, { kind: 'request' | 'denied' }>
@@ -17,6 +19,10 @@ export interface Registration {
   retried: number
   ignored: { requestId: string; reason: 'duplicate-in-batch' | 'in-progress' | 'redelivered' }[]
   deliveries: number
+  /** Deliveries inserted claimed by this instance, by recipient id: to send from memory after the commit (send-now.ts). */
+  sending: Map<number, ClaimedDelivery[]>
+  /** How many of `deliveries` are in `sending`: the others wait for the delivery worker's claims. */
+  sentNow: number
   ruleErrors: RuleError[]
   /** Requests completed at once (matched nobody, or a retry with nothing left to send): their events are in `events` too. */
   completion: Completion
@@ -47,8 +53,20 @@ export async function registerRequests(
   direct: boolean,
   config: TenantConfig,
   now: Date,
+  sendNow: SendingInstance,
 ): Promise<Registration> {
-  const reg: Registration = { events: [], denied: [], granted: 0, retried: 0, ignored: [], deliveries: 0, ruleErrors: [], completion: { events: [], succeeded: 0, failed: 0 } }
+  const reg: Registration = {
+    events: [],
+    denied: [],
+    granted: 0,
+    retried: 0,
+    ignored: [],
+    deliveries: 0,
+    sending: new Map(),
+    sentNow: 0,
+    ruleErrors: [],
+    completion: { events: [], succeeded: 0, failed: 0 },
+  }
   const deny = (requestId: string, requestOwner: string | undefined, reason: string) => {
     reg.denied.push({ requestId, reason })
     reg.events.push(notifierEvent({ tenant, requestId, requestOwner, state: 'DENIED', notificationDate: now, errors: [reason] }))
@@ -110,7 +128,7 @@ export async function registerRequests(
 
   const toMatch: RequestToMatch[] = []
   const scheduledDirect: number[] = []
-  if (toInsert.length > 0) await insertRequests(tx, tenant, toInsert, direct, config, now, reg, scheduledDirect)
+  if (toInsert.length > 0) await insertRequests(tx, tenant, toInsert, direct, config, now, sendNow, reg, scheduledDirect)
 
   if (retries.length > 0) await applyRetries(tx, tenant, retries, direct, config, reg, toMatch, scheduledDirect)
 
@@ -122,6 +140,19 @@ export async function registerRequests(
   reg.completion = await completeRequests(tx, [...matched.scheduled, ...scheduledDirect], config)
   reg.events.push(...reg.completion.events)
   return reg
+}
+
+/** The instance registering, and the deliveries its worker lets it claim at once. */
+export interface SendingInstance {
+  instanceId: string
+  slots: SendNow
+}
+
+interface NewDelivery {
+  request_id: string
+  recipient_id: number
+  /** Inserted SENDING, claimed by this instance, unless the recipient is parked. */
+  claim: boolean
 }
 
 /**
@@ -137,6 +168,7 @@ async function insertRequests(
   direct: boolean,
   config: TenantConfig,
   now: Date,
+  sendNow: SendingInstance,
   reg: Registration,
   completeNow: number[],
 ): Promise<void> {
@@ -162,9 +194,11 @@ async function insertRequests(
       metadata: item.body.metadata,
     }
   })
-  const deliveries = toInsert.flatMap((item, i) => (verdicts[i]?.recipientIds ?? []).map((recipient_id) => ({ request_id: item.requestId, recipient_id })))
-  // A direct request dated in the future is stored SCHEDULED: its deliveries wait for its date.
-  const { rows: inserted } = await sql<{ id: number; request_id: string }>`${PREPARED}
+  const deliveries = claimDueDeliveries(toInsert, verdicts, now, config, sendNow.slots)
+  // A direct request dated in the future is stored SCHEDULED: its deliveries wait for its date. A claimed
+  // delivery is inserted as the worker's claim would leave it (claim-deliveries.ts): SENDING, first attempt,
+  // leased to this instance; a parked recipient's wait PENDING whatever the slot.
+  const { rows: inserted } = await sql<{ id: number; request_id: string | null; request_pk: number | null; recipient_id: number | null }>`${PREPARED}
     with inserted as (
       insert into notification_request
         (tenant, request_id, request_owner, request_date, not_before, priority, mode, state, rule_errors, payload, metadata)
@@ -174,16 +208,29 @@ async function insertRequests(
       on conflict (tenant, request_id) do nothing
       returning id, request_id, priority, request_date, not_before
     ), deliveries as (
-      insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date, next_attempt_at)
-      select ${tenant}, i.id, d.recipient_id, 'PENDING', i.priority, i.request_date, i.not_before
-      from inserted i join rows from (jsonb_to_recordset(${JSON.stringify(deliveries)}::jsonb) as (request_id text, recipient_id bigint))
-          with ordinality as d(request_id, recipient_id, n)
+      insert into delivery (tenant, request_pk, recipient_id, state, priority, request_date, next_attempt_at, attempts, claimed_by, lease_until)
+      select ${tenant}, i.id, d.recipient_id, case when c.sending then 'SENDING' else 'PENDING' end, i.priority, i.request_date, i.not_before,
+        case when c.sending then 1 else 0 end, case when c.sending then ${sendNow.instanceId}::uuid end,
+        case when c.sending then now() + make_interval(secs => ${LEASE_SECONDS}) end
+      from inserted i join rows from (jsonb_to_recordset(${JSON.stringify(deliveries)}::jsonb) as (request_id text, recipient_id bigint, claim boolean))
+          with ordinality as d(request_id, recipient_id, claim, n)
         on d.request_id = i.request_id
+        left join recipient_state s on s.recipient_id = d.recipient_id
+        cross join lateral (select d.claim and not coalesce(s.parked, false) as sending) c
       -- Delivery ids in rule order: events list their recipients in that order, as REGARDS does.
       order by d.n
+      returning id, request_pk, recipient_id, state
     )
-    select id, request_id from inserted`.execute(tx)
-  const pkById = new Map(inserted.map((r) => [r.request_id, r.id]))
+    select id, request_id, null::bigint as request_pk, null::bigint as recipient_id from inserted
+    union all
+    select id, null, request_pk, recipient_id from deliveries where state = 'SENDING'`.execute(tx)
+  const pkById = new Map<string, number>()
+  const sendingRows: { id: number; request_pk: number; recipient_id: number }[] = []
+  for (const row of inserted) {
+    if (row.request_id !== null) pkById.set(row.request_id, row.id)
+    else sendingRows.push({ id: row.id, request_pk: row.request_pk!, recipient_id: row.recipient_id! })
+  }
+  collectSending(tenant, toInsert, pkById, sendingRows, reg)
   toInsert.forEach((item, i) => {
     const pk = pkById.get(item.requestId)
     // Another instance registered the same id a moment ago: it is in progress there.
@@ -205,6 +252,76 @@ async function insertRequests(
       completeNow.push(pk)
     }
   })
+}
+
+/**
+ * The new deliveries, in rule order, with those the worker lets this transaction claim: per recipient, the
+ * first of the due ones in the order of the worker's claims (priority, then request date), as many as it
+ * granted.
+ */
+function claimDueDeliveries(
+  toInsert: (IncomingRequest & { body: RequestBody })[],
+  verdicts: (RuleVerdict | undefined)[],
+  now: Date,
+  config: TenantConfig,
+  slots: SendNow,
+): NewDelivery[] {
+  const deliveries: NewDelivery[] = []
+  const dueByRecipient = new Map<number, { delivery: NewDelivery; item: IncomingRequest }[]>()
+  toInsert.forEach((item, i) => {
+    for (const recipient_id of verdicts[i]?.recipientIds ?? []) {
+      const delivery = { request_id: item.requestId, recipient_id, claim: false }
+      deliveries.push(delivery)
+      if (item.requestDate > now) continue
+      const due = dueByRecipient.get(recipient_id) ?? []
+      due.push({ delivery, item })
+      dueByRecipient.set(recipient_id, due)
+    }
+  })
+  for (const [recipientId, due] of dueByRecipient) {
+    const recipient = config.recipientsById.get(recipientId)
+    const granted = recipient ? slots.take(recipient, due.length) : 0
+    if (granted === 0) continue
+    due.sort((a, b) => inClaimOrder(a.item, b.item))
+    for (const { delivery } of due.slice(0, granted)) delivery.claim = true
+  }
+  return deliveries
+}
+
+/** The order of the worker's claims (claim-deliveries.ts): highest priority first, then the oldest request. */
+function inClaimOrder(a: IncomingRequest, b: IncomingRequest): number {
+  return b.priority - a.priority || a.requestDate.getTime() - b.requestDate.getTime()
+}
+
+/** The claimed deliveries as the sender takes them, built from the bodies in memory: no read back. */
+function collectSending(
+  tenant: string,
+  toInsert: (IncomingRequest & { body: RequestBody })[],
+  pkById: Map<string, number>,
+  sendingRows: { id: number; request_pk: number; recipient_id: number }[],
+  reg: Registration,
+): void {
+  if (sendingRows.length === 0) return
+  const itemByPk = new Map(toInsert.map((item) => [pkById.get(item.requestId), item]))
+  // In claim order within each recipient, as the worker's claim would hand them to the sender.
+  sendingRows.sort((a, b) => inClaimOrder(itemByPk.get(a.request_pk)!, itemByPk.get(b.request_pk)!) || a.id - b.id)
+  for (const row of sendingRows) {
+    const item = itemByPk.get(row.request_pk)!
+    const list = reg.sending.get(row.recipient_id) ?? []
+    list.push({
+      deliveryId: row.id,
+      requestPk: row.request_pk,
+      tenant,
+      requestId: item.requestId,
+      requestOwner: item.requestOwner,
+      requestDate: item.requestDate,
+      payload: item.body.payload,
+      metadata: item.body.metadata,
+      attempt: 1,
+    })
+    reg.sending.set(row.recipient_id, list)
+  }
+  reg.sentNow = sendingRows.length
 }
 
 /**
