@@ -44,8 +44,8 @@ export const POLICY_PARAMETERS = {
   maxAttempts: positive('Attempts before a delivery is in ERROR; 1 = no automatic retry.', 'maxAttempts', 'Attempts'),
   retryInitialDelayMs: positive('Wait before attempt 2; attempt n+1 waits min(retryMaxDelayMs, retryInitialDelayMs · 2^(n-1)), ±25 % jitter.', 'retryInitialDelayMs', 'First retry delay (ms)'),
   retryMaxDelayMs: positive('Ceiling of the wait between attempts.', 'retryMaxDelayMs', 'Longest retry delay (ms)'),
-  // No default here: HERALD_DELIVERY_BATCH_SIZE is the default (200 unless set).
-  batchSize: P.optional(P.integer('Largest batch handed to the sender at once; default HERALD_DELIVERY_BATCH_SIZE (200).', { label: 'Batch size', minimum: 1 })),
+  // No default here: HERALD_DELIVERY_BATCH_SIZE is the default (25 unless set).
+  batchSize: P.optional(P.integer('Largest batch handed to the sender at once; default HERALD_DELIVERY_BATCH_SIZE (25).', { label: 'Batch size', minimum: 1 })),
   maxBatchesInFlight: positive('Batches of this recipient being sent at the same time.', 'maxBatchesInFlight', 'Batches in flight'),
   parkAfterFailures: positive('Consecutive failed attempts after which the recipient is parked (its deliveries wait).', 'parkAfterFailures', 'Park after failures'),
   probeIntervalMs: positive('While parked, one delivery is tried this often; a success un-parks the recipient.', 'probeIntervalMs', 'Probe interval (ms)'),
