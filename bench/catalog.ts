@@ -275,7 +275,7 @@ async function withProcessingContext<T>(fn: (ctx: Ctx, db: Db) => Promise<T>): P
   try {
     await migrateOrThrow(db)
     const config = loadConfig({ HERALD_DATABASE_URL: storage.databaseUrl })
-    const ctx = { config, log: createLogger('silent'), db, backend: 'postgres', events: new HeraldEvents(createLogger('silent')), signals: { outbox() {}, deliveries() {}, sendNow: () => SEND_NOTHING_NOW, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
+    const ctx = { config, log: createLogger('silent'), db, backend: 'postgres', events: new HeraldEvents(createLogger('silent')), signals: { outbox() {}, deliveries() {}, announceDeliveries() {}, sendNow: () => SEND_NOTHING_NOW, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
     return await fn(ctx, db)
   } finally {
     await close()

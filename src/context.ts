@@ -11,6 +11,11 @@ import type { SecretBox } from './secrets/secret-box.ts'
 /** Wake-up calls between the stages of one instance: new work is picked up at once, not at the next poll. */
 export interface Signals {
   deliveries(): void
+  /**
+   * The intake left new deliveries PENDING: this instance's worker was told by its SendNow, the other
+   * instances hear of them at once (PostgreSQL NOTIFY).
+   */
+  announceDeliveries(): void
   /** Slots for one intake transaction to claim its new deliveries and send them right after its commit. */
   sendNow(): SendNow
   /**

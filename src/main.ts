@@ -83,6 +83,7 @@ export async function startHerald(config: Config, roles: readonly Role[] = ROLES
           worker?.notify()
           instanceSignals?.announce()
         },
+        announceDeliveries: () => instanceSignals?.announce(),
         sendNow: () => worker?.sendNow() ?? SEND_NOTHING_NOW,
         outbox: (committed?: OutboxRow[]) => (committed?.length ? relay?.publishCommitted(committed) : relay?.notify()),
         takeConfirmedOutbox: () => relay?.takeConfirmed() ?? NOTHING_TAKEN,

@@ -68,7 +68,7 @@ for (const backend of BACKENDS) {
     })
 
     it('hands back only the failing tenant\'s messages when another tenant committed, so the retry applies nothing twice', async () => {
-      const ctx = { config: loadConfig({}), log: createLogger('silent'), db: database.db, backend, events: new HeraldEvents(createLogger('silent')), signals: { outbox() {}, deliveries() {}, sendNow: () => SEND_NOTHING_NOW, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
+      const ctx = { config: loadConfig({}), log: createLogger('silent'), db: database.db, backend, events: new HeraldEvents(createLogger('silent')), signals: { outbox() {}, deliveries() {}, announceDeliveries() {}, sendNow: () => SEND_NOTHING_NOW, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
       const msg = (headers: Record<string, unknown>, body: unknown) => ({ headers, body: Buffer.from(JSON.stringify(body)), redelivered: false }) as unknown as AsyncMessage
       // The other tenant's first registration and its first counter fail (a sequence is not rolled back with them).
       for (const statement of [

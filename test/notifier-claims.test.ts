@@ -23,7 +23,7 @@ for (const backend of BACKENDS) {
 
     beforeAll(async () => {
       database = await openTestDatabase(backend)
-      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, sendNow: () => SEND_NOTHING_NOW, outbox() {}, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
+      ctx = { instanceId: live, config: loadConfig({}), db: database.db, log: createLogger('silent'), signals: { deliveries() {}, announceDeliveries() {}, sendNow: () => SEND_NOTHING_NOW, outbox() {}, takeConfirmedOutbox: () => NOTHING_TAKEN } } as unknown as Ctx
     })
     afterAll(async () => database?.drop())
 

@@ -47,7 +47,7 @@ export async function openCliDeps(config: Config): Promise<CliDeps> {
     config,
     log,
     secrets,
-    signals: { deliveries: () => signal('deliveries'), sendNow: () => SEND_NOTHING_NOW, outbox: () => signal('outbox'), takeConfirmedOutbox: () => NOTHING_TAKEN, catalog: () => signal('catalog') },
+    signals: { deliveries: () => signal('deliveries'), announceDeliveries: () => signal('deliveries'), sendNow: () => SEND_NOTHING_NOW, outbox: () => signal('outbox'), takeConfirmedOutbox: () => NOTHING_TAKEN, catalog: () => signal('catalog') },
     get broker() {
       broker ??= new Broker(config.amqpUrl, config.instanceName, log, config.amqpHosts)
       return broker

@@ -69,22 +69,28 @@ export class DeliveryWorker {
    */
   sendNow(): SendNow {
     const taken = new Map<number, { recipient: RecipientConfig; runtime: RecipientRuntime; granted: number; batches: number }>()
+    let leftPending = false
     const giveBack = (recipient: RecipientConfig, runtime: RecipientRuntime, batches: number, deliveries: number) => {
       this.#current(recipient, runtime).inFlight -= batches
       this.#giveBack(runtime, deliveries)
     }
+    const grant = (recipient: RecipientConfig, count: number): number => {
+      if (this.#loop.stopped || !recipient.active || !recipient.plugin || taken.has(recipient.id)) return 0
+      const runtime = this.#runtime(recipient)
+      if (runtime.waiting) return 0
+      const { batchSize, maxBatchesInFlight } = runtime.policy
+      const granted = this.#take(runtime, Math.min(count, Math.max(0, maxBatchesInFlight - runtime.inFlight) * batchSize))
+      const batches = Math.ceil(granted / batchSize)
+      runtime.inFlight += batches
+      taken.set(recipient.id, { recipient, runtime, granted, batches })
+      // The rest is inserted PENDING: the next ones wait behind it.
+      if (granted < count) this.#leftPending(runtime)
+      return granted
+    }
     return {
       take: (recipient, count) => {
-        if (this.#loop.stopped || !recipient.active || !recipient.plugin || taken.has(recipient.id)) return 0
-        const runtime = this.#runtime(recipient)
-        if (runtime.waiting) return 0
-        const { batchSize, maxBatchesInFlight } = runtime.policy
-        const granted = this.#take(runtime, Math.min(count, Math.max(0, maxBatchesInFlight - runtime.inFlight) * batchSize))
-        const batches = Math.ceil(granted / batchSize)
-        runtime.inFlight += batches
-        taken.set(recipient.id, { recipient, runtime, granted, batches })
-        // The rest is inserted PENDING: the next ones wait behind it.
-        if (granted < count) this.#leftPending(runtime)
+        const granted = grant(recipient, count)
+        if (granted < count) leftPending = true
         return granted
       },
       send: (claimed) => {
@@ -99,10 +105,12 @@ export class DeliveryWorker {
           // Fewer inserted claimed than granted: the recipient was parked (its deliveries went in PENDING).
           if (items.length < granted) {
             this.#leftPending(runtime)
-            this.#loop.notify()
+            leftPending = true
           }
         }
         taken.clear()
+        // What was inserted PENDING is the worker's to claim, at once.
+        if (leftPending) this.#loop.notify()
       },
       cancel: () => {
         for (const { recipient, runtime, granted, batches } of taken.values()) giveBack(recipient, runtime, batches, granted)

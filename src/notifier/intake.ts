@@ -74,7 +74,7 @@ export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, mess
       }
       if (reg.granted + reg.retried > 0) ctx.events.safeEmit('request:granted', { tenant, direct, count: reg.granted + reg.retried })
       reportCompletion(ctx, tenant, reg.completion)
-      if (reg.deliveries > reg.sentNow) ctx.signals.deliveries()
+      if (reg.deliveries > reg.sentNow) ctx.signals.announceDeliveries()
     },
   })
 }
