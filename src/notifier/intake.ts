@@ -74,7 +74,10 @@ export function handleIntakeBatch(ctx: Ctx, queue: string, direct: boolean, mess
       }
       if (reg.granted + reg.retried > 0) ctx.events.safeEmit('request:granted', { tenant, direct, count: reg.granted + reg.retried })
       reportCompletion(ctx, tenant, reg.completion)
-      if (reg.deliveries > reg.sentNow) ctx.signals.announceDeliveries()
+      // A retry put deliveries back to PENDING outside SendNow's grants: a backlog this worker must hear of
+      // too. New deliveries left PENDING were marked by SendNow itself; only the other instances are told.
+      if (reg.retried > 0) ctx.signals.deliveries()
+      else if (reg.deliveries > reg.sentNow) ctx.signals.announceDeliveries()
     },
   })
 }
