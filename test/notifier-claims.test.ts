@@ -7,10 +7,11 @@ import { loadConfig } from '../src/config.ts'
 import type { Ctx } from '../src/context.ts'
 import { createLogger } from '../src/log.ts'
 import { claimDeliveries } from '../src/notifier/claim-deliveries.ts'
+import { completeRequests } from '../src/notifier/complete-requests.ts'
 import { recoverAbandonedClaims } from '../src/notifier/maintenance.ts'
 import { recordResults } from '../src/notifier/record-results.ts'
 import { parkRecipient } from '../src/notifier/recipient-state.ts'
-import type { RecipientConfig } from '../src/notifier/tenant-config.ts'
+import type { RecipientConfig, TenantConfig } from '../src/notifier/tenant-config.ts'
 import { DEFAULT_POLICY } from '../src/senders/policy.ts'
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/services.ts'
 
@@ -102,6 +103,44 @@ for (const backend of BACKENDS) {
         false,
       )
       expect([stranger.sent, (await stateOf(ids.retaken)).state]).toEqual([0, 'SENDING'])
+    })
+    it('records the successes of a batch in the completion of their request, only where it still holds the claim', async () => {
+      const db = database.db
+      const ids = await deliveries(['first', 'second'])
+      const recipientOf = async (id: number) => (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${id}`.execute(db)).rows[0].recipient_id
+      const [firstRecipient, secondRecipient] = [await recipientOf(ids.first), await recipientOf(ids.second)]
+      await sql`insert into recipient_state (recipient_id, tenant, consecutive_failures) values (${firstRecipient}, 't', 2)`.execute(db)
+      const [first] = await claimDeliveries(db, live, firstRecipient, 10)
+      const [second] = await claimDeliveries(db, live, secondRecipient, 10)
+      const config: TenantConfig = { tenant: 't', version: 1, rules: [], recipientsById: new Map(), recipientsByBusinessId: new Map() }
+      const complete = (instanceId: string, batch: (typeof first)[], recipientIds: number[]) =>
+        db.transaction().execute((tx) => completeRequests(tx, [], config, { successes: { instanceId, deliveries: batch, recipientIds } }))
+      const historyOf = async (requestPk: number) =>
+        (await sql<{ state: string; deliveries: { state: string; sentAt: string | null }[] }>`select state, deliveries from request_history where id = ${requestPk}`.execute(db)).rows[0]
+
+      // The second delivery was taken back and claimed again meanwhile: only the newer attempt is recorded.
+      const stale = await complete(live, [first, { ...second, attempt: second.attempt - 1 }], [firstRecipient, secondRecipient])
+      expect([stale.recorded, stale.succeeded]).toEqual([[ids.first], 0])
+      expect([await stateOf(ids.first), await stateOf(ids.second)]).toEqual([
+        { state: 'SUCCESS', claimed_by: null },
+        { state: 'SENDING', claimed_by: live },
+      ])
+      // The successes reset their recipient's run of failures.
+      expect((await sql<{ consecutive_failures: number }>`select consecutive_failures from recipient_state where recipient_id = ${firstRecipient}`.execute(db)).rows[0]).toEqual({ consecutive_failures: 0 })
+      // Another instance cannot record this instance's claim.
+      const stranger = await complete(randomUUID(), [second], [secondRecipient])
+      expect([stranger.recorded, await stateOf(ids.second)]).toEqual([[], { state: 'SENDING', claimed_by: live }])
+      expect(await historyOf(first.requestPk)).toBeUndefined()
+
+      // The last delivery recorded completes the request in the same transaction.
+      const last = await complete(live, [second], [secondRecipient])
+      expect([last.recorded, last.succeeded, last.events.map((e) => JSON.parse(e.body).state)]).toEqual([[ids.second], 1, ['SUCCESS']])
+      const history = await historyOf(first.requestPk)
+      expect(history.state).toBe('SUCCESS')
+      expect(history.deliveries.map((d) => [d.state, typeof d.sentAt])).toEqual([
+        ['SUCCESS', 'string'],
+        ['SUCCESS', 'string'],
+      ])
     })
     it('does not fail a delivery on its last attempt when another batch parked its recipient meanwhile', async () => {
       const ids = await deliveries(['flaky'])

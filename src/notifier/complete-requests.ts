@@ -3,6 +3,7 @@ import { PREPARED, type Tx } from '../db/client.ts'
 import { outboxDelete, outboxInsert, type OutboxEvent, type OutboxRow } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
+import { recordSuccesses, type Successes } from './record-results.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 interface CompletableRow {
@@ -32,6 +33,8 @@ export interface Completion {
   failed: number
   /** With `toOutbox`: the events as the outbox holds them, for OutboxRelay.publishCommitted after the commit. */
   outboxRows?: OutboxRow[]
+  /** With `successes`: the deliveries recorded SUCCESS (recordSuccesses). */
+  recorded?: number[]
 }
 
 /**
@@ -42,9 +45,11 @@ export interface Completion {
  * deliveries) or ERROR (kept, waiting for a retry), each with its completion NotifierEvent, which the
  * caller writes to the outbox in the same transaction, after its own earlier events (a GRANTED before its
  * SUCCESS); or, with `toOutbox`, the write itself does, one round trip fewer, when the caller has no
- * event of its own. After the commit the caller calls {@link reportCompletion}.
+ * event of its own. With `successes`, the same transaction records those deliveries first, and their
+ * requests are completed with the given ones. After the commit the caller calls {@link reportCompletion}.
  *
- * Three statements whatever the batch: the lock, the read, and one write (JSON-array parameters).
+ * Three statements whatever the batch, four with successes: the lock, the record, the read, and one write
+ * (JSON-array parameters).
  */
 export async function completeRequests(
   tx: Tx,
@@ -53,14 +58,19 @@ export async function completeRequests(
   // for PGlite's single connection.
   config: TenantConfig,
   /** `toOutbox.deleting`: confirmed outbox rows the same write deletes (OutboxRelay.takeConfirmed); deleted when `outboxRows` is set. */
-  opts: { toOutbox?: { fromMemory: boolean; deleting?: number[] } } = {},
+  opts: { toOutbox?: { fromMemory: boolean; deleting?: number[] }; successes?: Successes } = {},
 ): Promise<Completion> {
   const completion: Completion = { events: [], succeeded: 0, failed: 0 }
+  const successes = opts.successes?.deliveries.length ? opts.successes : undefined
+  if (successes) requestPks = [...new Set([...requestPks, ...successes.deliveries.map((d) => d.requestPk)])]
   if (requestPks.length === 0) return completion
   // Locked in id order before reading, in a statement of its own: two workers finishing the last
   // deliveries of one request wait for each other (never deadlock), and the read below, a new statement,
   // sees what the first one committed, so they can neither both miss nor both send its completion.
   await sql`${PREPARED}select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
+  // Under those locks, so a delivery is recorded and read by whoever completes its request, never in
+  // between: the other instances' completions of these requests wait.
+  if (successes) completion.recorded = await recordSuccesses(tx, successes)
   const { rows } = await sql<CompletableRow>`${PREPARED}
     select r.id, r.tenant, r.request_id, r.request_owner, r.request_date,
       coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state, 'attempts', d.attempts,

@@ -5,7 +5,7 @@ import { createSender, senderContext } from '../senders/sender-context.ts'
 import type { Sender, SendResult } from '../senders/sender.ts'
 import { WakeLoop } from '../wake-loop.ts'
 import { claimDeliveries, recipientsWithWork, type ClaimedDelivery, type RecipientWithWork } from './claim-deliveries.ts'
-import { recordResults } from './record-results.ts'
+import { recordResults, type Recorded } from './record-results.ts'
 import { RequestCompleter } from './request-completer.ts'
 import type { SendNow } from './send-now.ts'
 import type { RecipientConfig } from './tenant-config.ts'
@@ -249,10 +249,17 @@ export class DeliveryWorker {
     const seconds = (performance.now() - started) / 1000
     const sentItems = items.map((item, i) => ({ deliveryId: item.deliveryId, requestPk: item.requestPk, attempt: item.attempt, result: results[i] }))
     const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
+    const allSucceeded = !probe && results.every((r) => r.ok)
     for (let attempt = 0; ; attempt++) {
       try {
-        const recorded = await recordResults(ctx.db, ctx.instanceId, sentItems, runtime.policy, recipient, probe)
-        this.#completer.add(recipient.tenant, recorded.finalRequestPks)
+        let recorded: Omit<Recorded, 'finalRequestPks'>
+        if (allSucceeded) {
+          recorded = { sent: await this.#completer.record(recipient.tenant, recipient.id, sentItems), retried: 0, failed: 0, parked: false, unparked: false }
+        } else {
+          const withRequests = await recordResults(ctx.db, ctx.instanceId, sentItems, runtime.policy, recipient, probe)
+          this.#completer.add(recipient.tenant, withRequests.finalRequestPks)
+          recorded = withRequests
+        }
         if (recorded.sent > 0) ctx.events.safeEmit('delivery:sent', { ...labels, count: recorded.sent, seconds })
         if (recorded.retried > 0) ctx.events.safeEmit('delivery:retried', { ...labels, count: recorded.retried })
         if (recorded.failed > 0) ctx.events.safeEmit('delivery:failed', { ...labels, count: recorded.failed, permanent: false })

@@ -7,12 +7,13 @@ export interface ParkState {
 }
 
 /**
- * Successes reset the recipient's count of consecutive failed attempts: a statement for the caller to run
- * inside the one that records the batch (a CTE), so a batch that went well costs no statement of its own.
+ * Successes reset their recipients' counts of consecutive failed attempts: a statement for the caller to
+ * run inside the one that records the batches (a CTE), so a batch that went well costs no statement of
+ * its own. Only the counts above zero are written (and locked).
  */
-export function resetFailures(recipientId: number): RawBuilder<unknown> {
+export function resetFailures(recipientIds: number[]): RawBuilder<unknown> {
   return sql`update recipient_state set consecutive_failures = 0, updated_at = now()
-    where recipient_id = ${recipientId} and consecutive_failures > 0`
+    where recipient_id = any(${recipientIds}::bigint[]) and consecutive_failures > 0`
 }
 
 /** A batch whose successes reset the count ({@link resetFailures}) instead of its failures adding to it. */

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { PREPARED, type Db } from '../db/client.ts'
+import { PREPARED, type Db, type Tx } from '../db/client.ts'
 import type { DeliveryPolicy } from '../senders/policy.ts'
 import type { SendResult } from '../senders/sender.ts'
 import { countOutcome, postponeProbe, resetFailures, resetsFailures, unparkRecipient } from './recipient-state.ts'
@@ -24,10 +24,37 @@ export interface Recorded {
   unparked: boolean
 }
 
+/** Batches of one tenant that went well, every delivery a success: see {@link recordSuccesses}. */
+export interface Successes {
+  /** Only this instance's claims are recorded, as in {@link recordResults}. */
+  instanceId: string
+  deliveries: Pick<SentItem, 'deliveryId' | 'requestPk' | 'attempt'>[]
+  /** Their recipients: each one's count of consecutive failures is reset. */
+  recipientIds: number[]
+}
+
 /**
- * Records a sent batch atomically: successes; failures retried after a backoff computed in SQL;
- * failures that exhausted the policy; the reason of every failed attempt; and the recipient's run of
- * failures (which may park it). Completing the requests is the RequestCompleter's, after the commit.
+ * Records batches that went well (not probes) inside the completion's transaction of their requests
+ * (completeRequests), not in one of their own: the usual batch costs one statement in a transaction that
+ * runs anyway, not a statement and a commit per recipient's batch. The caller holds the requests' locks,
+ * so the completion's read that follows sees these successes. Returns the deliveries recorded: those
+ * whose claim this instance still holds.
+ */
+export async function recordSuccesses(tx: Tx, successes: Successes): Promise<number[]> {
+  const rows = successes.deliveries.map(({ deliveryId, attempt }) => ({ id: deliveryId, attempt }))
+  const { rows: updated } = await sql<{ id: number }>`${PREPARED}with reset as (${resetFailures(successes.recipientIds)})
+    update delivery d set state = 'SUCCESS', last_error = null, lease_until = null, claimed_by = null, updated_at = now(), sent_at = now()
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id bigint, attempt int)
+    where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${successes.instanceId}::uuid and d.attempts = x.attempt
+    returning d.id`.execute(tx)
+  return updated.map((u) => u.id)
+}
+
+/**
+ * Records a sent batch that had a failure, or a probe, atomically: successes; failures retried after a
+ * backoff computed in SQL; failures that exhausted the policy; the reason of every failed attempt; and
+ * the recipient's run of failures (which may park it). Completing the requests is the
+ * RequestCompleter's, after the commit.
  *
  * While a recipient is parked (or this batch parks it), a failure is not the product's fault: the
  * delivery goes back to PENDING without using up an attempt, and waits for the recipient.
@@ -43,9 +70,7 @@ export async function recordResults(
 ): Promise<Recorded> {
   if (items.length === 0) return { finalRequestPks: [], sent: 0, retried: 0, failed: 0, parked: false, unparked: false }
   const failures = items.filter((i) => !i.result.ok).map((i) => i.result as Extract<SendResult, { ok: false }>)
-  // The usual batch, successes only and not a probe, is one statement (the update with its reset CTE):
-  // run without a transaction around it, a BEGIN and a COMMIT round trip fewer per batch.
-  const record = async (tx: Db): Promise<Recorded> => {
+  return db.transaction().execute(async (tx): Promise<Recorded> => {
     const succeeded = items.length - failures.length
     let parked = false
     let recipientParked = false
@@ -78,7 +103,7 @@ export async function recordResults(
     // Only the claim this batch holds: same instance and same attempt. A claim taken back meanwhile (this
     // instance looked gone, or the lease expired) belongs to whoever holds it now, even if that is this
     // instance again with a newer attempt.
-    const { rows: updated } = await sql<{ id: number }>`${PREPARED}${resets ? sql`with reset as (${resetFailures(recipient.id)})` : sql``}
+    const { rows: updated } = await sql<{ id: number }>`${PREPARED}${resets ? sql`with reset as (${resetFailures([recipient.id])})` : sql``}
       update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
         attempts = d.attempts - x.refund,
         sent_at = case when x.state = 'SUCCESS' then now() else d.sent_at end,
@@ -107,6 +132,5 @@ export async function recordResults(
       parked,
       unparked,
     }
-  }
-  return failures.length === 0 && !probe ? record(db) : db.transaction().execute(record)
+  })
 }
