@@ -141,6 +141,23 @@ for (const backend of BACKENDS) {
         ['SUCCESS', 'string'],
         ['SUCCESS', 'string'],
       ])
+      expect(Object.keys(history.deliveries[0])).not.toContain('recordedId')
+    })
+
+    it('writes the successes of a request that stays in ERROR, which the history does not take', async () => {
+      const db = database.db
+      const ids = await deliveries(['failed', 'succeeded'])
+      await sql`update delivery set state = 'ERROR', attempts = 3, last_error = 'HTTP 500' where id = ${ids.failed}`.execute(db)
+      const recipientId = (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${ids.succeeded}`.execute(db)).rows[0].recipient_id
+      const [succeeded] = await claimDeliveries(db, live, recipientId, 10)
+      const config: TenantConfig = { tenant: 't', version: 1, rules: [], recipientsById: new Map(), recipientsByBusinessId: new Map() }
+      const completion = await db
+        .transaction()
+        .execute((tx) => completeRequests(tx, [], config, { successes: { instanceId: live, deliveries: [succeeded], recipientIds: [recipientId] } }))
+      expect([completion.recorded, completion.failed]).toEqual([[ids.succeeded], 1])
+      const request = (await sql<{ state: string }>`select state from notification_request where id = ${succeeded.requestPk}`.execute(db)).rows[0]
+      // A retry of the request sends again to the failed recipient only: the success must be on record.
+      expect([request.state, await stateOf(ids.succeeded)]).toEqual(['ERROR', { state: 'SUCCESS', claimed_by: null }])
     })
     it('does not fail a delivery on its last attempt when another batch parked its recipient meanwhile', async () => {
       const ids = await deliveries(['flaky'])

@@ -4,6 +4,7 @@ import { outboxDelete, outboxInsert, type OutboxEvent, type OutboxRow } from '..
 import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
 import { recordSuccesses, type Successes } from './record-results.ts'
+import { resetFailures } from './recipient-state.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
 interface CompletableRow {
@@ -25,6 +26,8 @@ interface CompletedDelivery {
   updatedAt: string
   /** Failed attempts, oldest first. */
   history: unknown[]
+  /** Set when this delivery is one of the `successes` being recorded: its id. */
+  recordedId: number | null
 }
 
 export interface Completion {
@@ -45,11 +48,13 @@ export interface Completion {
  * deliveries) or ERROR (kept, waiting for a retry), each with its completion NotifierEvent, which the
  * caller writes to the outbox in the same transaction, after its own earlier events (a GRANTED before its
  * SUCCESS); or, with `toOutbox`, the write itself does, one round trip fewer, when the caller has no
- * event of its own. With `successes`, the same transaction records those deliveries first, and their
- * requests are completed with the given ones. After the commit the caller calls {@link reportCompletion}.
+ * event of its own. With `successes`, the same transaction records those deliveries, and their requests
+ * are completed with the given ones. After the commit the caller calls {@link reportCompletion}.
  *
- * Three statements whatever the batch, four with successes: the lock, the record, the read, and one write
- * (JSON-array parameters).
+ * Three statements whatever the batch: the lock, the read, and one write (JSON-array parameters); a
+ * fourth records the successes whose request stays (another delivery still in flight, or a failure).
+ * The successes of a request that moves to the history are read as recorded and never written: their
+ * rows go with their request.
  */
 export async function completeRequests(
   tx: Tx,
@@ -67,22 +72,35 @@ export async function completeRequests(
   // Locked in id order before reading, in a statement of its own: two workers finishing the last
   // deliveries of one request wait for each other (never deadlock), and the read below, a new statement,
   // sees what the first one committed, so they can neither both miss nor both send its completion.
-  await sql`${PREPARED}select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
-  // Under those locks, so a delivery is recorded and read by whoever completes its request, never in
-  // between: the other instances' completions of these requests wait.
-  if (successes) completion.recorded = await recordSuccesses(tx, successes)
+  // The successes reset their recipients' runs of failures in the same statement.
+  const reset = successes ? sql`with reset as (${resetFailures(successes.recipientIds)}) ` : sql``
+  await sql`${PREPARED}${reset}select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
+  // Under those locks, so a success is recorded and read by whoever completes its request, never in
+  // between: the other instances' completions of these requests wait. A success is read as recorded
+  // where recordSuccesses would record it: this instance's claim, same attempt.
+  const recording = JSON.stringify(successes?.deliveries.map(({ deliveryId, attempt }) => ({ id: deliveryId, attempt })) ?? [])
   const { rows } = await sql<CompletableRow>`${PREPARED}
     select r.id, r.tenant, r.request_id, r.request_owner, r.request_date,
-      coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', d.state, 'attempts', d.attempts,
-          'sentAt', d.sent_at, 'lastError', d.last_error, 'updatedAt', d.updated_at,
+      coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', coalesce(s.state, d.state), 'attempts', d.attempts,
+          'sentAt', case when s.id is null then d.sent_at else now() end, 'lastError', case when s.id is null then d.last_error end,
+          'updatedAt', case when s.id is null then d.updated_at else now() end, 'recordedId', s.id,
           'history', coalesce((select jsonb_agg(jsonb_build_object('attempt', a.attempt, 'at', a.at, 'outcome', a.outcome,
               'errorClass', a.error_class, 'message', a.message) order by a.id)
             from delivery_attempt a where a.delivery_id = d.id), '[]'::jsonb)) order by d.id)
         filter (where d.id is not null), '[]'::jsonb) as deliveries
     from notification_request r left join delivery d on d.request_pk = r.id
+      left join (select x.id, x.attempt, 'SUCCESS'::text as state from jsonb_to_recordset(${recording}::jsonb) as x(id bigint, attempt int)) s
+        on s.id = d.id and d.state = 'SENDING' and d.claimed_by = ${successes?.instanceId ?? null}::uuid and d.attempts = s.attempt
     where r.id = any(${requestPks}::bigint[]) and r.tenant = ${config.tenant} and r.state = 'SCHEDULED'
     group by r.id
-    having count(d.id) filter (where d.state in ('PENDING', 'SENDING')) = 0`.execute(tx)
+    having count(d.id) filter (where d.state in ('PENDING', 'SENDING') and s.id is null) = 0`.execute(tx)
+  if (successes) {
+    // The rows of the requests moved to the history below are deleted with them: only the others' are written.
+    const moving = new Set(rows.filter((row) => !row.deliveries.some((d) => d.state === 'ERROR')).map((row) => row.id))
+    const staying = successes.deliveries.filter((d) => !moving.has(d.requestPk))
+    const recorded = rows.filter((row) => moving.has(row.id)).flatMap((row) => row.deliveries.flatMap((d) => (d.recordedId === null ? [] : [d.recordedId])))
+    completion.recorded = staying.length > 0 ? [...recorded, ...(await recordSuccesses(tx, { ...successes, deliveries: staying }))] : recorded
+  }
   if (rows.length === 0) return completion
 
   const history: { id: number; state: string; recipients: EventRecipient[]; deliveries: unknown[] }[] = []
@@ -135,7 +153,7 @@ export function reportCompletion(ctx: Pick<Ctx, 'events'>, tenant: string, compl
 /** The history's deliveries: each with its recipient's business id and label, ordered by business id. */
 function historyDeliveries(deliveries: CompletedDelivery[], config: TenantConfig): unknown[] {
   return deliveries
-    .map(({ recipientId, ...delivery }) => {
+    .map(({ recipientId, recordedId: _recorded, ...delivery }) => {
       const recipient = config.recipientsById.get(recipientId)
       return { recipient: recipient?.businessId ?? String(recipientId), recipientLabel: recipient?.info.recipientLabel ?? null, ...delivery }
     })

@@ -29,20 +29,20 @@ export interface Successes {
   /** Only this instance's claims are recorded, as in {@link recordResults}. */
   instanceId: string
   deliveries: Pick<SentItem, 'deliveryId' | 'requestPk' | 'attempt'>[]
-  /** Their recipients: each one's count of consecutive failures is reset. */
+  /** Their recipients: each one's count of consecutive failures is reset (by completeRequests). */
   recipientIds: number[]
 }
 
 /**
  * Records batches that went well (not probes) inside the completion's transaction of their requests
- * (completeRequests), not in one of their own: the usual batch costs one statement in a transaction that
- * runs anyway, not a statement and a commit per recipient's batch. The caller holds the requests' locks,
- * so the completion's read that follows sees these successes. Returns the deliveries recorded: those
- * whose claim this instance still holds.
+ * (completeRequests), not in one of their own: a statement in a transaction that runs anyway, not a
+ * statement and a commit per recipient's batch, and none at all for the requests the completion moves to
+ * the history. The caller holds the requests' locks. Returns the deliveries recorded: those whose claim
+ * this instance still holds.
  */
-export async function recordSuccesses(tx: Tx, successes: Successes): Promise<number[]> {
+export async function recordSuccesses(tx: Tx, successes: Pick<Successes, 'instanceId' | 'deliveries'>): Promise<number[]> {
   const rows = successes.deliveries.map(({ deliveryId, attempt }) => ({ id: deliveryId, attempt }))
-  const { rows: updated } = await sql<{ id: number }>`${PREPARED}with reset as (${resetFailures(successes.recipientIds)})
+  const { rows: updated } = await sql<{ id: number }>`${PREPARED}
     update delivery d set state = 'SUCCESS', last_error = null, lease_until = null, claimed_by = null, updated_at = now(), sent_at = now()
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id bigint, attempt int)
     where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${successes.instanceId}::uuid and d.attempts = x.attempt
