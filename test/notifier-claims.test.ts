@@ -10,6 +10,7 @@ import { claimDeliveries } from '../src/notifier/claim-deliveries.ts'
 import { completeRequests } from '../src/notifier/complete-requests.ts'
 import { recoverAbandonedClaims } from '../src/notifier/maintenance.ts'
 import { recordResults } from '../src/notifier/record-results.ts'
+import { RequestCompleter } from '../src/notifier/request-completer.ts'
 import { parkRecipient } from '../src/notifier/recipient-state.ts'
 import type { RecipientConfig, TenantConfig } from '../src/notifier/tenant-config.ts'
 import { DEFAULT_POLICY } from '../src/senders/policy.ts'
@@ -159,6 +160,33 @@ for (const backend of BACKENDS) {
       // A retry of the request sends again to the failed recipient only: the success must be on record.
       expect([request.state, await stateOf(ids.succeeded)]).toEqual(['ERROR', { state: 'SUCCESS', claimed_by: null }])
     })
+    it('takes at most two batches of successes into the completion at once: the next records itself', async () => {
+      const db = database.db
+      const ids = await deliveries(['a', 'b', 'c'])
+      const claimed = await Promise.all(
+        Object.values(ids).map(async (id) => {
+          const recipientId = (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${id}`.execute(db)).rows[0].recipient_id
+          return { recipientId, delivery: (await claimDeliveries(db, live, recipientId, 10))[0] }
+        }),
+      )
+      const config: TenantConfig = { tenant: 't', version: 1, rules: [], recipientsById: new Map(), recipientsByBusinessId: new Map() }
+      // Batches of one delivery: the bound is two deliveries.
+      const completer = new RequestCompleter({
+        ...ctx,
+        config: loadConfig({ HERALD_DELIVERY_BATCH_SIZE: '1' }),
+        configCache: { get: async () => config },
+        events: { safeEmit() {} },
+      } as unknown as Ctx)
+      const [a, b, c] = claimed.map(({ recipientId, delivery }) => () => completer.record('t', recipientId, [delivery]))
+      const taken = [a(), b()]
+      expect(c()).toBeUndefined()
+      expect(await Promise.all(taken)).toEqual([1, 1])
+      // Recorded and committed: there is room again, and the last delivery completes the request.
+      expect(await c()).toBe(1)
+      await completer.stop()
+      expect((await sql<{ state: string }>`select state from request_history where id = ${claimed[0].delivery.requestPk}`.execute(db)).rows).toEqual([{ state: 'SUCCESS' }])
+    })
+
     it('does not fail a delivery on its last attempt when another batch parked its recipient meanwhile', async () => {
       const ids = await deliveries(['flaky'])
       const recipientId = (await sql<{ recipient_id: number }>`select recipient_id from delivery where id = ${ids.flaky}`.execute(database.db)).rows[0].recipient_id

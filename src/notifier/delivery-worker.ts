@@ -256,16 +256,17 @@ export class DeliveryWorker {
     const sentItems = items.map((item, i) => ({ deliveryId: item.deliveryId, requestPk: item.requestPk, attempt: item.attempt, result: results[i] }))
     const labels = { tenant: recipient.tenant, recipient: recipient.businessId }
     const allSucceeded = !probe && results.every((r) => r.ok)
-    // A batch that went well is done with its recipient: the next one may go while the completion records
-    // it (holding the slot until then left the recipient idle for a completion's transaction, and
-    // granted-to-sent at half load went from 1 ms to 40-200 ms). A failure holds it until recorded, as it
-    // may park the recipient.
-    if (allSucceeded) releaseSlot()
     for (let attempt = 0; ; attempt++) {
       try {
         let recorded: Omit<Recorded, 'finalRequestPks'>
-        if (allSucceeded) {
-          recorded = { sent: await this.#completer.record(recipient.tenant, recipient.id, sentItems), retried: 0, failed: 0, parked: false, unparked: false }
+        const inCompletion = allSucceeded ? this.#completer.record(recipient.tenant, recipient.id, sentItems) : undefined
+        if (inCompletion) {
+          // Done with its recipient: the next batch may go while the completion records this one (holding
+          // the slot until then left the recipient idle for a completion's transaction: granted-to-sent at
+          // half load went from 1 ms to 40-200 ms). A batch recorded alone holds it until recorded, as a
+          // failure may park the recipient.
+          releaseSlot()
+          recorded = { sent: await inCompletion, retried: 0, failed: 0, parked: false, unparked: false }
         } else {
           const withRequests = await recordResults(ctx.db, ctx.instanceId, sentItems, runtime.policy, recipient, probe)
           this.#completer.add(recipient.tenant, withRequests.finalRequestPks)
