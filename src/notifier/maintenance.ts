@@ -63,12 +63,16 @@ export async function recoverAbandonedClaims(ctx: Ctx): Promise<number> {
   return count
 }
 
+// A SCHEDULED request with nothing left to deliver counts as stalled once it is this old: until then a
+// completer may still be at work on it.
+const STALLED_AFTER_MS = 5_000
+
 /**
  * Completes SCHEDULED requests with nothing left to deliver that no worker completed (a crash between
  * commits, a deleted recipient). Normally finds nothing.
  */
 export async function completeStalledRequests(ctx: Ctx): Promise<number> {
-  const stalled = sql`r.state = 'SCHEDULED' and r.updated_at < now() - interval '5 seconds'
+  const stalled = sql`r.state = 'SCHEDULED' and r.updated_at < now() - make_interval(secs => ${STALLED_AFTER_MS / 1000})
     and not exists (select 1 from delivery d where d.request_pk = r.id and d.state in ('PENDING', 'SENDING'))`
   const { rows: tenants } = await sql<{ tenant: string }>`select distinct r.tenant from notification_request r where ${stalled}`.execute(ctx.db)
   let completed = 0
@@ -124,11 +128,20 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
   every(200, 'match-due', () => matchDueRequests(ctx))
   // Claims are taken back only while this instance has been beating steadily for the grace: after an
   // outage the others first get as long to beat again.
+  // An instance that is gone also left requests whose deliveries it had recorded but not yet completed:
+  // complete them now rather than at the next 30 s pass, and once more when those it registered in its
+  // last seconds count as stalled too (left to the 30 s pass, the chaos takeover run settled 15-17 s
+  // after its last publish).
+  let secondPassAt: number | undefined
   every(ctx.config.heartbeatMs, 'recover-claims', async () => {
     if (heartbeat.steadyForMs() < ctx.config.heartbeatGraceMs) return
-    // An instance that is gone also left requests whose deliveries it had recorded but not yet completed:
-    // complete them now rather than at the next 30 s pass.
-    if ((await recoverAbandonedClaims(ctx)) > 0) await completeStalledRequests(ctx)
+    if ((await recoverAbandonedClaims(ctx)) > 0) {
+      await completeStalledRequests(ctx)
+      secondPassAt = Date.now() + STALLED_AFTER_MS
+    } else if (secondPassAt !== undefined && Date.now() >= secondPassAt) {
+      secondPassAt = undefined
+      await completeStalledRequests(ctx)
+    }
   })
   // A safety net scanning every SCHEDULED request (100,000 when a parked recipient has a backlog): 30 s.
   every(30_000, 'complete-stalled', () => completeStalledRequests(ctx))
