@@ -3,12 +3,9 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openPostgres } from '../src/db/client.ts'
-import { migrateOrThrow } from '../src/db/migrate.ts'
-import { importNotifierConfig } from '../src/notifier/config-import.ts'
 import { spawnHerald, type HeraldProcess } from './support/herald-process.ts'
-import { association, configFile, pluginConf } from './support/herald.ts'
-import { createTestStorage, createVhost, storageSecrets, type TestStorage } from './support/services.ts'
+import { storeSilentWebhookTenant } from './support/herald.ts'
+import { createTestStorage, createVhost, type TestStorage } from './support/services.ts'
 import { waitFor } from './support/wait-for.ts'
 
 const TENANT = 'stalled'
@@ -32,27 +29,7 @@ describe("postgres: the requests a dead instance recorded but did not complete",
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     vhost = await createVhost()
     storage = await createTestStorage('postgres')
-    const database = await openPostgres(storage.databaseUrl!, 2)
-    try {
-      await migrateOrThrow(database.db)
-      await importNotifierConfig(
-        database.db,
-        storageSecrets(storage),
-        TENANT,
-        configFile([
-          pluginConf('WebhookSender', 'silent', {
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-            recipientLabel: 'silent',
-            allowPrivateNetwork: true,
-            timeoutMs: '30000',
-          }),
-          pluginConf('LuceneRuleMatcher', 'all', { metadata_rule: 'action:CREATED' }),
-          association('all', ['silent']),
-        ]),
-      )
-    } finally {
-      await database.close()
-    }
+    await storeSilentWebhookTenant(storage, TENANT, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`)
     db = new pg.Client({ connectionString: storage.databaseUrl })
     await db.connect()
   }, 120_000)

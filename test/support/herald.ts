@@ -1,8 +1,10 @@
 import { loadConfig } from '../../src/config.ts'
+import { openPostgres } from '../../src/db/client.ts'
+import { migrateOrThrow } from '../../src/db/migrate.ts'
 import { createLogger, type Logger } from '../../src/log.ts'
 import { startHerald, type Herald, type Role } from '../../src/main.ts'
 import { importNotifierConfig, type NotifierConfigFile } from '../../src/notifier/config-import.ts'
-import { TEST_PRIVATE_NETWORKS, type TestStorage } from './services.ts'
+import { storageSecrets, TEST_PRIVATE_NETWORKS, type TestStorage } from './services.ts'
 
 /** Starts Herald in this process on a test vhost and storage. Logs go to `log`, else to stdout only when HERALD_TEST_LOG is set. */
 export function startTestHerald(opts: { storage: TestStorage; amqpUrl: string; roles?: Role[]; env?: Record<string, string>; log?: Logger }): Promise<Herald> {
@@ -46,4 +48,28 @@ export function configFile(configuration: unknown[], resetBeforeImport = true): 
 export async function importConfig(herald: Herald, tenant: string, configuration: unknown[], resetBeforeImport = true): Promise<void> {
   await importNotifierConfig(herald.ctx.db, herald.ctx.secrets, tenant, configFile(configuration, resetBeforeImport), { crossTenantPublish: herald.ctx.config.crossTenantPublish })
   herald.ctx.configCache.invalidate(tenant)
+}
+
+/**
+ * Migrates a PostgreSQL test storage and gives `tenant` one webhook recipient, `silent`, at `url` (30 s
+ * timeout), sent every CREATED product: for the tests whose recipient never answers, so that a claim
+ * stays in flight.
+ */
+export async function storeSilentWebhookTenant(storage: TestStorage, tenant: string, url: string): Promise<void> {
+  const database = await openPostgres(storage.databaseUrl!, 2)
+  try {
+    await migrateOrThrow(database.db)
+    await importNotifierConfig(
+      database.db,
+      storageSecrets(storage),
+      tenant,
+      configFile([
+        pluginConf('WebhookSender', 'silent', { url, recipientLabel: 'silent', allowPrivateNetwork: true, timeoutMs: '30000' }),
+        pluginConf('LuceneRuleMatcher', 'all', { metadata_rule: 'action:CREATED' }),
+        association('all', ['silent']),
+      ]),
+    )
+  } finally {
+    await database.close()
+  }
 }
