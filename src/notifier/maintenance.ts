@@ -126,13 +126,13 @@ export function startMaintenance(ctx: Ctx, heartbeat: Heartbeat): () => void {
     )
   }
   every(200, 'match-due', () => matchDueRequests(ctx))
-  // Claims are taken back only while this instance has been beating steadily for the grace: after an
-  // outage the others first get as long to beat again.
   // An instance that is gone also left requests whose deliveries it had recorded but not yet completed:
   // complete them now rather than at the next 30 s pass, and once more when those it registered in its
   // last seconds count as stalled too (left to the 30 s pass, the chaos takeover run settled 15-17 s
   // after its last publish).
   let secondPassAt: number | undefined
+  // Claims are taken back only while this instance has been beating steadily for the grace: after an
+  // outage the others first get as long to beat again.
   every(ctx.config.heartbeatMs, 'recover-claims', async () => {
     if (heartbeat.steadyForMs() < ctx.config.heartbeatGraceMs) return
     if ((await recoverAbandonedClaims(ctx)) > 0) {
