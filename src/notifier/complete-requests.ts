@@ -3,7 +3,7 @@ import { PREPARED, type Tx } from '../db/client.ts'
 import { outboxDelete, outboxInsert, type OutboxEvent, type OutboxRow } from '../amqp/outbox-relay.ts'
 import type { Ctx } from '../context.ts'
 import { notifierEvent, type EventRecipient } from './notifier-event.ts'
-import { recordSuccesses, type Successes } from './record-results.ts'
+import { holdsClaim, recordSuccesses, type Successes } from './record-results.ts'
 import { resetFailures } from './recipient-state.ts'
 import type { TenantConfig } from './tenant-config.ts'
 
@@ -77,11 +77,11 @@ export async function completeRequests(
   await sql`${PREPARED}${reset}select id from notification_request where id = any(${requestPks}::bigint[]) order by id for update`.execute(tx)
   // Under those locks, so a success is recorded and read by whoever completes its request, never in
   // between: the other instances' completions of these requests wait. A success is read as recorded
-  // where recordSuccesses would record it: this instance's claim, same attempt.
+  // where recordSuccesses would record it (holdsClaim).
   const recording = JSON.stringify(successes?.deliveries.map(({ deliveryId, attempt }) => ({ id: deliveryId, attempt })) ?? [])
   const { rows } = await sql<CompletableRow>`${PREPARED}
     select r.id, r.tenant, r.request_id, r.request_owner, r.request_date,
-      coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', coalesce(s.state, d.state), 'attempts', d.attempts,
+      coalesce(jsonb_agg(jsonb_build_object('recipientId', d.recipient_id, 'state', case when s.id is null then d.state else 'SUCCESS' end, 'attempts', d.attempts,
           'sentAt', case when s.id is null then d.sent_at else now() end, 'lastError', case when s.id is null then d.last_error end,
           'updatedAt', case when s.id is null then d.updated_at else now() end, 'recordedId', s.id,
           'history', coalesce((select jsonb_agg(jsonb_build_object('attempt', a.attempt, 'at', a.at, 'outcome', a.outcome,
@@ -89,8 +89,7 @@ export async function completeRequests(
             from delivery_attempt a where a.delivery_id = d.id), '[]'::jsonb)) order by d.id)
         filter (where d.id is not null), '[]'::jsonb) as deliveries
     from notification_request r left join delivery d on d.request_pk = r.id
-      left join (select x.id, x.attempt, 'SUCCESS'::text as state from jsonb_to_recordset(${recording}::jsonb) as x(id bigint, attempt int)) s
-        on s.id = d.id and d.state = 'SENDING' and d.claimed_by = ${successes?.instanceId ?? null}::uuid and d.attempts = s.attempt
+      left join jsonb_to_recordset(${recording}::jsonb) as s(id bigint, attempt int) on s.id = d.id and ${holdsClaim(successes?.instanceId ?? null, 's.attempt')}
     where r.id = any(${requestPks}::bigint[]) and r.tenant = ${config.tenant} and r.state = 'SCHEDULED'
     group by r.id
     having count(d.id) filter (where d.state in ('PENDING', 'SENDING') and s.id is null) = 0`.execute(tx)

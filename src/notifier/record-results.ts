@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import { PREPARED, type Db, type Tx } from '../db/client.ts'
 import type { DeliveryPolicy } from '../senders/policy.ts'
 import type { SendResult } from '../senders/sender.ts'
@@ -24,6 +24,16 @@ export interface Recorded {
   unparked: boolean
 }
 
+/**
+ * The rule for recording a sent delivery `d`: only the claim its batch holds, same instance and same
+ * attempt (`attempt`, the column of the batch's rows). A claim taken back meanwhile (this instance looked
+ * gone, or the lease expired) belongs to whoever holds it now, even if that is this instance again with a
+ * newer attempt.
+ */
+export function holdsClaim(instanceId: string | null, attempt: string): RawBuilder<unknown> {
+  return sql`d.state = 'SENDING' and d.claimed_by = ${instanceId}::uuid and d.attempts = ${sql.ref(attempt)}`
+}
+
 /** Batches of one tenant that went well, every delivery a success: see {@link recordSuccesses}. */
 export interface Successes {
   /** Only this instance's claims are recorded, as in {@link recordResults}. */
@@ -45,7 +55,7 @@ export async function recordSuccesses(tx: Tx, successes: Pick<Successes, 'instan
   const { rows: updated } = await sql<{ id: number }>`${PREPARED}
     update delivery d set state = 'SUCCESS', last_error = null, lease_until = null, claimed_by = null, updated_at = now(), sent_at = now()
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id bigint, attempt int)
-    where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${successes.instanceId}::uuid and d.attempts = x.attempt
+    where d.id = x.id and ${holdsClaim(successes.instanceId, 'x.attempt')}
     returning d.id`.execute(tx)
   return updated.map((u) => u.id)
 }
@@ -102,9 +112,6 @@ export async function recordResults(
         retry_after_ms: result.retryAfterMs ?? 0,
       }
     })
-    // Only the claim this batch holds: same instance and same attempt. A claim taken back meanwhile (this
-    // instance looked gone, or the lease expired) belongs to whoever holds it now, even if that is this
-    // instance again with a newer attempt.
     const { rows: updated } = await sql<{ id: number }>`${PREPARED}${resets ? sql`with reset as (${resetFailures([recipient.id])})` : sql``}
       update delivery d set state = x.state, last_error = x.error, lease_until = null, claimed_by = null, updated_at = now(),
         attempts = d.attempts - x.refund,
@@ -115,7 +122,7 @@ export async function recordResults(
         ) / 1000.0)
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
         as x(id bigint, attempt int, state text, refund int, error text, error_class text, retry_after_ms float8)
-      where d.id = x.id and d.state = 'SENDING' and d.claimed_by = ${instanceId}::uuid and d.attempts = x.attempt
+      where d.id = x.id and ${holdsClaim(instanceId, 'x.attempt')}
       returning d.id`.execute(tx)
     const held = new Set(updated.map((u) => u.id))
     const recorded = rows.filter((r) => held.has(r.id))
